@@ -84,7 +84,8 @@ export function isDType(x: unknown): x is DType {
 /** Validates a user-given dtype name; the error lists the valid names. */
 export function checkDType(x: unknown, what = "dtype"): DType {
   if (isDType(x)) return x;
-  const alias = typeof x === "string" ? DTYPE_ALIASES[x] : undefined;
+  // Own properties only: a plain-object lookup would answer "toString" with Object.prototype's.
+  const alias = typeof x === "string" && Object.prototype.hasOwnProperty.call(DTYPE_ALIASES, x) ? DTYPE_ALIASES[x] : undefined;
   if (alias) return alias;
   throw new InputError(`unknown ${what} ${JSON.stringify(x)}; valid dtypes are ${DTYPES.join(", ")}`);
 }

@@ -212,8 +212,13 @@ export class NDArray {
         const b = typeof v === "bigint" ? v : Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
         out[i++] = dtype === "int64" ? BigInt.asIntN(64, b) : BigInt.asUintN(64, b);
       } else {
-        const n = fromBig ? Number(v) : (v as number);
-        out[i++] = toInt ? (Number.isFinite(n) ? Math.trunc(n) : 0) : n;
+        // From 64-bit ints, wrap in bigint first: Number() would round away the low bits
+        // that a narrower int keeps (int64 2**53+1 -> int32 is 1, as in NumPy).
+        if (fromBig && toInt) out[i++] = Number(BigInt.asIntN(32, v as bigint));
+        else {
+          const n = fromBig ? Number(v) : (v as number);
+          out[i++] = toInt ? (Number.isFinite(n) ? Math.trunc(n) : 0) : n;
+        }
       }
     }
     return new NDArray(dtype, this.shape, out);
@@ -396,7 +401,9 @@ function inferNested(value: unknown): { shape: number[]; dtype: DType } {
       continue;
     }
     if (typeof node !== "number") throw new InputError(`array elements must be numbers, booleans or bigints, got ${node === null ? "null" : typeof node} (${String(node)})`);
-    kind = Math.max(kind, Number.isInteger(node) ? 1 : 2) as 0 | 1 | 2;
+    // A number beyond 2**53 is a float to JS (1e20 has no exact integer reading), so it infers
+    // float64 rather than failing int64's range check; exact big integers come as bigints.
+    kind = Math.max(kind, Number.isSafeInteger(node) ? 1 : 2) as 0 | 1 | 2;
   }
   void sawBig;
   const dtype: DType = leaves === 0 ? "float64" : kind === 0 ? "bool" : kind === 1 ? "int64" : "float64";
@@ -405,7 +412,8 @@ function inferNested(value: unknown): { shape: number[]; dtype: DType } {
 
 function storeScalar(out: TypedArray, i: number, v: number | boolean | bigint, dtype: DType): void {
   if (dtype === "bool") {
-    out[i] = (typeof v === "bigint" ? v !== 0n : Boolean(v)) ? 1 : 0;
+    // `v !== 0` rather than Boolean(v): NaN is true, as in NumPy.
+    out[i] = (typeof v === "bigint" ? v !== 0n : v !== 0 && v !== false) ? 1 : 0;
     return;
   }
   const n = typeof v === "boolean" ? Number(v) : v;
@@ -429,11 +437,14 @@ export function array(value: ArrayLike, dtype?: DType): NDArray {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const own = dtypeOfTypedArray(value);
     if (own === undefined) throw new InputError(`unsupported TypedArray ${value.constructor.name}`);
-    const src = new NDArray(own, [value.length], value as TypedArray);
+    // A Uint8ClampedArray (canvas pixels) is uint8 data in a class NDArray does not store: view it.
+    const view = value as ArrayBufferView as Uint8ClampedArray | TypedArray;
+    const data = view instanceof Uint8ClampedArray ? new Uint8Array(view.buffer, view.byteOffset, view.length) : view;
+    const src = new NDArray(own, [value.length], data);
     return dtype === undefined || dtype === own ? src.copy() : src.astype(dtype);
   }
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
-    const dt = dtype ?? (typeof value === "boolean" ? "bool" : typeof value === "bigint" || Number.isInteger(value) ? "int64" : "float64");
+    const dt = dtype ?? (typeof value === "boolean" ? "bool" : typeof value === "bigint" || Number.isSafeInteger(value) ? "int64" : "float64");
     const out = new (typedArrayCtor(dt))(1);
     storeScalar(out, 0, value, dt);
     return new NDArray(dt, [], out);
@@ -464,7 +475,7 @@ export function asarray(value: ArrayLike, dtype?: DType): NDArray {
 
 export function full(shape: readonly number[] | number, value: number | boolean | bigint, dtype?: DType): NDArray {
   const sh = checkShape(typeof shape === "number" ? [shape] : shape);
-  const dt = dtype !== undefined ? checkDType(dtype) : typeof value === "boolean" ? "bool" : Number.isInteger(value) || typeof value === "bigint" ? "int64" : "float64";
+  const dt = dtype !== undefined ? checkDType(dtype) : typeof value === "boolean" ? "bool" : Number.isSafeInteger(value) || typeof value === "bigint" ? "int64" : "float64";
   const out = new (typedArrayCtor(dt))(shapeSize(sh));
   if (out.length > 0) {
     storeScalar(out, 0, value, dt);

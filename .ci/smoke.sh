@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Packaging smoke test: what a user gets from `npm install theano-ts`, not what the repo sees.
+#
+# Packs the repo (which runs `prepare`, i.e. the build), checks the tarball's contents, installs
+# it into an empty ESM project in a temp dir, and runs a short script there with plain `node`
+# and with tsx (the repo's own binary; tsx resolves `theano-ts` from the scratch project's
+# node_modules because the .ts file lives there), then `npx theano-ts --version`.
+# This catches what unit tests cannot: a wrong `exports`/`files`/`bin`, a missing build step,
+# an import that only resolves inside the repo.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/theano-ts-smoke.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
+
+# 1. Pack. The tarball's name is read from the directory: npm's stdout also carries the
+#    build's output, so parsing it would be fragile.
+(cd "$repo" && npm pack --loglevel=warn --pack-destination "$work" >/dev/null)
+tarball="$(ls "$work"/theano-ts-*.tgz)"
+echo "smoke: packed $(basename "$tarball")"
+
+contents="$(tar -tzf "$tarball")"
+for want in package/package.json package/README.md package/dist/index.js package/dist/index.d.ts package/dist/cli/main.js; do
+  grep -qx "$want" <<<"$contents" || fail "$want is missing from the tarball"
+done
+if grep -E '^package/(src|test|bench|\.ci)/|\.map$|\.test\.' <<<"$contents"; then
+  fail "the tarball holds sources, tests or source maps (listed above)"
+fi
+
+# 2. An empty ESM project that installs the tarball.
+proj="$work/scratch"
+mkdir "$proj"
+cd "$proj"
+npm init -y >/dev/null
+npm pkg set type=module
+npm install --no-audit --no-fund --loglevel=error "$tarball" >/dev/null
+
+# 3. The same five lines as JavaScript and as TypeScript. `await` accepts a sync result too,
+#    so the script holds whether save/load return values or promises.
+script='import * as theano from "theano-ts";
+const a = theano.array([[1, 2], [3, 4]], theano.config.floatX);
+await theano.save("a.npy", a);
+const b = await theano.load("a.npy");
+console.log(theano.config.floatX, b.dtype, JSON.stringify(b.toArray()));'
+printf '%s\n' "$script" >smoke.js
+printf '%s\n' "$script" >smoke.ts
+
+# A private HOME and no THEANORC: a developer's ~/.theanorc must not change the result.
+run() { env -u THEANORC -u THEANO_FLAGS HOME="$work" "$@"; }
+
+out="$(run node smoke.js)"
+[[ "$out" == 'float64 float64 [[1,2],[3,4]]' ]] || fail "node smoke.js printed: $out"
+echo "smoke: node ok ($out)"
+
+out="$(run THEANO_FLAGS=floatX=float32 "$repo/node_modules/.bin/tsx" smoke.ts)"
+[[ "$out" == 'float32 float32 [[1,2],[3,4]]' ]] || fail "tsx smoke.ts (THEANO_FLAGS=floatX=float32) printed: $out"
+echo "smoke: tsx ok ($out)"
+
+# 4. The bin entry, through npx as a user would call it.
+want="$(node -p "require('$repo/package.json').version")"
+got="$(npx --no-install theano-ts --version 2>/dev/null)"
+[[ "$got" == "$want" ]] || fail "npx theano-ts --version printed '$got', expected '$want'"
+echo "smoke: npx theano-ts --version ok ($got)"
+
+echo "smoke: all passed"

@@ -1,0 +1,377 @@
+/**
+ * The graph IR: Type, Variable, Constant, Apply, Op (Theano's `graph/basic.py` and `graph/op.py`).
+ *
+ * A Variable is a symbolic value of some Type, made either by the user (no owner) or as output
+ * `index` of an Apply node, which applies an Op to input Variables. An Op states everything
+ * about one operation once: `makeNode` (type checking and output types), `perform` (the
+ * reference implementation on host values, the oracle for every backend), `inferShape`,
+ * `grad`, and aliasing (`viewMap`/`destroyMap`). Every traversal here is iterative so graphs of
+ * hundreds of thousands of nodes never hit the call-stack limit.
+ */
+
+import { TheanoError } from "../errors.js";
+
+let nextId = 1;
+
+/** A source location in user code, captured when a Variable is made. */
+export interface Frame {
+  readonly fn: string;
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+// Frames from these paths are library internals and are hidden from users.
+const LIBRARY_ROOT = (() => {
+  const url = import.meta.url;
+  const i = url.lastIndexOf("/graph/");
+  return i >= 0 ? url.slice(0, i + 1) : url;
+})();
+const LIBRARY_PATH = LIBRARY_ROOT.replace(/^file:\/\//, "");
+
+/**
+ * The user-code stack where something is created. Capturing is cheap (V8 collects frames and
+ * formats the text only when `.stack` is read), so parsing waits until an error needs it.
+ */
+export class CreationTrace {
+  private readonly holder: { stack?: string };
+  private parsed: Frame[] | undefined;
+
+  constructor() {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 40;
+    this.holder = {};
+    Error.captureStackTrace?.(this.holder, CreationTrace);
+    if (this.holder.stack === undefined) this.holder.stack = new Error().stack ?? "";
+    Error.stackTraceLimit = limit;
+  }
+
+  /** The frames in user code, innermost first. */
+  get frames(): Frame[] {
+    if (this.parsed) return this.parsed;
+    const out: Frame[] = [];
+    for (const line of (this.holder.stack ?? "").split("\n").slice(1)) {
+      const m = /^\s*at (?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/.exec(line);
+      if (!m) continue;
+      const file = m[2]!;
+      if (file.startsWith(LIBRARY_ROOT) || file.startsWith(LIBRARY_PATH) || file.startsWith("node:") || file.includes("/node_modules/vitest/") || file.includes("/node_modules/@vitest/")) continue;
+      out.push({ fn: m[1] ?? "<anonymous>", file, line: Number(m[3]), column: Number(m[4]) });
+    }
+    this.parsed = out;
+    return out;
+  }
+
+  /** "file:line:col" of the innermost user frame, or "" when unknown. */
+  get where(): string {
+    const f = this.frames[0];
+    return f ? `${f.file}:${f.line}:${f.column}` : "";
+  }
+
+  format(limit = 8): string {
+    return this.frames
+      .slice(0, limit)
+      .map((f) => `  File "${f.file}", line ${f.line}, column ${f.column}, in ${f.fn}`)
+      .join("\n");
+  }
+}
+
+/** A Type describes the values a Variable may take and validates concrete values. */
+export abstract class Type {
+  abstract equals(other: Type): boolean;
+  abstract toString(): string;
+  /** Makes a fresh Variable of this type. */
+  abstract makeVariable(name?: string | null): Variable;
+}
+
+export class Variable<T extends Type = Type> {
+  readonly id: number;
+  type: T;
+  owner: Apply | null;
+  /** Which output of `owner` this is. */
+  index: number;
+  name: string | null;
+  readonly trace: CreationTrace;
+  /** Free-form annotations rewrites and backends attach (Theano's `tag`). */
+  readonly tag: Record<string, unknown> = {};
+
+  constructor(type: T, owner: Apply | null = null, index = 0, name: string | null = null) {
+    this.id = nextId++;
+    this.type = type;
+    this.owner = owner;
+    this.index = index;
+    this.name = name;
+    this.trace = new CreationTrace();
+  }
+
+  /** A fresh, ownerless Variable of the same type and name. */
+  cloneVariable(): Variable<T> {
+    const v = this.type.makeVariable(this.name) as Variable<T>;
+    Object.assign(v.tag, this.tag);
+    return v;
+  }
+
+  /** Constants (of any type) carry their value; `isConstant(v)` is how the pipeline asks. */
+  get isConstant(): boolean {
+    return false;
+  }
+
+  get constantData(): unknown {
+    return undefined;
+  }
+
+  /** Short label for messages: the name, else the op that made it, else `<Type>`. */
+  get label(): string {
+    if (this.name) return this.name;
+    if (this.owner) return `${this.owner.op.toString()}.${this.index}`;
+    return `<${this.type.toString()}>`;
+  }
+
+  toString(): string {
+    return this.label;
+  }
+}
+
+/** A Variable with a fixed value (a constant in the graph; never an input). */
+export class Constant<T extends Type = Type> extends Variable<T> {
+  constructor(
+    type: T,
+    readonly data: unknown,
+    name: string | null = null,
+  ) {
+    super(type, null, 0, name);
+  }
+
+  override cloneVariable(): Constant<T> {
+    return this;
+  }
+
+  override get isConstant(): boolean {
+    return true;
+  }
+
+  override get constantData(): unknown {
+    return this.data;
+  }
+}
+
+export const isConstant = (v: Variable): boolean => v.isConstant;
+
+export class Apply<O extends Op = Op> {
+  readonly op: O;
+  inputs: Variable[];
+  readonly outputs: Variable[];
+  readonly trace: CreationTrace;
+  /** Free-form annotations (e.g. the inferred output shapes a backend needs). */
+  readonly tag: Record<string, unknown> = {};
+
+  constructor(op: O, inputs: Variable[], outputTypes: Type[]) {
+    this.op = op;
+    this.inputs = inputs;
+    this.outputs = outputTypes.map((t, i) => {
+      const v = t.makeVariable(null);
+      v.owner = this;
+      v.index = i;
+      return v;
+    });
+    this.trace = this.outputs[0]?.trace ?? new CreationTrace();
+  }
+
+  get out(): Variable {
+    if (this.outputs.length !== 1) throw new TheanoError(`${this.op} has ${this.outputs.length} outputs; use .outputs`);
+    return this.outputs[0]!;
+  }
+
+  /** The same op applied to other inputs, with freshly made outputs of the same types. */
+  cloneWithNewInputs(inputs: Variable[]): Apply<O> {
+    const node = new Apply(this.op, inputs, this.outputs.map((o) => o.type));
+    node.outputs.forEach((o, i) => {
+      o.name = this.outputs[i]!.name;
+      Object.assign(o.tag, this.outputs[i]!.tag);
+    });
+    return node;
+  }
+
+  toString(): string {
+    return `${this.op.toString()}(${this.inputs.map((i) => i.label).join(", ")})`;
+  }
+}
+
+/** A value that flows at run time: for tensors an NDArray. Backends may carry other things. */
+export type Value = unknown;
+
+/**
+ * The Op contract. `props()` gives identity: two ops of the same class with equal props are
+ * the same operation (merge relies on it); it is also what `toString` prints.
+ */
+export abstract class Op {
+  /** Output index -> input indices the output is a view of. */
+  viewMap: ReadonlyMap<number, readonly number[]> = new Map();
+  /** Output index -> input indices it overwrites. */
+  destroyMap: ReadonlyMap<number, readonly number[]> = new Map();
+
+  /** Parameters that make this op what it is; equality, hashing and printing use them. */
+  props(): Record<string, unknown> {
+    return {};
+  }
+
+  get opName(): string {
+    return this.constructor.name;
+  }
+
+  /** Builds the Apply node, checking input types; raises TypeMismatchError/ShapeError. */
+  abstract makeNode(...inputs: Variable[]): Apply;
+
+  /** The reference implementation: input values in, output values out. */
+  abstract perform(node: Apply, inputs: Value[]): Value[];
+
+  /**
+   * Symbolic output shapes from symbolic input shapes (one array of scalar shape variables per
+   * input; `null` for non-tensor inputs). Ops without it fall back to `shape(output)`.
+   */
+  inferShape?(node: Apply, inputShapes: Array<Variable[] | null>): Variable[][];
+
+  /** The gradient graph (filled in by the gradient issue). */
+  grad?(inputs: Variable[], outputGrads: Variable[]): Array<Variable | null>;
+
+  equals(other: Op): boolean {
+    if (this === other) return true;
+    if (this.constructor !== other.constructor) return false;
+    return stableKey(this.props()) === stableKey(other.props());
+  }
+
+  /** A string equal for equal ops (class name and props), used for hashing. */
+  get key(): string {
+    return `${this.opName}${stableKey(this.props())}`;
+  }
+
+  toString(): string {
+    const p = this.props();
+    const entries = Object.entries(p).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return this.opName;
+    return `${this.opName}{${entries.map(([k, v]) => `${k}=${formatProp(v)}`).join(", ")}}`;
+  }
+
+  /** Convenience: `op.call(a, b)` makes the node and returns its single output. */
+  call(...inputs: Variable[]): Variable {
+    return this.makeNode(...inputs).out;
+  }
+}
+
+function formatProp(v: unknown): string {
+  if (Array.isArray(v)) return `(${v.map(formatProp).join(", ")})`;
+  if (v instanceof Op) return v.toString();
+  if (v && typeof v === "object" && "toString" in v && v.toString !== Object.prototype.toString) return String(v);
+  if (typeof v === "object" && v !== null) return JSON.stringify(v);
+  return String(v);
+}
+
+/** Deterministic JSON for props (ops nested in props use their own key). */
+export function stableKey(v: unknown): string {
+  if (v instanceof Op) return v.key;
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v !== "object") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(stableKey).join(",")}]`;
+  if (v instanceof Type) return v.toString();
+  const keys = Object.keys(v).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableKey((v as Record<string, unknown>)[k])}`).join(",")}}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traversals (all iterative)
+
+/** Every variable `outputs` depend on, stopping at `stopAt` (inputs of a function). */
+export function ancestors(outputs: readonly Variable[], stopAt?: ReadonlySet<Variable>): Variable[] {
+  const seen = new Set<Variable>();
+  const out: Variable[] = [];
+  const stack = [...outputs];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    out.push(v);
+    if (v.owner && !(stopAt && stopAt.has(v))) for (const i of v.owner.inputs) stack.push(i);
+  }
+  return out;
+}
+
+/** Ownerless, non-constant ancestors: the variables a graph needs as inputs. */
+export function graphInputs(outputs: readonly Variable[], stopAt?: ReadonlySet<Variable>): Variable[] {
+  return ancestors(outputs, stopAt).filter((v) => (v.owner === null || (stopAt?.has(v) ?? false)) && !v.isConstant);
+}
+
+/**
+ * Apply nodes between `inputs` and `outputs` in an order where every node follows the nodes
+ * that produce its inputs (iterative DFS post-order; deterministic for a given graph).
+ */
+export function toposort(outputs: readonly Variable[], inputs: ReadonlySet<Variable> = new Set()): Apply[] {
+  const order: Apply[] = [];
+  const state = new Map<Apply, 1 | 2>(); // 1 = on stack, 2 = done
+  for (const root of outputs) {
+    if (!root.owner || inputs.has(root)) continue;
+    const stack: Array<[Apply, number]> = [[root.owner, 0]];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const [node, i] = top;
+      if (i === 0) {
+        if (state.get(node) === 2) {
+          stack.pop();
+          continue;
+        }
+        state.set(node, 1);
+      }
+      if (i < node.inputs.length) {
+        top[1] = i + 1;
+        const inp = node.inputs[i]!;
+        if (inp.owner && !inputs.has(inp)) {
+          const s = state.get(inp.owner);
+          if (s === undefined) stack.push([inp.owner, 0]);
+          else if (s === 1) throw new TheanoError(`the graph has a cycle through ${inp.owner}`);
+        }
+      } else {
+        state.set(node, 2);
+        order.push(node);
+        stack.pop();
+      }
+    }
+  }
+  return order;
+}
+
+/**
+ * Copies the graph between `inputs` and `outputs`. `replace` maps original variables to the
+ * variables to use instead (givens); inputs not in `replace` are kept as they are unless
+ * `copyInputs` asks for fresh ones. Nodes are copied (so rewriting the copy never touches the
+ * user's graph) unless `shareUnchanged` lets nodes whose inputs did not change be reused. Returns the map from every original variable to its copy.
+ */
+export function cloneGraph(
+  inputs: readonly Variable[],
+  outputs: readonly Variable[],
+  opts: { replace?: ReadonlyMap<Variable, Variable>; copyInputs?: boolean; shareUnchanged?: boolean } = {},
+): Map<Variable, Variable> {
+  const memo = new Map<Variable, Variable>(opts.replace ?? []);
+  for (const i of inputs) if (!memo.has(i)) memo.set(i, opts.copyInputs ? i.cloneVariable() : i);
+  // Replacement values may themselves depend on originals: those are resolved too.
+  const stopAt = new Set(memo.keys());
+  const roots = [...outputs, ...[...(opts.replace?.values() ?? [])]];
+  for (const node of toposort(roots, stopAt)) {
+    const newInputs = node.inputs.map((v) => memo.get(v) ?? v);
+    if (opts.shareUnchanged && newInputs.every((v, k) => v === node.inputs[k])) {
+      node.outputs.forEach((o) => memo.set(o, o));
+      continue;
+    }
+    const copy = node.cloneWithNewInputs(newInputs);
+    node.outputs.forEach((o, k) => memo.set(o, copy.outputs[k]!));
+  }
+  // Chains of replacement (a -> b where b itself was replaced) resolve through the memo.
+  for (const [k, v] of memo) {
+    let cur = v;
+    const seen = new Set<Variable>([k]);
+    while (memo.has(cur) && memo.get(cur) !== cur && !seen.has(cur)) {
+      seen.add(cur);
+      cur = memo.get(cur)!;
+    }
+    memo.set(k, cur);
+  }
+  return memo;
+}

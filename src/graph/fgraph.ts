@@ -1,0 +1,155 @@
+/**
+ * FunctionGraph: a graph with fixed inputs and outputs that rewrites may edit in place
+ * (Theano's `graph/fg.py`).
+ *
+ * It tracks, for every variable, its clients (the nodes, or output slots, that read it), so a
+ * rewrite can replace a variable everywhere at once. Features observe every change (imports,
+ * prunes, input changes) and may veto one; shape inference and destroy handling are features.
+ * Construction clones the user's graph, so rewriting never changes the variables the user holds.
+ */
+
+import { TheanoError } from "../errors.js";
+import { Apply, type Variable, cloneGraph, toposort } from "./basic.js";
+
+/** A client of a variable: input `index` of a node, or output slot `index` of the graph. */
+export type Client = readonly [Apply | "output", number];
+
+export interface Feature {
+  onAttach?(fg: FunctionGraph): void;
+  onImport?(fg: FunctionGraph, node: Apply, reason: string): void;
+  onPrune?(fg: FunctionGraph, node: Apply, reason: string): void;
+  onChangeInput?(fg: FunctionGraph, node: Apply | "output", index: number, oldVar: Variable, newVar: Variable, reason: string): void;
+  /** Throws to veto a replacement that would break the feature's invariant. */
+  validate?(fg: FunctionGraph): void;
+}
+
+export class FunctionGraph {
+  readonly inputs: Variable[];
+  readonly outputs: Variable[];
+  readonly nodes = new Set<Apply>();
+  readonly variables = new Set<Variable>();
+  readonly clients = new Map<Variable, Client[]>();
+  readonly features: Feature[] = [];
+  /** Original variable (the user's) -> its copy in this graph. */
+  readonly memo: Map<Variable, Variable>;
+
+  constructor(inputs: readonly Variable[], outputs: readonly Variable[], opts: { clone?: boolean; replace?: ReadonlyMap<Variable, Variable> } = {}) {
+    const clone = opts.clone ?? true;
+    this.memo = clone ? cloneGraph(inputs, outputs, { replace: opts.replace, copyInputs: true }) : new Map();
+    const get = (v: Variable): Variable => this.memo.get(v) ?? v;
+    this.inputs = inputs.map(get);
+    this.outputs = outputs.map(get);
+    for (const i of this.inputs) this.addVariable(i);
+    const inputSet = new Set(this.inputs);
+    for (const node of toposort(this.outputs, inputSet)) this.importNode(node, "init");
+    this.outputs.forEach((o, i) => {
+      this.addVariable(o);
+      this.clientsOf(o).push(["output", i]);
+    });
+  }
+
+  private addVariable(v: Variable): void {
+    if (!this.variables.has(v)) {
+      this.variables.add(v);
+      if (!this.clients.has(v)) this.clients.set(v, []);
+    }
+  }
+
+  clientsOf(v: Variable): Client[] {
+    let c = this.clients.get(v);
+    if (!c) {
+      c = [];
+      this.clients.set(v, c);
+    }
+    return c;
+  }
+
+  /** Adds `node` (and every node it needs that is not in the graph yet). */
+  importNode(node: Apply, reason: string): void {
+    const inputSet = new Set(this.inputs);
+    const fresh = toposort(node.outputs, inputSet).filter((n) => !this.nodes.has(n));
+    for (const n of fresh) {
+      for (const v of n.inputs) {
+        if (!v.owner && !v.isConstant && !inputSet.has(v)) {
+          throw new TheanoError(`a rewrite introduced the variable ${v.label}, which is not an input of the graph`);
+        }
+      }
+      this.nodes.add(n);
+      n.outputs.forEach((o) => this.addVariable(o));
+      n.inputs.forEach((v, i) => {
+        this.addVariable(v);
+        this.clientsOf(v).push([n, i]);
+      });
+      for (const f of this.features) f.onImport?.(this, n, reason);
+    }
+  }
+
+  /** Removes `node` and any producer left without clients. */
+  private pruneIfUnused(v: Variable, reason: string): void {
+    const stack: Variable[] = [v];
+    while (stack.length > 0) {
+      const cur = stack.pop()!;
+      const node = cur.owner;
+      if (!node || !this.nodes.has(node)) continue;
+      if (node.outputs.some((o) => this.clientsOf(o).length > 0)) continue;
+      this.nodes.delete(node);
+      for (const o of node.outputs) {
+        this.variables.delete(o);
+        this.clients.delete(o);
+      }
+      node.inputs.forEach((inp, i) => {
+        const cs = this.clientsOf(inp);
+        const k = cs.findIndex(([n, j]) => n === node && j === i);
+        if (k >= 0) cs.splice(k, 1);
+        if (cs.length === 0) stack.push(inp);
+      });
+      for (const f of this.features) f.onPrune?.(this, node, reason);
+    }
+  }
+
+  /** Points input `index` of `node` (or output slot `index`) at `newVar`. */
+  changeInput(node: Apply | "output", index: number, newVar: Variable, reason: string): void {
+    const oldVar = node === "output" ? this.outputs[index]! : node.inputs[index]!;
+    if (oldVar === newVar) return;
+    if (!oldVar.type.equals(newVar.type)) {
+      throw new TheanoError(`${reason}: cannot replace ${oldVar.label} of type ${oldVar.type} with ${newVar.label} of type ${newVar.type}`);
+    }
+    if (newVar.owner && !this.nodes.has(newVar.owner)) this.importNode(newVar.owner, reason);
+    this.addVariable(newVar);
+    if (node === "output") this.outputs[index] = newVar;
+    else node.inputs[index] = newVar;
+    const cs = this.clientsOf(oldVar);
+    const k = cs.findIndex(([n, j]) => n === node && j === index);
+    if (k >= 0) cs.splice(k, 1);
+    this.clientsOf(newVar).push([node, index]);
+    for (const f of this.features) f.onChangeInput?.(this, node, index, oldVar, newVar, reason);
+    this.pruneIfUnused(oldVar, reason);
+  }
+
+  /** Replaces every use of `oldVar` with `newVar`. */
+  replace(oldVar: Variable, newVar: Variable, reason = "replace"): void {
+    if (oldVar === newVar) return;
+    for (const [node, i] of [...this.clientsOf(oldVar)]) this.changeInput(node, i, newVar, reason);
+  }
+
+  replaceAll(pairs: ReadonlyArray<readonly [Variable, Variable]>, reason = "replace"): void {
+    for (const [a, b] of pairs) this.replace(a, b, reason);
+  }
+
+  attachFeature(f: Feature): void {
+    this.features.push(f);
+    f.onAttach?.(this);
+  }
+
+  validate(): void {
+    for (const f of this.features) f.validate?.(this);
+  }
+
+  toposort(): Apply[] {
+    return toposort(this.outputs, new Set(this.inputs));
+  }
+
+  toString(): string {
+    return `FunctionGraph(${this.toposort().map(String).join(", ")})`;
+  }
+}

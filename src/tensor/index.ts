@@ -1,0 +1,11 @@
+/**
+ * The tensor namespace `T` (API.md §3–§5): constructors, every op family's functions, and the
+ * `nnet`/`nlinalg` sub-namespaces. Families add one `export *` line each.
+ */
+export * from "./constructors.js";
+export * from "./math.js";
+export * from "./shape.js";
+export { dimshuffle, transpose } from "./basic.js";
+export { TensorType } from "./type.js";
+export { TensorVariable, TensorConstant, constant, asTensorVariable } from "./variable.js";
+export { Elemwise, DimShuffle } from "./elemwise.js";
