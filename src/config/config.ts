@@ -375,11 +375,10 @@ function guarded<T extends object>(store: FlagStore, target: T, prefix: string, 
   };
   return new Proxy(target, {
     set(t, prop, value, receiver) {
-      if (typeof prop !== "string" || !isFlagName(prefix + prop)) return reject(prop);
-      if (Object.prototype.hasOwnProperty.call(t, prop)) return Reflect.set(t, prop, value, receiver);
-      // config["lib.cnmem"] = x: a full name on the root; JS would make it a new property.
-      const name = prefix + prop;
+      const name = typeof prop === "string" ? prefix + prop : "";
       if (!isFlagName(name)) return reject(prop);
+      if (Object.prototype.hasOwnProperty.call(t, prop)) return Reflect.set(t, prop, value, receiver);
+      // config["lib.cnmem"] = x: a full name on the root, which JS would make a new property.
       store.setChecked(name, store.validate(name, value, CODE), CODE);
       return true;
     },

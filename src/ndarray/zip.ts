@@ -197,12 +197,16 @@ export function readZip(bytes: Uint8Array, source = "<bytes>", options: ReadZipO
   const u32 = (p: number): number => view.getUint32(p, true);
 
   if (bytes.length < EOCD_SIZE) fail(`not a ZIP archive: ${bytes.length} bytes is too short to hold the end-of-central-directory record`);
-  // The EOCD is the last record; scan backwards past a possible archive comment.
+  // The EOCD is the last record; scan backwards past a possible archive comment. Prefer a
+  // record whose comment ends exactly at the end of the file (the signature bytes may also occur
+  // inside a comment), then accept one followed by stray bytes, as Python's zipfile does.
   let eocd = -1;
-  for (let p = bytes.length - EOCD_SIZE; p >= Math.max(0, bytes.length - MAX_EOCD_SEARCH); p--) {
-    if (u32(p) === SIG_EOCD && p + EOCD_SIZE + u16(p + 20) <= bytes.length) {
-      eocd = p;
-      break;
+  const lowest = Math.max(0, bytes.length - MAX_EOCD_SEARCH);
+  for (const exact of [true, false]) {
+    for (let p = bytes.length - EOCD_SIZE; eocd < 0 && p >= lowest; p--) {
+      if (u32(p) !== SIG_EOCD) continue;
+      const end = p + EOCD_SIZE + u16(p + 20);
+      if (exact ? end === bytes.length : end <= bytes.length) eocd = p;
     }
   }
   if (eocd < 0) fail("not a ZIP archive, or a truncated one: no end-of-central-directory record found");

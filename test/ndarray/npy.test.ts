@@ -393,7 +393,8 @@ describe("errors", () => {
     const members = readZip(good);
     // Flip one data byte of the first member: its CRC no longer matches.
     const bad = good.slice();
-    const at = 30 + "x.npy".length + 20 + 130; // local header, name, ZIP64 extra, into the .npy
+    const local = new DataView(good.buffer, good.byteOffset);
+    const at = 30 + local.getUint16(26, true) + local.getUint16(28, true) + 130; // past the local header, into x's data
     bad[at] = bad[at]! ^ 0xff;
     expect(members[0]!.name).toBe("x.npy");
     const p = join(tmp, "crc.npz");

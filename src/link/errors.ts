@@ -1,0 +1,49 @@
+/**
+ * Errors raised while a node runs, rewritten to point at the user's graph: the node, its
+ * inputs' types, and with `exception_verbosity=high` the inputs' shapes, strides, value
+ * summaries and the user-code stack where the node was created. The error keeps its class
+ * (a ShapeError stays a ShapeError), so callers can still catch by class.
+ */
+
+import { config } from "../config/index.js";
+import { TheanoError } from "../errors.js";
+import type { Apply } from "../graph/basic.js";
+import { NDArray } from "../ndarray/ndarray.js";
+
+function summary(v: unknown): string {
+  if (!(v instanceof NDArray)) return String(v);
+  const parts = [`shape=[${v.shape.join(", ")}]`, `strides=[${v.strides.join(", ")}]`, `dtype=${v.dtype}`];
+  if (v.size > 0 && v.size <= 10) parts.push(`value=${v.toString()}`);
+  else if (v.size > 0 && v.dtype !== "int64" && v.dtype !== "uint64") {
+    const f = v.toFlat() as Float64Array;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const x of f) {
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+    parts.push(`min=${lo}`, `max=${hi}`);
+  }
+  return parts.join(", ");
+}
+
+/** The same error class with the node's story appended; non-Theano errors become TheanoErrors. */
+export function wrapNodeError(err: unknown, node: Apply, inputs: readonly unknown[]): Error {
+  if (err instanceof TheanoError && (err as { node?: Apply }).node) return err;
+  const base = err instanceof Error ? err.message : String(err);
+  const lines = [base, "", `Apply node that caused the error: ${node.toString()}`];
+  lines.push(`Inputs types: [${node.inputs.map((i) => i.type.toString()).join(", ")}]`);
+  if (config.exception_verbosity === "high") {
+    node.inputs.forEach((inp, k) => lines.push(`  input ${k} (${inp.label}): ${summary(inputs[k])}`));
+    const trace = node.trace.format(config.traceback.limit);
+    lines.push("Backtrace when the node is created:", trace || "  (no user frames recorded)");
+  } else {
+    const where = node.trace.where;
+    if (where) lines.push(`The node was created at ${where}.`);
+    lines.push("HINT: re-run with THEANO_FLAGS=exception_verbosity=high for the inputs' shapes and values and the full creation backtrace.");
+  }
+  const Ctor = (err instanceof TheanoError ? err.constructor : TheanoError) as new (m: string, o?: { cause?: unknown }) => TheanoError;
+  const wrapped = new Ctor(lines.join("\n"), { cause: err });
+  (wrapped as { node?: Apply }).node = node;
+  return wrapped;
+}

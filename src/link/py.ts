@@ -1,0 +1,48 @@
+/**
+ * The `py` linker: every node through its reference `perform`, in toposort order (Theano's
+ * PerformLinker). The oracle other backends are tested against, and the fallback that makes
+ * every op work everywhere. Values are dropped after their last reader (`allow_gc`).
+ */
+
+import type { FunctionGraph } from "../graph/fgraph.js";
+import type { Value, Variable } from "../graph/basic.js";
+import { wrapNodeError } from "./errors.js";
+import type { Linker, Thunk } from "./types.js";
+
+/** For each node position, the variables whose last reader it is (outputs are never freed). */
+export function lastUses(fgraph: FunctionGraph, order = fgraph.toposort()): Variable[][] {
+  const last = new Map<Variable, number>();
+  order.forEach((node, k) => node.inputs.forEach((v) => last.set(v, k)));
+  const keep = new Set<Variable>(fgraph.outputs);
+  const out: Variable[][] = order.map(() => []);
+  for (const [v, k] of last) if (!keep.has(v) && v.owner) out[k]!.push(v);
+  return out;
+}
+
+export const pyLinker: Linker = {
+  name: "py",
+  make(fgraph: FunctionGraph): Thunk {
+    const order = fgraph.toposort();
+    const frees = lastUses(fgraph, order);
+    const inputs = fgraph.inputs;
+    const outputs = fgraph.outputs;
+    return (values: readonly Value[]): Value[] => {
+      const env = new Map<Variable, Value>();
+      inputs.forEach((v, i) => env.set(v, values[i]));
+      const get = (v: Variable): Value => (env.has(v) ? env.get(v) : v.constantData);
+      for (let k = 0; k < order.length; k++) {
+        const node = order[k]!;
+        const args = node.inputs.map(get);
+        let outs: Value[];
+        try {
+          outs = node.op.perform(node, args);
+        } catch (e) {
+          throw wrapNodeError(e, node, args);
+        }
+        node.outputs.forEach((o, i) => env.set(o, outs[i]));
+        for (const v of frees[k]!) env.delete(v);
+      }
+      return outputs.map(get);
+    };
+  },
+};

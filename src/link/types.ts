@@ -1,0 +1,16 @@
+/**
+ * The small contract between `theano.function` and a backend: a linker turns a rewritten
+ * FunctionGraph into a thunk from input values (in `fgraph.inputs` order) to output values
+ * (in `fgraph.outputs` order). Backends own their code generation; shape checks, input
+ * validation and updates stay in src/compile.
+ */
+
+import type { FunctionGraph } from "../graph/fgraph.js";
+import type { Value } from "../graph/basic.js";
+
+export type Thunk = (inputs: readonly Value[]) => Value[];
+
+export interface Linker {
+  readonly name: "py" | "js" | "c" | "cuda";
+  make(fgraph: FunctionGraph): Thunk;
+}
