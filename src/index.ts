@@ -26,3 +26,12 @@ export { save, load, loadNpy, loadNpz } from "./io.js";
 export { toNpyBytes, fromNpyBytes, readNpyHeader, toNpzBytes, fromNpzBytes } from "./ndarray/npy.js";
 export type { NpyHeader, ArrayRecord } from "./ndarray/npy.js";
 export type { InflateRaw, ReadZipOptions } from "./ndarray/zip.js";
+
+// --- the symbolic API -------------------------------------------------------------------------
+import * as T from "./tensor/index.js";
+export { T, T as tensor };
+export { function_ as function, function_ as fn, In, Out, shared, SharedVariable, Mode, FAST_RUN, FAST_COMPILE } from "./compile/index.js";
+export type { FunctionOptions, TheanoFunction } from "./compile/index.js";
+export { Variable, Constant, Apply, Op, Type } from "./graph/basic.js";
+export { FunctionGraph } from "./graph/fgraph.js";
+export { TensorType, TensorVariable, TensorConstant } from "./tensor/index.js";

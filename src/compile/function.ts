@@ -1,0 +1,295 @@
+/**
+ * `theano.function` (Theano's `compile/function/types.py`, API.md §6).
+ *
+ * Builds a FunctionGraph over the explicit inputs, the shared variables the outputs need
+ * (implicit inputs) and the update expressions (extra outputs); runs the mode's rewrites;
+ * hands the graph to a linker; and wraps the thunk in a callable that validates arguments,
+ * never returns aliases unless asked (`Out(v, { borrow: true })`), and applies updates only
+ * after every output is computed, so a call that throws leaves every shared variable as it was.
+ */
+
+import { config } from "../config/index.js";
+import { InputError, MissingInputError, TypeMismatchError, UnusedInputError } from "../errors.js";
+import { type Variable, ancestors } from "../graph/basic.js";
+import { FunctionGraph } from "../graph/fgraph.js";
+import { type ArrayLike, NDArray } from "../ndarray/ndarray.js";
+import { TensorType } from "../tensor/type.js";
+import { TensorVariable, constant } from "../tensor/variable.js";
+import { type Mode, type ModeName, getMode } from "./mode.js";
+import { type Container, SharedVariable } from "./shared.js";
+
+/** An input with options (Theano's `In`). */
+export class In {
+  readonly variable: Variable;
+  readonly name: string | null;
+  readonly value: NDArray | undefined;
+  readonly update: Variable | undefined;
+  readonly borrow: boolean;
+  readonly mutable: boolean;
+  readonly hasDefault: boolean;
+
+  constructor(variable: Variable, opts: { value?: ArrayLike; name?: string; update?: Variable; borrow?: boolean; mutable?: boolean } = {}) {
+    if (!(variable instanceof TensorVariable)) throw new TypeMismatchError(`In() takes a symbolic tensor, got ${String(variable)}`);
+    this.variable = variable;
+    this.name = opts.name ?? variable.name;
+    this.hasDefault = opts.value !== undefined;
+    this.value = opts.value !== undefined ? (variable.type as TensorType).filter(opts.value, { what: `default value of ${this.name ?? "input"}` }) : undefined;
+    this.update = opts.update;
+    this.borrow = opts.borrow ?? false;
+    this.mutable = opts.mutable ?? false;
+    if (this.update && !this.hasDefault) throw new InputError(`In(${this.name}) with an update needs a default value`);
+  }
+}
+
+/** An output with options (Theano's `Out`). */
+export class Out {
+  constructor(
+    readonly variable: Variable,
+    readonly opts: { borrow?: boolean } = {},
+  ) {}
+
+  get borrow(): boolean {
+    return this.opts.borrow ?? false;
+  }
+}
+
+export type UpdatesLike = ReadonlyArray<readonly [SharedVariable, Variable | ArrayLike]> | ReadonlyMap<SharedVariable, Variable | ArrayLike>;
+export type GivensLike = ReadonlyArray<readonly [Variable, Variable | ArrayLike]> | ReadonlyMap<Variable, Variable | ArrayLike>;
+
+export interface FunctionOptions {
+  updates?: UpdatesLike;
+  givens?: GivensLike;
+  mode?: ModeName | Mode;
+  profile?: boolean;
+  name?: string;
+  allowInputDowncast?: boolean;
+  onUnusedInput?: "raise" | "warn" | "ignore";
+}
+
+export interface TheanoFunction<R> {
+  (...args: unknown[]): R;
+  readonly name: string;
+  readonly inputs: readonly In[];
+  readonly outputs: readonly Out[];
+  readonly fgraph: FunctionGraph;
+  readonly mode: Mode;
+  readonly profile: unknown;
+  /** Releases compiled code and buffers. */
+  free(): void;
+  /** The same function over other shared variables. */
+  copy(opts?: { swap?: ReadonlyMap<SharedVariable, SharedVariable> }): TheanoFunction<R>;
+}
+
+type OutputsArg = Variable | Out | ReadonlyArray<Variable | Out>;
+
+/** Node's warning channel when there is one (so it prints once per message), else the console. */
+export function warn(msg: string): void {
+  const p = (globalThis as { process?: { emitWarning?: (m: string) => void } }).process;
+  if (p?.emitWarning) p.emitWarning(msg);
+  else console.warn(msg);
+}
+
+const asOut = (o: Variable | Out): Out => (o instanceof Out ? o : new Out(o));
+
+function isNamedArgs(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof NDArray) && !ArrayBuffer.isView(x);
+}
+
+export function function_<O extends OutputsArg>(
+  inputsArg: ReadonlyArray<Variable | In>,
+  outputsArg: O,
+  opts: FunctionOptions = {},
+): TheanoFunction<O extends ReadonlyArray<unknown> ? NDArray[] : NDArray> {
+  if (!Array.isArray(inputsArg)) throw new InputError(`theano.function takes an array of input variables first, got ${String(inputsArg)}`);
+  const inputs = inputsArg.map((i) => (i instanceof In ? i : new In(i as Variable)));
+  const single = !Array.isArray(outputsArg);
+  const outputs = (single ? [outputsArg as Variable | Out] : (outputsArg as ReadonlyArray<Variable | Out>)).map(asOut);
+  const mode = getMode(opts.mode);
+  const name = opts.name ?? "theano_function";
+
+  // Every explicit input once.
+  const seen = new Set<Variable>();
+  inputs.forEach((inp, k) => {
+    if (seen.has(inp.variable)) throw new InputError(`input ${k} (${inp.variable.label}) is given twice in the inputs list`);
+    if (inp.variable instanceof SharedVariable) throw new InputError(`input ${k} (${inp.variable.label}) is a shared variable; shared variables are implicit inputs, leave them out of the list`);
+    if (inp.variable.owner) throw new InputError(`input ${k} (${inp.variable.label}) is computed by ${inp.variable.owner}; inputs must be free variables (use givens to substitute an expression)`);
+    seen.add(inp.variable);
+  });
+  const names = new Map<string, number>();
+  inputs.forEach((inp, k) => {
+    if (inp.name !== null) {
+      if (names.has(inp.name)) names.set(inp.name, -1);
+      else names.set(inp.name, k);
+    }
+  });
+
+  // Updates: shared -> expression of the same type.
+  const updatePairs: Array<[SharedVariable, Variable]> = [];
+  const updList = opts.updates ? (opts.updates instanceof Map ? [...opts.updates] : [...(opts.updates as ReadonlyArray<readonly [SharedVariable, Variable]>)]) : [];
+  const updated = new Set<SharedVariable>();
+  for (const [sv, expr] of updList) {
+    if (!(sv instanceof SharedVariable)) throw new InputError(`updates: ${String((sv as Variable)?.label ?? sv)} is not a shared variable; only shared variables can be updated`);
+    if (updated.has(sv)) throw new InputError(`updates: shared variable ${sv.label} is updated twice`);
+    updated.add(sv);
+    const e = expr instanceof TensorVariable ? expr : constant(expr as ArrayLike, { dtype: sv.type.dtype });
+    if (!(e.type instanceof TensorType) || e.type.dtype !== sv.type.dtype || e.type.ndim !== sv.type.ndim) {
+      throw new TypeMismatchError(
+        `updates: the update of ${sv.label} (${sv.type}) has type ${e.type}; cast it with .astype("${sv.type.dtype}")` +
+          (e.type instanceof TensorType && e.type.ndim !== sv.type.ndim ? ` and give it rank ${sv.type.ndim}` : ""),
+      );
+    }
+    updatePairs.push([sv, e]);
+  }
+  for (const inp of inputs) if (inp.update) updatePairs.push([inp.variable as SharedVariable, inp.update]);
+
+  // Givens.
+  const givens = new Map<Variable, Variable>();
+  const givenList = opts.givens ? (opts.givens instanceof Map ? [...opts.givens] : [...(opts.givens as ReadonlyArray<readonly [Variable, Variable]>)]) : [];
+  for (const [k, v] of givenList) {
+    const vv = v instanceof TensorVariable ? v : constant(v as ArrayLike, { dtype: (k.type as TensorType).dtype });
+    if (!(k.type instanceof TensorType) || !(vv.type instanceof TensorType) || k.type.dtype !== vv.type.dtype || k.type.ndim !== vv.type.ndim) {
+      throw new TypeMismatchError(`givens: ${k.label} (${k.type}) cannot be replaced by ${vv.label} (${vv.type}); types must match (cast the replacement)`);
+    }
+    givens.set(k, vv);
+  }
+
+  const outVars = outputs.map((o) => o.variable);
+  const updVars = updatePairs.map(([, e]) => e);
+  const roots = [...outVars, ...updVars, ...givens.values()];
+  const explicit = inputs.map((i) => i.variable);
+  const stop = new Set<Variable>([...explicit, ...givens.keys()]);
+  const needed = ancestors(roots, stop);
+
+  // Implicit inputs: shared variables the graph reads (or that are updated).
+  const sharedVars: SharedVariable[] = [];
+  const sharedSeen = new Set<SharedVariable>();
+  for (const v of [...needed, ...updatePairs.map(([s]) => s)]) {
+    if (v instanceof SharedVariable && !sharedSeen.has(v) && !stop.has(v)) {
+      sharedSeen.add(v);
+      sharedVars.push(v);
+    }
+  }
+  for (const v of needed) {
+    if (!v.owner && !v.isConstant && !stop.has(v) && !(v instanceof SharedVariable)) {
+      const where = v.trace.where;
+      throw new MissingInputError(
+        `theano.function: the graph needs the variable ${v.label} (${v.type}), which is not in the inputs list` +
+          (where ? ` (it was created at ${where})` : "") +
+          `. Add it to the inputs, or give it a value with givens.`,
+      );
+    }
+  }
+
+  // Unused inputs.
+  const onUnused = opts.onUnusedInput ?? "raise";
+  const neededSet = new Set(ancestors(roots, new Set(givens.keys())));
+  inputs.forEach((inp, k) => {
+    if (!neededSet.has(inp.variable) && !inp.update) {
+      const msg = `theano.function: input ${k} (${inp.variable.label}) is not used to compute any output; remove it, or pass onUnusedInput: "warn" or "ignore"`;
+      if (onUnused === "raise") throw new UnusedInputError(msg);
+      if (onUnused === "warn") warn(msg);
+    }
+  });
+
+  const fgInputs = [...explicit, ...sharedVars];
+  const fgraph = new FunctionGraph(fgInputs, [...outVars, ...updVars], { replace: givens });
+  const rewriteStart = performance.now();
+  mode.rewrite(fgraph);
+  const rewriteTime = performance.now() - rewriteStart;
+  const thunk = mode.linker().make(fgraph);
+
+  const nOut = outputs.length;
+  const containers: Container[] = sharedVars.map((s) => s.container);
+  const allowDowncast = opts.allowInputDowncast;
+  const defaults = inputs.map((i) => i.value);
+  const inputTypes = inputs.map((i) => i.variable.type as TensorType);
+  const updateTargets = updatePairs.map(([s]) => s.container);
+  const inputUpdates = inputs.map((inp) => inp.update);
+
+  const describe = (k: number): string => {
+    const nm = inputs[k]!.name;
+    return `input ${k}${nm ? ` ('${nm}')` : ""}`;
+  };
+
+  const call = (...args: unknown[]): unknown => {
+    let named: Record<string, unknown> | undefined;
+    if (args.length > 0 && isNamedArgs(args[args.length - 1])) named = args.pop() as Record<string, unknown>;
+    if (args.length > inputs.length) {
+      throw new InputError(`${name} takes ${inputs.length} argument(s) (${inputs.map((_, k) => describe(k)).join(", ")}), got ${args.length}`);
+    }
+    const given: Array<unknown> = new Array(inputs.length).fill(undefined);
+    const have: boolean[] = new Array(inputs.length).fill(false);
+    args.forEach((a, k) => {
+      given[k] = a;
+      have[k] = true;
+    });
+    if (named) {
+      for (const [key, v] of Object.entries(named)) {
+        const k = names.get(key);
+        if (k === undefined) throw new InputError(`${name}: unknown argument name '${key}'; the named inputs are ${[...names.keys()].map((n) => `'${n}'`).join(", ") || "(none)"}`);
+        if (k < 0) throw new InputError(`${name}: the name '${key}' is ambiguous (several inputs have it); pass it by position`);
+        if (have[k]) throw new InputError(`${name}: ${describe(k)} is given both by position and by name`);
+        given[k] = v;
+        have[k] = true;
+      }
+    }
+    const values: unknown[] = new Array(fgInputs.length);
+    for (let k = 0; k < inputs.length; k++) {
+      if (!have[k]) {
+        if (defaults[k] === undefined) throw new InputError(`${name}: missing ${describe(k)} (${inputTypes[k]}); it has no default value`);
+        values[k] = defaults[k];
+        continue;
+      }
+      values[k] = inputTypes[k]!.filter(given[k], { allowDowncast, what: `${name}: ${describe(k)}` });
+    }
+    for (let k = 0; k < containers.length; k++) values[inputs.length + k] = containers[k]!.get();
+
+    const results = thunk(values) as NDArray[];
+
+    // No aliasing unless borrowed: outputs vs inputs, shared storage and each other.
+    const taken = new Set<ArrayBufferLike>();
+    for (const v of values) if (v instanceof NDArray) taken.add(v.data.buffer);
+    const outVals: NDArray[] = new Array(nOut);
+    for (let k = 0; k < nOut; k++) {
+      let r = results[k]!;
+      if (!outputs[k]!.borrow && taken.has(r.data.buffer)) r = r.copy();
+      taken.add(r.data.buffer);
+      outVals[k] = r;
+    }
+    // Updates, all at once, after every output exists.
+    const newVals = updateTargets.map((_, k) => {
+      const r = results[nOut + k]!;
+      return taken.has(r.data.buffer) ? r.copy() : r;
+    });
+    updateTargets.forEach((c, k) => {
+      c.value = newVals[k]!;
+    });
+    inputUpdates.forEach((u, k) => {
+      if (u) defaults[k] = newVals[updatePairs.findIndex(([s]) => s === inputs[k]!.variable)];
+    });
+    return single ? outVals[0] : outVals;
+  };
+
+  const f = call as unknown as TheanoFunction<O extends ReadonlyArray<unknown> ? NDArray[] : NDArray>;
+  Object.defineProperties(f, {
+    name: { value: name },
+    inputs: { value: Object.freeze(inputs) },
+    outputs: { value: Object.freeze(outputs) },
+    fgraph: { value: fgraph },
+    mode: { value: mode },
+    profile: { value: opts.profile ?? config.profile ? { rewriteTime } : undefined },
+    free: { value: () => undefined },
+    copy: {
+      value: (copyOpts: { swap?: ReadonlyMap<SharedVariable, SharedVariable> } = {}) => {
+        const swap = copyOpts.swap ?? new Map();
+        const swapGivens: GivensLike = [...givenList.map(([k, v]) => [k, v] as const), ...[...swap].map(([a, b]) => [a, b] as const)];
+        const swapUpdates = updList.map(([s, e]) => [swap.get(s) ?? s, e] as const);
+        for (const [a, b] of swap) {
+          if (!a.type.equals(b.type)) throw new TypeMismatchError(`copy({ swap }): ${a.label} (${a.type}) and ${b.label} (${b.type}) have different types`);
+        }
+        return function_(inputsArg, outputsArg, { ...opts, givens: swapGivens, updates: swapUpdates as UpdatesLike });
+      },
+    },
+  });
+  return f;
+}

@@ -1,0 +1,117 @@
+/**
+ * Modes (Theano's `compile/mode.py`): which rewrites run and which linker turns the graph
+ * into code. `FAST_RUN` (all rewrites, the fastest linker) and `FAST_COMPILE` (few rewrites,
+ * the JS linker). The rewrite pipeline is a registered slot: src/rewriting fills it; until a
+ * query is registered, modes run no rewrites.
+ */
+
+import { config } from "../config/index.js";
+import { ConfigError } from "../errors.js";
+import type { FunctionGraph } from "../graph/fgraph.js";
+import { jsLinker } from "../link/js/linker.js";
+import { pyLinker } from "../link/py.js";
+import type { Linker } from "../link/types.js";
+import { warn } from "./function.js";
+
+export type ModeName = "FAST_RUN" | "FAST_COMPILE" | "DebugMode" | "NanGuardMode";
+export type LinkerName = "auto" | "c" | "js" | "py";
+
+/** The rewrite pipeline: (graph, optimizer preset, including, excluding, requiring). */
+export type RewritePipeline = (fgraph: FunctionGraph, query: RewriteQuery) => void;
+export interface RewriteQuery {
+  optimizer: string;
+  including: readonly string[];
+  excluding: readonly string[];
+  requiring: readonly string[];
+}
+
+const pipeline: { run?: RewritePipeline } = {};
+
+/** Called by src/rewriting when it loads. */
+export function registerRewritePipeline(run: RewritePipeline): void {
+  pipeline.run = run;
+}
+
+const splitNames = (s: string): string[] => s.split(":").map((x) => x.trim()).filter((x) => x.length > 0);
+
+let warnedC = false;
+
+function linkerFor(name: LinkerName): Linker {
+  switch (name) {
+    case "py":
+      return pyLinker;
+    case "js":
+    case "auto":
+      return jsLinker;
+    case "c":
+      if (!warnedC) {
+        warnedC = true;
+        warn("linker=c: the native C backend is not part of this build yet; using the js linker");
+      }
+      return jsLinker;
+    default:
+      name satisfies never;
+      throw new ConfigError(`unknown linker ${String(name)}`);
+  }
+}
+
+export class Mode {
+  constructor(
+    readonly linkerName: LinkerName | null = null,
+    readonly optimizer: string | null = null,
+    readonly includeTags: readonly string[] = [],
+    readonly excludeTags: readonly string[] = [],
+    readonly requireTags: readonly string[] = [],
+  ) {}
+
+  /** The linker: this mode's, else the `linker` flag. */
+  linker(): Linker {
+    return linkerFor(this.linkerName ?? config.linker);
+  }
+
+  rewrite(fgraph: FunctionGraph): void {
+    const query: RewriteQuery = {
+      optimizer: this.optimizer ?? config.optimizer,
+      including: [...splitNames(config.optimizer_including), ...this.includeTags],
+      excluding: [...splitNames(config.optimizer_excluding), ...this.excludeTags],
+      requiring: [...splitNames(config.optimizer_requiring), ...this.requireTags],
+    };
+    if (query.optimizer === "None") return;
+    pipeline.run?.(fgraph, query);
+  }
+
+  including(...tags: string[]): Mode {
+    return new Mode(this.linkerName, this.optimizer, [...this.includeTags, ...tags], this.excludeTags, this.requireTags);
+  }
+
+  excluding(...tags: string[]): Mode {
+    return new Mode(this.linkerName, this.optimizer, this.includeTags, [...this.excludeTags, ...tags], this.requireTags);
+  }
+
+  requiring(...tags: string[]): Mode {
+    return new Mode(this.linkerName, this.optimizer, this.includeTags, this.excludeTags, [...this.requireTags, ...tags]);
+  }
+
+  toString(): string {
+    return `Mode(linker=${this.linkerName ?? config.linker}, optimizer=${this.optimizer ?? config.optimizer})`;
+  }
+}
+
+export const FAST_RUN = new Mode(null, "fast_run");
+export const FAST_COMPILE = new Mode("js", "fast_compile");
+
+export function getMode(m: ModeName | Mode | undefined): Mode {
+  if (m instanceof Mode) return m;
+  const name = m ?? config.mode;
+  switch (name) {
+    case "FAST_RUN":
+      return m === undefined ? new Mode(null, null) : FAST_RUN;
+    case "FAST_COMPILE":
+      return FAST_COMPILE;
+    case "DebugMode":
+    case "NanGuardMode":
+      throw new ConfigError(`mode ${name} is not available in this build yet (it arrives with the debugging tools); use FAST_RUN or FAST_COMPILE`);
+    default:
+      throw new ConfigError(`unknown mode ${JSON.stringify(name)}; valid modes are FAST_RUN, FAST_COMPILE, DebugMode, NanGuardMode`);
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The JS backend: one generated JavaScript function per compiled graph.
+ *
+ * Elementwise nodes (and, later, fused Composites) become tight loops over TypedArrays,
+ * rendered from the scalar table's JS templates: a contiguous fast path (every operand either
+ * contiguous with the output's shape or a single broadcast value, loaded once) and a strided
+ * path over any layout and broadcasting. Every other node calls its op's `perform`. Shapes are
+ * checked before a loop touches memory. Buffers of intermediate results return to a pool after
+ * their last reader and are reused by later nodes (and later calls). No Node-only APIs here:
+ * this backend runs in any JS runtime.
+ */
+
+import type { Apply, Value, Variable } from "../../graph/basic.js";
+import type { FunctionGraph } from "../../graph/fgraph.js";
+import { type DType, type TypedArray, isBigIntDType, typedArrayCtor } from "../../ndarray/dtype.js";
+import { NDArray, shapeSize } from "../../ndarray/ndarray.js";
+import * as M from "../../scalar/math.js";
+import { renderTemplate } from "../../scalar/table.js";
+import { Elemwise } from "../../tensor/elemwise.js";
+import type { TensorType } from "../../tensor/type.js";
+import { wrapNodeError } from "../errors.js";
+import type { Linker, Thunk } from "../types.js";
+
+/** Free buffers by dtype and length, reused across nodes and calls. */
+class BufferPool {
+  private readonly free = new Map<string, TypedArray[]>();
+
+  alloc(dtype: DType, n: number): TypedArray {
+    const list = this.free.get(`${dtype}:${n}`);
+    const b = list?.pop();
+    return b ?? new (typedArrayCtor(dtype))(n);
+  }
+
+  release(dtype: DType, buf: TypedArray): void {
+    const key = `${dtype}:${buf.length}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    if (list.length < 4 && !list.includes(buf)) list.push(buf);
+  }
+
+  /** Forgets a buffer (it escaped as an output). */
+  forget(buf: ArrayBufferLike): void {
+    for (const list of this.free.values()) {
+      const k = list.findIndex((b) => b.buffer === buf);
+      if (k >= 0) list.splice(k, 1);
+    }
+  }
+}
+
+/** Runtime support the generated code reaches through `rt`. */
+export interface Runtime {
+  readonly NDArray: typeof NDArray;
+  readonly checkShapes: typeof Elemwise.checkShapes;
+  readonly size: typeof shapeSize;
+  readonly pool: BufferPool;
+  readonly $: typeof M & { toBig: (r: number) => bigint };
+  readonly wrap: typeof wrapNodeError;
+}
+
+const toBig = (r: number): bigint => (Number.isFinite(r) ? BigInt(Math.trunc(r)) : 0n);
+
+/**
+ * The source of one elementwise kernel: `function(node, a0, a1, ...)` returning an NDArray.
+ * Operands are loaded into locals once, so templates may repeat them freely.
+ */
+export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): string {
+  const op = node.op;
+  const ins = node.inputs.map((v) => (v.type as TensorType).dtype);
+  const out = (node.outputs[0]!.type as TensorType).dtype;
+  const n = ins.length;
+  const args = ins.map((_d, k) => `x${k}`);
+  const load = (k: number, idx: string): string => (isBigIntDType(ins[k]!) ? `Number(D${k}[${idx}])` : `D${k}[${idx}]`);
+  const expr = renderTemplate(op.scalarOp.js, args, out, ins);
+  const store = isBigIntDType(out) ? `$.toBig(${expr})` : out === "bool" ? `((${expr}) !== 0 ? 1 : 0)` : expr;
+  const a = [...Array(n).keys()];
+  const lines: string[] = [];
+  lines.push(`function ${fnName}(node, ${a.map((k) => `a${k}`).join(", ")}) {`);
+  lines.push(`  const shape = rt.checkShapes(node, [${a.map((k) => `a${k}.shape`).join(", ")}]);`);
+  lines.push(`  const n = rt.size(shape);`);
+  lines.push(`  const out = rt.pool.alloc(${JSON.stringify(out)}, n);`);
+  for (const k of a) lines.push(`  const D${k} = a${k}.data;`);
+  // Fast path: each operand is contiguous with the output's shape, or one broadcast value.
+  const full = a.map((k) => `(a${k}.isContiguous && a${k}.size === n)`);
+  const scal = a.map((k) => `a${k}.size === 1`);
+  lines.push(`  if (${a.map((k) => `(${full[k]} || ${scal[k]})`).join(" && ") || "true"}) {`);
+  for (const k of a) lines.push(`    const f${k} = ${full[k]}, o${k} = a${k}.offset;`);
+  for (const k of a) lines.push(`    const s${k} = f${k} ? 0 : ${load(k, `o${k}`)};`);
+  // Specialise the loop for the common all-full case; otherwise select per operand.
+  lines.push(`    if (${a.map((k) => `f${k}`).join(" && ") || "true"}) {`);
+  lines.push(`      for (let i = 0; i < n; i++) {`);
+  for (const k of a) lines.push(`        const x${k} = ${load(k, `o${k} + i`)};`);
+  lines.push(`        out[i] = ${store};`);
+  lines.push(`      }`);
+  lines.push(`    } else {`);
+  lines.push(`      for (let i = 0; i < n; i++) {`);
+  for (const k of a) lines.push(`        const x${k} = f${k} ? ${load(k, `o${k} + i`)} : s${k};`);
+  lines.push(`        out[i] = ${store};`);
+  lines.push(`      }`);
+  lines.push(`    }`);
+  lines.push(`    return new rt.NDArray(${JSON.stringify(out)}, shape, out);`);
+  lines.push(`  }`);
+  // Strided path: broadcast dimensions get stride 0; the innermost axis is a plain loop.
+  lines.push(`  const nd = shape.length;`);
+  for (const k of a) lines.push(`  const st${k} = a${k}.strides.map((s, i) => (a${k}.shape[i] === 1 && shape[i] !== 1 ? 0 : s));`);
+  lines.push(`  if (n === 0) return new rt.NDArray(${JSON.stringify(out)}, shape, out);`);
+  lines.push(`  const last = nd - 1, inner = shape[last];`);
+  for (const k of a) lines.push(`  const in${k} = st${k}[last];`);
+  lines.push(`  const idx = new Array(nd).fill(0);`);
+  for (const k of a) lines.push(`  let p${k} = a${k}.offset;`);
+  lines.push(`  let i = 0;`);
+  lines.push(`  while (i < n) {`);
+  for (const k of a) lines.push(`    let q${k} = p${k};`);
+  lines.push(`    for (let j = 0; j < inner; j++, i++) {`);
+  for (const k of a) lines.push(`      const x${k} = ${load(k, `q${k}`)}; q${k} += in${k};`);
+  lines.push(`      out[i] = ${store};`);
+  lines.push(`    }`);
+  lines.push(`    for (let ax = last - 1; ax >= 0; ax--) {`);
+  lines.push(`      idx[ax]++;`);
+  for (const k of a) lines.push(`      p${k} += st${k}[ax];`);
+  lines.push(`      if (idx[ax] < shape[ax]) break;`);
+  for (const k of a) lines.push(`      p${k} -= idx[ax] * st${k}[ax];`);
+  lines.push(`      idx[ax] = 0;`);
+  lines.push(`    }`);
+  lines.push(`  }`);
+  lines.push(`  return new rt.NDArray(${JSON.stringify(out)}, shape, out);`);
+  lines.push(`}`);
+  return lines.join("\n");
+}
+
+/** The whole generated program for a graph, plus what it needs at run time. */
+export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[]; constants: Value[] } {
+  const order = fgraph.toposort();
+  const ids = new Map<Variable, string>();
+  const constants: Value[] = [];
+  fgraph.inputs.forEach((v, i) => ids.set(v, `in${i}`));
+  const name = (v: Variable): string => {
+    let id = ids.get(v);
+    if (id) return id;
+    if (v.isConstant) {
+      id = `c${constants.length}`;
+      constants.push(v.constantData);
+    } else id = `v${ids.size}`;
+    ids.set(v, id);
+    return id;
+  };
+  // The last reader of every intermediate (outputs live to the end).
+  const lastUse = new Map<Variable, number>();
+  order.forEach((node, k) => node.inputs.forEach((v) => lastUse.set(v, k)));
+  const outputs = new Set(fgraph.outputs);
+  const pooled = new Set<Variable>();
+
+  const kernels: string[] = [];
+  const body: string[] = [];
+  fgraph.inputs.forEach((_v, i) => body.push(`  const in${i} = inputs[${i}];`));
+  order.forEach((node, k) => {
+    const argNames = node.inputs.map(name);
+    const outNames = node.outputs.map(name);
+    body.push(`  // node ${k}: ${node.toString().replace(/\*\//g, "* /")}`);
+    body.push(`  let ${outNames.join(", ")};`);
+    if (node.op instanceof Elemwise) {
+      const fn = `k${k}`;
+      kernels.push(elemwiseKernelSource(node as Apply<Elemwise>, fn));
+      body.push(`  try { ${outNames[0]} = ${fn}(nodes[${k}], ${argNames.join(", ")}); }`);
+      pooled.add(node.outputs[0]!);
+    } else {
+      body.push(`  try { [${outNames.join(", ")}] = nodes[${k}].op.perform(nodes[${k}], [${argNames.join(", ")}]); }`);
+    }
+    body.push(`  catch (e) { throw rt.wrap(e, nodes[${k}], [${argNames.join(", ")}]); }`);
+    // Return pooled buffers whose last reader this node is, unless something live still shares them.
+    for (const v of new Set(node.inputs)) {
+      if (lastUse.get(v) === k && pooled.has(v) && !outputs.has(v)) {
+        const live = [...ids.entries()]
+          .filter(([u]) => u !== v && !u.isConstant && (lastUse.get(u) ?? -1) > k && (ids.get(u)!.startsWith("v") ? order.indexOf(u.owner!) <= k : true))
+          .map(([, id]) => id);
+        const guard = live.length > 0 ? ` && ${live.map((id) => `(${id} === undefined || ${id}.data !== ${name(v)}.data)`).join(" && ")}` : "";
+        body.push(`  if (${outNames.map((o) => `${o}.data !== ${name(v)}.data`).join(" && ")}${guard}) rt.pool.release(${JSON.stringify((v.type as TensorType).dtype)}, ${name(v)}.data);`);
+      }
+    }
+  });
+  const outs = fgraph.outputs.map(name);
+  body.push(`  const result = [${outs.join(", ")}];`);
+  body.push(`  for (const r of result) if (r && r.data) rt.pool.forget(r.data.buffer);`);
+  body.push(`  return result;`);
+  const source = [
+    `"use strict";`,
+    `const $ = rt.$;`,
+    ...kernels,
+    `return function theano_js(inputs) {`,
+    ...body,
+    `};`,
+  ].join("\n");
+  return { source, nodes: order, constants };
+}
+
+export const jsLinker: Linker = {
+  name: "js",
+  make(fgraph: FunctionGraph): Thunk {
+    const { source, nodes, constants } = generate(fgraph);
+    const rt: Runtime = {
+      NDArray,
+      checkShapes: Elemwise.checkShapes,
+      size: shapeSize,
+      pool: new BufferPool(),
+      $: { ...M, toBig },
+      wrap: wrapNodeError,
+    };
+    const constNames = constants.map((_c, i) => `c${i}`);
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const factory = new Function("rt", "nodes", ...constNames, source) as (rt: Runtime, nodes: Apply[], ...c: Value[]) => (inputs: readonly Value[]) => Value[];
+    const run = factory(rt, nodes, ...constants);
+    const thunk = (inputs: readonly Value[]): Value[] => run(inputs);
+    (thunk as { source?: string }).source = source;
+    return thunk;
+  },
+};
