@@ -28,6 +28,7 @@ export type { NpyHeader, ArrayRecord } from "./ndarray/npy.js";
 export type { InflateRaw, ReadZipOptions } from "./ndarray/zip.js";
 
 // --- the symbolic API -------------------------------------------------------------------------
+import "./rewriting/index.js";
 import * as T from "./tensor/index.js";
 export { T, T as tensor };
 export { function_ as function, function_ as fn, In, Out, shared, SharedVariable, Mode, FAST_RUN, FAST_COMPILE } from "./compile/index.js";
