@@ -13,13 +13,14 @@ import { InputError, MissingInputError, TypeMismatchError, UnusedInputError } fr
 import { type Variable, ancestors } from "../graph/basic.js";
 import { FunctionGraph } from "../graph/fgraph.js";
 import { type ArrayLike, NDArray } from "../ndarray/ndarray.js";
-import { TensorType } from "../tensor/type.js";
+import { specifyShape } from "../tensor/shape.js";
+import { TensorType, formatStaticShape } from "../tensor/type.js";
 import { TensorVariable, constant } from "../tensor/variable.js";
 import { type Mode, type ModeName, getMode } from "./mode.js";
 import { type Container, SharedVariable } from "./shared.js";
 
-/** An input with options (Theano's `In`). */
-export class In {
+/** An input with options (Theano's `In`); `theano.In(v, opts)` and `new theano.In(v, opts)` both work. */
+class InRecord {
   readonly variable: Variable;
   readonly name: string | null;
   readonly value: NDArray | undefined;
@@ -41,8 +42,8 @@ export class In {
   }
 }
 
-/** An output with options (Theano's `Out`). */
-export class Out {
+/** An output with options (Theano's `Out`); callable with or without `new`. */
+class OutRecord {
   constructor(
     readonly variable: Variable,
     readonly opts: { borrow?: boolean } = {},
@@ -52,6 +53,23 @@ export class Out {
     return this.opts.borrow ?? false;
   }
 }
+
+type InOpts = ConstructorParameters<typeof InRecord>[1];
+
+// API.md spells them as calls (`theano.In(x, { value })`), Theano users also write `new`: a
+// plain function that builds the record answers both, and sharing the prototype keeps
+// `instanceof In` working.
+export type In = InRecord;
+export const In = function In(variable: Variable, opts?: InOpts): InRecord {
+  return new InRecord(variable, opts);
+} as unknown as { new (variable: Variable, opts?: InOpts): InRecord; (variable: Variable, opts?: InOpts): InRecord; prototype: InRecord };
+In.prototype = InRecord.prototype;
+
+export type Out = OutRecord;
+export const Out = function Out(variable: Variable, opts?: { borrow?: boolean }): OutRecord {
+  return new OutRecord(variable, opts);
+} as unknown as { new (variable: Variable, opts?: { borrow?: boolean }): OutRecord; (variable: Variable, opts?: { borrow?: boolean }): OutRecord; prototype: OutRecord };
+Out.prototype = OutRecord.prototype;
 
 export type UpdatesLike = ReadonlyArray<readonly [SharedVariable, Variable | ArrayLike]> | ReadonlyMap<SharedVariable, Variable | ArrayLike>;
 export type GivensLike = ReadonlyArray<readonly [Variable, Variable | ArrayLike]> | ReadonlyMap<Variable, Variable | ArrayLike>;
@@ -90,6 +108,29 @@ export function warn(msg: string): void {
 }
 
 const asOut = (o: Variable | Out): Out => (o instanceof Out ? o : new Out(o));
+
+/**
+ * An update expression checked against the variable it updates: same dtype and rank, and a
+ * static shape that does not contradict it; where the target knows a size the expression does
+ * not, a SpecifyShape checks it at run time (before any update is applied).
+ */
+function fitUpdate(what: string, target: Variable, e: Variable): Variable {
+  const t = target.type as TensorType;
+  if (!(e.type instanceof TensorType) || e.type.dtype !== t.dtype || e.type.ndim !== t.ndim) {
+    throw new TypeMismatchError(
+      `${what} (${t}) has type ${e.type}; cast it with .astype("${t.dtype}")` + (e.type instanceof TensorType && e.type.ndim !== t.ndim ? ` and give it rank ${t.ndim}` : ""),
+    );
+  }
+  return fitStaticShape(what, t, e as TensorVariable);
+}
+
+function fitStaticShape(what: string, t: TensorType, e: TensorVariable): Variable {
+  const es = e.type.shape;
+  if (t.shape.some((d, i) => d !== null && es[i] !== null && es[i] !== d)) {
+    throw new TypeMismatchError(`${what}: static shape ${formatStaticShape(es)} contradicts ${t}; the two must describe the same values`);
+  }
+  return t.shape.some((d, i) => d !== null && es[i] === null) ? specifyShape(e, t.shape) : e;
+}
 
 function isNamedArgs(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof NDArray) && !ArrayBuffer.isView(x);
@@ -132,15 +173,15 @@ export function function_<O extends OutputsArg>(
     if (updated.has(sv)) throw new InputError(`updates: shared variable ${sv.label} is updated twice`);
     updated.add(sv);
     const e = expr instanceof TensorVariable ? expr : constant(expr as ArrayLike, { dtype: sv.type.dtype });
-    if (!(e.type instanceof TensorType) || e.type.dtype !== sv.type.dtype || e.type.ndim !== sv.type.ndim) {
-      throw new TypeMismatchError(
-        `updates: the update of ${sv.label} (${sv.type}) has type ${e.type}; cast it with .astype("${sv.type.dtype}")` +
-          (e.type instanceof TensorType && e.type.ndim !== sv.type.ndim ? ` and give it rank ${sv.type.ndim}` : ""),
-      );
-    }
-    updatePairs.push([sv, e]);
+    updatePairs.push([sv, fitUpdate(`updates: the update of ${sv.label}`, sv, e)]);
   }
-  for (const inp of inputs) if (inp.update) updatePairs.push([inp.variable as SharedVariable, inp.update]);
+  // In(v, { value, update }): after each call the input's default becomes the update's value.
+  const inputUpdatePairs: Array<[number, Variable]> = [];
+  inputs.forEach((inp, k) => {
+    if (!inp.update) return;
+    const e = inp.update instanceof TensorVariable ? inp.update : constant(inp.update as unknown as ArrayLike, { dtype: (inp.variable.type as TensorType).dtype });
+    inputUpdatePairs.push([k, fitUpdate(`In(${inp.name ?? inp.variable.label}): the update`, inp.variable, e)]);
+  });
 
   // Givens.
   const givens = new Map<Variable, Variable>();
@@ -150,11 +191,11 @@ export function function_<O extends OutputsArg>(
     if (!(k.type instanceof TensorType) || !(vv.type instanceof TensorType) || k.type.dtype !== vv.type.dtype || k.type.ndim !== vv.type.ndim) {
       throw new TypeMismatchError(`givens: ${k.label} (${k.type}) cannot be replaced by ${vv.label} (${vv.type}); types must match (cast the replacement)`);
     }
-    givens.set(k, vv);
+    givens.set(k, fitStaticShape(`givens: ${k.label}`, k.type, vv as TensorVariable));
   }
 
   const outVars = outputs.map((o) => o.variable);
-  const updVars = updatePairs.map(([, e]) => e);
+  const updVars = [...updatePairs.map(([, e]) => e), ...inputUpdatePairs.map(([, e]) => e)];
   const roots = [...outVars, ...updVars, ...givens.values()];
   const explicit = inputs.map((i) => i.variable);
   const stop = new Set<Variable>([...explicit, ...givens.keys()]);
@@ -204,7 +245,12 @@ export function function_<O extends OutputsArg>(
   const defaults = inputs.map((i) => i.value);
   const inputTypes = inputs.map((i) => i.variable.type as TensorType);
   const updateTargets = updatePairs.map(([s]) => s.container);
-  const inputUpdates = inputs.map((inp) => inp.update);
+  // Outputs must not alias the graph's constants either: mutating a result would change them.
+  const constantBuffers = new Set<ArrayBufferLike>();
+  for (const v of fgraph.variables) {
+    const d = v.isConstant ? v.constantData : undefined;
+    if (d instanceof NDArray) constantBuffers.add(d.data.buffer);
+  }
 
   const describe = (k: number): string => {
     const nm = inputs[k]!.name;
@@ -247,7 +293,7 @@ export function function_<O extends OutputsArg>(
     const results = thunk(values) as NDArray[];
 
     // No aliasing unless borrowed: outputs vs inputs, shared storage and each other.
-    const taken = new Set<ArrayBufferLike>();
+    const taken = new Set<ArrayBufferLike>(constantBuffers);
     for (const v of values) if (v instanceof NDArray) taken.add(v.data.buffer);
     const outVals: NDArray[] = new Array(nOut);
     for (let k = 0; k < nOut; k++) {
@@ -257,15 +303,18 @@ export function function_<O extends OutputsArg>(
       outVals[k] = r;
     }
     // Updates, all at once, after every output exists.
-    const newVals = updateTargets.map((_, k) => {
-      const r = results[nOut + k]!;
-      return taken.has(r.data.buffer) ? r.copy() : r;
+    // (Each new value gets storage of its own: two updates never share a buffer.)
+    const newVals = updVars.map((_, k) => {
+      let r = results[nOut + k] as NDArray;
+      if (taken.has(r.data.buffer)) r = r.copy();
+      taken.add(r.data.buffer);
+      return r;
     });
     updateTargets.forEach((c, k) => {
       c.value = newVals[k]!;
     });
-    inputUpdates.forEach((u, k) => {
-      if (u) defaults[k] = newVals[updatePairs.findIndex(([s]) => s === inputs[k]!.variable)];
+    inputUpdatePairs.forEach(([i], k) => {
+      defaults[i] = newVals[updateTargets.length + k];
     });
     return single ? outVals[0] : outVals;
   };

@@ -48,7 +48,14 @@ export class SharedVariable extends TensorVariable {
     if (this.strict && !(value instanceof NDArray && value.dtype === this.type.dtype)) {
       throw new InputError(`${what}: strict shared variables need an NDArray of dtype ${this.type.dtype}`);
     }
-    const v = this.type.filter(value, { allowDowncast: this.allowDowncast, what });
+    let v: NDArray;
+    try {
+      v = this.type.filter(value, { allowDowncast: this.allowDowncast, what });
+    } catch (e) {
+      // The filter's advice names theano.function's option; a shared variable has its own.
+      if (e instanceof InputError) throw new InputError(e.message.replace("compile with allowInputDowncast: true", "create the shared variable with allowDowncast: true"));
+      throw e;
+    }
     this.container.value = opts.borrow && v === value ? v : v === value ? v.copy() : v;
   }
 

@@ -129,6 +129,15 @@ export class Variable<T extends Type = Type> {
   toString(): string {
     return this.label;
   }
+
+  /**
+   * A flat description. Serializers that walk objects (JSON.stringify, test runners reporting
+   * a failure, loggers) would otherwise follow owner/inputs through the whole graph, or call
+   * getters such as TensorVariable.shape that build new variables without end.
+   */
+  toJSON(): { variable: string; type: string; id: number } {
+    return { variable: this.label, type: this.type.toString(), id: this.id };
+  }
 }
 
 /** A Variable with a fixed value (a constant in the graph; never an input). */
@@ -193,6 +202,11 @@ export class Apply<O extends Op = Op> {
 
   toString(): string {
     return `${this.op.toString()}(${this.inputs.map((i) => i.label).join(", ")})`;
+  }
+
+  /** A flat description (see Variable.toJSON). */
+  toJSON(): { apply: string } {
+    return { apply: this.toString() };
   }
 }
 
@@ -349,29 +363,46 @@ export function cloneGraph(
   outputs: readonly Variable[],
   opts: { replace?: ReadonlyMap<Variable, Variable>; copyInputs?: boolean; shareUnchanged?: boolean } = {},
 ): Map<Variable, Variable> {
-  const memo = new Map<Variable, Variable>(opts.replace ?? []);
-  for (const i of inputs) if (!memo.has(i)) memo.set(i, opts.copyInputs ? i.cloneVariable() : i);
-  // Replacement values may themselves depend on originals: those are resolved too.
-  const stopAt = new Set(memo.keys());
-  const roots = [...outputs, ...[...(opts.replace?.values() ?? [])]];
-  for (const node of toposort(roots, stopAt)) {
-    const newInputs = node.inputs.map((v) => memo.get(v) ?? v);
-    if (opts.shareUnchanged && newInputs.every((v, k) => v === node.inputs[k])) {
-      node.outputs.forEach((o) => memo.set(o, o));
+  const replace = opts.replace ?? new Map<Variable, Variable>();
+  const memo = new Map<Variable, Variable>();
+  const inputSet = new Set(inputs);
+  // What a variable's copy is made from: a replaced variable from its replacement (so
+  // replacement values that use other replaced variables, or inputs, resolve too), an input or
+  // an ownerless variable from nothing, any other from its owner's inputs. Iterative DFS.
+  const deps = (v: Variable): readonly Variable[] =>
+    replace.has(v) ? [replace.get(v)!] : inputSet.has(v) || !v.owner ? [] : v.owner.inputs;
+  const onStack = new Set<Variable>();
+  const stack: Variable[] = [...outputs, ...inputs, ...replace.keys()].reverse();
+  while (stack.length > 0) {
+    const v = stack[stack.length - 1]!;
+    if (memo.has(v)) {
+      stack.pop();
       continue;
     }
-    const copy = node.cloneWithNewInputs(newInputs);
-    node.outputs.forEach((o, k) => memo.set(o, copy.outputs[k]!));
-  }
-  // Chains of replacement (a -> b where b itself was replaced) resolve through the memo.
-  for (const [k, v] of memo) {
-    let cur = v;
-    const seen = new Set<Variable>([k]);
-    while (memo.has(cur) && memo.get(cur) !== cur && !seen.has(cur)) {
-      seen.add(cur);
-      cur = memo.get(cur)!;
+    const missing = deps(v).filter((d) => !memo.has(d));
+    if (missing.length > 0 && !onStack.has(v)) {
+      onStack.add(v);
+      for (let k = missing.length - 1; k >= 0; k--) {
+        if (onStack.has(missing[k]!)) throw new TheanoError(`cloneGraph: the replacement of ${missing[k]!.label} depends on ${missing[k]!.label} itself`);
+        stack.push(missing[k]!);
+      }
+      continue;
     }
-    memo.set(k, cur);
+    stack.pop();
+    onStack.delete(v);
+    if (replace.has(v)) memo.set(v, memo.get(replace.get(v)!)!);
+    else if (inputSet.has(v)) memo.set(v, opts.copyInputs ? v.cloneVariable() : v);
+    else if (!v.owner) memo.set(v, v);
+    else {
+      const node = v.owner;
+      const newInputs = node.inputs.map((i) => memo.get(i)!);
+      if (opts.shareUnchanged && newInputs.every((i, k) => i === node.inputs[k])) {
+        node.outputs.forEach((o) => memo.set(o, o));
+      } else {
+        const copy = node.cloneWithNewInputs(newInputs);
+        node.outputs.forEach((o, k) => memo.set(o, copy.outputs[k]!));
+      }
+    }
   }
   return memo;
 }

@@ -41,7 +41,7 @@ export class FunctionGraph {
     this.outputs = outputs.map(get);
     for (const i of this.inputs) this.addVariable(i);
     const inputSet = new Set(this.inputs);
-    for (const node of toposort(this.outputs, inputSet)) this.importNode(node, "init");
+    this.importSorted(toposort(this.outputs, inputSet), inputSet, "init");
     this.outputs.forEach((o, i) => {
       this.addVariable(o);
       this.clientsOf(o).push(["output", i]);
@@ -66,8 +66,29 @@ export class FunctionGraph {
 
   /** Adds `node` (and every node it needs that is not in the graph yet). */
   importNode(node: Apply, reason: string): void {
+    if (this.nodes.has(node)) return;
     const inputSet = new Set(this.inputs);
-    const fresh = toposort(node.outputs, inputSet).filter((n) => !this.nodes.has(n));
+    // The search stops at variables the graph already computes, so importing one node costs
+    // the size of what is new, not of the whole graph above it.
+    const known = new Set<Variable>(inputSet);
+    const seen = new Set<Apply>([node]);
+    const stack: Apply[] = [node];
+    while (stack.length > 0) {
+      for (const v of stack.pop()!.inputs) {
+        if (!v.owner || known.has(v)) continue;
+        if (this.nodes.has(v.owner)) known.add(v);
+        else if (!seen.has(v.owner)) {
+          seen.add(v.owner);
+          stack.push(v.owner);
+        }
+      }
+    }
+    this.importSorted(toposort(node.outputs, known), inputSet, reason);
+  }
+
+  /** Adds nodes given in topological order, skipping those already in the graph. */
+  private importSorted(order: readonly Apply[], inputSet: ReadonlySet<Variable>, reason: string): void {
+    const fresh = order.filter((n) => !this.nodes.has(n));
     for (const n of fresh) {
       for (const v of n.inputs) {
         if (!v.owner && !v.isConstant && !inputSet.has(v)) {

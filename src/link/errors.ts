@@ -44,6 +44,8 @@ export function wrapNodeError(err: unknown, node: Apply, inputs: readonly unknow
   }
   const Ctor = (err instanceof TheanoError ? err.constructor : TheanoError) as new (m: string, o?: { cause?: unknown }) => TheanoError;
   const wrapped = new Ctor(lines.join("\n"), { cause: err });
-  (wrapped as { node?: Apply }).node = node;
+  // Not enumerable: test runners and loggers that walk an error's own properties would
+  // otherwise walk the whole graph behind the node (vitest overflows the stack doing it).
+  Object.defineProperty(wrapped, "node", { value: node, enumerable: false, writable: true, configurable: true });
   return wrapped;
 }

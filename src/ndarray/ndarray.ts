@@ -295,7 +295,14 @@ export class NDArray {
   }
 
   toString(): string {
-    const body = this.size > 1000 ? `<${this.size} elements>` : JSON.stringify(this.toArray(), (_k, v) => (typeof v === "bigint" ? String(v) : v));
+    // Elements as text (bigints in full: printing must never fail on a value JS numbers can't hold).
+    const flat = this.size > 1000 ? null : Array.from(this.toFlat() as Iterable<number | bigint>, (v) => (this.dtype === "bool" ? String(v !== 0) : String(v)));
+    const nest = (ax: number, base: number): string => {
+      if (ax === this.ndim) return flat![base]!;
+      const stride = shapeSize(this.shape.slice(ax + 1));
+      return `[${Array.from({ length: this.shape[ax]! }, (_x, i) => nest(ax + 1, base + i * stride)).join(",")}]`;
+    };
+    const body = flat === null ? `<${this.size} elements>` : nest(0, 0);
     return `array(${body}, dtype=${this.dtype}, shape=[${this.shape.join(", ")}])`;
   }
 

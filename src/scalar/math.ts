@@ -119,7 +119,9 @@ const LANCZOS = [
 export function gamma(x: number): number {
   if (Number.isNaN(x)) return NaN;
   if (x === Infinity) return Infinity;
-  if (Number.isInteger(x) && x <= 0) return NaN;
+  // Poles: ±0 gives ±Inf, negative integers NaN (SciPy's values).
+  if (x === 0) return 1 / x;
+  if (Number.isInteger(x) && x < 0) return NaN;
   if (x < 0.5) return Math.PI / (Math.sin(Math.PI * x) * gamma(1 - x));
   if (x > 171.7) return Infinity;
   if (Number.isInteger(x) && x <= 23) {
@@ -131,12 +133,15 @@ export function gamma(x: number): number {
   let a = LANCZOS[0]!;
   const t = x + LANCZOS_G + 0.5;
   for (let i = 1; i < LANCZOS.length; i++) a += LANCZOS[i]! / (x + i);
-  return Math.sqrt(2 * Math.PI) * Math.pow(t, x + 0.5) * Math.exp(-t) * a;
+  // t ** (x + 0.5) alone overflows above x ~ 140 although the product does not: split it.
+  const half = Math.pow(t, (x + 0.5) / 2);
+  return Math.sqrt(2 * Math.PI) * half * (half * Math.exp(-t)) * a;
 }
 
 export function gammaln(x: number): number {
   if (Number.isNaN(x)) return NaN;
-  if (x === Infinity) return Infinity;
+  // SciPy (Cephes) returns infinities unchanged, -Inf included.
+  if (x === Infinity || x === -Infinity) return x;
   if (Number.isInteger(x) && x <= 0) return Infinity;
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - gammaln(1 - x);
   if (x === 1 || x === 2) return 0;
@@ -151,7 +156,9 @@ export function gammaln(x: number): number {
 export function psi(x: number): number {
   if (Number.isNaN(x) || x === -Infinity) return NaN;
   if (x === Infinity) return Infinity;
-  if (x <= 0 && Number.isInteger(x)) return NaN;
+  // SciPy: psi(+0) = -Inf, psi(-0) = +Inf, NaN at negative integers.
+  if (x === 0) return Object.is(x, -0) ? Infinity : -Infinity;
+  if (x < 0 && Number.isInteger(x)) return NaN;
   let r = 0;
   if (x < 0) {
     r = -Math.PI / Math.tan(Math.PI * x);
@@ -184,11 +191,22 @@ export function floorDivInt(a: number, b: number): number {
   return b === 0 ? 0 : Math.floor(a / b);
 }
 
+/**
+ * Python/NumPy float floor division, from the exact remainder (so inf // x is NaN, as fmod(inf, x)
+ * is, and a zero quotient carries the sign of a / b).
+ */
 export function floorDivFloat(a: number, b: number): number {
   if (b === 0) return a / b;
-  const m = pyModFloat(a, b);
-  const q = (a - m) / b;
-  return Math.round(q) === q ? q : Math.floor(a / b);
+  let mod = a % b;
+  let div = (a - mod) / b;
+  if (mod !== 0 && b < 0 !== mod < 0) {
+    mod += b;
+    div -= 1;
+  }
+  if (div === 0) return a / b < 0 || Object.is(a / b, -0) ? -0 : 0;
+  let q = Math.floor(div);
+  if (div - q > 0.5) q += 1;
+  return q;
 }
 
 /** Python/NumPy modulo: the result takes the divisor's sign. */
@@ -206,7 +224,23 @@ export function pyModFloat(a: number, b: number): number {
 }
 
 export function sign(x: number): number {
-  return x > 0 ? 1 : x < 0 ? -1 : x;
+  // NumPy: sign(-0.0) is +0.0; NaN stays NaN.
+  return x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : x;
+}
+
+/** NumPy's maximum: NaN propagates from either side; of two equal zeros the second wins. */
+export function maximum(a: number, b: number): number {
+  return a > b || a !== a ? a : b;
+}
+
+export function minimum(a: number, b: number): number {
+  return a < b || a !== a ? a : b;
+}
+
+/** C99/NumPy pow where JS's Math.pow differs: 1 ** y is 1 for any y, (-1) ** ±Inf is 1. */
+export function powFloat(a: number, b: number): number {
+  if (a === 1 || (a === -1 && (b === Infinity || b === -Infinity))) return 1;
+  return Math.pow(a, b);
 }
 
 /** Integer power as NumPy: exact by squaring; negative exponents of ints are an error there, 0 here. */

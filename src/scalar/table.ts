@@ -52,7 +52,10 @@ const bitwise =
   (ins) => {
     const bad = ins.find((d) => isFloat(d));
     if (bad) throw new TypeMismatchError(`${name} needs bool or integer operands, got ${ins.join(" and ")}`);
-    return resultType(ins);
+    const r = resultType(ins);
+    // Signed ints with uint64 promote to float64: NumPy has no bitwise loop for that pair either.
+    if (isFloat(r)) throw new TypeMismatchError(`${name}: ${ins.join(" and ")} have no common integer dtype; cast one operand first`);
+    return r;
   };
 
 /** NumPy keeps `abs`, `floor`, `ceil`, `trunc`, `sign` in the input dtype for ints and bools. */
@@ -107,8 +110,8 @@ export const mod = row({
 });
 export const pow = row({
   name: "pow", arity: 2, outDtype: (ins) => (ins.every((d) => d === "bool") ? "int8" : resultType(ins)),
-  impl: ([a, b], d) => (isIntOut(d) ? M.powInt(a!, b!) : Math.pow(a!, b!)),
-  js: (d) => (isIntOut(d) ? "$.powInt($0, $1)" : "Math.pow($0, $1)"),
+  impl: ([a, b], d) => (isIntOut(d) ? M.powInt(a!, b!) : M.powFloat(a!, b!)),
+  js: (d) => (isIntOut(d) ? "$.powInt($0, $1)" : "$.powFloat($0, $1)"),
   c: (d) => (isIntOut(d) ? "th_pow_int($0, $1)" : "pow$f($0, $1)"),
 });
 export const neg = row({
@@ -120,7 +123,7 @@ export const abs = row({
 });
 export const sign = row({
   name: "sign", arity: 1, outDtype: noBool("sign", same), impl: ([a]) => M.sign(a!), js: "$.sign($0)",
-  c: "(($0) > 0 ? ($T)1 : (($0) < 0 ? ($T)-1 : ($0)))",
+  c: "(($0) > 0 ? ($T)1 : (($0) < 0 ? ($T)-1 : (($0) == 0 ? ($T)0 : ($0))))",
 });
 export const inv = row({ name: "inv", arity: 1, outDtype: toFloat, impl: ([a]) => 1 / a!, js: "(1 / $0)", c: "(($T)1 / ($T)$0)" });
 export const sqr = row({
@@ -130,18 +133,20 @@ export const sqr = row({
 });
 export const minimum = row({
   name: "minimum", arity: 2, outDtype: upcast, identity: Infinity, commutative: true, associative: true,
-  impl: ([a, b]) => (Number.isNaN(a!) || Number.isNaN(b!) ? NaN : Math.min(a!, b!)),
+  // NumPy's definition, which also fixes which zero wins: of two equal zeros the second.
+  impl: ([a, b]) => M.minimum(a!, b!),
   js: "(($0 < $1 || $0 !== $0) ? $0 : $1)", c: "th_min($0, $1)",
 });
 export const maximum = row({
   name: "maximum", arity: 2, outDtype: upcast, identity: -Infinity, commutative: true, associative: true,
-  impl: ([a, b]) => (Number.isNaN(a!) || Number.isNaN(b!) ? NaN : Math.max(a!, b!)),
+  impl: ([a, b]) => M.maximum(a!, b!),
   js: "(($0 > $1 || $0 !== $0) ? $0 : $1)", c: "th_max($0, $1)",
 });
 export const clip = row({
   name: "clip", arity: 3, outDtype: upcast,
-  impl: ([x, lo, hi]) => (Number.isNaN(x!) ? NaN : Math.min(Math.max(x!, lo!), hi!)),
-  js: "($0 < $1 ? $1 : ($0 > $2 ? $2 : $0))", c: "th_clip($0, $1, $2)",
+  // NumPy's clip is minimum(maximum(x, lo), hi): hi wins when lo > hi, NaN bounds propagate.
+  impl: ([x, lo, hi]) => M.minimum(M.maximum(x!, lo!), hi!),
+  js: "$.minimum($.maximum($0, $1), $2)", c: "th_clip($0, $1, $2)",
 });
 export const where = row({
   name: "where", arity: 3, outDtype: (ins) => resultType(ins.slice(1)),
@@ -230,7 +235,8 @@ export const xor = row({
 });
 export const not = row({
   name: "not", arity: 1, outDtype: bitwise("not"),
-  impl: ([a], d) => (d === "bool" ? Number(!a) : d.startsWith("u") ? Number(BigInt.asUintN(8 * bytesOf(d), ~BigInt(a!))) : ~a!),
+  // 64-bit: ~ on a JS number would keep 32 bits; -a-1 is exact and wraps to uint64 when stored.
+  impl: ([a], d) => (d === "bool" ? Number(!a) : d === "int64" || d === "uint64" ? Number(~BigInt(a!)) : d.startsWith("u") ? Number(BigInt.asUintN(8 * bytesOf(d), ~BigInt(a!))) : ~a!),
   js: (d) => (d === "bool" ? "($0 ? 0 : 1)" : "(~$0)"), c: (d) => (d === "bool" ? "(!$0)" : "(~$0)"),
 });
 

@@ -96,7 +96,7 @@ export class Elemwise extends Op {
         } else if (s !== out[i]) {
           const hint =
             s === 1 || out[i] === 1
-              ? ` An input of size 1 is only broadcast when its type says so: declare it with T.row/T.col, shape: [1, ...], or x.dimshuffle("x", ...).`
+              ? ` An input of size 1 is only broadcast when its type declares that dimension broadcastable: declare it with T.row/T.col, shape: [1, ...], or x.dimshuffle("x", ...).`
               : "";
           throw new ShapeError(
             `${node.op}: input shapes [${shapes.map((sh) => `(${sh.join(", ")})`).join(", ")}] do not match on axis ${i} (input ${owner} has ${out[i]}, input ${k} has ${s}).${hint}`,
@@ -121,11 +121,13 @@ export class Elemwise extends Op {
     const offs = arrs.map((a) => a.offset);
     const idx = new Array<number>(nd).fill(0);
     const vals = new Array<number>(arrs.length);
-    const impl = this.scalarOp.impl;
+    const scalarOp = this.scalarOp;
     for (let flat = 0; flat < n; flat++) {
       for (let k = 0; k < arrs.length; k++) vals[k] = Number(arrs[k]!.data[offs[k]!]!);
-      const r = impl(vals, dtype);
+      const r = scalarOp.impl(vals, dtype);
       if (big) (out as BigInt64Array)[flat] = Number.isFinite(r) ? BigInt(Math.trunc(r)) : 0n;
+      // bool is truthiness (NaN and 0.5 are true), not a Uint8Array store (which makes both 0).
+      else if (dtype === "bool") (out as Uint8Array)[flat] = r !== 0 ? 1 : 0;
       else (out as Float64Array)[flat] = r;
       for (let ax = nd - 1; ax >= 0; ax--) {
         idx[ax]!++;
@@ -135,7 +137,6 @@ export class Elemwise extends Op {
         idx[ax] = 0;
       }
     }
-    if (dtype === "bool") for (let i = 0; i < n; i++) (out as Uint8Array)[i] = out[i] ? 1 : 0;
     return [new NDArray(dtype, outShape, out)];
   }
 

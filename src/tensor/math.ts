@@ -11,7 +11,7 @@
 
 import { ShapeError } from "../errors.js";
 import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
-import { type DType, type WeakScalar, checkDType, isBigIntDType, isFloat, resultType, typedArrayCtor, upcastToFloat } from "../ndarray/dtype.js";
+import { type DType, type WeakScalar, checkDType, dtypeRange, isBigIntDType, isFloat, resultType, typedArrayCtor, upcastToFloat } from "../ndarray/dtype.js";
 import { NDArray, array, normalizeAxis, shapeSize } from "../ndarray/ndarray.js";
 import * as S from "../scalar/table.js";
 import type { ScalarOp } from "../scalar/table.js";
@@ -184,12 +184,14 @@ export class CAReduce extends Op {
     readonly axis: readonly number[],
     readonly dtype: DType,
     readonly accDtype: DType,
+    /** Max/min of an empty lane give the row's identity (-inf/+inf) instead of raising (logsumexp). */
+    readonly emptyIdentity = false,
   ) {
     super();
   }
 
   override props(): Record<string, unknown> {
-    return { op: this.kind, axis: this.axis, dtype: this.dtype, acc: this.accDtype };
+    return { op: this.kind, axis: this.axis, dtype: this.dtype, acc: this.accDtype, emptyIdentity: this.emptyIdentity || undefined };
   }
 
   override toString(): string {
@@ -210,7 +212,8 @@ export class CAReduce extends Op {
     const outShape = keep.map((i) => a.shape[i]!);
     const inner = shapeSize(this.axis.map((i) => a.shape[i]!));
     const outer = shapeSize(outShape);
-    if (inner === 0 && (this.kind === "maximum" || this.kind === "minimum") && outer > 0) {
+    const extremum = this.kind === "maximum" || this.kind === "minimum";
+    if (inner === 0 && extremum && outer > 0 && !this.emptyIdentity) {
       throw new ShapeError(`${this}: zero-size reduction over axes (${this.axis.join(", ")}) of shape [${a.shape.join(", ")}] has no identity`);
     }
     const flat = a.transpose(...keep, ...this.axis).toFlat();
@@ -218,6 +221,10 @@ export class CAReduce extends Op {
     const big = isBigIntDType(this.dtype);
     for (let o = 0; o < outer; o++) {
       let acc = this.kind === "add" || this.kind === "or" ? 0 : this.kind === "mul" || this.kind === "and" ? 1 : NaN;
+      if (inner === 0 && extremum) {
+        const [lo, hi] = isFloat(this.dtype) ? [-Infinity, Infinity] : dtypeRange(this.dtype);
+        acc = this.kind === "maximum" ? lo : hi;
+      }
       let bacc = this.kind === "mul" ? 1n : 0n;
       const base = o * inner;
       for (let i = 0; i < inner; i++) {
@@ -233,8 +240,9 @@ export class CAReduce extends Op {
           case "mul": acc *= v; break;
           case "maximum": acc = i === 0 ? v : Number.isNaN(acc) || v > acc || Number.isNaN(v) ? (Number.isNaN(acc) ? acc : v) : acc; break;
           case "minimum": acc = i === 0 ? v : Number.isNaN(acc) || v < acc || Number.isNaN(v) ? (Number.isNaN(acc) ? acc : v) : acc; break;
-          case "and": acc = acc && v ? 1 : 0; break;
-          case "or": acc = acc || v ? 1 : 0; break;
+          // Truthiness as NumPy's: NaN is true.
+          case "and": acc = acc !== 0 && v !== 0 ? 1 : 0; break;
+          case "or": acc = acc !== 0 || v !== 0 ? 1 : 0; break;
           default: this.kind satisfies never;
         }
       }
@@ -329,7 +337,9 @@ export function std(x: TensorLike, axis?: Axis, opts?: ReduceOpts & { ddof?: num
 export function logsumexp(x: TensorLike, axis?: Axis, keepdims = false): TensorVariable {
   const v = asTensorVariable(x);
   const axes = normalizeAxes(axis, v.ndim);
-  const m = max(v, axes, { keepdims: true });
+  // The shift is the lane max, with -inf for an empty lane (whose logsumexp is log(0) = -inf).
+  const m0 = axes.length === 0 ? v : (new CAReduce("maximum", axes, v.dtype, isFloat(v.dtype) ? "float64" : v.dtype, true).call(v) as TensorVariable);
+  const m = keepDims(m0, v.ndim, axes);
   const safeM = where(isinf(m), 0, m);
   const r = add(log(sum(exp(sub(v, safeM)), axes, { keepdims: true })), safeM);
   return keepdims ? r : (dimshuffle(r, [...Array(v.ndim).keys()].filter((i) => !axes.includes(i))) as TensorVariable);

@@ -17,47 +17,22 @@
 
 import { InputError, ShapeError, TypeMismatchError } from "../errors.js";
 import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
-import { type DType, isFloat, isInteger, typedArrayCtor, upcastToFloat } from "../ndarray/dtype.js";
-import { NDArray, normalizeAxis, shapeSize } from "../ndarray/ndarray.js";
+import { isFloat, isInteger, typedArrayCtor, upcastToFloat } from "../ndarray/dtype.js";
+import { NDArray, normalizeAxis } from "../ndarray/ndarray.js";
 import { tensorType } from "./elemwise.js";
 import { currentFloatX } from "./floatx.js";
 import * as math from "./math.js";
 import { TensorType, formatStaticShape } from "./type.js";
-import { type TensorLike, type TensorVariable, asTensorVariable, constant } from "./variable.js";
-import { avgPool2d, conv2d, maxPool2d } from "./conv.js";
+import { type TensorLike, type TensorVariable, asTensorVariable } from "./variable.js";
+import { avgPool2d, checkInputs, conv2d, fromFloat64, maxPool2d, numbersOf, pool2d } from "./conv.js";
 
-export { Conv2d, Pool, conv2d, maxPool2d, avgPool2d, pool2d, convOutputSize, poolOutputSize } from "./conv.js";
+export { Conv2d, Pool, conv2d, maxPool2d, avgPool2d, pool2d } from "./conv.js";
 export type { BorderMode, Conv2dOptions, PoolMode, PoolOptions } from "./conv.js";
 
 /** Ints and bools become floatX (Theano's rule for ops whose result is a probability or a log). */
 function asFloat(x: TensorLike): TensorVariable {
   const v = asTensorVariable(x);
   return isFloat(v.dtype) ? v : math.cast(v, upcastToFloat(v.dtype, currentFloatX()));
-}
-
-/** A run-time value whose rank differs from its node's type is a backend bug or misuse: say so. */
-export function checkRanks(node: Apply, values: readonly NDArray[]): void {
-  values.forEach((a, k) => {
-    const t = node.inputs[k]!.type as TensorType;
-    if (a.ndim !== t.ndim) throw new ShapeError(`${node.op}: input ${k} has shape [${a.shape.join(", ")}] but its type is ${t} (rank ${t.ndim})`);
-  });
-}
-
-/** A float64 result written out in `dtype` (NumPy's astype: floats round, ints wrap). */
-export function fromFloat64(data: Float64Array, shape: readonly number[], dtype: DType): NDArray {
-  const a = new NDArray("float64", shape, data);
-  if (dtype === "float64") return a;
-  if (dtype === "float32") return new NDArray("float32", shape, Float32Array.from(data));
-  return a.astype(dtype);
-}
-
-/** The elements of `a` as JS numbers in C order (int64 as the nearest double). */
-export function numbersOf(a: NDArray): Float64Array {
-  const flat = a.toFlat();
-  if (flat instanceof Float64Array) return flat;
-  const out = new Float64Array(flat.length);
-  for (let i = 0; i < flat.length; i++) out[i] = Number(flat[i]!);
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -91,7 +66,7 @@ abstract class SoftmaxBase extends Op {
 
   perform(node: Apply, inputs: Value[]): Value[] {
     const a = inputs[0] as NDArray;
-    checkRanks(node, [a]);
+    checkInputs(node, [a]);
     // Move the axis last so each lane is a contiguous run, then move it back.
     const ax = this.axis;
     const keep = ax === null ? [] : [...Array(a.ndim).keys()].filter((i) => i !== ax);
@@ -203,7 +178,7 @@ export class CrossentropyCategorical1Hot extends Op {
 
   perform(node: Apply, inputs: Value[]): Value[] {
     const [p, y] = inputs as NDArray[];
-    checkRanks(node, [p!, y!]);
+    checkInputs(node, [p!, y!]);
     const lead = p!.shape.slice(0, -1);
     if (lead.some((d, i) => d !== y!.shape[i])) {
       throw new ShapeError(`CrossentropyCategorical1Hot: labels of shape [${y!.shape.join(", ")}] do not match the coding distribution of shape [${p!.shape.join(", ")}]`);
@@ -283,8 +258,8 @@ export function elu(x: TensorLike, alpha: TensorLike = 1): TensorVariable {
 }
 
 /** SELU's constants (Klambauer et al. 2017), as Theano spells them. */
-export const SELU_ALPHA = 1.6732632423543772848170429916717;
-export const SELU_SCALE = 1.0507009873554804934193349852946;
+const SELU_ALPHA = 1.6732632423543772848170429916717;
+const SELU_SCALE = 1.0507009873554804934193349852946;
 
 /** `T.selu(x)`: `scale * elu(x, alpha)` with the self-normalising constants. */
 export function selu(x: TensorLike): TensorVariable {
@@ -317,7 +292,7 @@ function fmix32(h: number): number {
 }
 
 /** A uniform draw in [0, 1) for element `i` under `seed`: a pure function (counter-based). */
-export function dropoutUniform(seed: number, i: number): number {
+function dropoutUniform(seed: number, i: number): number {
   const seedLo = seed >>> 0;
   const seedHi = Math.floor(seed / 4294967296) >>> 0;
   const lo = i >>> 0;
@@ -354,7 +329,7 @@ export class Dropout extends Op {
 
   perform(node: Apply, inputs: Value[]): Value[] {
     const a = inputs[0] as NDArray;
-    checkRanks(node, [a]);
+    checkInputs(node, [a]);
     const src = numbersOf(a);
     const out = new (typedArrayCtor(a.dtype) as Float64ArrayConstructor)(src.length);
     if (this.p < 1) {
@@ -395,8 +370,7 @@ export const nnet = {
   conv2d,
   maxPool2d,
   avgPool2d,
+  pool2d,
   dropout,
 };
 
-void shapeSize;
-void constant;
