@@ -8,7 +8,8 @@
  * >= 2 with Theano's output-size rules for `ignoreBorder`, strides and zero padding (padding is
  * never part of a max, and is counted by "average_inc_pad" only).
  *
- * `perform` is the plain reference loop (accumulating in float64); backends generate faster code.
+ * `perform` is the plain reference loop (accumulating in float64, so int64 sums are exact only
+ * below 2**53; max pooling copies elements and is always exact); backends generate faster code.
  * Output sizes are static wherever the inputs' sizes are, and inconsistent sizes fail at
  * graph-building time when they are known then.
  */

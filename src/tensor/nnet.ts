@@ -1,6 +1,6 @@
 /**
- * Neural-network helpers, `T.nnet` (Theano's `tensor/nnet/nnet.py`, `basic.py`, `elu`/`relu`/
- * `selu` and PyTensor's `gelu`; convolution and pooling live in ./conv.ts).
+ * Neural-network helpers, `T.nnet` (Theano's `tensor/nnet/nnet.py`: softmax, the cross-entropies,
+ * relu/elu/selu; gelu after Hendrycks & Gimpel; convolution and pooling live in ./conv.ts).
  *
  * Two kinds of function live here. Activations and the cross-entropy built on probabilities
  * (`relu`, `elu`, `selu`, `gelu`, `binaryCrossentropy`, the one-hot form of
