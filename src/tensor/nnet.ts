@@ -62,11 +62,20 @@ abstract class SoftmaxBase extends Op {
   protected abstract get fnName(): string;
 
   /** Writes the result for one lane (`n` values of `src` from `base`) into `dst`. */
-  protected abstract lane(src: Float64Array, dst: Float64Array, base: number, n: number): void;
+  protected abstract lane(src: FloatArray, sbase: number, dst: FloatArray, dbase: number, n: number): void;
 
   perform(node: Apply, inputs: Value[]): Value[] {
     const a = inputs[0] as NDArray;
     checkInputs(node, [a]);
+    const last = this.axis === null || this.axis === a.ndim - 1;
+    if (last && a.isContiguous && (a.dtype === "float32" || a.dtype === "float64")) {
+      // Fast path: lanes are contiguous runs of the input; read and write the typed arrays directly.
+      const n = this.axis === null ? a.size : a.shape[a.ndim - 1]!;
+      const src = a.data as FloatArray;
+      const dst = a.dtype === "float32" ? new Float32Array(a.size) : new Float64Array(a.size);
+      if (n > 0) for (let base = 0; base < a.size; base += n) this.lane(src, a.offset + base, dst, base, n);
+      return [new NDArray(a.dtype, a.shape, dst)];
+    }
     // Move the axis last so each lane is a contiguous run, then move it back.
     const ax = this.axis;
     const keep = ax === null ? [] : [...Array(a.ndim).keys()].filter((i) => i !== ax);
@@ -75,7 +84,7 @@ abstract class SoftmaxBase extends Op {
     const src = numbersOf(xp);
     const n = ax === null ? a.size : a.shape[ax]!;
     const dst = new Float64Array(src.length);
-    if (n > 0) for (let base = 0; base < src.length; base += n) this.lane(src, dst, base, n);
+    if (n > 0) for (let base = 0; base < src.length; base += n) this.lane(src, base, dst, base, n);
     const outPermuted = fromFloat64(dst, xp.shape, a.dtype);
     const inverse = perm.map((_p, i) => perm.indexOf(i));
     return [ax === null ? outPermuted : outPermuted.transpose(...inverse).copy()];
@@ -87,7 +96,9 @@ abstract class SoftmaxBase extends Op {
 }
 
 /** The lane maximum, NaN when any element is NaN (np.amax). */
-function laneMax(src: Float64Array, base: number, n: number): number {
+type FloatArray = Float32Array | Float64Array;
+
+function laneMax(src: FloatArray, base: number, n: number): number {
   let m = -Infinity;
   for (let i = 0; i < n; i++) {
     const v = src[base + i]!;
@@ -106,11 +117,13 @@ export class Softmax extends SoftmaxBase {
     return "softmax";
   }
 
-  protected lane(src: Float64Array, dst: Float64Array, base: number, n: number): void {
-    const m = laneMax(src, base, n);
+  protected lane(src: FloatArray, sb: number, dst: FloatArray, db: number, n: number): void {
+    const m = laneMax(src, sb, n);
     let s = 0;
-    for (let i = 0; i < n; i++) s += dst[base + i] = Math.exp(src[base + i]! - m);
-    for (let i = 0; i < n; i++) dst[base + i]! /= s;
+    for (let i = 0; i < n; i++) s += Math.exp(src[sb + i]! - m);
+    // Recompute the exponentials rather than re-reading rounded float32 ones: one rounding only.
+    const inv = 1 / s;
+    for (let i = 0; i < n; i++) dst[db + i] = Math.exp(src[sb + i]! - m) * inv;
   }
 }
 
@@ -123,13 +136,13 @@ export class LogSoftmax extends SoftmaxBase {
     return "logSoftmax";
   }
 
-  protected lane(src: Float64Array, dst: Float64Array, base: number, n: number): void {
-    let m = laneMax(src, base, n);
+  protected lane(src: FloatArray, sb: number, dst: FloatArray, db: number, n: number): void {
+    let m = laneMax(src, sb, n);
     if (!Number.isFinite(m)) m = 0;
     let s = 0;
-    for (let i = 0; i < n; i++) s += Math.exp(src[base + i]! - m);
+    for (let i = 0; i < n; i++) s += Math.exp(src[sb + i]! - m);
     const ls = Math.log(s);
-    for (let i = 0; i < n; i++) dst[base + i] = src[base + i]! - m - ls;
+    for (let i = 0; i < n; i++) dst[db + i] = src[sb + i]! - m - ls;
   }
 }
 
