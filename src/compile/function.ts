@@ -9,7 +9,7 @@
  */
 
 import { config } from "../config/index.js";
-import { InputError, MissingInputError, TypeMismatchError, UnusedInputError } from "../errors.js";
+import { InputError, MissingInputError, TheanoError, TypeMismatchError, UnusedInputError } from "../errors.js";
 import { type Variable, ancestors } from "../graph/basic.js";
 import { FunctionGraph } from "../graph/fgraph.js";
 import { type ArrayLike, NDArray } from "../ndarray/ndarray.js";
@@ -257,7 +257,9 @@ export function function_<O extends OutputsArg>(
     return `input ${k}${nm ? ` ('${nm}')` : ""}`;
   };
 
+  let freed = false;
   const call = (...args: unknown[]): unknown => {
+    if (freed) throw new TheanoError(`${name} was freed with f.free(); compile it again to call it`);
     let named: Record<string, unknown> | undefined;
     if (args.length > 0 && isNamedArgs(args[args.length - 1])) named = args.pop() as Record<string, unknown>;
     if (args.length > inputs.length) {
@@ -327,7 +329,12 @@ export function function_<O extends OutputsArg>(
     fgraph: { value: fgraph },
     mode: { value: mode },
     profile: { value: opts.profile ?? config.profile ? { rewriteTime } : undefined },
-    free: { value: () => undefined },
+    free: {
+      value: () => {
+        freed = true;
+        thunk.free?.();
+      },
+    },
     copy: {
       value: (copyOpts: { swap?: ReadonlyMap<SharedVariable, SharedVariable> } = {}) => {
         const swap = copyOpts.swap ?? new Map();

@@ -8,7 +8,12 @@
 import type { FunctionGraph } from "../graph/fgraph.js";
 import type { Value } from "../graph/basic.js";
 
-export type Thunk = (inputs: readonly Value[]) => Value[];
+export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
+  /** Drops cached buffers and generated code; the thunk must not be called afterwards. */
+  free?: () => void;
+  /** The generated source, for backends that generate any. */
+  source?: string;
+};
 
 export interface Linker {
   readonly name: "py" | "js" | "c" | "cuda";

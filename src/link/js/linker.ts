@@ -39,6 +39,10 @@ class BufferPool {
     if (list.length < 4 && !list.includes(buf)) list.push(buf);
   }
 
+  clear(): void {
+    this.free.clear();
+  }
+
   /** Forgets a buffer (it escaped as an output). */
   forget(buf: ArrayBufferLike): void {
     for (const list of this.free.values()) {
@@ -219,8 +223,9 @@ export const jsLinker: Linker = {
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const factory = new Function("rt", "nodes", ...constNames, source) as (rt: Runtime, nodes: Apply[], ...c: Value[]) => (inputs: readonly Value[]) => Value[];
     const run = factory(rt, nodes, ...constants);
-    const thunk = (inputs: readonly Value[]): Value[] => run(inputs);
-    (thunk as { source?: string }).source = source;
+    const thunk: Thunk = (inputs: readonly Value[]): Value[] => run(inputs);
+    thunk.source = source;
+    thunk.free = () => rt.pool.clear();
     return thunk;
   },
 };
