@@ -1,8 +1,11 @@
 /**
- * Elementwise fusion (Theano's `local_elemwise_fusion`, tag `fusion`): an Elemwise whose
- * result feeds exactly one other Elemwise of the same broadcast pattern is folded into it as a
- * Composite, repeatedly, so a chain like tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x) becomes one loop
- * that reads x once and writes once.
+ * Elementwise fusion (Theano's `local_elemwise_fusion`, tag `fusion`): maximal groups of
+ * Elemwise nodes, where every value passed inside the group has exactly one reader and the
+ * same broadcast pattern as the group's result, become one Composite node, so a chain like
+ * tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x) is one loop that reads x once and writes once.
+ *
+ * One pass in reverse topological order (linear in the graph's size); a group stops growing at
+ * MAX_STEPS so generated loops stay a size engines compile well.
  */
 
 import type { Apply, Variable } from "../graph/basic.js";
@@ -11,13 +14,7 @@ import { Composite, type Ref, type Step } from "../scalar/composite.js";
 import { Elemwise } from "../tensor/elemwise.js";
 import type { TensorType } from "../tensor/type.js";
 
-/** An Elemwise node as a composite program over its own inputs. */
-function asProgram(node: Apply<Elemwise>): Step[] {
-  const op = node.op.scalarOp;
-  if (op instanceof Composite) return [...op.steps];
-  const dtype = (node.outputs[0]!.type as TensorType).dtype;
-  return [{ op, args: node.inputs.map((_v, k) => ({ input: k })), dtype }];
-}
+const MAX_STEPS = 128;
 
 const sameBroadcast = (a: Variable, b: Variable): boolean => {
   const ta = a.type as TensorType;
@@ -25,55 +22,82 @@ const sameBroadcast = (a: Variable, b: Variable): boolean => {
   return ta.ndim === tb.ndim && ta.shape.every((d, i) => (d === 1) === (tb.shape[i] === 1));
 };
 
-/** Folds producer `p` (feeding input `i` of `n`) into `n`; returns the fused output. */
-function fuse(n: Apply<Elemwise>, i: number, p: Apply<Elemwise>): Variable {
+const stepCount = (node: Apply): number => {
+  const op = (node.op as Elemwise).scalarOp;
+  return op instanceof Composite ? op.steps.length : 1;
+};
+
+/** Builds the Composite node for `group` (nodes in topological order, the root last). */
+function buildComposite(group: readonly Apply[]): Variable {
+  const inGroup = new Set(group);
   const inputs: Variable[] = [];
-  const indexOf = (v: Variable): number => {
-    let k = inputs.indexOf(v);
-    if (k < 0) k = inputs.push(v) - 1;
-    return k;
-  };
-  const pSteps = asProgram(p);
-  const nSteps = asProgram(n);
+  const inputIndex = new Map<Variable, number>();
+  const resultStep = new Map<Variable, number>(); // a group node's output -> its last step
   const steps: Step[] = [];
-  for (const s of pSteps) steps.push({ ...s, args: s.args.map((r): Ref => ("input" in r ? { input: indexOf(p.inputs[r.input]!) } : r)) });
-  const pResult: Ref = { step: pSteps.length - 1 };
-  for (const s of nSteps) {
-    steps.push({
-      ...s,
-      args: s.args.map((r): Ref => {
-        if ("step" in r) return { step: r.step + pSteps.length };
-        return r.input === i ? pResult : { input: indexOf(n.inputs[r.input]!) };
-      }),
-    });
+  const refOf = (v: Variable): Ref => {
+    const s = resultStep.get(v);
+    if (s !== undefined && v.owner && inGroup.has(v.owner)) return { step: s };
+    let k = inputIndex.get(v);
+    if (k === undefined) {
+      k = inputs.push(v) - 1;
+      inputIndex.set(v, k);
+    }
+    return { input: k };
+  };
+  for (const node of group) {
+    const op = (node.op as Elemwise).scalarOp;
+    const outerRefs = node.inputs.map(refOf);
+    const base = steps.length;
+    if (op instanceof Composite) {
+      for (const s of op.steps) {
+        steps.push({ ...s, args: s.args.map((r): Ref => ("input" in r ? outerRefs[r.input]! : { step: r.step + base })) });
+      }
+    } else {
+      steps.push({ op, args: outerRefs, dtype: (node.outputs[0]!.type as TensorType).dtype });
+    }
+    resultStep.set(node.outputs[0]!, steps.length - 1);
   }
   const composite = new Composite(inputs.map((v) => (v.type as TensorType).dtype), steps);
   return new Elemwise(composite).makeNode(...inputs).outputs[0]!;
 }
 
-/** Runs fusion to a fixed point; returns the number of fusions done. */
+/** Fuses every eligible group; returns the number of nodes folded away. */
 export function fuseElemwise(fg: FunctionGraph): number {
-  let count = 0;
-  const outputs = (): Set<Variable> => new Set(fg.outputs);
-  for (let changed = true; changed; ) {
-    changed = false;
-    const outs = outputs();
-    for (const node of fg.toposort()) {
-      if (!(node.op instanceof Elemwise) || !fg.nodes.has(node)) continue;
-      for (let i = 0; i < node.inputs.length; i++) {
-        const v = node.inputs[i]!;
+  const order = fg.toposort();
+  const position = new Map(order.map((n, i) => [n, i]));
+  const outputs = new Set(fg.outputs);
+  const assigned = new Set<Apply>();
+  const groups: Apply[][] = [];
+  for (let i = order.length - 1; i >= 0; i--) {
+    const root = order[i]!;
+    if (!(root.op instanceof Elemwise) || assigned.has(root) || root.outputs.length !== 1) continue;
+    const group = [root];
+    assigned.add(root);
+    let steps = stepCount(root);
+    const stack = [root];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      for (const v of node.inputs) {
         const p = v.owner;
-        if (!p || !(p.op instanceof Elemwise) || p.outputs.length !== 1) continue;
-        if (outs.has(v) || fg.clientsOf(v).length !== 1) continue;
-        if (!sameBroadcast(v, node.outputs[0]!)) continue;
-        const fused = fuse(node as Apply<Elemwise>, i, p as Apply<Elemwise>);
-        if (!fused.type.equals(node.outputs[0]!.type)) continue;
-        fg.replace(node.outputs[0]!, fused, "fusion");
-        count++;
-        changed = true;
-        break;
+        if (!p || assigned.has(p) || !(p.op instanceof Elemwise) || p.outputs.length !== 1) continue;
+        if (outputs.has(v) || fg.clientsOf(v).length !== 1) continue;
+        if (!sameBroadcast(v, root.outputs[0]!)) continue;
+        if (steps + stepCount(p) > MAX_STEPS) continue;
+        steps += stepCount(p);
+        assigned.add(p);
+        group.push(p);
+        stack.push(p);
       }
     }
+    if (group.length > 1) groups.push(group.sort((a, b) => position.get(a)! - position.get(b)!));
   }
-  return count;
+  let folded = 0;
+  for (const group of groups) {
+    const root = group[group.length - 1]!;
+    const fused = buildComposite(group);
+    if (!fused.type.equals(root.outputs[0]!.type)) continue;
+    fg.replace(root.outputs[0]!, fused, "fusion");
+    folded += group.length - 1;
+  }
+  return folded;
 }

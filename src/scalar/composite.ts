@@ -93,12 +93,20 @@ export class Composite implements ScalarOp {
     this.c = this.js;
   }
 
-  /** Theano-style one-line description, e.g. `sub(mul(tanh(add(mul(i0, 0.5), 0.1)), sigmoid(i0)), ...)`. */
+  /**
+   * A Theano-style nested description, e.g. `sub(mul(tanh(add(mul(i0, 0.5), 0.1)), sigmoid(i0)), ...)`
+   * for small composites; a linear program text (`t0=add(i0,i1);t1=exp(t0)`) beyond that, so
+   * the name stays linear in the number of steps.
+   */
   describe(): string {
-    const txt: string[] = [];
-    const ref = (r: Ref): string => ("input" in r ? `i${r.input}` : txt[r.step]!);
-    this.steps.forEach((s) => txt.push(`${s.op.name}(${s.args.map(ref).join(", ")})`));
-    return txt[txt.length - 1]!;
+    if (this.steps.length <= 8) {
+      const txt: string[] = [];
+      const ref = (r: Ref): string => ("input" in r ? `i${r.input}` : txt[r.step]!);
+      this.steps.forEach((s) => txt.push(`${s.op.name}(${s.args.map(ref).join(", ")})`));
+      return txt[txt.length - 1]!;
+    }
+    const ref = (r: Ref): string => ("input" in r ? `i${r.input}` : `t${r.step}`);
+    return this.steps.map((s, k) => `t${k}=${s.op.name}(${s.args.map(ref).join(",")})`).join(";");
   }
 
   impl(args: readonly number[]): number {

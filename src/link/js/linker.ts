@@ -163,8 +163,10 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
   order.forEach((node, k) => node.inputs.forEach((v) => lastUse.set(v, k)));
   const outputs = new Set(fgraph.outputs);
   const pooled = new Set<Variable>();
+  const live = new Set<Variable>();
 
   const kernels: string[] = [];
+  const kernelNames = new Map<string, string>();
   const body: string[] = [];
   fgraph.inputs.forEach((_v, i) => body.push(`  const in${i} = inputs[${i}];`));
   order.forEach((node, k) => {
@@ -173,22 +175,29 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
     body.push(`  // node ${k}: ${node.toString().replace(/\*\//g, "* /")}`);
     body.push(`  let ${outNames.join(", ")};`);
     if (node.op instanceof Elemwise) {
-      const fn = `k${k}`;
-      kernels.push(elemwiseKernelSource(node as Apply<Elemwise>, fn));
+      // Nodes with the same op, dtypes and static layout share one kernel.
+      const src = elemwiseKernelSource(node as Apply<Elemwise>, "KERNEL");
+      let fn = kernelNames.get(src);
+      if (!fn) {
+        fn = `k${kernelNames.size}`;
+        kernelNames.set(src, fn);
+        kernels.push(src.replace("function KERNEL(", `function ${fn}(`));
+      }
       body.push(`  try { ${outNames[0]} = ${fn}(nodes[${k}], ${argNames.join(", ")}); }`);
       pooled.add(node.outputs[0]!);
     } else {
       body.push(`  try { [${outNames.join(", ")}] = nodes[${k}].op.perform(nodes[${k}], [${argNames.join(", ")}]); }`);
     }
     body.push(`  catch (e) { throw rt.wrap(e, nodes[${k}], [${argNames.join(", ")}]); }`);
+    // Intermediates alive after this node (computed incrementally: linear in the graph's size).
+    for (const o of node.outputs) if ((lastUse.get(o) ?? -1) > k || outputs.has(o)) live.add(o);
+    for (const v of node.inputs) if (lastUse.get(v) === k && !outputs.has(v)) live.delete(v);
     // Return pooled buffers whose last reader this node is, unless something live still shares them.
     for (const v of new Set(node.inputs)) {
       if (lastUse.get(v) === k && pooled.has(v) && !outputs.has(v)) {
-        const live = [...ids.entries()]
-          .filter(([u]) => u !== v && !u.isConstant && (lastUse.get(u) ?? -1) > k && (ids.get(u)!.startsWith("v") ? order.indexOf(u.owner!) <= k : true))
-          .map(([, id]) => id);
-        const guard = live.length > 0 ? ` && ${live.map((id) => `(${id} === undefined || ${id}.data !== ${name(v)}.data)`).join(" && ")}` : "";
-        body.push(`  if (${outNames.map((o) => `${o}.data !== ${name(v)}.data`).join(" && ")}${guard}) rt.pool.release(${JSON.stringify((v.type as TensorType).dtype)}, ${name(v)}.data);`);
+        const others = [...live].map(name);
+        const guard = [...outNames, ...others].map((id) => `${id}.data !== ${name(v)}.data`).join(" && ");
+        body.push(`  if (${guard || "true"}) rt.pool.release(${JSON.stringify((v.type as TensorType).dtype)}, ${name(v)}.data);`);
       }
     }
   });
