@@ -248,3 +248,14 @@ export function powInt(a: number, b: number): number {
   if (b < 0) return a === 1 ? 1 : a === -1 ? (b % 2 === 0 ? 1 : -1) : 0;
   return Math.pow(a, b);
 }
+
+/**
+ * 64-bit bitwise operations for int64/uint64 operands held as JS numbers (JS's own bitwise
+ * operators truncate to 32 bits). Exact while the operands are exact (|x| <= 2^53).
+ */
+export function bitwise64(op: "and" | "or" | "xor" | "not", a: number, b: number, signed: boolean): number {
+  const x = BigInt(Math.trunc(a));
+  const y = BigInt(Math.trunc(b));
+  const r = op === "and" ? x & y : op === "or" ? x | y : op === "xor" ? x ^ y : ~x;
+  return Number(signed ? BigInt.asIntN(64, r) : BigInt.asUintN(64, r));
+}

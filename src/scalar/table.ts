@@ -221,24 +221,26 @@ export const ge = cmp("ge", ">=", (a, b) => a >= b);
 export const and = row({
   name: "and", arity: 2, outDtype: bitwise("and"), identity: 1, commutative: true, associative: true,
   impl: ([a, b], d) => (d === "bool" ? Number(Boolean(a) && Boolean(b)) : Number(BigInt(a!) & BigInt(b!))),
-  js: (d) => (d === "bool" ? "(($0 && $1) ? 1 : 0)" : "($0 & $1)"), c: (d) => (d === "bool" ? "($0 && $1)" : "($0 & $1)"),
+  js: (d) => (d === "bool" ? "(($0 && $1) ? 1 : 0)" : is64(d) ? `$.bitwise64("and", $0, $1, ${d === "int64"})` : "($0 & $1)"), c: (d) => (d === "bool" ? "($0 && $1)" : "($0 & $1)"),
 });
 export const or = row({
   name: "or", arity: 2, outDtype: bitwise("or"), identity: 0, commutative: true, associative: true,
   impl: ([a, b], d) => (d === "bool" ? Number(Boolean(a) || Boolean(b)) : Number(BigInt(a!) | BigInt(b!))),
-  js: (d) => (d === "bool" ? "(($0 || $1) ? 1 : 0)" : "($0 | $1)"), c: (d) => (d === "bool" ? "($0 || $1)" : "($0 | $1)"),
+  js: (d) => (d === "bool" ? "(($0 || $1) ? 1 : 0)" : is64(d) ? `$.bitwise64("or", $0, $1, ${d === "int64"})` : "($0 | $1)"), c: (d) => (d === "bool" ? "($0 || $1)" : "($0 | $1)"),
 });
 export const xor = row({
   name: "xor", arity: 2, outDtype: bitwise("xor"), identity: 0, commutative: true, associative: true,
   impl: ([a, b], d) => (d === "bool" ? Number(Boolean(a) !== Boolean(b)) : Number(BigInt(a!) ^ BigInt(b!))),
-  js: (d) => (d === "bool" ? "((!$0 !== !$1) ? 1 : 0)" : "($0 ^ $1)"), c: (d) => (d === "bool" ? "(!$0 != !$1)" : "($0 ^ $1)"),
+  js: (d) => (d === "bool" ? "((!$0 !== !$1) ? 1 : 0)" : is64(d) ? `$.bitwise64("xor", $0, $1, ${d === "int64"})` : "($0 ^ $1)"), c: (d) => (d === "bool" ? "(!$0 != !$1)" : "($0 ^ $1)"),
 });
 export const not = row({
   name: "not", arity: 1, outDtype: bitwise("not"),
   // 64-bit: ~ on a JS number would keep 32 bits; -a-1 is exact and wraps to uint64 when stored.
   impl: ([a], d) => (d === "bool" ? Number(!a) : d === "int64" || d === "uint64" ? Number(~BigInt(a!)) : d.startsWith("u") ? Number(BigInt.asUintN(8 * bytesOf(d), ~BigInt(a!))) : ~a!),
-  js: (d) => (d === "bool" ? "($0 ? 0 : 1)" : "(~$0)"), c: (d) => (d === "bool" ? "(!$0)" : "(~$0)"),
+  js: (d) => (d === "bool" ? "($0 ? 0 : 1)" : is64(d) ? `$.bitwise64("not", $0, 0, ${d === "int64"})` : "(~$0)"), c: (d) => (d === "bool" ? "(!$0)" : "(~$0)"),
 });
+
+const is64 = (d: DType): boolean => d === "int64" || d === "uint64";
 
 function bytesOf(d: DType): number {
   return d === "uint8" ? 1 : d === "uint16" ? 2 : d === "uint32" ? 4 : 8;

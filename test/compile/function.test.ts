@@ -626,6 +626,25 @@ describe("givens", () => {
     expect(vals(f(f64([1, 2])))).toEqual([11, 21]);
   });
 
+  it("a replacement whose static shape contradicts the variable's → TypeMismatchError", () => {
+    const x = T.tensor({ dtype: "float64", shape: [null, 3], name: "x" });
+    expectError(() => theano.function([], x.sum(), { givens: [[x, f64([[1, 2, 3, 4]])]] }), theano.TypeMismatchError, "x", "(1, 4)");
+    expect(theano.function([], x.sum(), { givens: [[x, f64([[1, 2, 3]])]] })().item()).toBe(6);
+  });
+
+  it("a less precise replacement is checked at run time", () => {
+    const x = T.tensor({ dtype: "float64", shape: [null, 3], name: "x" });
+    const m = T.dmatrix("m");
+    const f = theano.function([m], x.sum(0), { givens: [[x, m]] });
+    expect(vals(f(f64([[1, 2, 3]])))).toEqual([1, 2, 3]);
+    expectError(() => f(f64([[1, 2]])), theano.ShapeError, "(?, 3)");
+  });
+
+  it("a replacement that depends on what it replaces → TheanoError", () => {
+    const x = T.dvector("x");
+    expectError(() => theano.function([], x.mul(2), { givens: [[x, x.add(1)]] }), theano.TheanoError, "x");
+  });
+
   it("a replacement of another type → TypeMismatchError", () => {
     const x = T.dvector("x");
     expectError(() => theano.function([], x.mul(2), { givens: [[x, T.fvector("f")]] }), theano.TypeMismatchError, "x", "float32", "float64");
