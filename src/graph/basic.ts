@@ -212,6 +212,21 @@ export class Apply<O extends Op = Op> {
   }
 }
 
+/** What `Op.grad` gives per input: a gradient, `null` (disconnected), or a GradUndefined. */
+export type GradResult = Variable | null | GradUndefined;
+
+/**
+ * "This op does not define the gradient with respect to input `index`" (Theano's
+ * `grad_undefined`/`grad_not_implemented`). Harmless unless that input lies on a path to a `wrt`.
+ */
+export class GradUndefined {
+  constructor(
+    readonly op: Op,
+    readonly index: number,
+    readonly reason: string,
+  ) {}
+}
+
 /** A value that flows at run time: for tensors an NDArray. Backends may carry other things. */
 export type Value = unknown;
 
@@ -246,8 +261,30 @@ export abstract class Op {
    */
   inferShape?(node: Apply, inputShapes: Array<Variable[] | null>): Variable[][];
 
-  /** The gradient graph (filled in by the gradient issue). */
-  grad?(inputs: Variable[], outputGrads: Variable[]): Array<Variable | null>;
+  /**
+   * The gradient graph (Theano's `L_op`): given the node's inputs, its outputs and one gradient
+   * per output (always a real variable: zeros where no gradient flows into that output), returns
+   * one entry per input: a Variable (the gradient, same type as the input up to broadcasting
+   * that the engine sums away), `null` when the input is disconnected from every output (integer
+   * indices, shapes, comparisons), or a `GradUndefined` when the gradient exists mathematically
+   * but is not defined by this op (the engine raises GradientError only if that input lies on
+   * the path to a `wrt`).
+   */
+  grad?(inputs: Variable[], outputGrads: Variable[], outputs: Variable[]): GradResult[];
+
+  /**
+   * Set (to the reason) on ops with no gradient at all: every input is disconnected from the
+   * outputs (comparisons, argmax, shape, integer-only ops). The registry test requires every op
+   * to have either `grad` or this.
+   */
+  notDifferentiable?: string;
+
+  /**
+   * Forward-mode (Theano's `R_op`): given inputs and one tangent per input (`null` when that input
+   * does not vary), returns one tangent per output (`null` when it is zero). Ops without it get
+   * the engine's fallback (Rop through two Lops).
+   */
+  rop?(inputs: Variable[], evalPoints: Array<Variable | null>, outputs: Variable[]): Array<Variable | null>;
 
   equals(other: Op): boolean {
     if (this === other) return true;

@@ -1,0 +1,51 @@
+/**
+ * The one place that touches the FFI (ARCHITECTURE.md: "the FFI sits behind one tiny internal
+ * module so it can be swapped"). Today it is koffi; `node:ffi` can replace it here without any
+ * other file changing. Three verbs: open a shared library, declare a function by its C
+ * prototype, call it.
+ */
+
+import { createRequire } from "node:module";
+import { BackendError } from "../../errors.js";
+
+/** A C function declared from its prototype, callable with JS numbers, bigints and TypedArrays. */
+export type NativeFunction = (...args: unknown[]) => unknown;
+
+export interface NativeLibrary {
+  readonly path: string;
+  /** Declares `prototype` (C syntax, e.g. `"int th_run(void **bufs, int64_t *dims)"`). */
+  func(prototype: string): NativeFunction;
+  /** Unloads the library; functions declared from it must not be called afterwards. */
+  close(): void;
+}
+
+interface Koffi {
+  load(path: string): { func(proto: string): NativeFunction; unload(): void };
+}
+
+let koffi: Koffi | null = null;
+
+function ffi(): Koffi {
+  if (koffi) return koffi;
+  try {
+    koffi = createRequire(import.meta.url)("koffi") as Koffi;
+  } catch (e) {
+    throw new BackendError(`the FFI module koffi could not be loaded (${(e as Error).message}); reinstall theano-ts's dependencies with npm install`, { cause: e });
+  }
+  return koffi;
+}
+
+/** Opens a shared library; raises BackendError naming the path when the loader refuses it. */
+export function openLibrary(path: string): NativeLibrary {
+  let lib: ReturnType<Koffi["load"]>;
+  try {
+    lib = ffi().load(path);
+  } catch (e) {
+    throw new BackendError(`could not load the shared library ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return {
+    path,
+    func: (prototype) => lib.func(prototype),
+    close: () => lib.unload(),
+  };
+}
