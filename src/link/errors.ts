@@ -42,10 +42,25 @@ export function wrapNodeError(err: unknown, node: Apply, inputs: readonly unknow
     if (where) lines.push(`The node was created at ${where}.`);
     lines.push("HINT: re-run with THEANO_FLAGS=exception_verbosity=high for the inputs' shapes and values and the full creation backtrace.");
   }
-  const Ctor = (err instanceof TheanoError ? err.constructor : TheanoError) as new (m: string, o?: { cause?: unknown }) => TheanoError;
-  const wrapped = new Ctor(lines.join("\n"), { cause: err });
+  const wrapped = rebuild(err, lines.join("\n"));
   // Not enumerable: test runners and loggers that walk an error's own properties would
   // otherwise walk the whole graph behind the node (vitest overflows the stack doing it).
   Object.defineProperty(wrapped, "node", { value: node, enumerable: false, writable: true, configurable: true });
+  return wrapped;
+}
+
+/**
+ * A new error of the same class as `err` with `message`, keeping its own fields (CompileError's
+ * `sourcePath`/`logPath`) and `err` as the cause. Built without calling the subclass
+ * constructor, whose parameters differ from class to class.
+ */
+function rebuild(err: unknown, message: string): TheanoError {
+  if (!(err instanceof TheanoError)) return new TheanoError(message, { cause: err });
+  const wrapped = Object.create(Object.getPrototypeOf(err) as object) as TheanoError;
+  Object.assign(wrapped, err);
+  for (const [key, value] of [["message", message], ["cause", err], ["name", err.name]] as const) {
+    Object.defineProperty(wrapped, key, { value, enumerable: false, writable: true, configurable: true });
+  }
+  Error.captureStackTrace(wrapped, wrapNodeError);
   return wrapped;
 }
