@@ -36,3 +36,6 @@ export type { FunctionOptions, TheanoFunction } from "./compile/index.js";
 export { Variable, Constant, Apply, Op, Type } from "./graph/basic.js";
 export { FunctionGraph } from "./graph/fgraph.js";
 export { TensorType, TensorVariable, TensorConstant } from "./tensor/index.js";
+export { grad } from "./gradient/index.js";
+export * as gradient from "./gradient/index.js";
+export type { GradOptions, VerifyGradOptions } from "./gradient/index.js";

@@ -11,6 +11,7 @@
 import { config } from "../config/index.js";
 import { InputError, MissingInputError, TheanoError, TypeMismatchError, UnusedInputError } from "../errors.js";
 import { type Variable, ancestors } from "../graph/basic.js";
+import { DestroyHandler } from "../graph/destroy.js";
 import { FunctionGraph } from "../graph/fgraph.js";
 import { type ArrayLike, NDArray } from "../ndarray/ndarray.js";
 import { specifyShape } from "../tensor/shape.js";
@@ -234,6 +235,13 @@ export function function_<O extends OutputsArg>(
 
   const fgInputs = [...explicit, ...sharedVars];
   const fgraph = new FunctionGraph(fgInputs, [...outVars, ...updVars], { replace: givens });
+  // In-place rewrites may overwrite an updated shared variable's value (its update replaces it
+  // anyway) and inputs marked `mutable`; nothing else the caller can see (Theano's rule).
+  const mutable = [
+    ...inputs.flatMap((inp, k) => (inp.mutable ? [fgraph.inputs[k]!] : [])),
+    ...sharedVars.flatMap((sv, k) => (updated.has(sv) ? [fgraph.inputs[inputs.length + k]!] : [])),
+  ];
+  fgraph.attachFeature(new DestroyHandler({ mutable }));
   const rewriteStart = performance.now();
   mode.rewrite(fgraph);
   const rewriteTime = performance.now() - rewriteStart;
@@ -245,6 +253,8 @@ export function function_<O extends OutputsArg>(
   const defaults = inputs.map((i) => i.value);
   const inputTypes = inputs.map((i) => i.variable.type as TensorType);
   const updateTargets = updatePairs.map(([s]) => s.container);
+  // Where each update target's current value sits in `values` (an in-place update returns it).
+  const updateSlots = updatePairs.map(([s]) => inputs.length + sharedVars.indexOf(s));
   // Outputs must not alias the graph's constants either: mutating a result would change them.
   const constantBuffers = new Set<ArrayBufferLike>();
   for (const v of fgraph.variables) {
@@ -308,6 +318,14 @@ export function function_<O extends OutputsArg>(
     // (Each new value gets storage of its own: two updates never share a buffer.)
     const newVals = updVars.map((_, k) => {
       let r = results[nOut + k] as NDArray;
+      // An update computed in place over its own shared value keeps that buffer, unless an
+      // output or another input holds it too.
+      const own = k < updateSlots.length ? (values[updateSlots[k]!] as NDArray) : null;
+      const inPlace = own !== null && own.data.buffer === r.data.buffer && values.every((v, i) => i === updateSlots[k] || !(v instanceof NDArray) || v.data.buffer !== own.data.buffer);
+      if (inPlace && !outVals.some((o) => o.data.buffer === r.data.buffer) && !constantBuffers.has(r.data.buffer)) {
+        taken.add(r.data.buffer);
+        return r;
+      }
       if (taken.has(r.data.buffer)) r = r.copy();
       taken.add(r.data.buffer);
       return r;

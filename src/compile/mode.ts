@@ -8,6 +8,7 @@
 import { config } from "../config/index.js";
 import { ConfigError } from "../errors.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
+import { cLinker } from "../link/c/linker.js";
 import { jsLinker } from "../link/js/linker.js";
 import { pyLinker } from "../link/py.js";
 import type { Linker } from "../link/types.js";
@@ -44,11 +45,7 @@ function linkerFor(name: LinkerName): Linker {
     case "auto":
       return jsLinker;
     case "c":
-      if (!warnedC) {
-        warnedC = true;
-        warn("linker=c: the native C backend is not part of this build yet; using the js linker");
-      }
-      return jsLinker;
+      return cLinker;
     default:
       name satisfies never;
       throw new ConfigError(`unknown linker ${String(name)}`);

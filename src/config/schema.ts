@@ -261,6 +261,12 @@ export const SCHEMA = {
     inCacheKey: false,
     doc: "What to do when a rewrite throws: warn and skip it, raise, or skip it silently.",
   }),
+  "optdb.max_use_ratio": number("float", {
+    default: 8,
+    min: 1,
+    inCacheKey: false,
+    doc: "An equilibrium rewrite group stops (with a warning naming the rewrites that kept firing) after this many replacements per node of the graph.",
+  }),
   exception_verbosity: oneOf({
     values: ["low", "high"],
     default: "low",

@@ -21,6 +21,11 @@ export interface Feature {
   onChangeInput?(fg: FunctionGraph, node: Apply | "output", index: number, oldVar: Variable, newVar: Variable, reason: string): void;
   /** Throws to veto a replacement that would break the feature's invariant. */
   validate?(fg: FunctionGraph): void;
+  /**
+   * Refines a topological order to honour constraints the data flow does not show (the destroy
+   * handler: every reader of a buffer runs before the node that overwrites it).
+   */
+  schedule?(fg: FunctionGraph, order: Apply[]): Apply[];
 }
 
 export class FunctionGraph {
@@ -128,11 +133,16 @@ export class FunctionGraph {
     }
   }
 
-  /** Points input `index` of `node` (or output slot `index`) at `newVar`. */
-  changeInput(node: Apply | "output", index: number, newVar: Variable, reason: string): void {
+  /**
+   * Points input `index` of `node` (or output slot `index`) at `newVar`, whose type must equal
+   * the old one's or be more precise (a known static size where the old one had none).
+   * `unchecked` skips the check (undoing a replacement restores the original variable).
+   */
+  changeInput(node: Apply | "output", index: number, newVar: Variable, reason: string, unchecked = false): void {
     const oldVar = node === "output" ? this.outputs[index]! : node.inputs[index]!;
     if (oldVar === newVar) return;
-    if (!oldVar.type.equals(newVar.type)) {
+    const sup = (oldVar.type as { isSuperOf?: (t: unknown) => boolean }).isSuperOf;
+    if (!unchecked && !oldVar.type.equals(newVar.type) && !(sup && sup.call(oldVar.type, newVar.type))) {
       throw new TheanoError(`${reason}: cannot replace ${oldVar.label} of type ${oldVar.type} with ${newVar.label} of type ${newVar.type}`);
     }
     if (newVar.owner && !this.nodes.has(newVar.owner)) this.importNode(newVar.owner, reason);
@@ -166,8 +176,11 @@ export class FunctionGraph {
     for (const f of this.features) f.validate?.(this);
   }
 
+  /** Nodes in an order where each follows its inputs' producers and the features' constraints. */
   toposort(): Apply[] {
-    return toposort(this.outputs, new Set(this.inputs));
+    let order = toposort(this.outputs, new Set(this.inputs));
+    for (const f of this.features) if (f.schedule) order = f.schedule(this, order);
+    return order;
   }
 
   toString(): string {

@@ -5,11 +5,13 @@
  * tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x) is one loop that reads x once and writes once.
  *
  * One pass in reverse topological order (linear in the graph's size); a group stops growing at
- * MAX_STEPS so generated loops stay a size engines compile well.
+ * MAX_STEPS so generated loops stay a size engines compile well. Registered in optdb at 49
+ * (as Theano's `elemwise_fusion`), after the algebraic stages and before in-place.
  */
 
 import type { Apply, Variable } from "../graph/basic.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
+import { type GraphRewriter, graphRewriter } from "./engine.js";
 import { Composite, type Ref, type Step } from "../scalar/composite.js";
 import { Elemwise } from "../tensor/elemwise.js";
 import type { TensorType } from "../tensor/type.js";
@@ -61,8 +63,11 @@ function buildComposite(group: readonly Apply[]): Variable {
   return new Elemwise(composite).makeNode(...inputs).outputs[0]!;
 }
 
-/** Fuses every eligible group; returns the number of nodes folded away. */
-export function fuseElemwise(fg: FunctionGraph): number {
+/**
+ * Fuses every eligible group, handing each replacement to `replace` (which may refuse it);
+ * returns the number of nodes folded away.
+ */
+export function fuseElemwise(fg: FunctionGraph, replace: (old: Variable, fused: Variable) => boolean = (o, n) => (fg.replace(o, n, "fusion"), true)): number {
   const order = fg.toposort();
   const position = new Map(order.map((n, i) => [n, i]));
   const outputs = new Set(fg.outputs);
@@ -70,7 +75,7 @@ export function fuseElemwise(fg: FunctionGraph): number {
   const groups: Apply[][] = [];
   for (let i = order.length - 1; i >= 0; i--) {
     const root = order[i]!;
-    if (!(root.op instanceof Elemwise) || assigned.has(root) || root.outputs.length !== 1) continue;
+    if (!(root.op instanceof Elemwise) || assigned.has(root) || root.outputs.length !== 1 || root.op.destroyMap.size > 0) continue;
     const group = [root];
     assigned.add(root);
     let steps = stepCount(root);
@@ -79,7 +84,7 @@ export function fuseElemwise(fg: FunctionGraph): number {
       const node = stack.pop()!;
       for (const v of node.inputs) {
         const p = v.owner;
-        if (!p || assigned.has(p) || !(p.op instanceof Elemwise) || p.outputs.length !== 1) continue;
+        if (!p || assigned.has(p) || !(p.op instanceof Elemwise) || p.outputs.length !== 1 || p.op.destroyMap.size > 0) continue;
         if (outputs.has(v) || fg.clientsOf(v).length !== 1) continue;
         if (!sameBroadcast(v, root.outputs[0]!)) continue;
         if (steps + stepCount(p) > MAX_STEPS) continue;
@@ -96,8 +101,15 @@ export function fuseElemwise(fg: FunctionGraph): number {
     const root = group[group.length - 1]!;
     const fused = buildComposite(group);
     if (!fused.type.equals(root.outputs[0]!.type)) continue;
-    fg.replace(root.outputs[0]!, fused, "fusion");
-    folded += group.length - 1;
+    if (replace(root.outputs[0]!, fused)) folded += group.length - 1;
   }
   return folded;
 }
+
+export const elemwiseFusion: GraphRewriter = graphRewriter({
+  name: "elemwise_fusion",
+  tags: ["fusion", "local_elemwise_fusion", "fast_run"],
+  apply(fg, ctx) {
+    fuseElemwise(fg, (o, n) => ctx.replace(fg, [[o, n]], "elemwise_fusion") !== null);
+  },
+});

@@ -1,24 +1,54 @@
 /**
- * The rewrite pipeline `theano.function` runs (registered into src/compile's slot when this
- * module loads). For now it holds constant folding of elementwise/dimshuffle nodes (tag
- * `constant_folding`) and elementwise fusion (tag `fusion`), both in `fast_run`; the rewriting
- * issue adds the engine, databases and Theano's catalogue.
+ * The rewrite pipeline `theano.function` runs: this module fills Theano's optdb with the
+ * engine's standard stages and registers it into src/compile's slot when it loads.
+ *
+ * optdb (position: entry [tags]):
+ *   0     merge1                      [merge, fast_run, fast_compile]
+ *   1     canonicalize (equilibrium)  [fast_run, fast_compile]: constant_folding, local_useless_*
+ *   1.2   merge1.2
+ *   1.5   stabilize (equilibrium)     [fast_run]
+ *   1.7   blas (equilibrium)          [fast_run, fast_compile]
+ *   2     specialize (equilibrium)    [fast_run]: constant_folding, local_useless_*
+ *   49    merge2
+ *   49    elemwise_fusion             [fusion, local_elemwise_fusion, fast_run]
+ *   60    local_inplace_setsubtensor  [inplace, fast_run]
+ *   75    inplace_elemwise_optimizer  [inplace, fast_run]
+ *   100   merge3
+ * The catalogue adds rewriters to the equilibrium stages (registerCanonicalize, ...) and
+ * in-place stages with registerInplace (GEMM at 70).
  */
 
 import { registerRewritePipeline } from "../compile/mode.js";
-import { foldConstants } from "./constant_folding.js";
-import { fuseElemwise } from "./fusion.js";
+import { constantFolding } from "./constant_folding.js";
+import { canonicalize, optdb, presetQuery, rewriteGraph, specialize } from "./engine.js";
+import { elemwiseFusion, fuseElemwise } from "./fusion.js";
+import { inplaceElemwise, inplaceSetsubtensor } from "./inplace.js";
+import { mergeRewriter } from "./merge.js";
+import { USELESS } from "./useless.js";
 
-const FUSION_NAMES = ["fusion", "elemwise_fusion", "local_elemwise_fusion"];
-
-const FOLD_NAMES = ["constant_folding", "topo_constant_folding"];
+optdb.register(mergeRewriter("merge1"), { position: 0 });
+canonicalize.register(constantFolding, "canonicalize", "fast_run", "fast_compile");
+specialize.register(constantFolding, "specialize", "fast_run", "fast_compile");
+for (const r of USELESS) {
+  canonicalize.register(r, "canonicalize", "fast_run", "fast_compile");
+  specialize.register(r, "specialize", "fast_run", "fast_compile");
+}
+optdb.register(mergeRewriter("merge1.2"), { position: 1.2 });
+optdb.register(mergeRewriter("merge2"), { position: 49 });
+optdb.register(elemwiseFusion, { position: 49 });
+optdb.register(inplaceSetsubtensor, { position: 60 });
+optdb.register(inplaceElemwise, { position: 75 });
+optdb.register(mergeRewriter("merge3"), { position: 100 });
 
 registerRewritePipeline((fgraph, query) => {
-  const fastRun = query.optimizer === "fast_run";
-  const wantsFold = fastRun || query.optimizer === "fast_compile" || query.including.some((t) => FOLD_NAMES.includes(t));
-  if (wantsFold && !query.excluding.some((t) => FOLD_NAMES.includes(t))) foldConstants(fgraph);
-  const wantsFusion = query.optimizer === "fast_run" || query.including.some((t) => FUSION_NAMES.includes(t));
-  if (wantsFusion && !query.excluding.some((t) => FUSION_NAMES.includes(t))) fuseElemwise(fgraph);
+  rewriteGraph(fgraph, presetQuery(query.optimizer, query.including, query.excluding, query.requiring));
 });
 
-export { foldConstants, fuseElemwise };
+export { fuseElemwise };
+export * from "./engine.js";
+export { constantFolding, FOLDABLE } from "./constant_folding.js";
+export { elemwiseFusion } from "./fusion.js";
+export { inplaceElemwise, inplaceRewriter, inplaceSetsubtensor, registerInplace } from "./inplace.js";
+export type { InplaceCandidate, InplaceSpec } from "./inplace.js";
+export { mergeGraph, mergeRewriter } from "./merge.js";
+export { USELESS, localUselessDimshuffle, localUselessElemwise, localUselessSpecifyShape } from "./useless.js";

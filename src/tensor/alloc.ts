@@ -7,11 +7,14 @@
  * Shapes may be symbolic: every shape argument takes numbers, int scalar variables, or an int
  * vector of known length. The ops here are Alloc (broadcast a value to a shape, a copy), Eye,
  * ARange and Repeat; `tile`, `flip` and `roll` are built from DimShuffle/Alloc/Reshape,
- * Subtensor and Join, so they inherit those ops' shape inference (and later, gradients).
+ * Subtensor and Join, so they inherit those ops' shape inference and gradients. Gradients:
+ * Alloc sums over the broadcast axes, Repeat sums the copies (a reshape for one count, a
+ * scatter-add for per-element counts), a float ARange feeds start and step; Eye and integer
+ * ARange have none.
  */
 
 import { ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
+import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
 import { type DType, checkDType, isBigIntDType, isFloat, isInteger, resultType, typedArrayCtor, weakOf, type WeakScalar } from "../ndarray/dtype.js";
 import { NDArray, array, normalizeAxis, shapeSize } from "../ndarray/ndarray.js";
 import { dimshuffle, padLeft } from "./basic.js";
@@ -19,8 +22,8 @@ import { tensorType } from "./elemwise.js";
 import { currentFloatX } from "./floatx.js";
 import { concatenate } from "./join.js";
 import * as math from "./math.js";
-import { flatten, reshape, shape } from "./shape.js";
-import { type SymInt, broadcastValue, slice, symInt } from "./subtensor.js";
+import { flatten, reshape, shape, shapeDims } from "./shape.js";
+import { AdvancedIncSubtensor, type SymInt, broadcastValue, gradAs, slice, sumToType, symInt } from "./subtensor.js";
 import { TensorType, formatStaticShape } from "./type.js";
 import { type TensorLike, TensorVariable, asTensorVariable, constant, constantValue } from "./variable.js";
 
@@ -96,6 +99,14 @@ export class Alloc extends Op {
   override inferShape(node: Apply): Variable[][] {
     const known = (node.outputs[0]!.type as TensorType).shape;
     return [node.inputs.slice(1).map((d, i) => symInt.toVar(known[i] ?? symInt.of(d)))];
+  }
+
+  /**
+   * gz summed over the axes the value was broadcast along (leading ones, and those where the
+   * value is broadcastable); the shape entries are integers (disconnected).
+   */
+  override grad([value, ...dims]: Variable[], [gz]: Variable[]): GradResult[] {
+    return [sumToType(gz as TensorVariable, tensorType(value!)), ...dims.map(() => null)];
   }
 }
 
@@ -178,6 +189,8 @@ export function broadcastTo(x: TensorLike, shp: ShapeArg): TensorVariable {
 
 /** An n×m matrix with ones on the k-th diagonal. */
 export class Eye extends Op {
+  override notDifferentiable = "Eye's inputs are integer sizes and a diagonal offset";
+
   constructor(readonly dtype: DType) {
     super();
   }
@@ -255,6 +268,8 @@ export class ARange extends Op {
   constructor(readonly dtype: DType) {
     super();
     if (dtype === "bool") throw new TypeMismatchError(`ARange: bool is not a valid arange dtype`);
+    // An integer range is piecewise constant in its bounds: no gradient reaches them.
+    if (!isFloat(dtype)) this.notDifferentiable = "an integer arange is piecewise constant in start, stop and step";
   }
 
   override props(): Record<string, unknown> {
@@ -303,6 +318,17 @@ export class ARange extends Op {
     const f64 = (v: TensorVariable): TensorVariable => math.cast(v, "float64");
     const len = math.cast(math.ceil(math.trueDiv(math.sub(f64(stop!), f64(start!)), f64(step!))), "int64");
     return [[math.maximum(len, 0)]];
+  }
+
+  /**
+   * out[i] = start + i·step, so start gets sum(gz) and step sum(i·gz); stop only sets the
+   * length (disconnected), as in PyTensor. An integer range has no gradient at all.
+   */
+  override grad([start, , step]: Variable[], [gz]: Variable[], [out]: Variable[]): GradResult[] {
+    if (!isFloat(this.dtype)) return [null, null, null];
+    const g = gz as TensorVariable;
+    const i = arange(0, shape(out as TensorVariable, 0), 1, g.dtype);
+    return [gradAs(math.sum(g), start!), null, gradAs(math.sum(math.mul(g, i)), step!)];
   }
 }
 
@@ -418,6 +444,28 @@ export class Repeat extends Op {
       len = n === 1 ? symInt.mul(d, total) : n !== null ? total : symInt.select(math.eq(shape(r, 0), 1), symInt.mul(d, total), total);
     }
     return [xs!.map((s, i) => (known[i] !== null ? constant(known[i]!, { dtype: "int64" }) : i === this.axis ? symInt.toVar(len) : s))];
+  }
+
+  /**
+   * Each element's gradient is the sum of gz over its copies. One count for all: gz reshaped
+   * to (..., d, r, ...) and summed over the copies' axis. One count per element: gz
+   * scatter-added along the axis at `repeat(arange(d), repeats)`, the source of each copy.
+   * The counts are integers (disconnected).
+   */
+  override grad([x, repeats]: Variable[], [gz]: Variable[]): GradResult[] {
+    const xv = x as TensorVariable;
+    const g = gz as TensorVariable;
+    const r = repeats as TensorVariable;
+    const ax = this.axis;
+    const dims = shapeDims(xv);
+    if (r.ndim === 0) {
+      const split = [...dims.slice(0, ax + 1), symInt.of(r), ...dims.slice(ax + 1)];
+      return [gradAs(math.sum(reshape(g, split, split.length), ax + 1), xv), null];
+    }
+    const src = new Repeat(0).call(arange(0, dims[ax]!, 1, "int64"), r);
+    const [z, gg] = isFloat(xv.dtype) ? [zerosLike(xv), gradAs(g, xv)] : [zerosLike(xv, g.dtype), g];
+    const entries = [...new Array<{ start: null; stop: null; step: null }>(ax).fill({ start: null, stop: null, step: null }), "array" as const];
+    return [new AdvancedIncSubtensor(entries, "inc").call(z, gg, src), null];
   }
 }
 

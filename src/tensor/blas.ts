@@ -12,17 +12,21 @@
  *
  * Both `perform`s run one kernel: row-major packed operands and an i-k-j loop, so the innermost
  * loop streams through contiguous rows of B and C (the cache-friendly order for row-major data).
+ *
+ * Gradients are products again (Theano's `Dot.grad`): for C = A·B, dA = dC·Bᵀ and dB = Aᵀ·dC,
+ * with outer products where an operand is a vector; a TensorDot's gradient is the TensorDot of
+ * the output gradient with the other operand over that operand's free axes, permuted back.
  */
 
 import { ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
+import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
 import { type DType, type TypedArray, type WeakScalar, promoteTypes, resultType, typedArrayCtor } from "../ndarray/dtype.js";
 import { NDArray, array, normalizeAxis, shapeSize } from "../ndarray/ndarray.js";
 import { dimshuffle, padLeft } from "./basic.js";
 import { tensorType } from "./elemwise.js";
 import { currentFloatX } from "./floatx.js";
 import { hooks } from "./hooks.js";
-import { mul } from "./math.js";
+import { cast, mul, sum } from "./math.js";
 import { flatten } from "./shape.js";
 import { TensorType, formatStaticShape } from "./type.js";
 import { type TensorLike, type TensorVariable, asTensorVariable, constant } from "./variable.js";
@@ -154,6 +158,15 @@ function packed(x: NDArray, dtype: DType): { data: TypedArray; off: number } {
 
 const fmt = formatStaticShape;
 
+/** A gradient in its input's dtype (a float32 operand of a float64 product gets a float32 gradient). */
+/** @internal */
+export function castLike(g: TensorVariable, x: TensorVariable): TensorVariable {
+  return g.dtype === x.dtype ? g : cast(g, x.dtype);
+}
+
+/** Reverses the two axes of a matrix. */
+const transpose = (v: TensorVariable): TensorVariable => dimshuffle(v, [1, 0]);
+
 // ---------------------------------------------------------------------------------------------
 // Dot
 
@@ -197,6 +210,30 @@ export class Dot extends Op {
 
   override inferShape(_node: Apply, [sa, sb]: Array<Variable[] | null>): Variable[][] {
     return [[...sa!.slice(0, -1), ...sb!.slice(1)]];
+  }
+
+  override grad([a, b]: Variable[], [gz]: Variable[]): GradResult[] {
+    const x = a as TensorVariable;
+    const y = b as TensorVariable;
+    const g = gz as TensorVariable;
+    const col = (v: TensorVariable): TensorVariable => dimshuffle(v, [0, "x"]);
+    const row = (v: TensorVariable): TensorVariable => dimshuffle(v, ["x", 0]);
+    let gx: TensorVariable;
+    let gy: TensorVariable;
+    if (x.ndim === 2 && y.ndim === 2) {
+      gx = DOT.call(g, transpose(y)) as TensorVariable; // (m, n)·(n, k)
+      gy = DOT.call(transpose(x), g) as TensorVariable; // (k, m)·(m, n)
+    } else if (x.ndim === 2) {
+      gx = mul(col(g), row(y)); // g: (m,), y: (k,)
+      gy = DOT.call(g, x) as TensorVariable; // (m,)·(m, k)
+    } else if (y.ndim === 2) {
+      gx = DOT.call(y, g) as TensorVariable; // (k, n)·(n,)
+      gy = mul(col(x), row(g)); // x: (k,), g: (n,)
+    } else {
+      gx = mul(g, y); // g is a scalar
+      gy = mul(g, x);
+    }
+    return [castLike(gx, x), castLike(gy, y)];
   }
 }
 
@@ -333,6 +370,46 @@ export class TensorDot extends Op {
     const ta = node.inputs[0]!.type as TensorType;
     const batch = [...Array(this.batch).keys()].map((i) => (ta.shape[i] === 1 ? sb![i]! : sa![i]!));
     return [[...batch, ...this.free(ta.ndim, this.axes[0]).map((i) => sa![i]!), ...this.free(sb!.length, this.axes[1]).map((i) => sb![i]!)]];
+  }
+
+  /**
+   * The output's axes are (batch, free of a, free of b). Contracting the output gradient with b
+   * over b's free axes leaves (batch, free of a, summed axes of b in ascending order), which a
+   * permutation puts back in a's order (each summed axis of b stands for its partner in a);
+   * symmetrically for b. A batch axis that broadcast (static size 1 in one operand only) is
+   * summed back to size 1.
+   */
+  override grad([a, b]: Variable[], [gz]: Variable[]): GradResult[] {
+    const x = a as TensorVariable;
+    const y = b as TensorVariable;
+    const g = gz as TensorVariable;
+    const nb = this.batch;
+    const [axA, axB] = this.axes;
+    const freeA = this.free(x.ndim, axA);
+    const freeB = this.free(y.ndim, axB);
+    const gFreeA = freeA.map((_, i) => nb + i);
+    const gFreeB = freeB.map((_, i) => nb + freeA.length + i);
+    const ascending = (l: readonly number[]): number[] => [...l].sort((p, q) => p - q);
+    const sortedA = ascending(axA);
+    const sortedB = ascending(axB);
+
+    const rawA = tensorDotOp([gFreeB, freeB], nb).call(g, y) as TensorVariable;
+    const permA = new Array<number>(x.ndim);
+    for (let i = 0; i < nb; i++) permA[i] = i;
+    freeA.forEach((ax, i) => (permA[ax] = nb + i));
+    axA.forEach((ax, j) => (permA[ax] = nb + freeA.length + sortedB.indexOf(axB[j]!)));
+
+    const rawB = tensorDotOp([freeA, gFreeA], nb).call(x, g) as TensorVariable;
+    const permB = new Array<number>(y.ndim);
+    for (let i = 0; i < nb; i++) permB[i] = i;
+    axB.forEach((ax, j) => (permB[ax] = nb + sortedA.indexOf(axA[j]!)));
+    freeB.forEach((ax, i) => (permB[ax] = nb + axA.length + i));
+
+    const unbroadcast = (v: TensorVariable, like: TensorVariable): TensorVariable => {
+      const axes = [...Array(nb).keys()].filter((i) => like.type.shape[i] === 1 && v.type.shape[i] !== 1);
+      return axes.length === 0 ? v : sum(v, axes, { keepdims: true });
+    };
+    return [castLike(unbroadcast(dimshuffle(rawA, permA), x), x), castLike(unbroadcast(dimshuffle(rawB, permB), y), y)];
   }
 }
 

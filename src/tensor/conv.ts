@@ -12,17 +12,26 @@
  * below 2**53; max pooling copies elements and is always exact); backends generate faster code.
  * Output sizes are static wherever the inputs' sizes are, and inconsistent sizes fail at
  * graph-building time when they are known then.
+ *
+ * Gradients follow Theano's op structure: Conv2d's are Conv2dGradInputs and Conv2dGradWeights
+ * (AbstractConv2d_gradInputs/_gradWeights), which run the same loop as the forward op so each
+ * is the exact adjoint of it; the three are bilinear and their gradients are each other. Pool's
+ * are MaxPoolGrad (the gradient goes to every element equal to its window's maximum, ties
+ * included, as Theano's MaxPoolGrad) with its adjoint MaxPoolGradGrad, and AveragePoolGrad for
+ * "sum" and both averages, whose gradient is the pooling itself.
  */
 
 import { ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
-import { type DType, isFloat, resultType, upcastToFloat } from "../ndarray/dtype.js";
+import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
+import { type DType, isFloat, isInteger, resultType, upcastToFloat } from "../ndarray/dtype.js";
 import { NDArray } from "../ndarray/ndarray.js";
+import { zerosLike } from "./alloc.js";
 import { tensorType } from "./elemwise.js";
 import { currentFloatX } from "./floatx.js";
 import * as math from "./math.js";
+import { shape } from "./shape.js";
 import { TensorType, formatStaticShape } from "./type.js";
-import { type TensorLike, type TensorVariable, asTensorVariable, constant } from "./variable.js";
+import { type TensorLike, type TensorVariable, asTensorVariable, constant, constantValue } from "./variable.js";
 
 type Pair = readonly [number, number];
 export type BorderMode = "valid" | "full" | "half" | number | Pair;
@@ -71,14 +80,87 @@ function padFor(mode: BorderMode, dk: number, axis: 0 | 1): number {
   return typeof mode === "number" ? mode : mode[axis];
 }
 
-/** `conv2d` as an op: Theano's AbstractConv2d with its parameters as props. */
-export class Conv2d extends Op {
+/** The parameters every convolution op carries (forward and both gradients). */
+export interface Conv2dParams {
+  borderMode?: BorderMode;
+  subsample?: number | Pair;
+  filterFlip?: boolean;
+  filterDilation?: number | Pair;
+}
+
+/** Sizes and parameters of one convolution, in numbers (what the loop needs). */
+interface ConvGeom {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  ph: number;
+  pw: number;
+  flip: boolean;
+}
+
+/**
+ * The one convolution loop, in three roles. For every output position and kernel tap it pairs an
+ * input element xi with a filter element wi (skipping taps that fall in the zero padding):
+ * "forward" sums x[xi]·w[wi] into z; "inputs" scatters z·w[wi] into x (the gradient with respect
+ * to the input); "weights" scatters z·x[xi] into w (the gradient with respect to the filters).
+ * The two gradients are exact adjoints of the forward map, whatever the padding, stride,
+ * dilation and flip, because they visit the same pairs.
+ */
+function convLoop(g: ConvGeom, role: "forward" | "inputs" | "weights", xs: Float64Array, ws: Float64Array, zs: Float64Array): void {
+  const { B, C, H, W, O, KH, KW, OH, OW, sh, sw, dh, dw, ph, pw, flip } = g;
+  let k = 0;
+  for (let b = 0; b < B; b++) {
+    for (let o = 0; o < O; o++) {
+      for (let oy = 0; oy < OH; oy++) {
+        for (let ox = 0; ox < OW; ox++, k++) {
+          const gz = role === "forward" ? 0 : zs[k]!;
+          let acc = 0;
+          for (let c = 0; c < C; c++) {
+            const xBase = (b * C + c) * H * W;
+            const wBase = (o * C + c) * KH * KW;
+            for (let i = 0; i < KH; i++) {
+              const iy = oy * sh + i * dh - ph;
+              if (iy < 0 || iy >= H) continue;
+              const wi = flip ? KH - 1 - i : i;
+              for (let j = 0; j < KW; j++) {
+                const ix = ox * sw + j * dw - pw;
+                if (ix < 0 || ix >= W) continue;
+                const xi = xBase + iy * W + ix;
+                const wk = wBase + wi * KW + (flip ? KW - 1 - j : j);
+                if (role === "forward") acc += xs[xi]! * ws[wk]!;
+                else if (role === "inputs") xs[xi]! += gz * ws[wk]!;
+                else ws[wk]! += gz * xs[xi]!;
+              }
+            }
+          }
+          if (role === "forward") zs[k] = acc;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * What Conv2d and its two gradient ops share: the parameters (props), their validation, and the
+ * geometry of one convolution given the input's and the filters' shapes.
+ */
+abstract class ConvBase extends Op {
   readonly borderMode: "valid" | "full" | "half" | Pair;
   readonly subsample: Pair;
   readonly filterFlip: boolean;
   readonly filterDilation: Pair;
 
-  constructor(opts: { borderMode?: BorderMode; subsample?: number | Pair; filterFlip?: boolean; filterDilation?: number | Pair } = {}) {
+  constructor(opts: Conv2dParams = {}) {
     super();
     const bm = opts.borderMode ?? "valid";
     if (typeof bm === "string") {
@@ -94,6 +176,68 @@ export class Conv2d extends Op {
     return { borderMode: this.borderMode, subsample: this.subsample, filterFlip: this.filterFlip, filterDilation: this.filterDilation };
   }
 
+  /** The parameters, to make the other ops of the family with. */
+  get params(): Conv2dParams {
+    return { borderMode: this.borderMode, subsample: this.subsample, filterFlip: this.filterFlip, filterDilation: this.filterDilation };
+  }
+
+  /** Static output rows/cols of a convolution of `input` by `filters` (null where unknown). */
+  protected staticOutput(input: readonly (number | null)[], filters: readonly (number | null)[]): Array<number | null> {
+    return [0, 1].map((a) => {
+      const i = input[2 + a]!;
+      const k = filters[2 + a]!;
+      return i === null || k === null ? null : convOutputSize(i, k, this.borderMode, a as 0 | 1, this.subsample[a]!, this.filterDilation[a]!);
+    });
+  }
+
+  protected geometry(x: readonly number[], w: readonly number[]): ConvGeom {
+    const [B, C, H, W] = x as [number, number, number, number];
+    const [O, FC, KH, KW] = w as [number, number, number, number];
+    if (C !== FC) throw new ShapeError(`${this}: the input (shape [${x.join(", ")}]) has ${C} channels but the filters (shape [${w.join(", ")}]) expect ${FC}`);
+    const [sh, sw] = this.subsample;
+    const [dh, dw] = this.filterDilation;
+    return {
+      B, C, H, W, O, KH, KW, sh, sw, dh, dw,
+      OH: convOutputSize(H, KH, this.borderMode, 0, sh, dh),
+      OW: convOutputSize(W, KW, this.borderMode, 1, sw, dw),
+      ph: padFor(this.borderMode, (KH - 1) * dh + 1, 0),
+      pw: padFor(this.borderMode, (KW - 1) * dw + 1, 1),
+      flip: this.filterFlip,
+    };
+  }
+
+  /** The output gradient must have the shape the forward convolution gives. */
+  protected checkTopgrad(g: ConvGeom, gz: NDArray): void {
+    const want = [g.B, g.O, g.OH, g.OW];
+    if (gz.shape.some((d, i) => d !== want[i])) {
+      throw new ShapeError(`${this}: the output gradient has shape [${gz.shape.join(", ")}] but the convolution's output has shape [${want.join(", ")}]`);
+    }
+  }
+}
+
+/** Checks 4-d operands of one numeric dtype; returns their types. */
+function convTypes(what: string, a: Variable, aRole: string, b: Variable, bRole: string): [TensorType, TensorType] {
+  const ta = tensorType(a);
+  const tb = tensorType(b);
+  if (ta.ndim !== 4) throw new TypeMismatchError(`${what}: the ${aRole} must be 4-d, got ${a.label}: ${ta}`);
+  if (tb.ndim !== 4) throw new TypeMismatchError(`${what}: the ${bRole} must be 4-d, got ${b.label}: ${tb}`);
+  if (ta.dtype !== tb.dtype || ta.dtype === "bool") throw new TypeMismatchError(`${what}: the ${aRole} and the ${bRole} need one numeric dtype, got ${ta.dtype} and ${tb.dtype}`);
+  return [ta, tb];
+}
+
+/** An integer scalar size input; its value when it is a constant. */
+function sizeInput(what: string, v: Variable): number | null {
+  const t = tensorType(v);
+  if (t.ndim !== 0 || !isInteger(t.dtype)) throw new TypeMismatchError(`${what} must be an integer scalar, got ${v.label}: ${t}`);
+  const c = constantValue(v);
+  return c ? Number(c.getBig()) : null;
+}
+
+const sizeValue = (v: Value): number => Number((v as NDArray).getBig());
+const asInt64 = (v: Variable): Variable => (tensorType(v).dtype === "int64" ? v : math.cast(tv(v), "int64"));
+
+/** `conv2d` as an op: Theano's AbstractConv2d with its parameters as props. */
+export class Conv2d extends ConvBase {
   makeNode(input: Variable, filters: Variable): Apply {
     const it = tensorType(input);
     const ft = tensorType(filters);
@@ -105,56 +249,16 @@ export class Conv2d extends Op {
     if (c !== null && fc !== null && c !== fc) {
       throw new ShapeError(`conv2d: the input has ${c} channels but the filters expect ${fc} (input ${formatStaticShape(it.shape)}, filters ${formatStaticShape(ft.shape)})`);
     }
-    const spatial = [0, 1].map((a) => {
-      const i = it.shape[2 + a]!;
-      const k = ft.shape[2 + a]!;
-      return i === null || k === null ? null : convOutputSize(i, k, this.borderMode, a as 0 | 1, this.subsample[a]!, this.filterDilation[a]!);
-    });
-    return new Apply(this, [input, filters], [new TensorType(it.dtype, [it.shape[0]!, ft.shape[0]!, ...spatial])]);
+    return new Apply(this, [input, filters], [new TensorType(it.dtype, [it.shape[0]!, ft.shape[0]!, ...this.staticOutput(it.shape, ft.shape)])]);
   }
 
   perform(node: Apply, inputs: Value[]): Value[] {
     const [x, w] = inputs as NDArray[];
     checkInputs(node, [x!, w!]);
-    const [B, C, H, W] = x!.shape as [number, number, number, number];
-    const [O, FC, KH, KW] = w!.shape as [number, number, number, number];
-    if (C !== FC) throw new ShapeError(`${this}: the input (shape [${x!.shape.join(", ")}]) has ${C} channels but the filters (shape [${w!.shape.join(", ")}]) expect ${FC}`);
-    const [sh, sw] = this.subsample;
-    const [dh, dw] = this.filterDilation;
-    const OH = convOutputSize(H, KH, this.borderMode, 0, sh, dh);
-    const OW = convOutputSize(W, KW, this.borderMode, 1, sw, dw);
-    const ph = padFor(this.borderMode, (KH - 1) * dh + 1, 0);
-    const pw = padFor(this.borderMode, (KW - 1) * dw + 1, 1);
-    const xs = numbers(x!);
-    const ws = numbers(w!);
-    const out = new Float64Array(B * O * OH * OW);
-    let k = 0;
-    for (let b = 0; b < B; b++) {
-      for (let o = 0; o < O; o++) {
-        for (let oy = 0; oy < OH; oy++) {
-          for (let ox = 0; ox < OW; ox++) {
-            let acc = 0;
-            for (let c = 0; c < C; c++) {
-              const xBase = (b * C + c) * H * W;
-              const wBase = (o * C + c) * KH * KW;
-              for (let i = 0; i < KH; i++) {
-                const iy = oy * sh + i * dh - ph;
-                if (iy < 0 || iy >= H) continue;
-                const wi = this.filterFlip ? KH - 1 - i : i;
-                for (let j = 0; j < KW; j++) {
-                  const ix = ox * sw + j * dw - pw;
-                  if (ix < 0 || ix >= W) continue;
-                  const wj = this.filterFlip ? KW - 1 - j : j;
-                  acc += xs[xBase + iy * W + ix]! * ws[wBase + wi * KW + wj]!;
-                }
-              }
-            }
-            out[k++] = acc;
-          }
-        }
-      }
-    }
-    return [fromFloat64(out, [B, O, OH, OW], (node.outputs[0]!.type as TensorType).dtype)];
+    const g = this.geometry(x!.shape, w!.shape);
+    const out = new Float64Array(g.B * g.O * g.OH * g.OW);
+    convLoop(g, "forward", numbers(x!), numbers(w!), out);
+    return [fromFloat64(out, [g.B, g.O, g.OH, g.OW], (node.outputs[0]!.type as TensorType).dtype)];
   }
 
   override inferShape(node: Apply, [xs, fs]: Array<Variable[] | null>): Variable[][] {
@@ -170,6 +274,93 @@ export class Conv2d extends Op {
       return math.add(math.intDiv(math.sub(math.add(i, pad2), dk), this.subsample[a]!), 1);
     });
     return [[known[0] !== null ? int64(known[0]!) : xs![0]!, known[1] !== null ? int64(known[1]!) : fs![0]!, ...spatial]];
+  }
+
+  /** Theano's AbstractConv2d.grad: the two adjoint ops, given the sizes they cannot infer. */
+  override grad([x, w]: Variable[], [gz]: Variable[]): GradResult[] {
+    return [
+      new Conv2dGradInputs(this.params).call(w!, gz!, shape(tv(x!), 2), shape(tv(x!), 3)),
+      new Conv2dGradWeights(this.params).call(x!, gz!, shape(tv(w!), 2), shape(tv(w!), 3)),
+    ];
+  }
+}
+
+/**
+ * The gradient of Conv2d with respect to its input (Theano's AbstractConv2d_gradInputs):
+ * inputs (filters, output gradient, input rows, input cols). The input's size is an input of its
+ * own because with strides several sizes give the same output size.
+ */
+export class Conv2dGradInputs extends ConvBase {
+  makeNode(filters: Variable, topgrad: Variable, rows: Variable, cols: Variable): Apply {
+    const [ft, gt] = convTypes(`${this}`, filters, "filters", topgrad, "output gradient");
+    const h = sizeInput(`${this}: the input rows`, rows);
+    const w = sizeInput(`${this}: the input cols`, cols);
+    const input = [gt.shape[0]!, ft.shape[1]!, h, w];
+    const out = this.staticOutput(input, ft.shape);
+    out.forEach((d, a) => {
+      const g = gt.shape[2 + a]!;
+      if (d !== null && g !== null && d !== g) throw new ShapeError(`${this}: an input of ${formatStaticShape(input)} convolved by filters of ${formatStaticShape(ft.shape)} gives ${d} on spatial axis ${a}, but the output gradient ${formatStaticShape(gt.shape)} has ${g}`);
+    });
+    return new Apply(this, [filters, topgrad, rows, cols], [new TensorType(ft.dtype, input)]);
+  }
+
+  perform(node: Apply, inputs: Value[]): Value[] {
+    const [w, gz] = inputs as NDArray[];
+    checkInputs(node, [w!, gz!]);
+    const xShape = [gz!.shape[0]!, w!.shape[1]!, sizeValue(inputs[2]), sizeValue(inputs[3])];
+    const g = this.geometry(xShape, w!.shape);
+    this.checkTopgrad(g, gz!);
+    const gx = new Float64Array(g.B * g.C * g.H * g.W);
+    convLoop(g, "inputs", gx, numbers(w!), numbers(gz!));
+    return [fromFloat64(gx, xShape, (node.outputs[0]!.type as TensorType).dtype)];
+  }
+
+  override inferShape(node: Apply, [fs, gs]: Array<Variable[] | null>): Variable[][] {
+    return [[gs![0]!, fs![1]!, asInt64(node.inputs[2]!), asInt64(node.inputs[3]!)]];
+  }
+
+  /** Bilinear in (filters, gz): <G, gradInputs(w, gz)> = <conv(G, w), gz> = <gradWeights(G, gz), w>. */
+  override grad([w, gz]: Variable[], [G]: Variable[]): GradResult[] {
+    return [new Conv2dGradWeights(this.params).call(G!, gz!, shape(tv(w!), 2), shape(tv(w!), 3)), new Conv2d(this.params).call(G!, w!), null, null];
+  }
+}
+
+/**
+ * The gradient of Conv2d with respect to its filters (Theano's AbstractConv2d_gradWeights):
+ * inputs (input, output gradient, kernel rows, kernel cols).
+ */
+export class Conv2dGradWeights extends ConvBase {
+  makeNode(input: Variable, topgrad: Variable, rows: Variable, cols: Variable): Apply {
+    const [it, gt] = convTypes(`${this}`, input, "input", topgrad, "output gradient");
+    const kh = sizeInput(`${this}: the kernel rows`, rows);
+    const kw = sizeInput(`${this}: the kernel cols`, cols);
+    const filters = [gt.shape[1]!, it.shape[1]!, kh, kw];
+    const out = this.staticOutput(it.shape, filters);
+    out.forEach((d, a) => {
+      const g = gt.shape[2 + a]!;
+      if (d !== null && g !== null && d !== g) throw new ShapeError(`${this}: an input of ${formatStaticShape(it.shape)} convolved by filters of ${formatStaticShape(filters)} gives ${d} on spatial axis ${a}, but the output gradient ${formatStaticShape(gt.shape)} has ${g}`);
+    });
+    return new Apply(this, [input, topgrad, rows, cols], [new TensorType(it.dtype, filters)]);
+  }
+
+  perform(node: Apply, inputs: Value[]): Value[] {
+    const [x, gz] = inputs as NDArray[];
+    checkInputs(node, [x!, gz!]);
+    const wShape = [gz!.shape[1]!, x!.shape[1]!, sizeValue(inputs[2]), sizeValue(inputs[3])];
+    const g = this.geometry(x!.shape, wShape);
+    this.checkTopgrad(g, gz!);
+    const gw = new Float64Array(g.O * g.C * g.KH * g.KW);
+    convLoop(g, "weights", numbers(x!), gw, numbers(gz!));
+    return [fromFloat64(gw, wShape, (node.outputs[0]!.type as TensorType).dtype)];
+  }
+
+  override inferShape(node: Apply, [xs, gs]: Array<Variable[] | null>): Variable[][] {
+    return [[gs![1]!, xs![1]!, asInt64(node.inputs[2]!), asInt64(node.inputs[3]!)]];
+  }
+
+  /** Bilinear in (x, gz): <G, gradWeights(x, gz)> = <conv(x, G), gz> = <gradInputs(G, gz), x>. */
+  override grad([x, gz]: Variable[], [G]: Variable[]): GradResult[] {
+    return [new Conv2dGradInputs(this.params).call(G!, gz!, shape(tv(x!), 2), shape(tv(x!), 3)), new Conv2d(this.params).call(x!, G!), null, null];
   }
 }
 
@@ -216,8 +407,23 @@ export function poolOutputSize(size: number, ws: number, stride: number, pad: nu
   return Math.max(0, Math.floor((v - 1 - ws) / stride) + 1) + 1;
 }
 
-/** Pooling over the last two axes (Theano's `Pool`). */
-export class Pool extends Op {
+/** Where each pooling window lies along one axis, in real (unpadded) coordinates. */
+interface AxisWindows {
+  /** Number of windows (the pooled size). */
+  n: number;
+  /** First real index in window i. */
+  start: Int32Array;
+  /** One past the last real index in window i. */
+  end: Int32Array;
+  /** The window's length in padded coordinates (clipped at the padded edge): what "average_inc_pad" divides by. */
+  span: Int32Array;
+}
+
+/**
+ * What Pool and its gradient ops share: the parameters (props), their validation, the window
+ * geometry, and one loop over (plane, window) pairs.
+ */
+abstract class PoolBase extends Op {
   readonly ws: Pair;
   readonly stride: Pair;
   readonly pad: Pair;
@@ -245,82 +451,126 @@ export class Pool extends Op {
   }
 
   override toString(): string {
-    return `Pool{ws=${formatPair(this.ws)}, ignoreBorder=${this.ignoreBorder}, stride=${formatPair(this.stride)}, pad=${formatPair(this.pad)}, mode=${this.mode}}`;
+    return `${this.opName}{ws=${formatPair(this.ws)}, ignoreBorder=${this.ignoreBorder}, stride=${formatPair(this.stride)}, pad=${formatPair(this.pad)}, mode=${this.mode}}`;
   }
 
-  private outSize(size: number, a: 0 | 1): number {
+  /** The constructor arguments, to make the other ops of the family with. */
+  protected get args(): [Pair, boolean, Pair, Pair, PoolMode] {
+    return [this.ws, this.ignoreBorder, this.stride, this.pad, this.mode];
+  }
+
+  protected outSize(size: number, a: 0 | 1): number {
     return poolOutputSize(size, this.ws[a], this.stride[a], this.pad[a], this.ignoreBorder);
   }
 
-  makeNode(x: Variable): Apply {
+  /** Static pooled sizes of a type's last two axes (null where unknown). */
+  protected pooledShape(shape: readonly (number | null)[]): Array<number | null> {
+    const nd = shape.length;
+    return shape.map((d, i) => (i < nd - 2 || d === null ? d : this.outSize(d, (i - (nd - 2)) as 0 | 1)));
+  }
+
+  protected axisWindows(size: number, a: 0 | 1): AxisWindows {
+    const n = this.outSize(size, a);
+    const [ws, st, pad] = [this.ws[a], this.stride[a], this.pad[a]];
+    const start = new Int32Array(n);
+    const end = new Int32Array(n);
+    const span = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      // The window in padded coordinates, then the part that holds real elements.
+      const p0 = i * st;
+      const p1 = Math.min(p0 + ws, size + 2 * pad);
+      start[i] = Math.max(p0, pad) - pad;
+      end[i] = Math.min(p1, size + pad) - pad;
+      span[i] = p1 - p0;
+    }
+    return { n, start, end, span };
+  }
+
+  /**
+   * Calls `visit(k, base, rows, cols)` for every output element k (C order over the leading
+   * axes and the pooled rows and cols) with the flat offset of its plane in the input and its
+   * window's extent along each axis.
+   */
+  protected forEachWindow(inShape: readonly number[], visit: (k: number, base: number, r: number, c: number, rows: AxisWindows, cols: AxisWindows) => void): void {
+    const nd = inShape.length;
+    const H = inShape[nd - 2]!;
+    const W = inShape[nd - 1]!;
+    const rows = this.axisWindows(H, 0);
+    const cols = this.axisWindows(W, 1);
+    const planes = inShape.slice(0, -2).reduce((a, b) => a * b, 1);
+    let k = 0;
+    for (let p = 0; p < planes; p++) for (let r = 0; r < rows.n; r++) for (let c = 0; c < cols.n; c++) visit(k++, p * H * W, r, c, rows, cols);
+  }
+
+  /** The divisor of an average (1 for "sum"). */
+  protected divisor(r: number, c: number, rows: AxisWindows, cols: AxisWindows): number {
+    if (this.mode === "average_inc_pad") return rows.span[r]! * cols.span[c]!;
+    if (this.mode === "average_exc_pad") return Math.max(rows.end[r]! - rows.start[r]!, 0) * Math.max(cols.end[c]! - cols.start[c]!, 0);
+    return 1;
+  }
+
+  /** The pooled shape of an input's shape, for run-time checks of a gradient's shape. */
+  protected checkPooled(inShape: readonly number[], g: NDArray, what: string): void {
+    const nd = inShape.length;
+    const want = [...inShape.slice(0, -2), this.outSize(inShape[nd - 2]!, 0), this.outSize(inShape[nd - 1]!, 1)];
+    if (g.ndim !== want.length || g.shape.some((d, i) => d !== want[i])) {
+      throw new ShapeError(`${this}: the ${what} has shape [${g.shape.join(", ")}] but pooling an input of shape [${inShape.join(", ")}] gives [${want.join(", ")}]`);
+    }
+  }
+
+  /** Checks a pooled input of rank >= 2; returns its type. */
+  protected poolInput(x: Variable, what: string): TensorType {
     const t = tensorType(x);
-    if (t.ndim < 2) throw new TypeMismatchError(`${this}: pools the last two axes and needs a tensor of rank >= 2, got ${x.label}: ${t}`);
-    if (t.dtype === "bool") throw new TypeMismatchError(`${this}: bool input; cast it to a numeric dtype first`);
+    if (t.ndim < 2) throw new TypeMismatchError(`${this}: pools the last two axes and needs a ${what} of rank >= 2, got ${x.label}: ${t}`);
+    if (t.dtype === "bool") throw new TypeMismatchError(`${this}: bool ${what}; cast it to a numeric dtype first`);
+    return t;
+  }
+}
+
+/** Pooling over the last two axes (Theano's `Pool`). */
+export class Pool extends PoolBase {
+  makeNode(x: Variable): Apply {
+    const t = this.poolInput(x, "tensor");
     if (this.mode.startsWith("average") && !isFloat(t.dtype)) throw new TypeMismatchError(`${this}: average pooling needs a float tensor, got ${t} (T.avgPool2d casts ints to floatX)`);
-    const nd = t.ndim;
-    const shape = t.shape.map((d, i) => (i < nd - 2 || d === null ? d : this.outSize(d, (i - (nd - 2)) as 0 | 1)));
-    return new Apply(this, [x], [new TensorType(this.mode === "sum" ? math.sumDtype(t.dtype) : t.dtype, shape)]);
+    return new Apply(this, [x], [new TensorType(this.mode === "sum" ? math.sumDtype(t.dtype) : t.dtype, this.pooledShape(t.shape))]);
   }
 
   perform(node: Apply, inputs: Value[]): Value[] {
     const x = inputs[0] as NDArray;
     checkInputs(node, [x]);
-    const nd = x.ndim;
-    const H = x.shape[nd - 2]!;
-    const W = x.shape[nd - 1]!;
-    const OH = this.outSize(H, 0);
-    const OW = this.outSize(W, 1);
-    const planes = x.shape.slice(0, -2).reduce((a, b) => a * b, 1);
-    const [ph, pw] = this.pad;
-    const [sh, sw] = this.stride;
-    const [wh, ww] = this.ws;
+    const W = x.shape[x.ndim - 1]!;
+    const outShape = this.pooledShape(x.shape) as number[];
+    const size = outShape.reduce((a, b) => a * b, 1);
     const raw = x.toFlat();
     const xs = numbers(x);
-    const outShape = [...x.shape.slice(0, -2), OH, OW];
-    const outDtype = (node.outputs[0]!.type as TensorType).dtype;
-    const isMax = this.mode === "max";
-    const maxOut = isMax ? new (raw.constructor as new (n: number) => typeof raw)(planes * OH * OW) : null;
-    const out = isMax ? null : new Float64Array(planes * OH * OW);
-    let k = 0;
-    for (let p = 0; p < planes; p++) {
-      const base = p * H * W;
-      for (let oy = 0; oy < OH; oy++) {
-        // Window rows in padded coordinates, then the part that holds real rows.
-        const r0 = oy * sh;
-        const r1 = Math.min(r0 + wh, H + 2 * ph);
-        const rs = Math.max(r0, ph) - ph;
-        const re = Math.min(r1, H + ph) - ph;
-        for (let ox = 0; ox < OW; ox++, k++) {
-          const c0 = ox * sw;
-          const c1 = Math.min(c0 + ww, W + 2 * pw);
-          const cs = Math.max(c0, pw) - pw;
-          const ce = Math.min(c1, W + pw) - pw;
-          if (isMax) {
-            let best = -1;
-            let bv = -Infinity;
-            for (let i = rs; i < re && !Number.isNaN(bv); i++) {
-              for (let j = cs; j < ce; j++) {
-                const v = xs[base + i * W + j]!;
-                if (best < 0 || v > bv || Number.isNaN(v)) {
-                  best = base + i * W + j;
-                  bv = v;
-                  if (Number.isNaN(v)) break;
-                }
-              }
+    if (this.mode === "max") {
+      // Max pooling copies elements (exact for int64 too): the first maximum, or the first NaN.
+      const out = new (raw.constructor as new (n: number) => typeof raw)(size);
+      this.forEachWindow(x.shape, (k, base, r, c, rows, cols) => {
+        let best = -1;
+        let bv = -Infinity;
+        for (let i = rows.start[r]!; i < rows.end[r]! && !Number.isNaN(bv); i++) {
+          for (let j = cols.start[c]!; j < cols.end[c]!; j++) {
+            const v = xs[base + i * W + j]!;
+            if (best < 0 || v > bv || Number.isNaN(v)) {
+              best = base + i * W + j;
+              bv = v;
+              if (Number.isNaN(v)) break;
             }
-            if (best < 0) throw new ShapeError(`${this}: output (${oy}, ${ox}) of an input of shape [${x.shape.join(", ")}] pools a window that holds only padding`);
-            (maxOut as Float64Array)[k] = (raw as Float64Array)[best]!;
-            continue;
           }
-          let s = 0;
-          for (let i = rs; i < re; i++) for (let j = cs; j < ce; j++) s += xs[base + i * W + j]!;
-          const real = Math.max(re - rs, 0) * Math.max(ce - cs, 0);
-          out![k] = this.mode === "sum" ? s : this.mode === "average_exc_pad" ? s / real : s / ((r1 - r0) * (c1 - c0));
         }
-      }
+        if (best < 0) throw new ShapeError(`${this}: output (${r}, ${c}) of an input of shape [${x.shape.join(", ")}] pools a window that holds only padding`);
+        (out as Float64Array)[k] = (raw as Float64Array)[best]!;
+      });
+      return [new NDArray(x.dtype, outShape, out)];
     }
-    if (maxOut) return [new NDArray(x.dtype, outShape, maxOut)];
-    return [fromFloat64(out!, outShape, outDtype)];
+    const out = new Float64Array(size);
+    this.forEachWindow(x.shape, (k, base, r, c, rows, cols) => {
+      let s = 0;
+      for (let i = rows.start[r]!; i < rows.end[r]!; i++) for (let j = cols.start[c]!; j < cols.end[c]!; j++) s += xs[base + i * W + j]!;
+      out[k] = s / this.divisor(r, c, rows, cols);
+    });
+    return [fromFloat64(out, outShape, (node.outputs[0]!.type as TensorType).dtype)];
   }
 
   override inferShape(node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
@@ -339,6 +589,158 @@ export class Pool extends Op {
         return math.add(math.maximum(math.add(math.intDiv(math.sub(v, 1 + ws), st), 1), 0), 1);
       }),
     ];
+  }
+
+  /** Max: MaxPoolGrad routes gz to the maxima; sum and averages: AveragePoolGrad spreads it. */
+  override grad([x]: Variable[], [gz]: Variable[], [out]: Variable[]): GradResult[] {
+    const v = tv(x!);
+    if (this.mode === "max") return [new MaxPoolGrad(...this.args).call(v, out!, gz!)];
+    return [new AveragePoolGrad(...this.args).call(gz!, shape(v, v.ndim - 2), shape(v, v.ndim - 1))];
+  }
+}
+
+/**
+ * The gradient of max pooling (Theano's MaxPoolGrad): inputs (x, the pooled maxima, the output
+ * gradient). Each window's gradient goes to every element of the window equal to its maximum, as
+ * Theano's does: with ties, each tied element receives the full gradient (so the sum over the
+ * window is not the output gradient). Elements outside every window, or not maximal, get 0.
+ */
+export class MaxPoolGrad extends PoolBase {
+  makeNode(x: Variable, maxout: Variable, gz: Variable): Apply {
+    const t = this.poolInput(x, "input");
+    const pooled = this.pooledShape(t.shape);
+    for (const [v, what] of [[maxout, "pooled maximum"], [gz, "output gradient"]] as const) {
+      const tt = tensorType(v);
+      if (tt.ndim !== t.ndim) throw new TypeMismatchError(`${this}: the ${what} must have rank ${t.ndim} like the input, got ${v.label}: ${tt}`);
+      tt.shape.forEach((d, i) => {
+        if (d !== null && pooled[i] !== null && d !== pooled[i]) throw new ShapeError(`${this}: the ${what} ${formatStaticShape(tt.shape)} does not match the pooled shape ${formatStaticShape(pooled)}`);
+      });
+    }
+    return new Apply(this, [x, maxout, gz], [t]);
+  }
+
+  perform(node: Apply, inputs: Value[]): Value[] {
+    const [x, maxout, gz] = inputs as NDArray[];
+    checkInputs(node, [x!, maxout!, gz!]);
+    this.checkPooled(x!.shape, maxout!, "pooled maximum");
+    this.checkPooled(x!.shape, gz!, "output gradient");
+    const W = x!.shape[x!.ndim - 1]!;
+    const xs = numbers(x!);
+    const ms = numbers(maxout!);
+    const gs = numbers(gz!);
+    const gx = new Float64Array(xs.length);
+    this.forEachWindow(x!.shape, (k, base, r, c, rows, cols) => {
+      const m = ms[k]!;
+      for (let i = rows.start[r]!; i < rows.end[r]!; i++) {
+        for (let j = cols.start[c]!; j < cols.end[c]!; j++) {
+          const p = base + i * W + j;
+          if (xs[p] === m || (Number.isNaN(m) && Number.isNaN(xs[p]!))) gx[p]! += gs[k]!;
+        }
+      }
+    });
+    return [fromFloat64(gx, x!.shape, x!.dtype)];
+  }
+
+  override inferShape(_node: Apply, [xs]: Array<Variable[] | null>): Variable[][] {
+    return [xs!];
+  }
+
+  /** Linear in gz with the routing fixed by (x, maxout), which is piecewise constant: zero there. */
+  override grad([x, maxout]: Variable[], [G]: Variable[]): GradResult[] {
+    return [zerosLike(tv(x!)), zerosLike(tv(maxout!)), new MaxPoolGradGrad(...this.args).call(x!, maxout!, G!)];
+  }
+}
+
+/**
+ * The adjoint of MaxPoolGrad (Theano's DownsampleFactorMaxGradGrad): inputs (x, the pooled
+ * maxima, a gradient of x's shape); each output element sums that gradient over the elements of
+ * its window that equal the maximum (the same elements MaxPoolGrad routes to).
+ */
+export class MaxPoolGradGrad extends PoolBase {
+  makeNode(x: Variable, maxout: Variable, gx: Variable): Apply {
+    const t = this.poolInput(x, "input");
+    const mt = tensorType(maxout);
+    const gt = tensorType(gx);
+    if (mt.ndim !== t.ndim || gt.ndim !== t.ndim) throw new TypeMismatchError(`${this}: the pooled maximum and the gradient must have rank ${t.ndim} like the input, got ${maxout.label}: ${mt} and ${gx.label}: ${gt}`);
+    return new Apply(this, [x, maxout, gx], [new TensorType(gt.dtype, this.pooledShape(t.shape))]);
+  }
+
+  perform(node: Apply, inputs: Value[]): Value[] {
+    const [x, maxout, gx] = inputs as NDArray[];
+    checkInputs(node, [x!, maxout!, gx!]);
+    this.checkPooled(x!.shape, maxout!, "pooled maximum");
+    if (gx!.shape.some((d, i) => d !== x!.shape[i])) throw new ShapeError(`${this}: the gradient has shape [${gx!.shape.join(", ")}] but the input has [${x!.shape.join(", ")}]`);
+    const W = x!.shape[x!.ndim - 1]!;
+    const xs = numbers(x!);
+    const ms = numbers(maxout!);
+    const gs = numbers(gx!);
+    const out = new Float64Array(ms.length);
+    this.forEachWindow(x!.shape, (k, base, r, c, rows, cols) => {
+      const m = ms[k]!;
+      let s = 0;
+      for (let i = rows.start[r]!; i < rows.end[r]!; i++) {
+        for (let j = cols.start[c]!; j < cols.end[c]!; j++) {
+          const p = base + i * W + j;
+          if (xs[p] === m || (Number.isNaN(m) && Number.isNaN(xs[p]!))) s += gs[p]!;
+        }
+      }
+      out[k] = s;
+    });
+    return [fromFloat64(out, maxout!.shape, (node.outputs[0]!.type as TensorType).dtype)];
+  }
+
+  override inferShape(_node: Apply, [, ms]: Array<Variable[] | null>): Variable[][] {
+    return [ms!];
+  }
+
+  override grad([x, maxout]: Variable[], [G]: Variable[]): GradResult[] {
+    return [zerosLike(tv(x!)), zerosLike(tv(maxout!)), new MaxPoolGrad(...this.args).call(x!, maxout!, G!)];
+  }
+}
+
+/**
+ * The gradient of sum and average pooling (Theano's AveragePoolGrad): inputs (output gradient,
+ * input rows, input cols). Each window's gradient, divided by the window's divisor, is added to
+ * every real element of the window; the input's size is an input because it is not determined
+ * by the pooled size.
+ */
+export class AveragePoolGrad extends PoolBase {
+  makeNode(gz: Variable, rows: Variable, cols: Variable): Apply {
+    if (this.mode === "max") throw new TypeMismatchError(`${this}: max pooling's gradient is MaxPoolGrad`);
+    const gt = this.poolInput(gz, "output gradient");
+    const h = sizeInput(`${this}: the input rows`, rows);
+    const w = sizeInput(`${this}: the input cols`, cols);
+    const input = [...gt.shape.slice(0, -2), h, w];
+    const pooled = this.pooledShape(input);
+    gt.shape.forEach((d, i) => {
+      if (d !== null && pooled[i] !== null && d !== pooled[i]) throw new ShapeError(`${this}: the output gradient ${formatStaticShape(gt.shape)} does not match the pooled shape ${formatStaticShape(pooled)} of an input of ${formatStaticShape(input)}`);
+    });
+    return new Apply(this, [gz, rows, cols], [new TensorType(gt.dtype, input)]);
+  }
+
+  perform(node: Apply, inputs: Value[]): Value[] {
+    const gz = inputs[0] as NDArray;
+    checkInputs(node, [gz]);
+    const inShape = [...gz.shape.slice(0, -2), sizeValue(inputs[1]), sizeValue(inputs[2])];
+    if (inShape.slice(-2).some((d) => d < 0)) throw new ShapeError(`${this}: negative input size (${inShape.slice(-2).join(", ")})`);
+    this.checkPooled(inShape, gz, "output gradient");
+    const W = inShape[inShape.length - 1]!;
+    const gs = numbers(gz);
+    const gx = new Float64Array(inShape.reduce((a, b) => a * b, 1));
+    this.forEachWindow(inShape, (k, base, r, c, rows, cols) => {
+      const g = gs[k]! / this.divisor(r, c, rows, cols);
+      for (let i = rows.start[r]!; i < rows.end[r]!; i++) for (let j = cols.start[c]!; j < cols.end[c]!; j++) gx[base + i * W + j]! += g;
+    });
+    return [fromFloat64(gx, inShape, (node.outputs[0]!.type as TensorType).dtype)];
+  }
+
+  override inferShape(node: Apply, [gs]: Array<Variable[] | null>): Variable[][] {
+    return [[...gs!.slice(0, -2), asInt64(node.inputs[1]!), asInt64(node.inputs[2]!)]];
+  }
+
+  /** Linear in gz: its adjoint is the pooling itself. The sizes are integers: disconnected. */
+  override grad(_inputs: Variable[], [G]: Variable[]): GradResult[] {
+    return [new Pool(...this.args).call(G!), null, null];
   }
 }
 

@@ -5,17 +5,25 @@
  * the right after the caller pads with DimShuffle, and a dimension stretches only where its
  * static size is 1. A run-time size of 1 on a dimension not declared broadcastable is a
  * ShapeError that says how to declare it. DimShuffle permutes axes, drops broadcastable ones
- * and inserts new broadcastable ones ("x"); it is a view.
+ * and inserts new broadcastable ones ("x"); it is a view. Elemwise's gradient applies the row's
+ * rule from `scalar_grads.ts`; DimShuffle's is the inverse shuffle.
  */
 
 import { ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
-import { type DType, isBigIntDType, typedArrayCtor } from "../ndarray/dtype.js";
+import { Apply, type GradResult, GradUndefined, Op, type Value, type Variable } from "../graph/basic.js";
+import { type DType, isBigIntDType, isFloat, typedArrayCtor } from "../ndarray/dtype.js";
 import { NDArray, shapeSize } from "../ndarray/ndarray.js";
+import { Composite } from "../scalar/composite.js";
 import { type ScalarOp } from "../scalar/table.js";
+// Namespace imports: these modules import this one, and are only used when a gradient is built.
+import * as alloc from "./alloc.js";
+import * as math from "./math.js";
 import { currentFloatX } from "./floatx.js";
 import { hook } from "./hooks.js";
+import { NOT_DIFFERENTIABLE, SCALAR_GRADS, ScalarGradUndefined } from "./scalar_grads.js";
+import { sumToType } from "./subtensor.js";
 import { TensorType, formatStaticShape } from "./type.js";
+import type { TensorVariable } from "./variable.js";
 
 export const tensorType = (v: Variable): TensorType => {
   if (!(v.type instanceof TensorType)) throw new TypeMismatchError(`expected a tensor, got ${v.label} of type ${v.type}`);
@@ -46,12 +54,25 @@ export class Elemwise extends Op {
     readonly scalarOp: ScalarOp,
     /** Output dtype override (used by Cast); null = the row's rule. */
     readonly outputDtype: DType | null = null,
+    /**
+     * Theano's `inplace_pattern`: output index -> the input it overwrites (same dtype and shape).
+     * Only the in-place rewrite sets it, under the destroy handler's guard.
+     */
+    readonly inplacePattern: ReadonlyMap<number, number> = new Map(),
   ) {
     super();
+    if (inplacePattern.size > 0) this.destroyMap = new Map([...inplacePattern].map(([o, i]) => [o, [i]] as const));
   }
 
   override props(): Record<string, unknown> {
-    return { scalar: this.scalarOp.name, dtype: this.outputDtype ?? undefined };
+    const p: Record<string, unknown> = { scalar: this.scalarOp.name, dtype: this.outputDtype ?? undefined };
+    if (this.inplacePattern.size > 0) p["inplace"] = [...this.inplacePattern].map(([o, i]) => `${o}:${i}`);
+    return p;
+  }
+
+  /** The input output 0 is written into, or -1. */
+  get inplaceInput(): number {
+    return this.inplacePattern.get(0) ?? -1;
   }
 
   override get opName(): string {
@@ -59,7 +80,9 @@ export class Elemwise extends Op {
   }
 
   override toString(): string {
-    return this.outputDtype && this.scalarOp.name === "identity" ? `Elemwise{cast{${this.outputDtype}}}` : `Elemwise{${this.scalarOp.name}}`;
+    const base = this.outputDtype && this.scalarOp.name === "identity" ? `Elemwise{cast{${this.outputDtype}}}` : `Elemwise{${this.scalarOp.name}}`;
+    // Theano's spelling of an in-place pattern: Elemwise{add}[(0, 1)].
+    return this.inplacePattern.size > 0 ? `${base}[${[...this.inplacePattern].map(([o, i]) => `(${o}, ${i})`).join(", ")}]` : base;
   }
 
   makeNode(...inputs: Variable[]): Apply {
@@ -113,7 +136,14 @@ export class Elemwise extends Op {
     const outType = node.outputs[0]!.type as TensorType;
     const dtype = outType.dtype;
     const n = shapeSize(outShape);
-    const out = new (typedArrayCtor(dtype))(n);
+    // In place: write over the destroyed input when its memory is laid out as the output (else
+    // a fresh buffer; the input is dead either way). Reading element i before writing it is safe.
+    const j = this.inplaceInput;
+    const dst = j >= 0 ? arrs[j]! : null;
+    const out =
+      dst && dst.dtype === dtype && dst.isContiguous && dst.offset === 0 && dst.data.length === n && dst.shape.every((d, i) => d === outShape[i])
+        ? dst.data
+        : new (typedArrayCtor(dtype))(n);
     const nd = outShape.length;
     const big = isBigIntDType(dtype);
     // Per-input strides with broadcast dimensions zeroed.
@@ -150,6 +180,64 @@ export class Elemwise extends Op {
       out.push(shapes[k < 0 ? 0 : k]![i]!);
     }
     return [out];
+  }
+
+  /**
+   * The row's rule from `scalar_grads.ts`, then per operand: integer and bool operands are
+   * disconnected (null), and the gradient is summed over the axes the operand was broadcast
+   * along (known statically: only axes of static size 1 broadcast) and cast to its dtype. An integer or bool output (a cast to int) carries
+   * no gradient: float operands get zeros, as Theano's Cast. A Composite (a fusion output) is
+   * differentiated step by step through its unfused rows, so graphs taken from a compiled
+   * function can be differentiated too.
+   */
+  override grad(inputs: Variable[], outputGrads: Variable[], outputs: Variable[]): GradResult[] {
+    const ins = inputs as TensorVariable[];
+    const gz = outputGrads[0] as TensorVariable;
+    const out = outputs[0] as TensorVariable;
+    const op = this.scalarOp;
+    if (op instanceof Composite) return this.compositeGrad(op, ins, gz);
+    const rule = SCALAR_GRADS[op.name];
+    if (rule === NOT_DIFFERENTIABLE) return ins.map(() => null);
+    if (rule === undefined) return ins.map((_x, i) => new GradUndefined(this, i, `the scalar op ${op.name} has no gradient rule in src/tensor/scalar_grads.ts`));
+    if (!isFloat(out.dtype)) return ins.map((x) => (isFloat(x.dtype) ? alloc.zerosLike(x) : null));
+    const raw = rule(ins, out, gz);
+    return ins.map((x, i): GradResult => {
+      const r = raw[i];
+      if (!isFloat(x.dtype) || r === null || r === undefined) return null;
+      if (r instanceof ScalarGradUndefined) return new GradUndefined(this, i, r.reason);
+      return sumToType(r, x.type);
+    });
+  }
+
+  /** Reverse accumulation over a Composite's steps, each step an unfused Elemwise node. */
+  private compositeGrad(c: Composite, ins: TensorVariable[], gz: TensorVariable): GradResult[] {
+    const vals: TensorVariable[] = [];
+    for (const s of c.steps) {
+      const args = s.args.map((r) => ("input" in r ? ins[r.input]! : vals[r.step]!));
+      const ruleDtype = s.op.outDtype(args.map((a) => a.dtype), currentFloatX());
+      vals.push(new Elemwise(s.op, ruleDtype === s.dtype ? null : s.dtype).call(...args) as TensorVariable);
+    }
+    // Per step and per input: the summed gradient, or why it is undefined.
+    const stepG: Array<TensorVariable | undefined> = [];
+    const stepWhy: Array<string | undefined> = [];
+    const inG: Array<TensorVariable | undefined> = [];
+    const inWhy: Array<string | undefined> = [];
+    stepG[c.steps.length - 1] = gz;
+    for (let k = c.steps.length - 1; k >= 0; k--) {
+      const g = stepG[k];
+      const why = stepWhy[k];
+      if (g === undefined && why === undefined) continue;
+      const node = vals[k]!.owner!;
+      const results: GradResult[] = why !== undefined ? node.inputs.map((_v, j) => new GradUndefined(this, j, why)) : (node.op as Elemwise).grad(node.inputs, [g!], node.outputs);
+      c.steps[k]!.args.forEach((r, j) => {
+        const res = results[j];
+        if (res === null || res === undefined) return;
+        const [gs, whys, at] = "input" in r ? [inG, inWhy, r.input] : [stepG, stepWhy, r.step];
+        if (res instanceof GradUndefined) whys[at] ??= res.reason;
+        else gs[at] = gs[at] === undefined ? (res as TensorVariable) : math.add(gs[at]!, res as TensorVariable);
+      });
+    }
+    return ins.map((_x, i): GradResult => (inWhy[i] !== undefined ? new GradUndefined(this, i, `${inWhy[i]} (inside ${c.name})`) : (inG[i] ?? null)));
   }
 }
 
@@ -203,5 +291,24 @@ export class DimShuffle extends Op {
 
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [this.pattern.map((p) => (p === "x" ? hook("one")() : s![p]!))];
+  }
+
+  /**
+   * The inverse shuffle: input axis j takes the gradient of output axis pattern.indexOf(j), and
+   * an axis this op dropped comes back as a new broadcastable one. The axes it inserted ("x") are
+   * summed over first when the gradient is not of size 1 there (a gradient that broadcast).
+   */
+  override grad([x]: Variable[], outputGrads: Variable[]): GradResult[] {
+    const xt = tensorType(x!);
+    if (!isFloat(xt.dtype)) return [null];
+    let g = outputGrads[0] as TensorVariable;
+    const inserted = this.pattern.flatMap((p, i) => (p === "x" && g.type.shape[i] !== 1 ? [i] : []));
+    if (inserted.length > 0) g = math.sum(g, inserted, { keepdims: true });
+    const inverse = [...Array(this.inputNdim).keys()].map((j): number | "x" => {
+      const k = this.pattern.indexOf(j);
+      return k < 0 ? "x" : k;
+    });
+    const r = new DimShuffle(g.ndim, inverse).call(g) as TensorVariable;
+    return [r.dtype === xt.dtype ? r : math.cast(r, xt.dtype)];
   }
 }

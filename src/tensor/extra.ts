@@ -9,17 +9,25 @@
  * value. Ops whose output length depends on the values (unique, bincount, nonzero) have
  * statically unknown output lengths; their inferShape asks the output itself, as Theano's
  * shape feature does for ops it cannot see through.
+ *
+ * Gradients: sort scatters gz back by argsort, cumsum/cumprod use reversed cumsums (PyTensor's
+ * formulas), diff applies its adjoint, unique sends gz to each value's first occurrence and
+ * bincount to the weights; argsort, nonzero and oneHot are not differentiable.
  */
 
 import { InputError, ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
-import { type DType, type TypedArray, checkDType, isBigIntDType, isInteger, typedArrayCtor } from "../ndarray/dtype.js";
+import { Apply, type GradResult, GradUndefined, Op, type Value, type Variable } from "../graph/basic.js";
+import { type DType, type TypedArray, checkDType, isBigIntDType, isFloat as isFloatDType, isInteger, typedArrayCtor } from "../ndarray/dtype.js";
 import { NDArray, normalizeAxis, shapeSize } from "../ndarray/ndarray.js";
 import { tensorType } from "./elemwise.js";
+import { arange, flip, zeros, zerosLike } from "./alloc.js";
+import { dimshuffle } from "./basic.js";
 import { currentFloatX } from "./floatx.js";
 import { hooks } from "./hooks.js";
-import { cast, maximum, sumDtype } from "./math.js";
-import { shape } from "./shape.js";
+import { concatenate } from "./join.js";
+import { cast, maximum, mul, sub, sumDtype, trueDiv } from "./math.js";
+import { flatten, reshape, shape, shapeDims } from "./shape.js";
+import { AdvancedIncSubtensor, AdvancedSubtensor1, gradAs, slice } from "./subtensor.js";
 import { TensorType } from "./type.js";
 import { type TensorLike, type TensorVariable, asTensorVariable, constant, constantValue } from "./variable.js";
 
@@ -112,9 +120,32 @@ export class Sort extends Op {
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [this.axis === null ? [product(s!)] : s!];
   }
+
+  /** gz put back where each sorted element came from (a scatter by argsort); ties get one each. */
+  override grad([x]: Variable[], [gz]: Variable[]): GradResult[] {
+    const xv = x as TensorVariable;
+    const g = gz as TensorVariable;
+    if (this.axis !== null) return [gradAs(unsort(xv, g, this.axis), xv)];
+    const flat = unsort(flatten(xv, 1), g, 0);
+    return [gradAs(xv.ndim === 1 ? flat : reshape(flat, shapeDims(xv), xv.ndim), xv)];
+  }
+}
+
+/**
+ * `g` (laid out like sort(x, axis)) scattered to the positions the sorted elements came from:
+ * an advanced index with argsort along `axis` and an arange broadcast along every other axis.
+ */
+function unsort(x: TensorVariable, g: TensorVariable, axis: number): TensorVariable {
+  const order = argsort(x, axis);
+  const dims = shapeDims(x);
+  const index = dims.map((d, j) => (j === axis ? order : dimshuffle(arange(0, d, 1, "int64"), dims.map((_e, k) => (k === j ? 0 : "x")))));
+  const dt = x.dtype === g.dtype || !isFloatDType(x.dtype) ? g.dtype : x.dtype;
+  return new AdvancedIncSubtensor(index.map(() => "array" as const), "inc").call(zerosLike(x, dt), cast(g, dt), ...index) as TensorVariable;
 }
 
 export class Argsort extends Op {
+  override notDifferentiable = "argsort returns integer positions, piecewise constant in x";
+
   constructor(readonly axis: number | null) {
     super();
   }
@@ -219,6 +250,21 @@ export class CumOp extends Op {
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [this.axis === null ? [product(s!)] : s!];
   }
+
+  /**
+   * cumsum: the reversed cumsum of gz. cumprod: reversed cumsum of (out·gz), divided by x
+   * (PyTensor's formula): where x holds a zero that division gives NaN or ±inf, exactly as in
+   * PyTensor, so the gradient of cumprod is only meaningful for inputs without zeros.
+   */
+  override grad([x]: Variable[], [gz]: Variable[], [out]: Variable[]): GradResult[] {
+    const xv = x as TensorVariable;
+    const ax = this.axis ?? 0;
+    const revCumsum = (v: TensorVariable): TensorVariable => flip(cumsum(flip(v, ax), ax), ax);
+    const g = gz as TensorVariable;
+    const base = this.axis === null && xv.ndim !== 1 ? flatten(xv, 1) : xv;
+    const gx = this.mode === "add" ? revCumsum(g) : trueDiv(revCumsum(mul(out as TensorVariable, g)), base);
+    return [gradAs(this.axis === null && xv.ndim !== 1 ? reshape(gx, shapeDims(xv), xv.ndim) : gx, xv)];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,6 +320,26 @@ export class Diff extends Op {
     const d = s![this.axis]! as TensorVariable;
     const reduced = d.isConstant ? constant(Math.max(Number((d.constantData as NDArray).getBig()) - this.n, 0), { dtype: "int64" }) : maximum(d.sub(this.n), 0);
     return [s!.map((v, i) => (i === this.axis ? reduced : v))];
+  }
+
+  /**
+   * Diff is linear; the adjoint of one difference is gx[j] = g[j-1] - g[j] with g padded by a
+   * zero at each end, applied n times. When the axis was shorter than n the output was empty
+   * and n passes give n zeros: the result is cut to the axis length.
+   */
+  override grad([x]: Variable[], [gz]: Variable[]): GradResult[] {
+    const xv = x as TensorVariable;
+    let g = gz as TensorVariable;
+    if (g.dtype === "bool") return [new GradUndefined(this, 0, "diff of a boolean tensor (a != b) has no gradient")];
+    const lead = new Array<string>(this.axis).fill(":");
+    for (let k = 0; k < this.n; k++) {
+      const z = zeros(shapeDims(g).map((d, i) => (i === this.axis ? 1 : d)), g.dtype);
+      const padded = concatenate([z, g, z], this.axis);
+      g = sub(padded.get(...lead, ":-1"), padded.get(...lead, "1:"));
+    }
+    const len = xv.type.shape[this.axis];
+    if (len === null || len === undefined || len < this.n) g = g.get(...lead, slice(0, shape(xv, this.axis)));
+    return [gradAs(g, xv)];
   }
 }
 
@@ -346,6 +412,21 @@ export class Unique extends Op {
     if (this.returnCounts) out.push([shape(node.outputs[k] as TensorVariable, 0)]);
     return out;
   }
+
+  /**
+   * Each distinct value is a copy of its first occurrence, so gz of the values goes there
+   * (a subgradient where values repeat, as max picks one element); the other outputs are
+   * integer positions and counts, piecewise constant in x.
+   */
+  override grad([x]: Variable[], [gz]: Variable[]): GradResult[] {
+    const xv = x as TensorVariable;
+    const flat = flatten(xv, 1);
+    const first = new Unique(true, false, false).makeNode(flat).outputs[1]!;
+    const g = gz as TensorVariable;
+    const dt = isFloatDType(xv.dtype) ? xv.dtype : g.dtype;
+    const gflat = new AdvancedIncSubtensor(["array"], "inc").call(zerosLike(flat, dt), cast(g, dt), first) as TensorVariable;
+    return [xv.ndim === 1 ? gflat : reshape(gflat, shapeDims(xv), xv.ndim)];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,6 +486,14 @@ export class Bincount extends Op {
   override inferShape(node: Apply): Variable[][] {
     return [[shape(node.outputs[0] as TensorVariable, 0)]];
   }
+
+  /** out[v] sums the weights w[i] with x[i] = v, so w[i] gets gz[x[i]]; x is integer (disconnected). */
+  override grad([x, weights]: Variable[], [gz]: Variable[]): GradResult[] {
+    if (!weights) return [null];
+    const xv = x as TensorVariable;
+    const idx = xv.dtype === "bool" ? cast(xv, "int64") : xv;
+    return [null, gradAs(new AdvancedSubtensor1().call(gz!, idx) as TensorVariable, weights)];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,6 +501,8 @@ export class Bincount extends Op {
 
 /** Indices of the non-zero elements: one int64 vector per axis (or one into the flattened array). */
 export class Nonzero extends Op {
+  override notDifferentiable = "nonzero returns integer positions, piecewise constant in x";
+
   constructor(readonly flat: boolean) {
     super();
   }
@@ -454,6 +545,8 @@ export class Nonzero extends Op {
 
 /** Theano's `to_one_hot`: an integer vector and a class count into a (len, nClasses) matrix. */
 export class OneHot extends Op {
+  override notDifferentiable = "oneHot's inputs are integer class indices and a class count";
+
   constructor(readonly dtype: DType) {
     super();
   }

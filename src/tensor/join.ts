@@ -6,17 +6,18 @@
  * NumPy's promotion of them (JS numbers and nested arrays are weak, as everywhere in `T`).
  * `stack` is a Join of inputs given a new axis. `Split` cuts one tensor into `nSplits` views
  * whose sizes along the axis come from a (possibly symbolic) integer vector, Theano's
- * signature `split(x, splitsSize, nSplits, axis)`.
+ * signature `split(x, splitsSize, nSplits, axis)`. Each is the other's gradient: Join's gz is
+ * split back into the inputs' pieces, Split's output gradients are joined.
  */
 
 import { ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
+import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
 import { isInteger, promoteTypes, resultType, typedArrayCtor, weakOf } from "../ndarray/dtype.js";
 import { NDArray, array, normalizeAxis, shapeSize } from "../ndarray/ndarray.js";
 import { tensorType } from "./elemwise.js";
 import { currentFloatX } from "./floatx.js";
-import { type ShapeLike, asShapeVector, expandDims } from "./shape.js";
-import { type SymInt, scatterInto, symInt } from "./subtensor.js";
+import { type ShapeLike, asShapeVector, expandDims, shape } from "./shape.js";
+import { type SymInt, gradAs, scatterInto, symInt } from "./subtensor.js";
 import { TensorType, formatStaticShape } from "./type.js";
 import { type TensorLike, type TensorVariable, asTensorVariable, constant, constantValue } from "./variable.js";
 
@@ -115,6 +116,13 @@ export class Join extends Op {
       else out.push(shapes[0]![i]!);
     }
     return [out];
+  }
+
+  /** gz cut back into the inputs' pieces along the axis (a Split), each in its input's dtype. */
+  override grad(inputs: Variable[], [gz]: Variable[]): GradResult[] {
+    const sizes = inputs.map((x) => tensorType(x).shape[this.axis] ?? shape(x as TensorVariable, this.axis));
+    const pieces = inputs.length === 1 ? [gz as TensorVariable] : split(gz as TensorVariable, sizes, inputs.length, this.axis);
+    return pieces.map((g, i) => gradAs(g, inputs[i]!));
   }
 }
 
@@ -224,6 +232,12 @@ export class Split extends Op {
         return symInt.toVar(c ? Number(c.toFlat()[i]) : splits.get(i));
       });
     });
+  }
+
+  /** The output gradients joined back along the axis; the sizes are integers (disconnected). */
+  override grad([x]: Variable[], gs: Variable[]): GradResult[] {
+    const gx = gs.length === 1 ? (gs[0] as TensorVariable) : concatenate(gs as TensorVariable[], this.axis);
+    return [gradAs(gx, x!), null];
   }
 }
 

@@ -6,15 +6,18 @@
  * padded on the left and one Elemwise node is made. Reductions are CAReduce nodes that drop
  * axes (keepdims re-inserts them with a DimShuffle, as Theano does), with NumPy's accumulator
  * and output dtypes: sum/prod of small ints give int64/uint64, float32 accumulates in float64
- * and returns float32.
+ * and returns float32. CAReduce's gradient follows Theano's (ties of max/min and zeros in prod
+ * included); argmax/argmin are not differentiable.
  */
 
 import { ShapeError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
+import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
 import { type DType, type WeakScalar, checkDType, dtypeRange, isBigIntDType, isFloat, resultType, typedArrayCtor, upcastToFloat } from "../ndarray/dtype.js";
 import { NDArray, array, normalizeAxis, shapeSize } from "../ndarray/ndarray.js";
 import * as S from "../scalar/table.js";
 import type { ScalarOp } from "../scalar/table.js";
+// A namespace import: alloc.ts imports this module; fill is only used when a gradient is built.
+import * as alloc from "./alloc.js";
 import { dimshuffle, padLeft } from "./basic.js";
 import { Elemwise, tensorType } from "./elemwise.js";
 import { currentFloatX } from "./floatx.js";
@@ -257,6 +260,45 @@ export class CAReduce extends Op {
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [s!.filter((_d, i) => !this.axis.includes(i))];
   }
+
+  /**
+   * Sum: gz broadcast back over the reduced axes. Max/min: gz goes to every position equal to
+   * the result, so tied maxima all receive it (Theano's and PyTensor's choice; no choice is
+   * exact at a tie). Prod, Theano's way with zeros: gz·prod/x in a lane without zeros; in a lane
+   * with exactly one zero, the product of the other entries at the zero and 0 elsewhere; with
+   * two or more zeros, 0 everywhere. All/Any and integer inputs: disconnected.
+   */
+  override grad(inputs: Variable[], outputGrads: Variable[], outputs: Variable[]): GradResult[] {
+    const x = inputs[0] as TensorVariable;
+    const kind = this.kind;
+    if (!isFloat(x.dtype) || kind === "and" || kind === "or") return [null];
+    const nd = x.ndim;
+    const gz = keepDims(outputGrads[0] as TensorVariable, nd, this.axis);
+    const out = keepDims(outputs[0] as TensorVariable, nd, this.axis);
+    let g: TensorVariable;
+    switch (kind) {
+      case "add":
+        g = alloc.fill(x, gz);
+        break;
+      case "maximum":
+      case "minimum":
+        g = mul(gz, eq(x, out));
+        break;
+      case "mul": {
+        const isZero = eq(x, 0);
+        const nZeros = keepDims(sum(isZero, this.axis), nd, this.axis);
+        const othersAtZero = keepDims(prod(where(isZero, 1, x), this.axis), nd, this.axis);
+        const noZeros = mul(gz, trueDiv(out, x));
+        const oneZero = mul(gz, where(and(eq(nZeros, 1), isZero), othersAtZero, 0));
+        g = where(eq(nZeros, 0), noZeros, oneZero);
+        break;
+      }
+      default:
+        kind satisfies never;
+        throw new ShapeError(`unknown reduction ${String(kind)}`);
+    }
+    return [g.dtype === x.dtype ? g : cast(g, x.dtype)];
+  }
 }
 
 /** NumPy's dtype of sum/prod: small signed ints and bool → int64, small unsigned → uint64. */
@@ -347,6 +389,8 @@ export function logsumexp(x: TensorLike, axis?: Axis, keepdims = false): TensorV
 
 /** Argmax/Argmin over one axis (null = the flattened array); NaN wins, first index on ties. */
 export class Argmax extends Op {
+  override readonly notDifferentiable = "argmax/argmin return integer positions, which are piecewise constant in the input";
+
   constructor(
     readonly axis: number | null,
     readonly kind: "max" | "min",

@@ -14,18 +14,30 @@
  * the values given are the problem, not shapes or types. Non-square input is a ShapeError.
  * Eigenvectors and singular vectors are unique only up to sign; the results satisfy the
  * defining identities (A v = w v, U diag(s) Vh = A, orthonormal columns) to float64 accuracy.
+ *
+ * Every op has a gradient built from these same ops (so gradients of gradients exist): inv, det
+ * and solve as Theano's; cholesky after Murray (2016) as PyTensor's; eigh as Theano's EighGrad;
+ * svd after Townsend (2016); qr in the form TensorFlow's QrGrad uses. Each says in its comment
+ * where the gradient is undefined (repeated eigen/singular values, the arbitrary extra basis of
+ * a full svd or a complete qr). Kernels that read only the lower triangle (cholesky, eigh) get
+ * lower-triangular gradients, matching what they read.
  */
 
 import { InputError, ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
+import { Apply, GradUndefined, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
 import { type DType, isBigIntDType, isFloat, promoteTypes, typedArrayCtor } from "../ndarray/dtype.js";
 import { NDArray, normalizeAxis, shapeSize } from "../ndarray/ndarray.js";
+import { Alloc, arange, eye, zerosLike } from "./alloc.js";
 import { dimshuffle } from "./basic.js";
+import { castLike, matmul } from "./blas.js";
 import { tensorType } from "./elemwise.js";
 import { currentFloatX } from "./floatx.js";
+import { concatenate } from "./join.js";
 import * as M from "./math.js";
+import { shape } from "./shape.js";
+import { slice } from "./subtensor.js";
 import { TensorType, formatStaticShape } from "./type.js";
-import { type TensorLike, type TensorVariable, asTensorVariable, constant } from "./variable.js";
+import { type TensorLike, type TensorVariable, asTensorVariable, constant, constantValue } from "./variable.js";
 
 const EPS = 2.220446049250313e-16;
 
@@ -363,6 +375,72 @@ function completeBasis(vecs: Float64Array[], len: number, target: number): Float
 }
 
 // ---------------------------------------------------------------------------------------------
+// Gradient helpers (graphs over stacks of matrices: every helper works on the last two axes)
+
+const tvar = (v: Variable): TensorVariable => v as TensorVariable;
+const range = (n: number): number[] => [...Array(n).keys()];
+
+/** The transpose of each matrix of a stack (the last two axes swapped). */
+function mT(v: TensorVariable): TensorVariable {
+  const nd = v.ndim;
+  return dimshuffle(v, [...range(nd - 2), nd - 1, nd - 2]);
+}
+
+/** `v` with a broadcastable axis inserted at position `at` (negative: from the end, -1 = last). */
+function withAxis(v: TensorVariable, at: number): TensorVariable {
+  const pos = at < 0 ? v.ndim + 1 + at : at;
+  const pattern: Array<number | "x"> = range(v.ndim);
+  pattern.splice(pos, 0, "x");
+  return dimshuffle(v, pattern);
+}
+
+/** n×n masks for a symbolic n: the diagonal (bool) and the lower triangle with the diagonal (in `dtype`). */
+function squareMasks(n: Variable, dtype: DType): { diag: TensorVariable; eye: TensorVariable; lower: TensorVariable } {
+  const i = arange(n as TensorVariable);
+  const rows = dimshuffle(i, [0, "x"]);
+  const cols = dimshuffle(i, ["x", 0]);
+  const diag = M.eq(rows, cols);
+  return { diag, eye: M.cast(diag, dtype), lower: M.cast(M.ge(rows, cols), dtype) };
+}
+
+/** 1 / (a_j - a_i) off the diagonal and 0 on it, for the last axis of `a` (entry (i, j)). */
+function inverseGaps(a: TensorVariable, diag: TensorVariable): TensorVariable {
+  const gaps = M.sub(withAxis(a, -2), withAxis(a, -1));
+  return M.where(diag, 0, M.trueDiv(1, M.where(diag, 1, gaps)));
+}
+
+/** x · r⁻ᵀ for square r (a solve, never an explicit inverse). */
+const timesInvT = (x: TensorVariable, r: TensorVariable): TensorVariable => mT(SOLVE.call(r, mT(x)) as TensorVariable);
+
+/**
+ * Whether a gradient the engine handed to an op is its "no gradient flows here" zeros (an
+ * Alloc of a constant 0, or a constant 0). Decompositions whose outputs are not all uniquely
+ * defined (full SVD, complete QR) use it to skip the terms of outputs the cost does not use.
+ */
+function isZeroGrad(v: Variable): boolean {
+  const zero = (c: Variable): boolean => {
+    const a = constantValue(c);
+    return a !== undefined && [...a.toFlat()].every((e) => Number(e) === 0);
+  };
+  if (zero(v)) return true;
+  return v.owner !== null && v.owner.op instanceof Alloc && zero(v.owner.inputs[0]!);
+}
+
+const gradOrNull = (v: Variable | undefined): TensorVariable | null => (v === undefined || isZeroGrad(v) ? null : tvar(v));
+
+/** Sum of the terms that are present (null = zero). */
+function sumTerms(...terms: Array<TensorVariable | null>): TensorVariable | null {
+  const present = terms.filter((t): t is TensorVariable => t !== null);
+  return present.length === 0 ? null : present.reduce((a, b) => M.add(a, b));
+}
+
+const tvarOrNull = (v: Variable | null): TensorVariable | null => (v === null ? null : tvar(v));
+
+/** The columns [start, stop) of each matrix of a stack (symbolic bounds). */
+const columns = (v: TensorVariable, start: Variable | null, stop: Variable | null): TensorVariable => v.get("...", slice(tvarOrNull(start), tvarOrNull(stop)));
+const rowsOf = (v: TensorVariable, start: Variable | null, stop: Variable | null): TensorVariable => v.get("...", slice(tvarOrNull(start), tvarOrNull(stop)), ":");
+
+// ---------------------------------------------------------------------------------------------
 // Ops
 
 /** `inv(a)`: the inverse of a square matrix (or of each in a stack). */
@@ -392,6 +470,12 @@ export class MatrixInverse extends Op {
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [s!];
   }
+
+  /** d(X⁻¹) = -X⁻¹ dX X⁻¹, so the gradient is -X⁻ᵀ gz X⁻ᵀ. */
+  override grad(_inputs: Variable[], [gz]: Variable[], [xi]: Variable[]): GradResult[] {
+    const xiT = mT(tvar(xi!));
+    return [M.neg(matmul(matmul(xiT, tvar(gz!)), xiT))];
+  }
 }
 
 /** `det(a)`: the determinant (0 for an exactly singular matrix, 1 for a 0×0 one). */
@@ -419,6 +503,12 @@ export class Det extends Op {
 
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [s!.slice(0, -2)];
+  }
+
+  /** Jacobi's formula: d det(X) = det(X) tr(X⁻¹ dX), so the gradient is gz · det · X⁻ᵀ. */
+  override grad([x]: Variable[], [gz]: Variable[], [d]: Variable[]): GradResult[] {
+    const scale = withAxis(withAxis(M.mul(tvar(gz!), tvar(d!)), -1), -1);
+    return [M.mul(scale, mT(INV.call(x!) as TensorVariable))];
   }
 }
 
@@ -482,6 +572,36 @@ export class Solve extends Op {
     const batch = sa!.slice(0, -2);
     return [tb.ndim === 1 ? [...batch, sa![sa!.length - 1]!] : [...batch, sa![sa!.length - 1]!, sb![sb!.length - 1]!]];
   }
+
+  /**
+   * x = A⁻¹ b: gb = A⁻ᵀ gz and gA = -gb xᵀ (Theano's SolveGrad). A right-hand side shared by a
+   * whole stack of matrices collects the sum of its per-matrix gradients.
+   */
+  override grad([a, b]: Variable[], [gz]: Variable[], [x]: Variable[]): GradResult[] {
+    const A = tvar(a!);
+    const B = tvar(b!);
+    const G = tvar(gz!);
+    const X = tvar(x!);
+    const nd = A.ndim;
+    const aT = mT(A);
+    const batch = range(nd - 2);
+    let gb: TensorVariable;
+    let ga: TensorVariable;
+    if (B.ndim === nd) {
+      gb = SOLVE.call(aT, G) as TensorVariable;
+      ga = M.neg(matmul(gb, mT(X)));
+    } else if (B.ndim === 1 && nd === 2) {
+      gb = SOLVE.call(aT, G) as TensorVariable;
+      ga = M.neg(M.mul(withAxis(gb, -1), withAxis(X, 0)));
+    } else {
+      // A stack with a shared right-hand side: solve as columns, then sum over the stack.
+      const vec = B.ndim === 1;
+      const gbs = SOLVE.call(aT, vec ? withAxis(G, -1) : G) as TensorVariable;
+      ga = M.neg(matmul(gbs, mT(vec ? withAxis(X, -1) : X)));
+      gb = M.sum(vec ? dimshuffle(gbs, range(nd - 1)) : gbs, batch);
+    }
+    return [castLike(ga, A), castLike(gb, B)];
+  }
 }
 
 /** `cholesky(a)`: the lower factor L with L·Lᵀ = a (the lower triangle of a is read). */
@@ -506,6 +626,21 @@ export class Cholesky extends Op {
 
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [s!];
+  }
+
+  /**
+   * Murray (2016), "Differentiation of the Cholesky decomposition", as PyTensor's Cholesky.L_op:
+   * with Φ(M) the lower triangle of M with its diagonal halved, S = L⁻ᵀ Φ(Lᵀ gz) L⁻¹ and the
+   * gradient is tril(S + Sᵀ) - diag(S). It is lower triangular because only the lower triangle of
+   * the input is read.
+   */
+  override grad(_inputs: Variable[], [gz]: Variable[], [l]: Variable[]): GradResult[] {
+    const L = tvar(l!);
+    const { eye, lower } = squareMasks(shape(L, L.ndim - 1), L.dtype);
+    const phi = M.mul(matmul(mT(L), tvar(gz!)), M.sub(lower, M.mul(0.5, eye)));
+    const LT = mT(L);
+    const S = SOLVE.call(LT, mT(SOLVE.call(LT, mT(phi)) as TensorVariable)) as TensorVariable;
+    return [M.sub(M.mul(M.add(S, mT(S)), lower), M.mul(S, eye))];
   }
 }
 
@@ -535,6 +670,26 @@ export class Eigh extends Op {
 
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [s!.slice(0, -1), s!];
+  }
+
+  /**
+   * Theano's EighGrad in matrix form. With P = Vᵀ gv and F_ij = 1 / (w_i - w_j) off the
+   * diagonal, g = V (diag(gw) + Pᵀ ∘ F) Vᵀ; since only the lower triangle of the input is read,
+   * the gradient is tril(g) + triu(g, 1)ᵀ. Needs distinct eigenvalues where gv is non-zero.
+   */
+  override grad([x]: Variable[], [gw, gv]: Variable[], [w, v]: Variable[]): GradResult[] {
+    const W = tvar(w!);
+    const V = tvar(v!);
+    const { diag, eye, lower } = squareMasks(shape(V, V.ndim - 1), V.dtype);
+    const GW = gradOrNull(gw);
+    const GV = gradOrNull(gv);
+    // inverseGaps gives 1 / (w_j - w_i) at (i, j); F_nm = 1 / (w_n - w_m) is its transpose.
+    const fromVectors = GV === null ? null : M.mul(mT(matmul(mT(V), GV)), mT(inverseGaps(W, diag)));
+    const fromValues = GW === null ? null : M.mul(withAxis(GW, -2), eye);
+    const inner = sumTerms(fromValues, fromVectors);
+    if (inner === null) return [zerosLike(tvar(x!))];
+    const g = matmul(matmul(V, inner), mT(V));
+    return [M.add(M.mul(g, lower), mT(M.mul(g, M.sub(1, lower))))];
   }
 }
 
@@ -613,6 +768,52 @@ export class SVD extends Op {
       [...batch, k],
       [...batch, this.fullMatrices ? n : k, n],
     ];
+  }
+
+  /**
+   * Townsend (2016), "Differentiating the Singular Value Decomposition", for the thin SVD
+   * A = U S Vᵀ (k = min(m, n)): with F_ij = 1 / (s_j² - s_i²) off the diagonal,
+   * Ā = U [diag(s̄) + (F ∘ (UᵀŪ - ŪᵀU)) S + S (F ∘ (VᵀV̄ - V̄ᵀV))] Vᵀ
+   *     + (I - UUᵀ) Ū S⁻¹ Vᵀ + U S⁻¹ V̄ᵀ (I - VVᵀ).
+   * Singular values alone need only the first term (and no distinct or non-zero values); the
+   * vector terms need distinct, non-zero singular values. With fullMatrices the extra columns
+   * of u (rows of vh) are an arbitrary basis, so a cost that uses u or vh has a gradient only
+   * when the matrix is statically square (then full and thin agree); s always has one.
+   */
+  override grad([x]: Variable[], grads: Variable[], outputs: Variable[]): GradResult[] {
+    const A = tvar(x!);
+    const [gU, gs, gVh] = this.computeUv ? grads.map(gradOrNull) : [null, gradOrNull(grads[0]), null];
+    if (this.fullMatrices && this.computeUv && (gU !== null || gVh !== null)) {
+      const [m, n] = A.type.shape.slice(-2);
+      if (m === null || m === undefined || m !== n) {
+        return [new GradUndefined(this, 0, "svd with fullMatrices: u and vh hold an arbitrary basis beyond min(m, n) columns, so their gradient is defined only for a statically square matrix; use svd(a, false) (thin) or only the singular values")];
+      }
+    }
+    // The thin factors: the node's own outputs when it computed them, else a thin SVD of x.
+    const [U, s, Vh] = (this.computeUv && !this.fullMatrices ? outputs : new SVD(false, true).makeNode(A).outputs).map(tvar) as [TensorVariable, TensorVariable, TensorVariable];
+    const { diag, eye } = squareMasks(shape(s, s.ndim - 1), s.dtype);
+    const sRow = withAxis(s, -2);
+    const sCol = withAxis(s, -1);
+    const F = gU === null && gVh === null ? null : inverseGaps(M.sqr(s), diag);
+    let fromU: TensorVariable | null = null;
+    let outsideU: TensorVariable | null = null;
+    if (gU !== null) {
+      const UtgU = matmul(mT(U), gU);
+      fromU = M.mul(M.mul(F!, M.sub(UtgU, mT(UtgU))), sRow);
+      outsideU = matmul(M.trueDiv(M.sub(gU, matmul(U, UtgU)), sRow), Vh);
+    }
+    let fromV: TensorVariable | null = null;
+    let outsideV: TensorVariable | null = null;
+    if (gVh !== null) {
+      const gV = mT(gVh);
+      const VtgV = matmul(Vh, gV);
+      fromV = M.mul(sCol, M.mul(F!, M.sub(VtgV, mT(VtgV))));
+      outsideV = matmul(M.trueDiv(U, sRow), M.sub(gVh, matmul(matmul(gVh, mT(Vh)), Vh)));
+    }
+    const fromS = gs === null ? null : M.mul(withAxis(gs, -2), eye);
+    const inner = sumTerms(fromS, fromU, fromV);
+    const total = sumTerms(inner === null ? null : matmul(matmul(U, inner), Vh), outsideU, outsideV);
+    return [total ?? zerosLike(A)];
   }
 }
 
@@ -709,6 +910,48 @@ export class QR extends Op {
       [...batch, k, n],
     ];
   }
+
+  /**
+   * The QR gradient for any m, n (the form TensorFlow's QrGrad uses, after Walter & Lehmann and
+   * Liao et al. 2019). Split A = [X | Y] and R = [U | V] at k = min(m, n) columns (Y and V are
+   * empty when m >= n): X = Q U is a square-or-deep QR and Y = Q V. With
+   * M = Qᵀ dQ - dQᵀ Q + U dUᵀ - dU Uᵀ and dQ' = dQ + Y dVᵀ,
+   * dX = Q (dU + tril(M) U⁻ᵀ) + (dQ' - Q Qᵀ dQ') U⁻ᵀ and dY = Q dV.
+   * Needs R of full rank. In "complete" mode with m > n the extra columns of Q are an arbitrary
+   * basis: a cost that uses q then has a gradient only when m <= n statically; r always has one.
+   */
+  override grad([x]: Variable[], grads: Variable[], outputs: Variable[]): GradResult[] {
+    const A = tvar(x!);
+    const nd = A.ndim;
+    let gQ = this.mode === "r" ? null : gradOrNull(grads[0]);
+    let gR = gradOrNull(grads[this.mode === "r" ? 0 : 1]);
+    const [m, n] = A.type.shape.slice(-2);
+    const sameAsReduced = m !== null && m !== undefined && n !== null && n !== undefined && m <= n;
+    if (this.mode === "complete" && gQ !== null && !sameAsReduced) {
+      return [new GradUndefined(this, 0, "qr in complete mode: q's columns beyond min(m, n) are an arbitrary basis, so its gradient is defined only when m <= n statically; use mode \"reduced\" or only r")];
+    }
+    const useOwn = this.mode === "reduced" || (this.mode === "complete" && sameAsReduced);
+    const [Q, R] = (useOwn ? outputs : new QR("reduced").makeNode(A).outputs).map(tvar) as [TensorVariable, TensorVariable];
+    const k = shape(R, nd - 2);
+    // Complete mode's r has rows past k that are zero whatever A is: they carry no gradient.
+    if (this.mode === "complete" && gR !== null && !sameAsReduced) gR = rowsOf(gR, null, k);
+    if (gQ === null && gR === null) return [zerosLike(A)];
+    const U = columns(R, null, k);
+    const dU = gR === null ? null : columns(gR, null, k);
+    const dV = gR === null ? null : columns(gR, k, null);
+    const Y = columns(A, k, null);
+    if (dV !== null) gQ = sumTerms(gQ, matmul(Y, mT(dV)));
+    const { lower } = squareMasks(k, A.dtype);
+    const QtdQ = gQ === null ? null : matmul(mT(Q), gQ);
+    const UdUt = dU === null ? null : matmul(U, mT(dU));
+    const Mx = sumTerms(QtdQ === null ? null : M.sub(QtdQ, mT(QtdQ)), UdUt === null ? null : M.sub(UdUt, mT(UdUt)))!;
+    const dX = sumTerms(
+      matmul(Q, sumTerms(dU, timesInvT(M.mul(Mx, lower), U))!),
+      gQ === null ? null : timesInvT(M.sub(gQ, matmul(Q, QtdQ!)), U),
+    )!;
+    const dY = dV === null ? zerosLike(Y) : matmul(Q, dV);
+    return [concatenate([dX, dY], nd - 1)];
+  }
 }
 
 /** `trace(a)`: the sum of the main diagonal of a matrix (rectangular allowed), NumPy's dtype. */
@@ -738,6 +981,12 @@ export class Trace extends Op {
 
   override inferShape(): Variable[][] {
     return [[]];
+  }
+
+  /** The trace is the sum of the diagonal: its gradient is gz on the diagonal, 0 elsewhere. */
+  override grad([x]: Variable[], [gz]: Variable[]): GradResult[] {
+    const X = tvar(x!);
+    return [M.mul(tvar(gz!), eye(shape(X, 0), shape(X, 1), 0, X.dtype))];
   }
 }
 

@@ -13,20 +13,29 @@
  * Dropout draws its mask from a counter-based hash of (seed, element index) so `perform` is a pure
  * function of its inputs: the same seed gives the same mask on every call. When RandomStreams
  * arrives, dropout switches to drawing its mask from a stream's state (fresh on every call).
+ *
+ * Gradients (Theano's `SoftmaxGrad`, `LogSoftmax.grad`, `CrossentropyCategorical1HotGrad`) are
+ * written as graphs of elementwise ops and reductions, so they are differentiable again:
+ * softmax: (gz - sum(gz * sm)) * sm; logSoftmax: gz - exp(out) * sum(gz); the one-hot
+ * cross-entropy: -gz / p at each row's label, 0 elsewhere; dropout: the same mask applied to gz
+ * (the mask is a function of the seed and the position only, so Dropout(gz) is exactly that).
  */
 
 import { InputError, ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
+import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
 import { isFloat, isInteger, typedArrayCtor, upcastToFloat } from "../ndarray/dtype.js";
 import { NDArray, normalizeAxis } from "../ndarray/ndarray.js";
+import { arange } from "./alloc.js";
+import { dimshuffle } from "./basic.js";
 import { tensorType } from "./elemwise.js";
 import { currentFloatX } from "./floatx.js";
 import * as math from "./math.js";
+import { shape } from "./shape.js";
 import { TensorType, formatStaticShape } from "./type.js";
 import { type TensorLike, type TensorVariable, asTensorVariable } from "./variable.js";
 import { avgPool2d, checkInputs, conv2d, fromFloat64, maxPool2d, numbersOf, pool2d } from "./conv.js";
 
-export { Conv2d, Pool, conv2d, maxPool2d, avgPool2d, pool2d } from "./conv.js";
+export { AveragePoolGrad, Conv2d, Conv2dGradInputs, Conv2dGradWeights, MaxPoolGrad, MaxPoolGradGrad, Pool, conv2d, maxPool2d, avgPool2d, pool2d } from "./conv.js";
 export type { BorderMode, Conv2dOptions, PoolMode, PoolOptions } from "./conv.js";
 
 /** Ints and bools become floatX (Theano's rule for ops whose result is a probability or a log). */
@@ -93,6 +102,11 @@ abstract class SoftmaxBase extends Op {
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [s!];
   }
+
+  /** `sum(v, axis, keepdims)` over this op's lanes. */
+  protected laneSum(v: TensorVariable): TensorVariable {
+    return math.sum(v, this.axis, { keepdims: true });
+  }
 }
 
 /** The lane maximum, NaN when any element is NaN (np.amax). */
@@ -125,6 +139,13 @@ export class Softmax extends SoftmaxBase {
     const inv = 1 / s;
     for (let i = 0; i < n; i++) dst[db + i] = Math.exp(src[sb + i]! - m) * inv;
   }
+
+  /** d sm_i / d x_j = sm_i (δij - sm_j): the gradient is (gz - sum(gz * sm)) * sm per lane. */
+  override grad(_inputs: Variable[], [gz]: Variable[], [sm]: Variable[]): GradResult[] {
+    const g = gz as TensorVariable;
+    const y = sm as TensorVariable;
+    return [math.mul(math.sub(g, this.laneSum(math.mul(g, y))), y)];
+  }
 }
 
 /**
@@ -143,6 +164,12 @@ export class LogSoftmax extends SoftmaxBase {
     for (let i = 0; i < n; i++) s += Math.exp(src[sb + i]! - m);
     const ls = Math.log(s);
     for (let i = 0; i < n; i++) dst[db + i] = src[sb + i]! - m - ls;
+  }
+
+  /** d out_i / d x_j = δij - softmax_j: the gradient is gz - exp(out) * sum(gz) per lane. */
+  override grad(_inputs: Variable[], [gz]: Variable[], [out]: Variable[]): GradResult[] {
+    const g = gz as TensorVariable;
+    return [math.sub(g, math.mul(math.exp(out as TensorVariable), this.laneSum(g)))];
   }
 }
 
@@ -212,6 +239,23 @@ export class CrossentropyCategorical1Hot extends Op {
 
   override inferShape(_node: Apply, [ps]: Array<Variable[] | null>): Variable[][] {
     return [ps!.slice(0, -1)];
+  }
+
+  /**
+   * Only p[..., label] enters the output, with derivative -1 / p there: the gradient is
+   * `where(label == arange(k), -gz / p, 0)` (a select, not a product with a one-hot mask, so a
+   * zero probability away from the label does not turn 0 * inf into NaN). Labels are integers:
+   * disconnected.
+   */
+  override grad([p, labels]: Variable[], [gz]: Variable[]): GradResult[] {
+    const coding = p as TensorVariable;
+    const y = labels as TensorVariable;
+    const nd = coding.ndim;
+    const lead = [...Array(nd - 1).keys()];
+    const classes = arange(shape(coding, nd - 1));
+    const isLabel = math.eq(dimshuffle(y, [...lead, "x"]), classes);
+    const g = dimshuffle(gz as TensorVariable, [...lead, "x"]);
+    return [math.where(isLabel, math.neg(math.trueDiv(g, coding)), 0), null];
   }
 }
 
@@ -354,6 +398,11 @@ export class Dropout extends Op {
 
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [s!];
+  }
+
+  /** The output is x * mask / (1 - p) with a mask fixed by (seed, position): the same op on gz. */
+  override grad(_inputs: Variable[], [gz]: Variable[]): GradResult[] {
+    return [this.call(gz)];
   }
 }
 

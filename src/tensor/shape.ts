@@ -4,11 +4,13 @@
  * squeeze, expandDims).
  *
  * Static shapes flow through: reshape with constant sizes gives a fully known output type, and
- * specifyShape makes a shape known to inference and checks it at run time.
+ * specifyShape makes a shape known to inference and checks it at run time. Gradients: Reshape
+ * reshapes gz back, SpecifyShape passes it on; Shape, Shape_i and MakeVector deal in integer
+ * sizes and are not differentiable.
  */
 
 import { ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
+import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
 import { isInteger } from "../ndarray/dtype.js";
 import { NDArray, normalizeAxis, resolveReshape } from "../ndarray/ndarray.js";
 import { dimshuffle } from "./basic.js";
@@ -21,6 +23,8 @@ const int64Scalar = new TensorType("int64", []);
 
 /** `x.shape`: the run-time shape as an int64 vector. */
 export class Shape extends Op {
+  override notDifferentiable = "the shape of a tensor does not depend on its values";
+
   makeNode(x: Variable): Apply {
     const t = tensorType(x);
     return new Apply(this, [x], [new TensorType("int64", [t.ndim])]);
@@ -38,6 +42,8 @@ export class Shape extends Op {
 
 /** One dimension of the shape as an int64 scalar (Theano's `Shape_i`). */
 export class ShapeI extends Op {
+  override notDifferentiable = "the shape of a tensor does not depend on its values";
+
   constructor(readonly i: number) {
     super();
   }
@@ -67,6 +73,8 @@ export class ShapeI extends Op {
 
 /** Scalars (int64) into one vector. */
 export class MakeVector extends Op {
+  override notDifferentiable = "MakeVector packs integer scalars (shapes), which carry no gradient";
+
   makeNode(...xs: Variable[]): Apply {
     for (const x of xs) {
       const t = tensorType(x);
@@ -102,6 +110,14 @@ export function shape(x: TensorLike, i?: number): TensorVariable {
 hooks.dim = (v, axis) => shape(v, axis);
 
 export type ShapeLike = TensorLike | ReadonlyArray<number | TensorVariable>;
+
+/**
+ * @internal x's shape as one entry per axis: the static size where the type knows it, else a
+ * Shape_i scalar. Gradient graphs use it so that statically known shapes stay constants.
+ */
+export function shapeDims(x: TensorVariable): Array<number | TensorVariable> {
+  return x.type.shape.map((d, i) => (d !== null && d !== undefined ? d : shape(x, i)));
+}
 
 /** A shape given as numbers and/or scalars, as one int64 vector. */
 export function asShapeVector(s: ShapeLike): TensorVariable {
@@ -171,6 +187,12 @@ export class Reshape extends Op {
       } else out.push((shp as TensorVariable).get(i));
     }
     return [out];
+  }
+
+  /** The gradient is gz reshaped back to x's shape; the target shape is an integer input. */
+  override grad([x]: Variable[], [gz]: Variable[]): GradResult[] {
+    const xv = x as TensorVariable;
+    return [reshape(gz as TensorVariable, shapeDims(xv), xv.ndim), null];
   }
 }
 
@@ -252,6 +274,11 @@ export class SpecifyShape extends Op {
 
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
     return [this.shape.map((d, i) => (d === null ? s![i]! : constant(d, { dtype: "int64" })))];
+  }
+
+  /** The identity's gradient, with the same shape assertion (Theano's SpecifyShape.grad). */
+  override grad(_inputs: Variable[], [gz]: Variable[]): GradResult[] {
+    return [specifyShape(gz as TensorVariable, this.shape)];
   }
 }
 

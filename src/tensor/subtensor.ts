@@ -13,22 +13,30 @@
  *
  * `setSubtensor`/`incSubtensor` look at the owner of the indexed variable, as Theano does, to
  * recover `x` and the index, and build `IncSubtensor` or `AdvancedIncSubtensor`. Those copy `x`
- * and write into the copy (no destroyMap: working in place is a later rewrite). Repeated
+ * and write into the copy; the in-place rewrite (src/rewriting/inplace.ts) switches them to
+ * writing into `x` itself (`inplace`, destroyMap {0: [0]}) where the destroy handler allows. Repeated
  * indices accumulate for `inc` (NumPy's `np.add.at`) and the last write wins for `set`.
  *
  * Constant integers and slice bounds are op parameters (so static shapes can be computed at
  * graph-building time); symbolic ones are inputs, in the order they appear in the index.
+ *
+ * Gradients (Theano's): reading is scattered back (`x[idx]` gives an inc into zeros, so
+ * repeated indices accumulate); writing passes gz to x (zeroed where `set` overwrote) and gathers
+ * gz's region for y, summed over the axes y was broadcast along. Index inputs are disconnected.
  */
 
 import { ShapeError, TypeMismatchError } from "../errors.js";
-import { Apply, Op, type Value, type Variable } from "../graph/basic.js";
+import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
 import { broadcastShapes, broadcastStatic } from "../ndarray/broadcast.js";
-import { type DType, dtypeKind, isBigIntDType, isInteger, typedArrayCtor } from "../ndarray/dtype.js";
+import { type DType, dtypeKind, isBigIntDType, isFloat, isInteger, typedArrayCtor } from "../ndarray/dtype.js";
 import { NDArray, array, shapeSize, sliceIndices } from "../ndarray/ndarray.js";
+// alloc.js imports this module too; its functions are only called when gradients are built.
+import { arange, zerosLike } from "./alloc.js";
 import { dimshuffle } from "./basic.js";
 import { DimShuffle, tensorType } from "./elemwise.js";
 import { hooks } from "./hooks.js";
 import * as math from "./math.js";
+import { reshape, shapeDims } from "./shape.js";
 import { TensorType, formatStaticShape } from "./type.js";
 import { type TensorLike, TensorConstant, TensorVariable, asTensorVariable, constant } from "./variable.js";
 
@@ -137,6 +145,40 @@ function withStatic(node: Apply, dims: SymInt[], out = 0): Variable[] {
   const st = (node.outputs[out]!.type as TensorType).shape;
   return dims.map((d, i) => (st[i] !== null && st[i] !== undefined ? i64(st[i]!) : symInt.toVar(d)));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Gradient helpers shared by the indexing, join, alloc and extra families.
+
+/**
+ * @internal A gradient in the dtype of the input it belongs to. Only float inputs take it:
+ * an integer input keeps a float gradient (Theano requires gradients to be float).
+ */
+export function gradAs(g: TensorVariable, x: Variable): TensorVariable {
+  const dt = tensorType(x).dtype;
+  return isFloat(dt) && g.dtype !== dt ? math.cast(g, dt) : g;
+}
+
+/**
+ * @internal A gradient computed at a broadcast shape, summed down to the type `t` of the value
+ * that was broadcast: leading axes the value lacked, and axes where `t` is broadcastable
+ * (static size 1). Dimensions unknown statically are taken to match, Theano's rule.
+ */
+export function sumToType(g: TensorVariable, t: TensorType): TensorVariable {
+  let r = g;
+  const lead = r.ndim - t.ndim;
+  if (lead > 0) r = math.sum(r, [...Array(lead).keys()]);
+  const axes = t.shape.flatMap((d, i) => (d === 1 && r.type.shape[i] !== 1 ? [i] : []));
+  if (axes.length > 0) r = math.sum(r, axes, { keepdims: true });
+  return isFloat(t.dtype) && r.dtype !== t.dtype ? math.cast(r, t.dtype) : r;
+}
+
+/** Zeros shaped like `x` to scatter a gradient into: x's dtype if float, else the gradient's. */
+function gradZeros(x: Variable, g: TensorVariable): [TensorVariable, TensorVariable] {
+  const dt = isFloat(tensorType(x).dtype) ? tensorType(x).dtype : g.dtype;
+  return [zerosLike(x as TensorVariable, dt), g.dtype === dt ? g : math.cast(g, dt)];
+}
+
+const disconnected = (idx: readonly Variable[]): null[] => idx.map(() => null);
 
 // ---------------------------------------------------------------------------------------------
 // Host-side helpers shared by the indexing, join and alloc families.
@@ -337,6 +379,12 @@ export class Subtensor extends Op {
     for (let ax = this.entries.length; ax < xs!.length; ax++) dims.push(symInt.of(xs![ax]!));
     return [withStatic(node, dims)];
   }
+
+  /** gz added into zeros shaped like x at the same region; the indices are integers. */
+  override grad([x, ...idx]: Variable[], [gz]: Variable[]): GradResult[] {
+    const [z, g] = gradZeros(x!, gz as TensorVariable);
+    return [new IncSubtensor(this.entries, "inc").call(z, g, ...idx), ...disconnected(idx)];
+  }
 }
 
 function checkSymbolicInputs(entries: readonly BasicEntry[], idx: readonly Variable[], owner: string): void {
@@ -356,17 +404,20 @@ export class IncSubtensor extends Op {
   constructor(
     entries: readonly BasicEntry[],
     readonly mode: "set" | "inc",
+    /** Writes into `x` itself (destroyMap {0: [0]}); only the in-place rewrite sets it. */
+    readonly inplace = false,
   ) {
     super();
     this.entries = Object.freeze([...entries]);
+    if (inplace) this.destroyMap = new Map([[0, [0]]]);
   }
 
   override props(): Record<string, unknown> {
-    return { idx: this.entries.map(entryStr), mode: this.mode };
+    return { idx: this.entries.map(entryStr), mode: this.mode, ...(this.inplace ? { inplace: true } : {}) };
   }
 
   override toString(): string {
-    return `${this.mode === "set" ? "SetSubtensor" : "IncSubtensor"}{${this.entries.map(entryStr).join(", ")}}`;
+    return `${this.mode === "set" ? "SetSubtensor" : "IncSubtensor"}{${this.entries.map(entryStr).join(", ")}${this.inplace ? ";inplace" : ""}}`;
   }
 
   makeNode(x: Variable, y: Variable, ...idx: Variable[]): Apply {
@@ -378,7 +429,7 @@ export class IncSubtensor extends Op {
   }
 
   perform(_node: Apply, [x, y, ...idx]: Value[]): Value[] {
-    const out = (x as NDArray).copy();
+    const out = this.inplace ? (x as NDArray) : (x as NDArray).copy();
     const region = new Subtensor(this.entries).view(out, idx);
     scatterInto(out, Float64Array.from(region.offsets()), region.shape, y as NDArray, this.mode, String(this));
     return [out];
@@ -386,6 +437,17 @@ export class IncSubtensor extends Op {
 
   override inferShape(_node: Apply, [xs]: Array<Variable[] | null>): Variable[][] {
     return [xs!];
+  }
+
+  /**
+   * x: gz, with the region zeroed when it was overwritten (set); y: gz's region, summed over
+   * the axes y was broadcast along. Basic indices never repeat, so every write counts.
+   */
+  override grad([x, y, ...idx]: Variable[], [gz]: Variable[]): GradResult[] {
+    const g = gz as TensorVariable;
+    const gx = this.mode === "inc" ? g : (new IncSubtensor(this.entries, "set").call(g, constant(0, { dtype: g.dtype }), ...idx) as TensorVariable);
+    const gy = sumToType(new Subtensor(this.entries).call(g, ...idx) as TensorVariable, tensorType(y!));
+    return [gradAs(gx, x!), gy, ...disconnected(idx)];
   }
 }
 
@@ -598,6 +660,12 @@ export class AdvancedSubtensor1 extends Op {
   override inferShape(node: Apply, [xs, is]: Array<Variable[] | null>): Variable[][] {
     return [withStatic(node, [symInt.of(is![0]!), ...xs!.slice(1).map((d) => symInt.of(d))])];
   }
+
+  /** gz scattered back into zeros, adding where an index repeats (x[[0, 0]] gives 2·gz at row 0). */
+  override grad([x, ilist]: Variable[], [gz]: Variable[]): GradResult[] {
+    const [z, g] = gradZeros(x!, gz as TensorVariable);
+    return [new AdvancedIncSubtensor(["array"], "inc").call(z, g, ilist!), null];
+  }
 }
 
 function gather(x: NDArray, plan: { shape: number[]; offsets: Float64Array }): NDArray {
@@ -637,6 +705,12 @@ export class AdvancedSubtensor extends Op {
   override inferShape(node: Apply, shapes: Array<Variable[] | null>): Variable[][] {
     return [withStatic(node, advancedSymbolicShape(this.entries, node, shapes, 1))];
   }
+
+  /** gz scattered back into zeros; repeated positions accumulate. */
+  override grad([x, ...idx]: Variable[], [gz]: Variable[]): GradResult[] {
+    const [z, g] = gradZeros(x!, gz as TensorVariable);
+    return [new AdvancedIncSubtensor(this.entries, "inc").call(z, g, ...idx), ...disconnected(idx)];
+  }
 }
 
 /** `x` with an advanced-indexed region set (last write wins) or incremented (repeats accumulate). */
@@ -646,17 +720,20 @@ export class AdvancedIncSubtensor extends Op {
   constructor(
     entries: readonly AdvEntry[],
     readonly mode: "set" | "inc",
+    /** Writes into `x` itself (destroyMap {0: [0]}); only the in-place rewrite sets it. */
+    readonly inplace = false,
   ) {
     super();
     this.entries = Object.freeze([...entries]);
+    if (inplace) this.destroyMap = new Map([[0, [0]]]);
   }
 
   override props(): Record<string, unknown> {
-    return { idx: this.entries.map(entryStr), mode: this.mode };
+    return { idx: this.entries.map(entryStr), mode: this.mode, ...(this.inplace ? { inplace: true } : {}) };
   }
 
   override toString(): string {
-    return `${this.mode === "set" ? "AdvancedSetSubtensor" : "AdvancedIncSubtensor"}{${this.entries.map(entryStr).join(", ")}}`;
+    return `${this.mode === "set" ? "AdvancedSetSubtensor" : "AdvancedIncSubtensor"}{${this.entries.map(entryStr).join(", ")}${this.inplace ? ";inplace" : ""}}`;
   }
 
   makeNode(x: Variable, y: Variable, ...idx: Variable[]): Apply {
@@ -667,7 +744,7 @@ export class AdvancedIncSubtensor extends Op {
   }
 
   perform(_node: Apply, [x, y, ...idx]: Value[]): Value[] {
-    const out = (x as NDArray).copy();
+    const out = this.inplace ? (x as NDArray) : (x as NDArray).copy();
     const plan = advancedPlan(out, this.entries, idx, String(this));
     scatterInto(out, plan.offsets, plan.shape, y as NDArray, this.mode, String(this));
     return [out];
@@ -675,6 +752,47 @@ export class AdvancedIncSubtensor extends Op {
 
   override inferShape(_node: Apply, [xs]: Array<Variable[] | null>): Variable[][] {
     return [xs!];
+  }
+
+  /**
+   * x: gz (inc), or gz with the written positions zeroed (set). y: gz gathered at the region,
+   * summed over the axes y was broadcast along. With set, an index that repeats is written more
+   * than once and only the last write survives (perform writes in C order), so only that
+   * element of the region receives gz: a second set-scatter of each element's position finds
+   * the survivors. Boolean masks never repeat a position, so they skip that step.
+   */
+  override grad([x, y, ...idx]: Variable[], [gz]: Variable[]): GradResult[] {
+    const g = gz as TensorVariable;
+    const gather = (v: TensorVariable): TensorVariable =>
+      (this.entries.length === 1 && this.entries[0] === "array" && tensorType(idx[0]!).ndim === 1 && tensorType(idx[0]!).dtype !== "bool"
+        ? new AdvancedSubtensor1().call(v, idx[0]!)
+        : new AdvancedSubtensor(this.entries).call(v, ...idx)) as TensorVariable;
+    let region = gather(g);
+    let gx = g;
+    if (this.mode === "set") {
+      gx = new AdvancedIncSubtensor(this.entries, "set").call(g, constant(0, { dtype: g.dtype }), ...idx) as TensorVariable;
+      if (this.mayRepeat(idx)) {
+        const dims = shapeDims(region);
+        const n = dims.reduce<SymInt>((a, d) => symInt.mul(a, d), 1);
+        const pos = reshape(arange(1, math.add(symInt.toVar(n), 1), 1, "float64"), dims, dims.length);
+        const last = new AdvancedIncSubtensor(this.entries, "set").call(zerosLike(x as TensorVariable, "float64"), pos, ...idx) as TensorVariable;
+        region = math.where(math.eq(gather(last), pos), region, constant(0, { dtype: g.dtype }));
+      }
+    }
+    return [gradAs(gx, x!), sumToType(region, tensorType(y!)), ...disconnected(idx)];
+  }
+
+  /** False when no position can be written twice: every index is a boolean mask. */
+  private mayRepeat(idx: readonly Variable[]): boolean {
+    let k = 0;
+    for (const e of this.entries) {
+      if (e !== "array") {
+        for (const b of [e.start, e.stop, e.step]) if (isSym(b)) k++;
+        continue;
+      }
+      if (tensorType(idx[k++]!).dtype !== "bool") return true;
+    }
+    return false;
   }
 }
 

@@ -1,44 +1,72 @@
 /**
- * The C compiler as the native backend sees it: which one (`config.cxx`), with which flags, and
- * `buildModule(source)` that turns one C translation unit into a loadable shared object.
+ * The C compiler and the native libraries as the C backend sees them: which compiler
+ * (`config.cxx`) with which flags, whether it can build and load a module at all
+ * (`cCompilerStatus`, the basis of `linker=auto`), whether OpenMP works with it, how to build one
+ * translation unit into a shared object, and which system BLAS to link (`findBlas`).
  *
- * Everything here is synchronous because `theano.function` is. The compile cache
- * (src/link/cache.ts) decides whether a build is needed at all.
+ * Theano's lesson (cmodule.py, blas_headers.py): a compiler that exists but cannot build, an
+ * OpenMP runtime that is missing, or a BLAS that does not export what we call showed up as
+ * opaque failures deep inside the first `theano.function`. Here each is probed once per process
+ * with a tiny module built through the compile cache (src/link/cache.ts), so a warm process pays
+ * a cache lookup, not a compiler run, and a failure becomes one sentence saying what to install.
+ *
+ * Everything is synchronous because `theano.function` is.
  */
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, dirname, basename } from "node:path";
 import { CompileError } from "../../errors.js";
 import { config } from "../../config/index.js";
+import { openLibrary, type NativeLibrary } from "./ffi.js";
+import { loadModule, warn } from "../cache.js";
 
 export interface CCompiler {
   /** The command (`config.cxx`). */
   readonly command: string;
-  /** First line of `<cc> --version`: part of every cache key. */
+  /** First line of `<cc> --version`, for messages and meta.json. */
   readonly version: string;
+  /** All of `<cc> --version` (version, target, vendor): part of every cache key. */
+  readonly identity: string;
 }
 
-let found: { cxx: string; compiler: CCompiler | null } | null = null;
+let found: { cxx: string; compiler: CCompiler | null; why: string } | null = null;
+
+function probeCompiler(): { cxx: string; compiler: CCompiler | null; why: string } {
+  const cxx = String(config.cxx);
+  if (found && found.cxx === cxx) return found;
+  let compiler: CCompiler | null = null;
+  let why = "";
+  if (cxx === "") {
+    why = "config.cxx is empty (none of cc, gcc, clang was found on PATH)";
+  } else {
+    const r = spawnSync(cxx, ["--version"], { encoding: "utf8" });
+    if (r.status === 0) {
+      const identity = (r.stdout ?? "").trim();
+      compiler = { command: cxx, version: (identity.split("\n")[0] ?? "").trim(), identity };
+    } else {
+      why = `\`${cxx} --version\` failed (${r.error ? r.error.message : `exit status ${r.status}: ${(r.stderr ?? "").trim().split("\n")[0]}`})`;
+    }
+  }
+  found = { cxx, compiler, why };
+  return found;
+}
 
 /** The configured compiler, or null when `config.cxx` is empty or does not run. */
 export function findCompiler(): CCompiler | null {
-  const cxx = String(config.cxx);
-  if (found && found.cxx === cxx) return found.compiler;
-  let compiler: CCompiler | null = null;
-  if (cxx !== "") {
-    const r = spawnSync(cxx, ["--version"], { encoding: "utf8" });
-    if (r.status === 0) compiler = { command: cxx, version: (r.stdout.split("\n")[0] ?? "").trim() };
-  }
-  found = { cxx, compiler };
-  return compiler;
+  return probeCompiler().compiler;
 }
 
-/** The flags every module is built with (ISSUE 6: no -ffast-math, NaN and Inf must behave). */
-export function compileFlags(): string[] {
+/** How to get the C backend, appended to every "no C" message. */
+const HOW_TO_GET_C = "install gcc or clang (e.g. apt-get install gcc), or point THEANO_FLAGS=cxx=/path/to/cc at one";
+
+/** The flags every module is built with, before OpenMP (no -ffast-math: NaN and Inf must behave). */
+function baseFlags(): string[] {
   const flags = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c11"];
-  if (config.openmp) flags.push("-fopenmp");
+  // Never unmap a loaded module (ELF): unloading it would also unload libgomp under OpenMP
+  // threads that are still parked in it, and node crashes at exit (seen with koffi's finalizers).
+  if (process.platform === "linux") flags.push("-Wl,-z,nodelete");
   if (config.cmodule.sanitize) flags.push("-fsanitize=address,undefined", "-fno-omit-frame-pointer");
   const extra = String(config.gcc.cxxflags).trim();
   if (extra) flags.push(...extra.split(/\s+/));
@@ -46,24 +74,315 @@ export function compileFlags(): string[] {
 }
 
 /**
- * Compiles `source` into a shared object in `dir` (a fresh temporary directory when omitted)
- * and returns its path. On failure the source and the compiler's log stay in `dir` and the
- * CompileError says where.
+ * The flags every module is built with: `-fopenmp` only when `config.openmp` is on and the
+ * compiler can actually build and load an OpenMP module (otherwise one warning says so and the
+ * generated code, whose `#pragma omp` lines the compiler then ignores, runs on one core).
  */
-export function compileSharedObject(source: string, opts: { dir?: string; ldflags?: string[] } = {}): string {
+export function compileFlags(): string[] {
+  const flags = baseFlags();
+  if (config.openmp && openmpStatus().ok) flags.push("-fopenmp");
+  return flags;
+}
+
+const OPENMP_PROBE = `#include <omp.h>
+int theano_ts_omp_probe(int n) {
+  int s = 0;
+#pragma omp parallel for reduction(+:s)
+  for (int i = 0; i < n; i++) s += i;
+  return s + 0 * omp_get_max_threads();
+}
+`;
+
+const openmpMemo = new Map<string, { ok: boolean; reason: string }>();
+
+/**
+ * Whether `-fopenmp` works with the configured compiler: a tiny OpenMP module must build, load
+ * and compute. Probed once per process and compiler (a cache hit after the first process).
+ */
+export function openmpStatus(): { ok: boolean; reason: string } {
   const compiler = findCompiler();
-  if (!compiler) throw new CompileError(`no C compiler: config.cxx is ${JSON.stringify(config.cxx)}; install gcc or clang, or set THEANO_FLAGS=cxx=/path/to/cc`);
+  if (!compiler) return { ok: false, reason: `no C compiler: ${probeCompiler().why}` };
+  const flags = [...baseFlags(), "-fopenmp"];
+  // Not keyed by compiledir: whether OpenMP works is a fact about the compiler.
+  const memoKey = `${compiler.command}\0${compiler.identity}\0${flags.join(" ")}`;
+  const known = openmpMemo.get(memoKey);
+  if (known) return known;
+  let status: { ok: boolean; reason: string };
+  try {
+    const mod = loadModule(OPENMP_PROBE, { flags });
+    const got = mod.library.func("int theano_ts_omp_probe(int n)")(100);
+    status = got === 4950 ? { ok: true, reason: "" } : { ok: false, reason: `the OpenMP probe module computed ${String(got)} instead of 4950` };
+  } catch (e) {
+    status = { ok: false, reason: (e as Error).message };
+  }
+  openmpMemo.set(memoKey, status);
+  if (!status.ok && config.openmp) {
+    warn(
+      `theano-ts: OpenMP does not work with ${compiler.command} (${status.reason}); generated C code will run on one core. ` +
+        "Install the compiler's OpenMP runtime (libgomp for gcc, libomp for clang), or set THEANO_FLAGS=openmp=False to silence this warning.",
+    );
+  }
+  return status;
+}
+
+/** Can the C backend run here? `reason` says why not and how to get it. */
+export interface CCompilerStatus {
+  readonly ok: boolean;
+  /** Empty when ok; otherwise what failed and what to install or set. */
+  readonly reason: string;
+  readonly compiler: CCompiler | null;
+  /** Whether modules are built with `-fopenmp`. */
+  readonly openmp: boolean;
+}
+
+const statusMemo = new Map<string, CCompilerStatus>();
+
+const TEST_MODULE = `int theano_ts_probe(int a) { return 2 * a + 1; }\n`;
+
+/**
+ * Checks once per process (and per `cxx`/flags/compiledir) that the configured compiler can
+ * build a tiny module through the compile cache and that it loads and computes. The C linker's
+ * `linker=auto` falls back to js when `ok` is false, warning once with `reason`.
+ */
+export function cCompilerStatus(): CCompilerStatus {
+  const { compiler, why } = probeCompiler();
+  if (!compiler) return { ok: false, reason: `no C compiler: ${why}; ${HOW_TO_GET_C}`, compiler: null, openmp: false };
+  const flags = compileFlags();
+  const memoKey = `${compiler.command}\0${compiler.identity}\0${flags.join(" ")}\0${String(config.compiledir)}`;
+  const known = statusMemo.get(memoKey);
+  if (known) return known;
+  let status: CCompilerStatus;
+  const openmp = flags.includes("-fopenmp");
+  try {
+    const mod = loadModule(TEST_MODULE);
+    const got = mod.library.func("int theano_ts_probe(int a)")(3);
+    status =
+      got === 7
+        ? { ok: true, reason: "", compiler, openmp }
+        : { ok: false, reason: `${compiler.command} built a test module that computed ${String(got)} instead of 7; ${HOW_TO_GET_C}`, compiler, openmp };
+  } catch (e) {
+    status = { ok: false, reason: `${compiler.command} cannot build and load a test module: ${(e as Error).message}; ${HOW_TO_GET_C}`, compiler, openmp };
+  }
+  statusMemo.set(memoKey, status);
+  return status;
+}
+
+/**
+ * Compiles `source` into a shared object in `dir` (a fresh temporary directory when omitted)
+ * and returns its path. `flags` replaces `compileFlags()` (the probes use it). On failure the
+ * source and the compiler's log stay in `dir` and the CompileError says where.
+ */
+export function compileSharedObject(
+  source: string,
+  opts: { dir?: string; ldflags?: readonly string[]; flags?: readonly string[] } = {},
+): string {
+  const { compiler, why } = probeCompiler();
+  if (!compiler) throw new CompileError(`no C compiler: ${why}; ${HOW_TO_GET_C}`);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "theano-ts-"));
   const src = join(dir, "mod.c");
   const so = join(dir, "mod.so");
   const log = join(dir, "compile.log");
-  writeFileSync(src, source);
-  const args = [...compileFlags(), "-o", so, src, ...(opts.ldflags ?? []), "-lm"];
+  writeFileSync(src, source, { mode: 0o600 });
+  const args = [...(opts.flags ?? compileFlags()), "-o", so, src, ...(opts.ldflags ?? []), "-lm"];
   const r = spawnSync(compiler.command, args, { encoding: "utf8" });
-  writeFileSync(log, `${compiler.command} ${args.join(" ")}\n${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`);
+  writeFileSync(log, `${compiler.command} ${args.join(" ")}\n${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`, { mode: 0o600 });
   if (r.status !== 0 || !existsSync(so)) {
-    const firstError = (readFileSync(log, "utf8").split("\n").find((l) => l.includes("error")) ?? "").trim();
-    throw new CompileError(`the C compiler failed on a generated module${firstError ? `: ${firstError}` : ""}; source kept at ${src}, compiler log at ${log}`, src, log);
+    // The first diagnostic that names the cause: the compiler's own, else the linker's, before collect2's summary.
+    const lines = readFileSync(log, "utf8").split("\n").slice(1);
+    const firstError = (lines.find((l) => /error|fatal/i.test(l) && !l.startsWith("collect2")) ?? lines.find((l) => /\bld\b.*:/.test(l)) ?? lines.find((l) => /error/.test(l)) ?? "").trim();
+    throw new CompileError(
+      `the C compiler failed on a generated module${firstError ? `: ${firstError}` : ""}; source kept at ${src}, compiler log at ${log}`,
+      src,
+      log,
+    );
   }
   return so;
+}
+
+// ---------------------------------------------------------------------------------------------
+// BLAS discovery (ISSUE 6 item 3).
+
+/** The system BLAS the generated GEMM calls, or null for the built-in kernel. */
+export interface BlasInfo {
+  /** What it is, for `theano-ts check` and messages. */
+  readonly name: "openblas" | "blis" | "mkl" | "cblas" | "blas" | "custom";
+  /** Where it came from: the `blas.ldflags` flag or a search of the library directories. */
+  readonly source: "config" | "discovered";
+  /** The shared library found (null for `blas.ldflags`, which the linker resolves). */
+  readonly path: string | null;
+  /** Flags to append to the compile command (`loadModule(src, { ldflags })`). */
+  readonly ldflags: readonly string[];
+  /** `cblas`: `cblas_sgemm`/`cblas_dgemm` exist; `fortran`: only `sgemm_`/`dgemm_`. */
+  readonly interface: "cblas" | "fortran";
+}
+
+const CBLAS_PROTO = (t: "s" | "d") => {
+  const T = t === "s" ? "float" : "double";
+  return `void cblas_${t}gemm(int order, int ta, int tb, int m, int n, int k, ${T} alpha, const ${T} *a, int lda, const ${T} *b, int ldb, ${T} beta, ${T} *c, int ldc)`;
+};
+const FORTRAN_PROTO = (t: "s" | "d") => {
+  const T = t === "s" ? "float" : "double";
+  return `void ${t}gemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k, const ${T} *alpha, const ${T} *a, const int *lda, const ${T} *b, const int *ldb, const ${T} *beta, ${T} *c, const int *ldc)`;
+};
+
+/** Which GEMM interface a shared library exports, by loading it through the FFI; null: none. */
+function blasInterface(path: string): "cblas" | "fortran" | null {
+  let lib;
+  try {
+    lib = openLibrary(path);
+  } catch {
+    return null;
+  }
+  const has = (proto: string): boolean => {
+    try {
+      lib.func(proto);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const iface = has(CBLAS_PROTO("s")) && has(CBLAS_PROTO("d")) ? "cblas" : has(FORTRAN_PROTO("s")) && has(FORTRAN_PROTO("d")) ? "fortran" : null;
+  // The BLAS chosen stays loaded for the process: the modules linking it would load it again,
+  // and unloading OpenBLAS tears down (and the next load restarts) its thread pool.
+  if (iface) keptBlas.push(lib);
+  else lib.close();
+  return iface;
+}
+
+const keptBlas: NativeLibrary[] = [];
+
+/** Library file names in order of preference: tuned BLAS first, the reference BLAS last. */
+const BLAS_CANDIDATES: ReadonlyArray<{ name: BlasInfo["name"]; pattern: RegExp }> = [
+  { name: "openblas", pattern: /^libopenblas(p?-r[\d.]+|_?\w*)?\.so(\.\d+)*$/ },
+  { name: "mkl", pattern: /^libmkl_rt\.so(\.\d+)*$/ },
+  { name: "blis", pattern: /^libblis(-mt)?\.so(\.\d+)*$/ },
+  { name: "cblas", pattern: /^libcblas\.so(\.\d+)*$/ },
+  { name: "blas", pattern: /^libblas\.so(\.\d+)*$/ },
+];
+
+/** The directories searched, most specific first: environments the user activated, then the system. */
+function blasSearchDirs(): string[] {
+  const env = process.env;
+  const dirs: string[] = [];
+  for (const prefix of [env.CONDA_PREFIX, env.VIRTUAL_ENV, env.MKLROOT]) if (prefix) dirs.push(join(prefix, "lib"), join(prefix, "lib", "intel64"));
+  for (const d of (env.LD_LIBRARY_PATH ?? "").split(":")) if (d) dirs.push(d);
+  dirs.push(...ldSoConfDirs("/etc/ld.so.conf", 0));
+  const multiarch = `/usr/lib/${process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch}-linux-gnu`;
+  for (const base of [multiarch, "/usr/lib64", "/usr/lib", "/usr/local/lib", "/opt/OpenBLAS/lib"]) {
+    dirs.push(base);
+    // Debian/Ubuntu keep each BLAS variant in its own subdirectory behind the alternatives system.
+    for (const sub of ["openblas-pthread", "openblas-openmp", "openblas-serial", "openblas", "blis-pthread", "blis-openmp", "blis-serial", "blas"]) dirs.push(join(base, sub));
+  }
+  return [...new Set(dirs)];
+}
+
+/**
+ * The directories the dynamic loader's cache indexes (what `ldconfig -p` lists), read from
+ * /etc/ld.so.conf and its `include`s rather than by running ldconfig (~10 ms per process).
+ */
+function ldSoConfDirs(file: string, depth: number): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    if (line === "") continue;
+    const inc = /^include\s+(.+)$/.exec(line);
+    if (!inc) {
+      out.push(line);
+      continue;
+    }
+    if (depth > 4) continue;
+    // Only the `dir/*.conf` form occurs in practice (glibc's own ld.so.conf).
+    const pattern = (inc[1] as string).trim();
+    const star = pattern.lastIndexOf("*");
+    const dir = star >= 0 ? dirname(pattern) : "";
+    if (star < 0) out.push(...ldSoConfDirs(pattern, depth + 1));
+    else {
+      const suffix = pattern.slice(star + 1);
+      let names: string[] = [];
+      try {
+        names = readdirSync(dir).filter((n) => n.endsWith(suffix)).sort();
+      } catch {
+        // no such directory
+      }
+      for (const n of names) out.push(...ldSoConfDirs(join(dir, n), depth + 1));
+    }
+  }
+  return out;
+}
+
+/** Candidate files: every BLAS-looking shared library in the search directories, by preference. */
+function blasCandidates(): Array<{ name: BlasInfo["name"]; path: string }> {
+  const files: string[] = [];
+  for (const dir of blasSearchDirs()) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) if (/blas|mkl_rt|blis/.test(n)) files.push(join(dir, n));
+  }
+  const out: Array<{ name: BlasInfo["name"]; path: string }> = [];
+  for (const c of BLAS_CANDIDATES) {
+    for (const f of [...new Set(files)]) {
+      if (!c.pattern.test(basename(f))) continue;
+      try {
+        if (statSync(f).isFile()) out.push({ name: c.name, path: f });
+      } catch {
+        // a dangling link: skip it
+      }
+    }
+  }
+  return out;
+}
+
+const LINK_PROBE = (sym: string) => `extern void ${sym}(void);\nvoid *theano_ts_blas_probe(void) { return (void *)${sym}; }\n`;
+
+let blasMemo: { key: string; info: BlasInfo | null } | null = null;
+
+/**
+ * The BLAS the C backend links for GEMM, decided once per process: `blas.ldflags` when set (and
+ * verified to link a module that references `cblas_sgemm` or `sgemm_`; otherwise one warning
+ * and the built-in GEMM); else the first of OpenBLAS, MKL, BLIS, libcblas, the reference
+ * `libblas.so.3` found in the conda/venv prefixes, LD_LIBRARY_PATH, the loader's directories
+ * (/etc/ld.so.conf, what `ldconfig -p` indexes) and the
+ * standard library directories that exports sgemm and dgemm; else null (the built-in GEMM).
+ */
+export function findBlas(): BlasInfo | null {
+  const flag = String(config.blas.ldflags).trim();
+  const key = `${flag}\0${String(config.cxx)}\0${flag === "" ? blasSearchDirs().join(":") : ""}`;
+  if (blasMemo && blasMemo.key === key) return blasMemo.info;
+  let info: BlasInfo | null = null;
+  if (flag !== "") {
+    const ldflags = flag.split(/\s+/);
+    const tried: string[] = [];
+    for (const [iface, sym] of [["cblas", "cblas_sgemm"], ["fortran", "sgemm_"]] as const) {
+      try {
+        // -shared links with undefined symbols by default; --no-undefined makes a missing sgemm a link error.
+        loadModule(LINK_PROBE(sym), { ldflags: [...ldflags, "-Wl,--no-undefined"] });
+        info = { name: "custom", source: "config", path: null, ldflags, interface: iface };
+        break;
+      } catch (e) {
+        const msg = (e as Error).message.split("; source kept")[0] as string;
+        tried.push(e instanceof CompileError && e.logPath ? `${sym}: ${msg} (log: ${e.logPath})` : `${sym}: ${msg}`);
+      }
+    }
+    if (!info) warn(`theano-ts: blas.ldflags=${JSON.stringify(flag)} does not link a module calling cblas_sgemm or sgemm_ (${tried.join("; ")}); using the built-in GEMM.`);
+  } else {
+    for (const c of blasCandidates()) {
+      const iface = blasInterface(c.path);
+      if (!iface) continue;
+      const dir = dirname(c.path);
+      info = { name: c.name, source: "discovered", path: c.path, ldflags: [c.path, `-Wl,-rpath,${dir}`], interface: iface };
+      break;
+    }
+  }
+  blasMemo = { key, info };
+  return info;
 }

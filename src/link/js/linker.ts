@@ -88,7 +88,12 @@ export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): str
   lines.push(`function ${fnName}(node, ${a.map((k) => `a${k}`).join(", ")}) {`);
   lines.push(`  const shape = rt.checkShapes(node, [${a.map((k) => `a${k}.shape`).join(", ")}]);`);
   lines.push(`  const n = rt.size(shape);`);
-  lines.push(`  const out = rt.pool.alloc(${JSON.stringify(out)}, n);`);
+  // In place (destroyMap): write over the destroyed operand when it is laid out as the output;
+  // the destroy handler guarantees nothing reads it afterwards. Element i is read before written.
+  const j = op.inplaceInput;
+  if (j >= 0 && ins[j] === out) {
+    lines.push(`  const out = a${j}.isContiguous && a${j}.offset === 0 && a${j}.data.length === n && a${j}.shape.every((d, i) => d === shape[i]) ? a${j}.data : rt.pool.alloc(${JSON.stringify(out)}, n);`);
+  } else lines.push(`  const out = rt.pool.alloc(${JSON.stringify(out)}, n);`);
   for (const k of a) lines.push(`  const D${k} = a${k}.data;`);
   // Operands statically of size 1 (constants, broadcast scalars) are loaded once, outside loops.
   const stat = a.filter((k) => (node.inputs[k]!.type as TensorType).shape.every((d) => d === 1));
@@ -184,7 +189,10 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
         kernels.push(src.replace("function KERNEL(", `function ${fn}(`));
       }
       body.push(`  try { ${outNames[0]} = ${fn}(nodes[${k}], ${argNames.join(", ")}); }`);
-      pooled.add(node.outputs[0]!);
+      // A buffer returns to the pool only if the pool made it: an in-place result lives in
+      // its destroyed operand's memory, which may be a caller's (an updated shared value).
+      const j = (node.op as Elemwise).inplaceInput;
+      if (j < 0 || pooled.has(node.inputs[j]!)) pooled.add(node.outputs[0]!);
     } else {
       body.push(`  try { [${outNames.join(", ")}] = nodes[${k}].op.perform(nodes[${k}], [${argNames.join(", ")}]); }`);
     }

@@ -1,0 +1,694 @@
+/**
+ * C code generation for the native backend: one C translation unit per compiled function.
+ *
+ * The toposorted graph is cut into segments: maximal runs of nodes that have a C generator. Each
+ * segment becomes one exported C function `th_seg<k>`; nodes without a generator run their
+ * `perform` on the host between segments (src/link/c/linker.ts), so every graph works. A
+ * segment function
+ *   1. reads its inputs' shapes, strides and offsets (in elements) from a `double` array,
+ *   2. computes and checks every shape of the segment before any kernel touches memory (a
+ *      failed check writes a message and returns the 1-based position of the node),
+ *   3. compares the sizes of its exports (values the host needs) with the buffers the host
+ *      passed; when they differ it writes the shapes and returns -1, and the host calls again
+ *      with buffers of the right size (so the host allocates outputs, usually in one call),
+ *   4. allocates its intermediates, runs the kernels in order, frees the intermediates.
+ * Nothing depends on sizes: a new input shape never recompiles. Generators: fused elementwise
+ * (Elemwise and Composite, from the scalar table's C templates, with a contiguous loop gcc
+ * vectorises and a strided loop for any layout and broadcasting), CAReduce, Dot (GEMM),
+ * Softmax/LogSoftmax, DimShuffle (a view), Reshape with a constant shape (a view or a copy).
+ * Theano's CLinker (`link/c/basic.py`) is the model: C per node, glued into one function.
+ */
+
+import type { Apply, Variable } from "../../graph/basic.js";
+import type { FunctionGraph } from "../../graph/fgraph.js";
+import { type DType, isFloat, resultType } from "../../ndarray/dtype.js";
+import { NDArray } from "../../ndarray/ndarray.js";
+import { Composite, type Step } from "../../scalar/composite.js";
+import { type ScalarOp, renderTemplate } from "../../scalar/table.js";
+import { DimShuffle, Elemwise } from "../../tensor/elemwise.js";
+import { CAReduce } from "../../tensor/math.js";
+import { Dot } from "../../tensor/blas.js";
+import { LogSoftmax, Softmax } from "../../tensor/nnet.js";
+import { Reshape } from "../../tensor/shape.js";
+import { TensorType } from "../../tensor/type.js";
+import { gemmSource } from "./gemm.js";
+import { SUPPORT_HEADER } from "./support.js";
+
+/** Bytes of the error message buffer the host passes. */
+export const ERR_LEN = 512;
+
+/** A run of C nodes compiled into one exported function. */
+export interface Segment {
+  readonly fn: string;
+  readonly nodes: readonly Apply[];
+  /** Values the segment reads from the host, in argument order. */
+  readonly inputs: readonly Variable[];
+  /** Values the segment produces for the host (later host nodes, later segments, outputs). */
+  readonly exports: readonly Variable[];
+}
+
+export type PlanStep = { readonly kind: "c"; readonly segment: Segment } | { readonly kind: "host"; readonly node: Apply };
+
+export interface CProgram {
+  readonly source: string;
+  readonly steps: readonly PlanStep[];
+  readonly segments: readonly Segment[];
+  /** The toposort; C error codes are 1-based positions in it. */
+  readonly order: readonly Apply[];
+  readonly usesGemm: boolean;
+}
+
+export interface CodegenOptions {
+  /** Link cblas_{s,d}gemm (a BLAS with the CBLAS interface is linked into the module). */
+  readonly blas: boolean;
+  /** Smallest elementwise size run with OpenMP. */
+  readonly ompMinSize: number;
+}
+
+const CTYPE: Record<DType, string> = {
+  bool: "uint8_t",
+  int8: "int8_t",
+  int16: "int16_t",
+  int32: "int32_t",
+  int64: "int64_t",
+  uint8: "uint8_t",
+  uint16: "uint16_t",
+  uint32: "uint32_t",
+  uint64: "uint64_t",
+  float32: "float",
+  float64: "double",
+};
+
+export const ctype = (d: DType): string => CTYPE[d];
+
+const ttype = (v: Variable): TensorType | null => (v.type instanceof TensorType ? v.type : null);
+const dtypeOf = (v: Variable): DType => (v.type as TensorType).dtype;
+const ndimOf = (v: Variable): number => (v.type as TensorType).ndim;
+
+/** Whether `node` has a C generator (every input and output a tensor, the op one we render). */
+export function hasCGenerator(node: Apply): boolean {
+  if (![...node.inputs, ...node.outputs].every((v) => ttype(v) !== null)) return false;
+  const op = node.op;
+  if (op instanceof Elemwise) return true;
+  if (op instanceof DimShuffle) return true;
+  if (op instanceof CAReduce) return true;
+  if (op instanceof Dot) return true;
+  if (op instanceof Softmax || op instanceof LogSoftmax) return op.axis !== null && isFloat(dtypeOf(node.inputs[0]!));
+  if (op instanceof Reshape) return node.inputs[1]!.isConstant && node.inputs[1]!.constantData instanceof NDArray;
+  return false;
+}
+
+/** Ops whose output is a view of their input in the generated code (exports are copied). */
+function isViewNode(node: Apply): boolean {
+  return node.op instanceof DimShuffle;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise expressions
+
+const CMP = new Set(["eq", "neq", "lt", "le", "gt", "ge"]);
+const WRAPPING = new Set(["add", "sub", "mul", "neg", "sqr"]);
+
+/** `expr` of dtype `from` converted as a store into `to` would convert it (JS typed-array rules). */
+function convert(expr: string, from: DType, to: string, toDtype: DType | null): string {
+  if (toDtype === from) return expr;
+  if (toDtype === "bool") return `(${expr} != 0)`;
+  if (toDtype !== null && !isFloat(toDtype) && isFloat(from)) return `(${to})th_f2u64(${expr})`;
+  return `(${to})${expr}`;
+}
+
+/** C statements for one scalar step; `names` are the operands' locals, `dts` their dtypes. */
+function renderStep(op: ScalarOp, names: readonly string[], dts: readonly DType[], out: DType, target: string): string {
+  const name = op.name;
+  let operands: string[];
+  let compute: DType[];
+  if (CMP.has(name)) {
+    const common = resultType(dts);
+    operands = names.map((n, i) => convert(n, dts[i]!, ctype(common), common));
+    compute = dts.map(() => common);
+  } else if (name === "isnan" || name === "isinf") {
+    operands = names.map((n, i) => (isFloat(dts[i]!) ? n : `(double)${n}`));
+    compute = dts.map((d) => (isFloat(d) ? d : "float64"));
+  } else if (name === "where") {
+    operands = names.map((n, i) => (i === 0 ? n : convert(n, dts[i]!, ctype(out), out)));
+    compute = dts.map((d, i) => (i === 0 ? d : out));
+  } else if (out === "bool" && dts.every((d) => d === "bool")) {
+    operands = [...names];
+    compute = [...dts];
+  } else {
+    const wrap = WRAPPING.has(name) && (out === "int32" || out === "int64");
+    const ct = wrap ? (out === "int32" ? "uint32_t" : "uint64_t") : ctype(out);
+    operands = names.map((n, i) => (wrap && dts[i] === out ? `(${ct})${n}` : wrap ? `(${ct})${convert(n, dts[i]!, ctype(out), out)}` : convert(n, dts[i]!, ct, out)));
+    compute = dts.map(() => out);
+  }
+  const expr = renderTemplate(op.c, operands, out, compute, ctype(out));
+  return out === "bool" ? `const uint8_t ${target} = ((${expr}) != 0);` : `const ${ctype(out)} ${target} = (${ctype(out)})(${expr});`;
+}
+
+/** The statements of an Elemwise node's scalar program on locals x0.. ; the result is in `r`. */
+function elemwiseBody(node: Apply<Elemwise>): string {
+  const op = node.op;
+  const ins = node.inputs.map(dtypeOf);
+  const out = dtypeOf(node.outputs[0]!);
+  const xs = ins.map((_d, k) => `x${k}`);
+  if (op.scalarOp instanceof Composite) {
+    const comp = op.scalarOp;
+    const steps: readonly Step[] = comp.steps;
+    const lines: string[] = [];
+    const nameOf = (r: Step["args"][number]): string => ("input" in r ? xs[r.input]! : `t${r.step}`);
+    const dtOf = (r: Step["args"][number]): DType => ("input" in r ? ins[r.input]! : steps[r.step]!.dtype);
+    steps.forEach((s, k) => lines.push(renderStep(s.op, s.args.map(nameOf), s.args.map(dtOf), s.dtype, `t${k}`)));
+    const last = steps[steps.length - 1]!.dtype;
+    lines.push(`const ${ctype(out)} r = ${convert(`t${steps.length - 1}`, last, ctype(out), out)};`);
+    return lines.join(" ");
+  }
+  return renderStep(op.scalarOp, xs, ins, out, "r");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generator
+
+class SegmentWriter {
+  readonly decl: string[] = [];
+  readonly shape: string[] = [];
+  readonly run: string[] = [];
+  readonly allocs: string[] = [];
+  readonly names = new Map<Variable, string>();
+  counter = 0;
+
+  constructor(readonly opts: CodegenOptions) {}
+
+  name(v: Variable): string {
+    const n = this.names.get(v);
+    if (!n) throw new Error(`internal: ${v.label} has no C name`);
+    return n;
+  }
+
+  /** Declares data pointer, shape and strides of a new variable. */
+  declare(v: Variable): string {
+    const n = `v${this.counter++}`;
+    this.names.set(v, n);
+    const nd = Math.max(1, ndimOf(v));
+    this.decl.push(`${ctype(dtypeOf(v))} *${n} = NULL; int64_t ${n}_n[${nd}] = {0}, ${n}_s[${nd}] = {0}; (void)${n}_n; (void)${n}_s;`);
+    return n;
+  }
+}
+
+const errReturn = (k: number): string => `return ${k + 1};`;
+const sq = (s: string): string => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\*\//g, "* /").replace(/\n/g, " ");
+
+/** The shape list "[(a, b), (c,)]" of `vars` into a local char buffer `buf`. */
+function shapesString(w: SegmentWriter, vars: readonly Variable[], buf: string): string {
+  const parts = [`char ${buf}[256]; size_t ${buf}k = 0; ${buf}[0] = 0;`];
+  parts.push(`${buf}k += (size_t)snprintf(${buf} + ${buf}k, sizeof ${buf} - ${buf}k, "[");`);
+  vars.forEach((v, i) => {
+    const n = w.name(v);
+    parts.push(`if (${buf}k < sizeof ${buf}) { th_fmt_shape(${buf} + ${buf}k, sizeof ${buf} - ${buf}k, ${ndimOf(v)}, ${n}_n); ${buf}k = strlen(${buf}); }`);
+    if (i < vars.length - 1) parts.push(`if (${buf}k < sizeof ${buf}) ${buf}k += (size_t)snprintf(${buf} + ${buf}k, sizeof ${buf} - ${buf}k, ", ");`);
+  });
+  parts.push(`if (${buf}k < sizeof ${buf}) snprintf(${buf} + ${buf}k, sizeof ${buf} - ${buf}k, "]");`);
+  return parts.join(" ");
+}
+
+/** Contiguous strides for a freshly allocated output. */
+function contiguousStrides(n: string, nd: number): string {
+  if (nd === 0) return "";
+  const lines = [`${n}_s[${nd - 1}] = 1;`];
+  for (let i = nd - 2; i >= 0; i--) lines.push(`${n}_s[${i}] = ${n}_s[${i + 1}] * ${n}_n[${i + 1}];`);
+  return lines.join(" ");
+}
+
+function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
+  const out = node.outputs[0]!;
+  const o = w.name(out);
+  const nd = ndimOf(out);
+  const ins = node.inputs.map((v) => w.name(v));
+  const types = node.inputs.map((v) => v.type as TensorType);
+  const opName = sq(String(node.op));
+  // Shapes: Theano's rule (Elemwise.checkShapes), unrolled over the static rank and inputs.
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  for (let i = 0; i < nd; i++) {
+    sh.push(`  { int64_t d = 1; int owner = -1; (void)owner;`);
+    types.forEach((t, j) => {
+      const s = `${ins[j]}_n[${i}]`;
+      if (t.shape[i] === 1) {
+        sh.push(`    if (${s} != 1) { snprintf(err, ${ERR_LEN}, "${opName}: input ${j} is declared broadcastable on axis ${i} but has size %lld there", (long long)${s}); ${errReturn(k)} }`);
+      } else {
+        sh.push(`    if (owner < 0) { owner = ${j}; d = ${s}; } else if (${s} != d) { ${shapesString(w, node.inputs, "sb")}`);
+        sh.push(`      snprintf(err, ${ERR_LEN}, "${opName}: input shapes %s do not match on axis ${i} (input %d has %lld, input ${j} has %lld).%s", sb, owner, (long long)d, (long long)${s}, (${s} == 1 || d == 1) ? " An input of size 1 is only broadcast when its type declares that dimension broadcastable: declare it with T.row/T.col, shape: [1, ...], or x.dimshuffle(\\"x\\", ...)." : ""); ${errReturn(k)} }`);
+      }
+    });
+    sh.push(`    ${o}_n[${i}] = d; }`);
+  }
+  sh.push(`  ${contiguousStrides(o, nd)} }`);
+  w.shape.push(sh.join("\n"));
+
+  // Kernel.
+  const body = elemwiseBody(node);
+  const T = ctype(dtypeOf(out));
+  const a = node.inputs.map((_v, j) => j);
+  const stat = a.filter((j) => types[j]!.shape.every((d) => d === 1));
+  const dyn = a.filter((j) => !stat.includes(j));
+  const inT = node.inputs.map((v) => ctype(dtypeOf(v)));
+  const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  r.push(`  const int64_t n = th_size(${nd}, ${o}_n); (void)n;`);
+  for (const j of stat) r.push(`  const ${inT[j]} x${j} = ${ins[j]}[0];`);
+  const full = dyn.map((j) => `th_contiguous(${nd}, ${ins[j]}_n, ${ins[j]}_s) && th_size(${nd}, ${ins[j]}_n) == n`);
+  const par = `#pragma omp parallel for if (n >= ${w.opts.ompMinSize}) schedule(static)`;
+  r.push(`  if (${full.join(" && ") || "1"}) {`);
+  for (const j of dyn) r.push(`    const ${inT[j]} *restrict p${j} = ${ins[j]};`);
+  r.push(`    ${T} *restrict po = ${o};`);
+  r.push(par);
+  r.push(`    for (int64_t i = 0; i < n; i++) {`);
+  for (const j of dyn) r.push(`      const ${inT[j]} x${j} = p${j}[i];`);
+  r.push(`      ${body} po[i] = r;`);
+  r.push(`    }`);
+  if (nd > 0) {
+    r.push(`  } else if (n > 0) {`);
+    // Strided: broadcast axes get stride 0; the innermost axis is a plain loop, with a unit-stride
+    // version gcc vectorises (row broadcasting, bias adds).
+    for (const j of dyn) r.push(`    int64_t b${j}[${nd}]; for (int i = 0; i < ${nd}; i++) b${j}[i] = (${ins[j]}_n[i] == 1 && ${o}_n[i] != 1) ? 0 : ${ins[j]}_s[i];`);
+    const L = nd - 1;
+    const outer = [...Array(L).keys()];
+    r.push(`    const int64_t inner = ${o}_n[${L}];`);
+    r.push(`    const int unit = ${dyn.map((j) => `(b${j}[${L}] == 1 || b${j}[${L}] == 0)`).join(" && ") || "1"};`);
+    if (L >= 1) r.push(`#pragma omp parallel for if (n >= ${w.opts.ompMinSize}) schedule(static)`);
+    outer.forEach((ax) => r.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${o}_n[${ax}]; i${ax}++) {`));
+    const ind = "  ".repeat(L + 2);
+    for (const j of dyn) r.push(`${ind}const ${inT[j]} *q${j} = ${ins[j]}${outer.map((ax) => ` + i${ax} * b${j}[${ax}]`).join("")};`);
+    const flat = outer.length ? outer.reduce((acc, ax) => (acc === "" ? `i${ax}` : `(${acc}) * ${o}_n[${ax}] + i${ax}`), "") : "0";
+    r.push(`${ind}${T} *qo = ${o} + (${flat}) * inner;`);
+    // unit-stride inner loop: strides are 0 or 1, so index by (j & mask) where mask is 0 or -1
+    r.push(`${ind}if (unit) {`);
+    r.push(`${ind}  ${dyn.map((j) => `const int u${j} = b${j}[${L}] == 1;`).join(" ")}`);
+    r.push(`${ind}  if (${dyn.map((j) => `u${j}`).join(" && ") || "1"}) {`);
+    r.push(`${ind}    for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[jj];`).join(" ")} ${body} qo[jj] = r; }`);
+    r.push(`${ind}  } else {`);
+    r.push(`${ind}    for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[u${j} ? jj : 0];`).join(" ")} ${body} qo[jj] = r; }`);
+    r.push(`${ind}  }`);
+    r.push(`${ind}} else {`);
+    r.push(`${ind}  for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[jj * b${j}[${L}]];`).join(" ")} ${body} qo[jj] = r; }`);
+    r.push(`${ind}}`);
+    outer.reverse().forEach((ax) => r.push(`${"  ".repeat(ax + 2)}}`));
+  }
+  r.push(`  }`);
+  r.push(`}`);
+  w.run.push(r.join("\n"));
+}
+
+function genDimShuffle(w: SegmentWriter, node: Apply<DimShuffle>, k: number): void {
+  const x = w.name(node.inputs[0]!);
+  const o = w.name(node.outputs[0]!);
+  const op = node.op;
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  for (const d of op.drop) {
+    sh.push(`  if (${x}_n[${d}] != 1) { char sb[128]; th_fmt_shape(sb, sizeof sb, ${op.inputNdim}, ${x}_n); snprintf(err, ${ERR_LEN}, "${sq(String(op))}: axis ${d} must have size 1, got shape %s", sb); ${errReturn(k)} }`);
+  }
+  op.pattern.forEach((p, i) => sh.push(p === "x" ? `  ${o}_n[${i}] = 1; ${o}_s[${i}] = 0;` : `  ${o}_n[${i}] = ${x}_n[${p}]; ${o}_s[${i}] = ${x}_s[${p}];`));
+  sh.push(`}`);
+  w.shape.push(sh.join("\n"));
+  w.run.push(`${o} = ${x}; /* node ${k}: ${sq(node.toString())} (a view) */`);
+}
+
+function genReshape(w: SegmentWriter, node: Apply<Reshape>, k: number): void {
+  const x = w.name(node.inputs[0]!);
+  const o = w.name(node.outputs[0]!);
+  const xin = node.inputs[0]!;
+  const ndIn = ndimOf(xin);
+  const nd = node.op.ndim;
+  const dims = Array.from((node.inputs[1]!.constantData as NDArray).toFlat(), Number);
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  sh.push(`  const int64_t total = th_size(${ndIn}, ${x}_n); int64_t known = 1; int free_ax = -1; (void)free_ax;`);
+  dims.forEach((d, i) => sh.push(d === -1 ? `  free_ax = ${i};` : `  ${o}_n[${i}] = ${d}; known *= ${d};`));
+  const bad = `{ char sb[128]; th_fmt_shape(sb, sizeof sb, ${ndIn}, ${x}_n); snprintf(err, ${ERR_LEN}, "cannot reshape an array of shape %s (size %lld) into shape [${dims.join(", ")}]", sb, (long long)total); ${errReturn(k)} }`;
+  if (dims.includes(-1)) sh.push(`  if (known == 0 || total % known != 0) ${bad} ${o}_n[free_ax] = total / known;`);
+  else sh.push(`  if (known != total) ${bad}`);
+  sh.push(`  ${contiguousStrides(o, nd)}`);
+  sh.push(`}`);
+  w.shape.push(sh.join("\n"));
+  // A contiguous input is reinterpreted (the pointer is shared); otherwise it is copied in C order.
+  w.run.push(`{ /* node ${k}: ${sq(node.toString())} */
+  if (th_contiguous(${ndIn}, ${x}_n, ${x}_s)) ${o} = ${x};
+  else { ${o} = th_alloc((int64_t)sizeof(*${o}) * th_size(${nd}, ${o}_n)); if (!${o}) goto oom; tmp[ntmp++] = ${o}; th_copy_strided(sizeof(*${o}), ${ndIn}, ${x}_n, ${x}_s, ${x}, ${o}); }
+}`);
+}
+
+function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
+  const op = node.op;
+  const xv = node.inputs[0]!;
+  const x = w.name(xv);
+  const o = w.name(node.outputs[0]!);
+  const nd = ndimOf(xv);
+  const ndOut = ndimOf(node.outputs[0]!);
+  const keep = [...Array(nd).keys()].filter((i) => !op.axis.includes(i));
+  const inD = dtypeOf(xv);
+  const acc = op.accDtype;
+  const out = op.dtype;
+  const A = ctype(acc);
+  const extremum = op.kind === "maximum" || op.kind === "minimum";
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  keep.forEach((ax, i) => sh.push(`  ${o}_n[${i}] = ${x}_n[${ax}];`));
+  sh.push(`  ${contiguousStrides(o, ndOut)}`);
+  if (extremum && !op.emptyIdentity && op.axis.length > 0) {
+    const inner = op.axis.map((a) => `${x}_n[${a}]`).join(" * ");
+    sh.push(`  if ((${inner}) == 0 && th_size(${ndOut}, ${o}_n) > 0) { char sb[128]; th_fmt_shape(sb, sizeof sb, ${nd}, ${x}_n); snprintf(err, ${ERR_LEN}, "${sq(String(op))}: zero-size reduction over axes (${op.axis.join(", ")}) of shape [%s] has no identity", sb); ${errReturn(k)} }`);
+  }
+  sh.push(`}`);
+  w.shape.push(sh.join("\n"));
+
+  // Initial value and combination step, as perform computes them.
+  let init: string;
+  let step: string;
+  const v = convert("xv", inD, A, acc);
+  const uAcc = acc === "int64" ? "uint64_t" : acc === "int32" ? "uint32_t" : null;
+  switch (op.kind) {
+    case "add":
+      init = "0";
+      step = uAcc ? `a = (${A})((${uAcc})a + (${uAcc})(${v}));` : `a = a + ${v};`;
+      break;
+    case "mul":
+      init = "1";
+      step = uAcc ? `a = (${A})((${uAcc})a * (${uAcc})(${v}));` : `a = a * ${v};`;
+      break;
+    case "maximum":
+      init = isFloat(acc) ? "-INFINITY" : minOf(acc);
+      step = `{ const ${A} y = ${v}; a = (y > a || y != y) ? y : a; }`;
+      break;
+    case "minimum":
+      init = isFloat(acc) ? "INFINITY" : maxOf(acc);
+      step = `{ const ${A} y = ${v}; a = (y < a || y != y) ? y : a; }`;
+      break;
+    case "and":
+      init = "1";
+      step = `a = (a != 0) & (xv != 0);`;
+      break;
+    case "or":
+      init = "0";
+      step = `a = (a != 0) | (xv != 0);`;
+      break;
+    default:
+      op.kind satisfies never;
+      throw new Error("unreachable");
+  }
+  // Loop over the input's axes in order; the accumulator index advances only on kept axes.
+  const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  r.push(`  const int64_t no = th_size(${ndOut}, ${o}_n);`);
+  r.push(`  ${A} *acc = ${acc === out ? o : `(${A} *)th_alloc((int64_t)sizeof(${A}) * no)`};`);
+  if (acc !== out) r.push(`  if (!acc) goto oom; tmp[ntmp++] = acc;`);
+  r.push(`  for (int64_t i = 0; i < no; i++) acc[i] = ${init};`);
+  r.push(`  if (th_size(${nd}, ${x}_n) > 0) {`);
+  const ostr = [...Array(nd).keys()].map((ax) => (keep.includes(ax) ? `${o}_s[${keep.indexOf(ax)}]` : "0"));
+  for (let ax = 0; ax < nd; ax++) r.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${x}_n[${ax}]; i${ax}++) {`);
+  const ind = "  ".repeat(nd + 2);
+  const src = `${x}[${[...Array(nd).keys()].map((ax) => `i${ax} * ${x}_s[${ax}]`).join(" + ") || "0"}]`;
+  const dst = `acc[${[...Array(nd).keys()].map((ax) => `i${ax} * ${ostr[ax]}`).join(" + ") || "0"}]`;
+  r.push(`${ind}const ${ctype(inD)} xv = ${src}; ${A} a = ${dst}; ${step} ${dst} = a;`);
+  for (let ax = nd - 1; ax >= 0; ax--) r.push(`${"  ".repeat(ax + 2)}}`);
+  r.push(`  }`);
+  if (acc !== out) r.push(`  for (int64_t i = 0; i < no; i++) { const ${A} a = acc[i]; ${o}[i] = ${convert("a", acc, ctype(out), out)}; }`);
+  r.push(`}`);
+  w.run.push(r.join("\n"));
+}
+
+function minOf(d: DType): string {
+  return { bool: "0", int8: "INT8_MIN", int16: "INT16_MIN", int32: "INT32_MIN", int64: "INT64_MIN", uint8: "0", uint16: "0", uint32: "0", uint64: "0", float32: "-INFINITY", float64: "-INFINITY" }[d];
+}
+function maxOf(d: DType): string {
+  return { bool: "1", int8: "INT8_MAX", int16: "INT16_MAX", int32: "INT32_MAX", int64: "INT64_MAX", uint8: "UINT8_MAX", uint16: "UINT16_MAX", uint32: "UINT32_MAX", uint64: "UINT64_MAX", float32: "INFINITY", float64: "INFINITY" }[d];
+}
+
+function genDot(w: SegmentWriter, node: Apply<Dot>, k: number): boolean {
+  const [av, bv] = node.inputs as [Variable, Variable];
+  const a = w.name(av);
+  const b = w.name(bv);
+  const o = w.name(node.outputs[0]!);
+  const na = ndimOf(av);
+  const nb = ndimOf(bv);
+  const out = dtypeOf(node.outputs[0]!);
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  sh.push(`  if (${a}_n[${na - 1}] != ${b}_n[0]) { char s1[64], s2[64]; th_fmt_shape(s1, sizeof s1, ${na}, ${a}_n); th_fmt_shape(s2, sizeof s2, ${nb}, ${b}_n);`);
+  sh.push(`    snprintf(err, ${ERR_LEN}, "dot: shapes %s and %s not aligned: %lld (dim ${na - 1}) != %lld (dim 0)", s1, s2, (long long)${a}_n[${na - 1}], (long long)${b}_n[0]); ${errReturn(k)} }`);
+  let i = 0;
+  if (na === 2) sh.push(`  ${o}_n[${i++}] = ${a}_n[0];`);
+  if (nb === 2) sh.push(`  ${o}_n[${i++}] = ${b}_n[1];`);
+  sh.push(`  ${contiguousStrides(o, na + nb - 2)}`);
+  sh.push(`}`);
+  w.shape.push(sh.join("\n"));
+  const T = ctype(out);
+  const m = na === 2 ? `${a}_n[0]` : "1";
+  const kk = `${a}_n[${na - 1}]`;
+  const n = nb === 2 ? `${b}_n[1]` : "1";
+  const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  r.push(`  const int64_t m = ${m}, kk = ${kk}, n = ${n};`);
+  // Operands of another dtype are converted into contiguous temporaries first (perform's astype).
+  const operand = (v: Variable, name: string, nd: number, tag: string): [string, string, string] => {
+    if (dtypeOf(v) === out) {
+      return nd === 2 ? [name, `${name}_s[0]`, `${name}_s[1]`] : tag === "a" ? [name, "0", `${name}_s[0]`] : [name, `${name}_s[0]`, "0"];
+    }
+    r.push(`  ${T} *c${tag} = (${T} *)th_alloc((int64_t)sizeof(${T}) * th_size(${nd}, ${name}_n)); if (!c${tag}) goto oom; tmp[ntmp++] = c${tag};`);
+    r.push(`  { int64_t idx = 0; ${nd === 2 ? `for (int64_t i = 0; i < ${name}_n[0]; i++) for (int64_t j = 0; j < ${name}_n[1]; j++) { const ${ctype(dtypeOf(v))} xv = ${name}[i * ${name}_s[0] + j * ${name}_s[1]]; c${tag}[idx++] = ${convert("xv", dtypeOf(v), T, out)}; }` : `for (int64_t i = 0; i < ${name}_n[0]; i++) { const ${ctype(dtypeOf(v))} xv = ${name}[i * ${name}_s[0]]; c${tag}[idx++] = ${convert("xv", dtypeOf(v), T, out)}; }`} }`);
+    const ld = nd === 2 ? `${name}_n[1]` : "1";
+    return nd === 2 ? [`c${tag}`, ld, "1"] : tag === "a" ? [`c${tag}`, "0", "1"] : [`c${tag}`, "1", "0"];
+  };
+  const [pa, rsa, csa] = operand(av, a, na, "a");
+  const [pb, rsb, csb] = operand(bv, b, nb, "b");
+  let gemm = false;
+  if (out === "float32" || out === "float64") {
+    gemm = true;
+    r.push(`  if (th_gemm_${out === "float32" ? "f32" : "f64"}(m, n, kk, ${pa}, ${rsa}, ${csa}, ${pb}, ${rsb}, ${csb}, ${o})) goto oom;`);
+  } else if (out === "bool") {
+    r.push(`  for (int64_t i = 0; i < m; i++) for (int64_t j = 0; j < n; j++) { uint8_t s = 0; for (int64_t p = 0; p < kk; p++) s |= (${pa}[i * ${rsa} + p * ${csa}] != 0) & (${pb}[p * ${rsb} + j * ${csb}] != 0); ${o}[i * n + j] = s; }`);
+  } else {
+    // Integers wrap as NumPy's do: accumulate modulo 2^64, then store (which wraps again).
+    r.push(`  for (int64_t i = 0; i < m; i++) for (int64_t j = 0; j < n; j++) { uint64_t s = 0; for (int64_t p = 0; p < kk; p++) s += (uint64_t)${pa}[i * ${rsa} + p * ${csa}] * (uint64_t)${pb}[p * ${rsb} + j * ${csb}]; ${o}[i * n + j] = (${T})s; }`);
+  }
+  r.push(`}`);
+  w.run.push(r.join("\n"));
+  return gemm;
+}
+
+function genSoftmax(w: SegmentWriter, node: Apply<Softmax | LogSoftmax>, k: number): void {
+  const xv = node.inputs[0]!;
+  const x = w.name(xv);
+  const o = w.name(node.outputs[0]!);
+  const nd = ndimOf(xv);
+  const axis = node.op.axis!;
+  const s = dtypeOf(xv) === "float32" ? "f32" : "f64";
+  const log = node.op instanceof LogSoftmax ? 1 : 0;
+  w.shape.push(`{ /* node ${k}: ${sq(node.toString())} */ for (int i = 0; i < ${nd}; i++) ${o}_n[i] = ${x}_n[i]; ${contiguousStrides(o, nd)} }`);
+  w.run.push(`th_softmax_${s}(${nd}, ${x}_n, ${x}_s, ${axis}, ${x}, ${o}, ${log}); /* node ${k}: ${sq(node.toString())} */`);
+}
+
+/** Runtime support for softmax and strided copies (after the support header). */
+const RUNTIME = String.raw`
+static void th_copy_strided(size_t es, int nd, const int64_t *shape, const int64_t *strides, const void *src, void *dst) {
+  int64_t n = th_size(nd, shape);
+  if (n == 0) return;
+  int64_t idx[16] = {0};
+  const char *s = (const char *)src;
+  char *d = (char *)dst;
+  int64_t off = 0;
+  for (int64_t i = 0; i < n; i++) {
+    memcpy(d + (size_t)i * es, s + off * (int64_t)es, es);
+    for (int ax = nd - 1; ax >= 0; ax--) {
+      idx[ax]++; off += strides[ax];
+      if (idx[ax] < shape[ax]) break;
+      off -= idx[ax] * strides[ax]; idx[ax] = 0;
+    }
+  }
+}
+#define TH_SOFTMAX(S, T, EXP, LOG)                                                              \
+static void th_softmax_lane_##S(int64_t n, const T *x, int64_t sx, T *y, int64_t sy, int lg) {   \
+  T m = -INFINITY;                                                                              \
+  if (sx == 1) {                                                                                \
+    T mm[16]; for (int j = 0; j < 16; j++) mm[j] = -INFINITY;                                   \
+    int64_t i = 0;                                                                              \
+    for (; i + 16 <= n; i += 16) for (int j = 0; j < 16; j++) { T v = x[i + j]; mm[j] = (v > mm[j] || v != v) ? v : mm[j]; } \
+    for (int j = 0; j < 16; j++) m = (mm[j] > m || mm[j] != mm[j]) ? mm[j] : m;                 \
+    for (; i < n; i++) { T v = x[i]; m = (v > m || v != v) ? v : m; }                           \
+  } else for (int64_t i = 0; i < n; i++) { T v = x[i * sx]; m = (v > m || v != v) ? v : m; }    \
+  if (lg && !(m - m == 0)) m = 0;                                                               \
+  T ss[16]; for (int j = 0; j < 16; j++) ss[j] = 0;                                             \
+  T s = 0;                                                                                      \
+  if (sx == 1 && sy == 1) {                                                                     \
+    int64_t i = 0;                                                                              \
+    for (; i + 16 <= n; i += 16) for (int j = 0; j < 16; j++) { T e = EXP(x[i + j] - m); if (!lg) y[i + j] = e; ss[j] += e; } \
+    for (int j = 0; j < 16; j++) s += ss[j];                                                    \
+    for (; i < n; i++) { T e = EXP(x[i] - m); if (!lg) y[i] = e; s += e; }                      \
+    if (lg) { T c = m + LOG(s); for (int64_t i2 = 0; i2 < n; i2++) y[i2] = x[i2] - c; }         \
+    else { T inv = (T)1 / s; for (int64_t i2 = 0; i2 < n; i2++) y[i2] *= inv; }                \
+  } else {                                                                                      \
+    for (int64_t i = 0; i < n; i++) { T e = EXP(x[i * sx] - m); if (!lg) y[i * sy] = e; s += e; } \
+    if (lg) { T c = m + LOG(s); for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] - c; }    \
+    else { T inv = (T)1 / s; for (int64_t i = 0; i < n; i++) y[i * sy] *= inv; }               \
+  }                                                                                             \
+}                                                                                               \
+static void th_softmax_##S(int nd, const int64_t *shape, const int64_t *xs, int axis, const T *x, T *y, int lg) { \
+  int64_t ys[16]; int64_t acc = 1;                                                              \
+  for (int i = nd - 1; i >= 0; i--) { ys[i] = acc; acc *= shape[i]; }                           \
+  int64_t lanes = 1; for (int i = 0; i < nd; i++) if (i != axis) lanes *= shape[i];             \
+  int64_t n = shape[axis];                                                                      \
+  if (n == 0 || lanes == 0) return;                                                             \
+  _Pragma("omp parallel for if (lanes * n >= 65536) schedule(static)")                          \
+  for (int64_t l = 0; l < lanes; l++) {                                                         \
+    int64_t rem = l, ox = 0, oy = 0;                                                            \
+    for (int i = nd - 1; i >= 0; i--) { if (i == axis) continue; int64_t q = rem % shape[i]; rem /= shape[i]; ox += q * xs[i]; oy += q * ys[i]; } \
+    th_softmax_lane_##S(n, x + ox, xs[axis], y + oy, ys[axis], lg);                              \
+  }                                                                                             \
+}
+TH_SOFTMAX(f32, float, th_expf, th_logf)
+TH_SOFTMAX(f64, double, th_exp, log)
+`;
+
+/** Generates the module for `fgraph`. */
+export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram {
+  const order = fgraph.toposort();
+  const pos = new Map<Apply, number>();
+  order.forEach((n, i) => pos.set(n, i));
+  // Cut the order into C segments and host nodes.
+  const steps: PlanStep[] = [];
+  const groups: Apply[][] = [];
+  for (const node of order) {
+    if (hasCGenerator(node)) {
+      const last = steps[steps.length - 1];
+      if (last && last.kind === "c") (last.segment.nodes as Apply[]).push(node);
+      else {
+        const nodes: Apply[] = [node];
+        groups.push(nodes);
+        steps.push({ kind: "c", segment: { fn: `th_seg${groups.length - 1}`, nodes, inputs: [], exports: [] } });
+      }
+    } else steps.push({ kind: "host", node });
+  }
+  // Which values leave each segment.
+  const readers = new Map<Variable, Set<Apply>>();
+  for (const node of order) for (const v of node.inputs) (readers.get(v) ?? readers.set(v, new Set()).get(v)!).add(node);
+  const outputs = new Set(fgraph.outputs);
+  const segments: Segment[] = [];
+  const bodies: string[] = [];
+  let usesGemm = false;
+  for (const st of steps) {
+    if (st.kind !== "c") continue;
+    const seg = st.segment;
+    const inSeg = new Set(seg.nodes);
+    const produced = new Set(seg.nodes.flatMap((n) => n.outputs));
+    const inputs: Variable[] = [];
+    for (const n of seg.nodes) for (const v of n.inputs) if (!produced.has(v) && !inputs.includes(v)) inputs.push(v);
+    const exports: Variable[] = [];
+    for (const n of seg.nodes) {
+      for (const v of n.outputs) if (outputs.has(v) || [...(readers.get(v) ?? [])].some((r) => !inSeg.has(r))) exports.push(v);
+    }
+    Object.assign(seg, { inputs, exports });
+    const { body, gemm } = segmentSource(seg, pos, opts);
+    usesGemm ||= gemm;
+    bodies.push(body);
+    segments.push(seg);
+  }
+  const source = [
+    `/* generated by theano-ts: one C module per compiled function (src/link/c/codegen.ts) */`,
+    SUPPORT_HEADER,
+    RUNTIME,
+    usesGemm ? gemmSource(opts.blas) : "",
+    ...bodies,
+  ].join("\n");
+  return { source, steps, segments, order, usesGemm };
+}
+
+function segmentSource(seg: Segment, pos: Map<Apply, number>, opts: CodegenOptions): { body: string; gemm: boolean } {
+  const w = new SegmentWriter(opts);
+  const nin = seg.inputs.length;
+  const nex = seg.exports.length;
+  // Inputs: pointer + shape + strides + offset from meta.
+  let m = 0;
+  const inputLines: string[] = [];
+  seg.inputs.forEach((v, i) => {
+    const n = w.declare(v);
+    const nd = ndimOf(v);
+    const lines: string[] = [];
+    for (let d = 0; d < nd; d++) lines.push(`${n}_n[${d}] = (int64_t)meta[${m + d}]; ${n}_s[${d}] = (int64_t)meta[${m + nd + d}];`);
+    lines.push(`${n} = (${ctype(dtypeOf(v))} *)p${i} + (int64_t)meta[${m + 2 * nd}];`);
+    m += 2 * nd + 1;
+    inputLines.push(lines.join(" "));
+  });
+  const capBase = m;
+  for (const node of seg.nodes) for (const o of node.outputs) w.declare(o);
+  let gemm = false;
+  for (const node of seg.nodes) {
+    const k = pos.get(node)!;
+    const op = node.op;
+    if (op instanceof Elemwise) genElemwise(w, node as Apply<Elemwise>, k);
+    else if (op instanceof DimShuffle) genDimShuffle(w, node as Apply<DimShuffle>, k);
+    else if (op instanceof CAReduce) genCAReduce(w, node as Apply<CAReduce>, k);
+    else if (op instanceof Dot) gemm = genDot(w, node as Apply<Dot>, k) || gemm;
+    else if (op instanceof Softmax || op instanceof LogSoftmax) genSoftmax(w, node as Apply<Softmax>, k);
+    else if (op instanceof Reshape) genReshape(w, node as Apply<Reshape>, k);
+    else throw new Error(`internal: no C generator for ${String(op)}`);
+  }
+  // Exports: sizes against the host's buffers; then where each one is written.
+  const exLines: string[] = ["int resize = 0;"];
+  let so = 0;
+  seg.exports.forEach((v, q) => {
+    const n = w.name(v);
+    const nd = ndimOf(v);
+    for (let d = 0; d < nd; d++) exLines.push(`oshape[${so + d}] = (double)${n}_n[${d}];`);
+    so += nd;
+    exLines.push(`if (th_size(${nd}, ${n}_n) != (int64_t)meta[${capBase + q}]) resize = 1;`);
+  });
+  exLines.push("if (resize) return -1;");
+  // Buffers: exports of computing nodes write straight into the host's buffer; exported views are
+  // copied there after the segment; other outputs get fresh memory.
+  const alloc: string[] = [];
+  const copies: string[] = [];
+  // Every allocation site frees through tmp[]: at most three per node output (output, accumulator, conversions).
+  const ntmp = 3 * seg.nodes.reduce((s, n) => s + n.outputs.length, 0);
+  seg.nodes.forEach((node) => {
+    for (const o of node.outputs) {
+      const n = w.name(o);
+      const q = seg.exports.indexOf(o);
+      const view = isViewNode(node) || node.op instanceof Reshape;
+      if (view) {
+        if (q >= 0) copies.push(`th_copy_strided(sizeof(*${n}), ${ndimOf(o)}, ${n}_n, ${n}_s, ${n}, p${nin + q});`);
+        continue;
+      }
+      if (q >= 0) alloc.push(`${n} = (${ctype(dtypeOf(o))} *)p${nin + q};`);
+      else {
+        alloc.push(`${n} = (${ctype(dtypeOf(o))} *)th_alloc((int64_t)sizeof(*${n}) * th_size(${ndimOf(o)}, ${n}_n)); if (!${n}) goto oom; tmp[ntmp++] = ${n};`);
+      }
+    }
+  });
+  const params = [`const double *meta`, `double *oshape`, `char *err`, ...[...Array(nin + nex).keys()].map((i) => `void *p${i}`)];
+  const body = [
+    `/* segment ${seg.fn}: ${seg.nodes.length} node(s), ${nin} input(s), ${nex} export(s) */`,
+    `int ${seg.fn}(${params.join(", ")}) {`,
+    `  (void)meta; (void)oshape; (void)err;`,
+    ...w.decl.map((l) => `  ${l}`),
+    `  void *tmp[${ntmp + 1}]; int ntmp = 0; int rc = 0;`,
+    ...inputLines.map((l) => `  ${l}`),
+    `  /* shapes: every check before any kernel runs */`,
+    ...w.shape,
+    ...exLines.map((l) => `  ${l}`),
+    ...alloc.map((l) => `  ${l}`),
+    `  /* kernels */`,
+    ...w.run,
+    ...copies.map((l) => `  ${l}`),
+    `  goto done;`,
+    `oom:`,
+    `  snprintf(err, ${ERR_LEN}, "out of memory in ${seg.fn}"); rc = -2;`,
+    `done:`,
+    `  for (int i = 0; i < ntmp; i++) free(tmp[i]);`,
+    `  return rc;`,
+    `}`,
+  ].join("\n");
+  return { body, gemm };
+}
+
+/** The koffi prototype of a segment's function. */
+export function segmentPrototype(seg: Segment): string {
+  const ptrs = [...Array(seg.inputs.length + seg.exports.length).keys()].map((i) => `void *p${i}`);
+  return `int ${seg.fn}(double *meta, double *oshape, uint8_t *err${ptrs.length ? ", " : ""}${ptrs.join(", ")})`;
+}
+
+/** Number of doubles of a segment's meta array, and where the export capacities start. */
+export function metaLayout(seg: Segment): { size: number; capBase: number; oshapeSize: number } {
+  const capBase = seg.inputs.reduce((s, v) => s + 2 * ndimOf(v) + 1, 0);
+  return { size: capBase + seg.exports.length, capBase, oshapeSize: Math.max(1, seg.exports.reduce((s, v) => s + ndimOf(v), 0)) };
+}

@@ -1,0 +1,261 @@
+/**
+ * The built-in GEMM of the C backend, C = A·B for float32 and float64 with any strides (so
+ * transposed and sliced operands need no copy), used when no system BLAS is linked.
+ *
+ * The structure is the Goto/BLIS one (Goto & van de Geijn, "Anatomy of high-performance matrix
+ * multiplication", 2008): B is packed into KC×NC panels (shared by all threads, L3), each thread
+ * packs MC×KC blocks of A (L2), and a register-blocked MR×NR micro-kernel with explicit FMA
+ * intrinsics runs over the packed panels (its B micro-panel stays in L1). Packing zero-pads the
+ * edges, so the micro-kernel always runs full tiles and edge tiles are written back through a
+ * small buffer. OpenMP splits the MC blocks (or, for short matrices, the NC panels) across
+ * threads. Sizes: AVX-512 MR=8 rows × NR=2 vectors; AVX2+FMA MR=6 × NR=2 vectors; otherwise a
+ * portable 4×8 scalar kernel that gcc vectorises. Small products skip packing altogether.
+ *
+ * With a system BLAS (`findBlas()` or `blas.ldflags`) the module is linked against it and
+ * `th_gemm_*` calls cblas_{s,d}gemm whenever each operand has a unit stride on one axis.
+ */
+
+/** C source of `th_gemm_f32` / `th_gemm_f64` (after the support header). */
+export function gemmSource(blas: boolean): string {
+  const parts = [ISA, kernel("f32", "float"), kernel("f64", "double")];
+  if (blas) parts.push(CBLAS);
+  parts.push(dispatch("f32", "float", blas ? "s" : null), dispatch("f64", "double", blas ? "d" : null));
+  return parts.join("\n");
+}
+
+const ISA = String.raw`
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+#if defined(__AVX512F__)
+#define TH_VL_f32 16
+#define TH_VL_f64 8
+#define TH_MR 8
+typedef __m512 th_v_f32; typedef __m512d th_v_f64;
+#define th_vload_f32(p) _mm512_loadu_ps(p)
+#define th_vload_f64(p) _mm512_loadu_pd(p)
+#define th_vstore_f32(p, v) _mm512_storeu_ps((p), (v))
+#define th_vstore_f64(p, v) _mm512_storeu_pd((p), (v))
+#define th_vset1_f32(x) _mm512_set1_ps(x)
+#define th_vset1_f64(x) _mm512_set1_pd(x)
+#define th_vzero_f32() _mm512_setzero_ps()
+#define th_vzero_f64() _mm512_setzero_pd()
+#define th_vfma_f32(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define th_vfma_f64(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#elif defined(__AVX2__) && defined(__FMA__)
+#define TH_VL_f32 8
+#define TH_VL_f64 4
+#define TH_MR 6
+typedef __m256 th_v_f32; typedef __m256d th_v_f64;
+#define th_vload_f32(p) _mm256_loadu_ps(p)
+#define th_vload_f64(p) _mm256_loadu_pd(p)
+#define th_vstore_f32(p, v) _mm256_storeu_ps((p), (v))
+#define th_vstore_f64(p, v) _mm256_storeu_pd((p), (v))
+#define th_vset1_f32(x) _mm256_set1_ps(x)
+#define th_vset1_f64(x) _mm256_set1_pd(x)
+#define th_vzero_f32() _mm256_setzero_ps()
+#define th_vzero_f64() _mm256_setzero_pd()
+#define th_vfma_f32(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define th_vfma_f64(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#else
+/* portable: one "vector" is 4 scalars; gcc's vectoriser does the rest */
+#define TH_VL_f32 4
+#define TH_VL_f64 4
+#define TH_MR 4
+#define TH_SCALAR_GEMM 1
+#endif
+#define TH_KC 256
+#define TH_MC 128
+#define TH_NC 3072
+#define TH_GEMM_OMP_MIN 2000000
+`;
+
+/** One precision's packing routines, micro-kernel and blocked driver. */
+function kernel(s: "f32" | "f64", T: string): string {
+  return String.raw`
+#define TH_NR_${s} (2 * TH_VL_${s})
+/* A block (mc×kc, strides rsa/csa) into MR-row panels, p-major; rows past mc are zero */
+static void th_pack_a_${s}(int64_t mc, int64_t kc, const ${T} *a, int64_t rsa, int64_t csa, ${T} *restrict dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += TH_MR) {
+    int64_t mr = mc - i0 < TH_MR ? mc - i0 : TH_MR;
+    for (int64_t p = 0; p < kc; p++) {
+      const ${T} *src = a + i0 * rsa + p * csa;
+      int64_t i = 0;
+      for (; i < mr; i++) dst[i] = src[i * rsa];
+      for (; i < TH_MR; i++) dst[i] = 0;
+      dst += TH_MR;
+    }
+  }
+}
+/* B block (kc×nc, strides rsb/csb) into NR-column panels, p-major; columns past nc are zero */
+static void th_pack_b_${s}(int64_t kc, int64_t nc, const ${T} *b, int64_t rsb, int64_t csb, ${T} *restrict dst) {
+  for (int64_t j0 = 0; j0 < nc; j0 += TH_NR_${s}) {
+    int64_t nr = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
+    for (int64_t p = 0; p < kc; p++) {
+      const ${T} *src = b + p * rsb + j0 * csb;
+      int64_t j = 0;
+      if (csb == 1) for (; j < nr; j++) dst[j] = src[j];
+      else for (; j < nr; j++) dst[j] = src[j * csb];
+      for (; j < TH_NR_${s}; j++) dst[j] = 0;
+      dst += TH_NR_${s};
+    }
+  }
+}
+/* c[MR×NR] (row stride ldc) = (acc ? c : 0) + a_panel · b_panel */
+static inline void th_ukernel_${s}(int64_t kc, const ${T} *restrict a, const ${T} *restrict b, ${T} *restrict c, int64_t ldc, int acc) {
+#ifdef TH_SCALAR_GEMM
+  ${T} r[TH_MR][TH_NR_${s}];
+  for (int i = 0; i < TH_MR; i++) for (int j = 0; j < TH_NR_${s}; j++) r[i][j] = acc ? c[i * ldc + j] : 0;
+  for (int64_t p = 0; p < kc; p++)
+    for (int i = 0; i < TH_MR; i++)
+      for (int j = 0; j < TH_NR_${s}; j++) r[i][j] += a[p * TH_MR + i] * b[p * TH_NR_${s} + j];
+  for (int i = 0; i < TH_MR; i++) for (int j = 0; j < TH_NR_${s}; j++) c[i * ldc + j] = r[i][j];
+#else
+  th_v_${s} r0[TH_MR], r1[TH_MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < TH_MR; i++) { r0[i] = th_vzero_${s}(); r1[i] = th_vzero_${s}(); }
+  for (int64_t p = 0; p < kc; p++) {
+    th_v_${s} b0 = th_vload_${s}(b), b1 = th_vload_${s}(b + TH_VL_${s});
+#pragma GCC unroll 16
+    for (int i = 0; i < TH_MR; i++) {
+      th_v_${s} ai = th_vset1_${s}(a[i]);
+      r0[i] = th_vfma_${s}(ai, b0, r0[i]);
+      r1[i] = th_vfma_${s}(ai, b1, r1[i]);
+    }
+    a += TH_MR;
+    b += TH_NR_${s};
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < TH_MR; i++) {
+    ${T} *ci = c + i * ldc;
+    if (acc) { r0[i] += th_vload_${s}(ci); r1[i] += th_vload_${s}(ci + TH_VL_${s}); }
+    th_vstore_${s}(ci, r0[i]);
+    th_vstore_${s}(ci + TH_VL_${s}, r1[i]);
+  }
+#endif
+}
+/* one packed A block times one packed B panel into C (row stride ldc) */
+static void th_macro_${s}(int64_t mc, int64_t nc, int64_t kc, const ${T} *pa, const ${T} *pb, ${T} *c, int64_t ldc, int acc) {
+  ${T} tmp[TH_MR * TH_NR_${s}];
+  for (int64_t j0 = 0; j0 < nc; j0 += TH_NR_${s}) {
+    int64_t nr = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
+    for (int64_t i0 = 0; i0 < mc; i0 += TH_MR) {
+      int64_t mr = mc - i0 < TH_MR ? mc - i0 : TH_MR;
+      const ${T} *ap = pa + i0 * kc, *bp = pb + j0 * kc;
+      ${T} *cp = c + i0 * ldc + j0;
+      if (mr == TH_MR && nr == TH_NR_${s}) th_ukernel_${s}(kc, ap, bp, cp, ldc, acc);
+      else {
+        for (int64_t i = 0; i < mr; i++) for (int64_t j = 0; j < nr; j++) tmp[i * TH_NR_${s} + j] = acc ? cp[i * ldc + j] : 0;
+        th_ukernel_${s}(kc, ap, bp, tmp, TH_NR_${s}, 1);
+        for (int64_t i = 0; i < mr; i++) for (int64_t j = 0; j < nr; j++) cp[i * ldc + j] = tmp[i * TH_NR_${s} + j];
+      }
+    }
+  }
+}
+/* small products: no packing; the inner loop runs along B's rows */
+static void th_gemm_small_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} *c) {
+  for (int64_t i = 0; i < m; i++) {
+    ${T} *ci = c + i * n;
+    for (int64_t j = 0; j < n; j++) ci[j] = 0;
+    for (int64_t p = 0; p < k; p++) {
+      ${T} av = a[i * rsa + p * csa];
+      const ${T} *bp = b + p * rsb;
+      if (csb == 1) for (int64_t j = 0; j < n; j++) ci[j] += av * bp[j];
+      else for (int64_t j = 0; j < n; j++) ci[j] += av * bp[j * csb];
+    }
+  }
+}
+/* c (m×n, contiguous) = a (m×k) · b (k×n); returns 0, or 1 when out of memory */
+static int th_gemm_builtin_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} *c) {
+  if (m == 0 || n == 0) return 0;
+  if (k == 0) { for (int64_t i = 0; i < m * n; i++) c[i] = 0; return 0; }
+  if (m * n * k <= 32768 || m < 2 || n < 2) { th_gemm_small_${s}(m, n, k, a, rsa, csa, b, rsb, csb, c); return 0; }
+  int64_t ncb = n < TH_NC ? n : TH_NC;
+  int64_t kcb = k < TH_KC ? k : TH_KC;
+  ${T} *pb = (${T} *)th_alloc((int64_t)sizeof(${T}) * kcb * (ncb + TH_NR_${s}));
+  if (!pb) return 1;
+  int fail = 0;
+  int par = m * n * k >= TH_GEMM_OMP_MIN;
+  int64_t mblocks = (m + TH_MC - 1) / TH_MC;
+  (void)par; (void)mblocks;
+#pragma omp parallel if (par)
+  {
+    ${T} *pa = (${T} *)th_alloc((int64_t)sizeof(${T}) * (TH_MC + TH_MR) * kcb);
+    if (!pa) {
+#pragma omp atomic write
+      fail = 1;
+    }
+    for (int64_t jc = 0; jc < n; jc += TH_NC) {
+      int64_t nc = n - jc < TH_NC ? n - jc : TH_NC;
+      for (int64_t pc = 0; pc < k; pc += TH_KC) {
+        int64_t kc = k - pc < TH_KC ? k - pc : TH_KC;
+        int64_t npanels = (nc + TH_NR_${s} - 1) / TH_NR_${s};
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < npanels; q++) {
+          int64_t j0 = q * TH_NR_${s};
+          int64_t w = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
+          th_pack_b_${s}(kc, w, b + pc * rsb + (jc + j0) * csb, rsb, csb, pb + j0 * kc);
+        }
+        /* implicit barrier: the packed panel is complete */
+        if (mblocks >= 2 || !par) {
+#pragma omp for schedule(dynamic, 1)
+          for (int64_t ib = 0; ib < mblocks; ib++) {
+            if (!pa) continue;
+            int64_t ic = ib * TH_MC;
+            int64_t mc = m - ic < TH_MC ? m - ic : TH_MC;
+            th_pack_a_${s}(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa);
+            th_macro_${s}(mc, nc, kc, pa, pb, c + ic * n + jc, n, pc > 0);
+          }
+        } else {
+          /* one short block of rows: split the columns instead */
+          int64_t mc = m;
+#pragma omp for schedule(static)
+          for (int64_t q = 0; q < npanels; q++) {
+            if (!pa) continue;
+            int64_t j0 = q * TH_NR_${s};
+            int64_t w = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
+            /* each thread packs the whole (short) A block once per panel it owns */
+            th_pack_a_${s}(mc, kc, a + pc * csa, rsa, csa, pa);
+            th_macro_${s}(mc, w, kc, pa, pb + j0 * kc, c + jc + j0, n, pc > 0);
+          }
+        }
+      }
+    }
+    free(pa);
+  }
+  free(pb);
+  return fail;
+}
+`;
+}
+
+const CBLAS = String.raw`
+enum { th_CblasRowMajor = 101, th_CblasNoTrans = 111, th_CblasTrans = 112 };
+void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void cblas_dgemm(int order, int ta, int tb, int m, int n, int k, double alpha, const double *a, int lda, const double *b, int ldb, double beta, double *c, int ldc);
+/* a row-major operand as BLAS sees it: unit column stride (no transpose) or unit row stride */
+static inline int th_blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, int *trans, int64_t *ld) {
+  if ((cs == 1 || cols == 1) && rs >= (cols > 1 ? cols : 1)) { *trans = th_CblasNoTrans; *ld = rs; return 1; }
+  if ((rs == 1 || rows == 1) && cs >= (rows > 1 ? rows : 1)) { *trans = th_CblasTrans; *ld = cs; return 1; }
+  return 0;
+}
+`;
+
+function dispatch(s: "f32" | "f64", T: string, blas: "s" | "d" | null): string {
+  const blasCall = blas
+    ? String.raw`
+  {
+    int ta, tb; int64_t lda, ldb;
+    if (m > 0 && n > 0 && k > 0 && m < 2147483647 && n < 2147483647 && k < 2147483647 &&
+        th_blas_layout(m, k, rsa, csa, &ta, &lda) && th_blas_layout(k, n, rsb, csb, &tb, &ldb) && lda < 2147483647 && ldb < 2147483647) {
+      cblas_${blas}gemm(th_CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1, a, (int)(lda > 0 ? lda : 1), b, (int)(ldb > 0 ? ldb : 1), 0, c, (int)(n > 0 ? n : 1));
+      return 0;
+    }
+  }`
+    : "";
+  return String.raw`
+static int th_gemm_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} *c) {${blasCall}
+  return th_gemm_builtin_${s}(m, n, k, a, rsa, csa, b, rsb, csb, c);
+}
+`;
+}

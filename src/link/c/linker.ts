@@ -1,0 +1,229 @@
+/**
+ * The `c` and `auto` linkers: the graph becomes one C module (src/link/c/codegen.ts) compiled
+ * through the compile cache and called through the FFI; nodes without a C generator run their
+ * `perform` on the host between C segments. When the whole graph is in C, an evaluation is one
+ * FFI call: the host passes the inputs' memory with their shapes, strides and offsets, plus
+ * output buffers sized as in the previous call; C checks every shape first and, only when the
+ * sizes changed, returns the new shapes so the host can allocate and call again.
+ *
+ * `auto` (the `linker` flag's default) is C when `cCompilerStatus()` says a compiler builds and
+ * loads modules here, else the JS linker with one warning that says how to get the C backend.
+ */
+
+import { config } from "../../config/index.js";
+import { BackendError, ShapeError } from "../../errors.js";
+import type { Apply, Value, Variable } from "../../graph/basic.js";
+import type { FunctionGraph } from "../../graph/fgraph.js";
+import { type DType, type TypedArray, typedArrayCtor } from "../../ndarray/dtype.js";
+import { NDArray } from "../../ndarray/ndarray.js";
+import type { TensorType } from "../../tensor/type.js";
+import { type LoadedModule, loadModule, warn } from "../cache.js";
+import { wrapNodeError } from "../errors.js";
+import { jsLinker } from "../js/linker.js";
+import type { Linker, Thunk } from "../types.js";
+import { type CProgram, ERR_LEN, type Segment, generateC, metaLayout, segmentPrototype } from "./codegen.js";
+import { cCompilerStatus, findBlas } from "./compiler.js";
+import type { NativeFunction } from "./ffi.js";
+
+/** Modules this process compiled (not loaded from the cache): tests count rebuilds with it. */
+let builds = 0;
+export function cBuildCount(): number {
+  return builds;
+}
+
+/** The one place a generated module is compiled or fetched from the cache. */
+function buildModule(source: string, ldflags: readonly string[]): LoadedModule {
+  const mod = loadModule(source, { ldflags });
+  if (!mod.fromCache) builds++;
+  return mod;
+}
+
+/** Everything the thunk needs to call one segment. */
+interface SegmentCall {
+  readonly seg: Segment;
+  readonly fn: NativeFunction;
+  readonly meta: Float64Array;
+  readonly oshape: Float64Array;
+  readonly err: Uint8Array;
+  readonly capBase: number;
+  readonly inSlots: readonly number[];
+  readonly inNd: readonly number[];
+  readonly inDtypes: readonly DType[];
+  readonly exSlots: readonly number[];
+  readonly exNd: readonly number[];
+  readonly exDtypes: readonly DType[];
+  /** Export sizes of the previous call: the first guess for this one. */
+  readonly lastSizes: number[];
+  readonly args: unknown[];
+}
+
+const dtypeOf = (v: Variable): DType => (v.type as TensorType).dtype;
+const ndimOf = (v: Variable): number => (v.type as TensorType).ndim;
+
+/** The generated source of a graph (for `thunk.source`, tests and debugging). */
+export function cSource(fgraph: FunctionGraph): CProgram {
+  const blas = findBlas();
+  return generateC(fgraph, { blas: blas !== null && blas.interface === "cblas", ompMinSize: Number(config.openmp_elemwise_minsize) });
+}
+
+export const cLinker: Linker = {
+  name: "c",
+  make(fgraph: FunctionGraph): Thunk {
+    const blas = findBlas();
+    const useBlas = blas !== null && blas.interface === "cblas";
+    const program = generateC(fgraph, { blas: useBlas, ompMinSize: Number(config.openmp_elemwise_minsize) });
+    // Slots: every variable the plan touches gets an index into one value array.
+    const slot = new Map<Variable, number>();
+    const slotOf = (v: Variable): number => {
+      let s = slot.get(v);
+      if (s === undefined) slot.set(v, (s = slot.size));
+      return s;
+    };
+    fgraph.inputs.forEach(slotOf);
+    const constants: Array<[number, Value]> = [];
+    const visit = (v: Variable): void => {
+      if (!slot.has(v) && v.isConstant) constants.push([slotOf(v), v.constantData]);
+      slotOf(v);
+    };
+    for (const node of program.order) {
+      node.inputs.forEach(visit);
+      node.outputs.forEach(slotOf);
+    }
+    fgraph.outputs.forEach(visit);
+
+    let mod: LoadedModule | null = null;
+    const calls = new Map<Segment, SegmentCall>();
+    if (program.segments.length > 0) {
+      mod = buildModule(program.source, useBlas ? blas!.ldflags : []);
+      for (const seg of program.segments) {
+        const { size, capBase, oshapeSize } = metaLayout(seg);
+        calls.set(seg, {
+          seg,
+          fn: mod.library.func(segmentPrototype(seg)),
+          meta: new Float64Array(Math.max(1, size)),
+          oshape: new Float64Array(oshapeSize),
+          err: new Uint8Array(ERR_LEN),
+          capBase,
+          inSlots: seg.inputs.map(slotOf),
+          inNd: seg.inputs.map(ndimOf),
+          inDtypes: seg.inputs.map(dtypeOf),
+          exSlots: seg.exports.map(slotOf),
+          exNd: seg.exports.map(ndimOf),
+          exDtypes: seg.exports.map(dtypeOf),
+          lastSizes: seg.exports.map(() => -1),
+          args: new Array(3 + seg.inputs.length + seg.exports.length),
+        });
+      }
+    }
+    const order = program.order;
+    const steps = program.steps.map((st) => (st.kind === "c" ? { call: calls.get(st.segment)!, node: null } : { call: null, node: st.node }));
+    const inSlots = fgraph.inputs.map(slotOf);
+    const outSlots = fgraph.outputs.map(slotOf);
+    const nslots = slot.size;
+
+    const thunk: Thunk = (inputs: readonly Value[]): Value[] => {
+      const env: Value[] = new Array(nslots);
+      for (let i = 0; i < inSlots.length; i++) env[inSlots[i]!] = inputs[i];
+      for (const [s, c] of constants) env[s] = c;
+      for (const st of steps) {
+        if (st.node) {
+          const node = st.node;
+          const args = node.inputs.map((v) => env[slot.get(v)!]);
+          let outs: Value[];
+          try {
+            outs = node.op.perform(node, args);
+          } catch (e) {
+            throw wrapNodeError(e, node, args);
+          }
+          node.outputs.forEach((o, i) => (env[slot.get(o)!] = outs[i]));
+        } else runSegment(st.call!, env, order);
+      }
+      return outSlots.map((s) => env[s]);
+    };
+    thunk.source = program.source;
+    thunk.free = () => {
+      mod?.library.close();
+      mod = null;
+    };
+    return thunk;
+  },
+};
+
+function allocExports(c: SegmentCall, sizes: readonly number[]): TypedArray[] {
+  return c.exDtypes.map((d, q) => new (typedArrayCtor(d))(Math.max(0, sizes[q]!)));
+}
+
+/** One FFI call (two when an export's size changed since the previous call). */
+function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void {
+  const { meta, args, seg } = c;
+  let m = 0;
+  const nin = c.inSlots.length;
+  for (let i = 0; i < nin; i++) {
+    let a = env[c.inSlots[i]!] as NDArray;
+    if (!(a instanceof NDArray)) throw new BackendError(`C segment ${seg.fn}: input ${seg.inputs[i]!.label} is not an array (got ${typeof a})`);
+    // The generated code reads memory as the variable's dtype: never pass another one.
+    if (a.dtype !== c.inDtypes[i]) a = a.astype(c.inDtypes[i]!);
+    const nd = c.inNd[i]!;
+    if (a.ndim !== nd) throw new ShapeError(`C segment ${seg.fn}: input ${seg.inputs[i]!.label} has rank ${a.ndim}, its type says ${nd}`);
+    for (let d = 0; d < nd; d++) {
+      meta[m + d] = a.shape[d]!;
+      meta[m + nd + d] = a.strides[d]!;
+    }
+    meta[m + 2 * nd] = a.offset;
+    m += 2 * nd + 1;
+    args[3 + i] = a.data;
+  }
+  args[0] = meta;
+  args[1] = c.oshape;
+  args[2] = c.err;
+  let bufs = allocExports(c, c.lastSizes);
+  for (let q = 0; q < bufs.length; q++) {
+    meta[c.capBase + q] = c.lastSizes[q]!;
+    args[3 + nin + q] = bufs[q];
+  }
+  let rc = c.fn(...args) as number;
+  if (rc === -1) {
+    const sizes = shapesOf(c).map((s) => s.reduce((x, y) => x * y, 1));
+    sizes.forEach((s, q) => (c.lastSizes[q] = s));
+    bufs = allocExports(c, sizes);
+    for (let q = 0; q < bufs.length; q++) {
+      meta[c.capBase + q] = sizes[q]!;
+      args[3 + nin + q] = bufs[q];
+    }
+    rc = c.fn(...args) as number;
+  }
+  if (rc !== 0) {
+    const nul = c.err.indexOf(0);
+    const msg = new TextDecoder().decode(c.err.subarray(0, nul < 0 ? c.err.length : nul));
+    if (rc > 0) {
+      const node = order[rc - 1]!;
+      throw wrapNodeError(new ShapeError(msg), node, node.inputs.map((v) => (seg.inputs.includes(v) ? env[c.inSlots[seg.inputs.indexOf(v)]!] : undefined)));
+    }
+    throw new BackendError(rc === -1 ? `C segment ${seg.fn} asked twice for new output sizes` : `C segment ${seg.fn} failed: ${msg || `code ${rc}`}`);
+  }
+  const shapes = shapesOf(c);
+  for (let q = 0; q < bufs.length; q++) env[c.exSlots[q]!] = new NDArray(c.exDtypes[q]!, shapes[q]!, bufs[q]!);
+}
+
+function shapesOf(c: SegmentCall): number[][] {
+  const out: number[][] = [];
+  let k = 0;
+  for (const nd of c.exNd) {
+    out.push(Array.from(c.oshape.subarray(k, k + nd)));
+    k += nd;
+  }
+  return out;
+}
+
+let warnedAuto = false;
+
+/** `linker=auto`: C when a working compiler is found, else JS with one warning. */
+export function autoLinker(): Linker {
+  const status = cCompilerStatus();
+  if (status.ok) return cLinker;
+  if (!warnedAuto) {
+    warnedAuto = true;
+    warn(`theano-ts: the C backend is unavailable (${status.reason}); using the JS backend (set THEANO_FLAGS=linker=js to silence this warning).`);
+  }
+  return jsLinker;
+}

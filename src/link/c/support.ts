@@ -1,0 +1,372 @@
+/**
+ * The C support header every generated module starts with: the scalar table's C helpers
+ * (`th_exp$f`, `th_sigmoid$f`, `th_floordiv_int`, `th_min`, ...), shape helpers and the error
+ * plumbing of generated code.
+ *
+ * Why our own math: glibc's expf/logf/tanhf are scalar calls that stop gcc from vectorising a
+ * fused loop, and `-ffast-math` (which would enable libmvec) breaks NaN/Inf semantics that
+ * NanGuard relies on. So exp, log, log1p, expm1, tanh, sigmoid, softplus and erf are written
+ * branch-free (selects only) so gcc if-converts and vectorises loops calling them.
+ * Algorithms: Cody-Waite range reduction with Cephes' minimax polynomials (exp, log, tanh),
+ * Goldberg's log1p identity, a Taylor/exp split for expm1, and polynomials fitted here (erf,
+ * with numpy against Python's math.erf/erfc, evaluated in double).
+ *
+ * Accuracy (measured by test/link/c/support.test.ts against the float64 reference over edge
+ * values and ~10^5 random points): float32 results within 3 ulp of the correctly rounded value;
+ * NaN, ±Inf and ±0 behave as C99 (exp(-inf) = 0, log(0) = -inf, log(-1) = NaN, tanh(-0) = -0).
+ * float64 variants: exp and sigmoid are the vectorisable polynomial (≤ 1 ulp); log, log1p,
+ * expm1, tanh, erf call libm (correctly rounded or nearly, but scalar). sin/cos use libm in both
+ * precisions (correct for every argument; Payne-Hanek reduction is not worth its code here), and
+ * pow is libm's pow/powf as the scalar table names them.
+ *
+ * `#pragma GCC optimize("no-trapping-math")`: lets gcc if-convert selects whose arms compute
+ * floating-point values; results are unchanged (no flag is read), unlike -ffast-math.
+ */
+
+export const SUPPORT_HEADER = String.raw`#define _POSIX_C_SOURCE 200809L
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <math.h>
+
+#if defined(__FMA__) || defined(__aarch64__)
+#define TH_FMAF(a, b, c) __builtin_fmaf((a), (b), (c))
+#define TH_FMA(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define TH_FMAF(a, b, c) ((a) * (b) + (c))
+#define TH_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+static inline float th_asfloat(int32_t i) { union { int32_t i; float f; } u; u.i = i; return u.f; }
+static inline int32_t th_asint(float f) { union { int32_t i; float f; } u; u.f = f; return u.i; }
+static inline double th_asdouble(int64_t i) { union { int64_t i; double f; } u; u.i = i; return u.f; }
+static inline int64_t th_aslong(double f) { union { int64_t i; double f; } u; u.f = f; return u.i; }
+
+/* ---- exp ---- */
+static inline float th_expf(float x) {
+  float xc = x < -104.0f ? -104.0f : x;
+  xc = xc > 89.0f ? 89.0f : xc;
+  xc = xc != xc ? 0.0f : xc;
+  /* n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |n| < 2^22, no libm call) */
+  float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = TH_FMAF(n, -0.693359375f, xc);
+  r = TH_FMAF(n, 2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = TH_FMAF(p, r, 1.3981999507e-3f);
+  p = TH_FMAF(p, r, 8.3334519073e-3f);
+  p = TH_FMAF(p, r, 4.1665795894e-2f);
+  p = TH_FMAF(p, r, 1.6666665459e-1f);
+  p = TH_FMAF(p, r, 5.0000001201e-1f);
+  float y = TH_FMAF(p * r, r, r) + 1.0f;
+  int32_t i = (int32_t)n;
+  int32_t i1 = i >> 1, i2 = i - i1;
+  y = y * th_asfloat((i1 + 127) << 23) * th_asfloat((i2 + 127) << 23);
+  return x != x ? x : y;
+}
+
+static inline double th_exp(double x) {
+  double xc = x < -746.0 ? -746.0 : x;
+  xc = xc > 710.0 ? 710.0 : xc;
+  xc = xc != xc ? 0.0 : xc;
+  double n = (xc * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0;
+  double r = TH_FMA(n, -6.93147180369123816490e-01, xc);
+  r = TH_FMA(n, -1.90821492927058770002e-10, r);
+  double p = 1.0 / 6227020800.0;
+  p = TH_FMA(p, r, 1.0 / 479001600.0);
+  p = TH_FMA(p, r, 1.0 / 39916800.0);
+  p = TH_FMA(p, r, 1.0 / 3628800.0);
+  p = TH_FMA(p, r, 1.0 / 362880.0);
+  p = TH_FMA(p, r, 1.0 / 40320.0);
+  p = TH_FMA(p, r, 1.0 / 5040.0);
+  p = TH_FMA(p, r, 1.0 / 720.0);
+  p = TH_FMA(p, r, 1.0 / 120.0);
+  p = TH_FMA(p, r, 1.0 / 24.0);
+  p = TH_FMA(p, r, 1.0 / 6.0);
+  p = TH_FMA(p, r, 0.5);
+  double y = TH_FMA(p * r, r, r) + 1.0;
+  int64_t i = (int64_t)n;
+  int64_t i1 = i >> 1, i2 = i - i1;
+  y = y * th_asdouble((i1 + 1023) << 52) * th_asdouble((i2 + 1023) << 52);
+  return x != x ? x : y;
+}
+
+/* ---- log ---- */
+static inline float th_logf(float x) {
+  /* subnormals: scale into the normal range first */
+  int sub = x < 1.17549435e-38f;
+  float xs = sub ? x * 8388608.0f : x;
+  int32_t ix = th_asint(xs);
+  int32_t e = (ix - 0x3f3504f3) >> 23;
+  float m = th_asfloat(ix - (e << 23));
+  float fe = (float)e - (sub ? 23.0f : 0.0f);
+  float f = m - 1.0f;
+  float z = f * f;
+  float y = 7.0376836292e-2f;
+  y = TH_FMAF(y, f, -1.1514610310e-1f);
+  y = TH_FMAF(y, f, 1.1676998740e-1f);
+  y = TH_FMAF(y, f, -1.2420140846e-1f);
+  y = TH_FMAF(y, f, 1.4249322787e-1f);
+  y = TH_FMAF(y, f, -1.6668057665e-1f);
+  y = TH_FMAF(y, f, 2.0000714765e-1f);
+  y = TH_FMAF(y, f, -2.4999993993e-1f);
+  y = TH_FMAF(y, f, 3.3333331174e-1f);
+  y = y * f * z;
+  y = TH_FMAF(fe, -2.12194440e-4f, y);
+  y = TH_FMAF(-0.5f, z, y);
+  float r = f + y;
+  r = TH_FMAF(fe, 0.693359375f, r);
+  r = x == INFINITY ? x : r;
+  r = x == 0.0f ? -INFINITY : r;
+  r = ((x < 0.0f) | (x != x)) ? NAN : r;
+  return r;
+}
+
+static inline double th_log(double x) { return log(x); }
+
+/* ---- log1p, expm1 ---- */
+static inline float th_log1pf(float x) {
+  /* Goldberg: log(u) * x / (u - 1) with u = 1 + x rounded, exact when u == 1 */
+  float u = 1.0f + x;
+  float d = u - 1.0f;
+  float q = d == 0.0f ? 1.0f : x / d;
+  float r = th_logf(u) * q;
+  r = d == 0.0f ? x : r;
+  r = x == INFINITY ? x : r;
+  return r;
+}
+static inline double th_log1p(double x) { return log1p(x); }
+
+static inline float th_expm1f(float x) {
+  /* |x| < 0.5: Taylor series to x^9 (relative error < 1e-9); beyond: exp(x) - 1 */
+  float p = 1.0f / 362880.0f;
+  p = TH_FMAF(p, x, 1.0f / 40320.0f);
+  p = TH_FMAF(p, x, 1.0f / 5040.0f);
+  p = TH_FMAF(p, x, 1.0f / 720.0f);
+  p = TH_FMAF(p, x, 1.0f / 120.0f);
+  p = TH_FMAF(p, x, 1.0f / 24.0f);
+  p = TH_FMAF(p, x, 1.0f / 6.0f);
+  p = TH_FMAF(p, x, 0.5f);
+  float s = TH_FMAF(p * x, x, x);
+  float l = th_expf(x) - 1.0f;
+  float ax = x < 0.0f ? -x : x;
+  float r = ax < 0.5f ? s : l;
+  return x == 0.0f ? x : r;
+}
+static inline double th_expm1(double x) { return expm1(x); }
+
+/* ---- tanh, sigmoid, softplus ---- */
+static inline float th_tanhf(float x) {
+  float ax = x < 0.0f ? -x : x;
+  float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = TH_FMAF(p, z, 2.06390887954e-2f);
+  p = TH_FMAF(p, z, -5.37397155531e-2f);
+  p = TH_FMAF(p, z, 1.33314422036e-1f);
+  p = TH_FMAF(p, z, -3.33332819422e-1f);
+  float small = TH_FMAF(x * z, p, x);
+  float e = th_expf(2.0f * ax);
+  float big = 1.0f - 2.0f / (e + 1.0f);
+  big = x < 0.0f ? -big : big;
+  float r = ax < 0.625f ? small : big;
+  return x == 0.0f ? x : r;
+}
+static inline double th_tanh(double x) { return tanh(x); }
+
+static inline float th_sigmoidf(float x) {
+  float ax = x < 0.0f ? -x : x;
+  float e = th_expf(-ax);
+  float d = 1.0f / (1.0f + e);
+  float r = x >= 0.0f ? d : e * d;
+  return x != x ? x : r;
+}
+static inline double th_sigmoid(double x) {
+  double ax = x < 0.0 ? -x : x;
+  double e = th_exp(-ax);
+  double d = 1.0 / (1.0 + e);
+  return x >= 0.0 ? d : (x != x ? x : e * d);
+}
+
+static inline float th_softplusf(float x) {
+  float ax = x < 0.0f ? -x : x;
+  float m = x > 0.0f ? x : 0.0f;
+  return m + th_log1pf(th_expf(-ax));
+}
+static inline double th_softplus(double x) {
+  double ax = x < 0.0 ? -x : x;
+  double m = x > 0.0 ? x : 0.0;
+  return m + log1p(th_exp(-ax));
+}
+
+/* ---- erf: evaluated in double, fitted polynomials (relative error < 2e-9) ---- */
+static inline float th_erff(float xf) {
+  double x = xf;
+  double ax = x < 0.0 ? -x : x;
+  double z = x * x;
+  double s = 7.8980685378221481e-05;
+  s = TH_FMA(s, z, -0.00080243166325291845);
+  s = TH_FMA(s, z, 0.0051900499644092725);
+  s = TH_FMA(s, z, -0.026854807016273716);
+  s = TH_FMA(s, z, 0.11283612402789212);
+  s = TH_FMA(s, z, -0.37612628842481638);
+  s = TH_FMA(s, z, 1.1283791665105314);
+  double small = x * s;
+  double axc = ax < 1.0 ? 1.0 : ax;
+  axc = axc > 4.0 ? 4.0 : axc;
+  double t = 1.0 / axc;
+  double g = 0.021029285905702497;
+  g = TH_FMA(g, t, -0.17877473634270971);
+  g = TH_FMA(g, t, 0.68342448078824791);
+  g = TH_FMA(g, t, -1.5439481697824149);
+  g = TH_FMA(g, t, 2.2619384008594356);
+  g = TH_FMA(g, t, -2.1793876649377806);
+  g = TH_FMA(g, t, 1.2571533641659971);
+  g = TH_FMA(g, t, -0.20539842390090512);
+  g = TH_FMA(g, t, -0.24979669953750949);
+  g = TH_FMA(g, t, -0.0029673692500342156);
+  g = TH_FMA(g, t, 0.56431110800084094);
+  double big = 1.0 - th_exp(-axc * axc) * g * t;
+  big = ax > 4.0 ? 1.0 : big;
+  big = x < 0.0 ? -big : big;
+  double r = ax < 1.0 ? small : big;
+  return (float)r;
+}
+static inline double th_erf(double x) { return erf(x); }
+
+/* ---- trigonometric: libm (correct for every argument; not vectorised) ---- */
+static inline float th_sinf(float x) { return sinf(x); }
+static inline double th_sin(double x) { return sin(x); }
+static inline float th_cosf(float x) { return cosf(x); }
+static inline double th_cos(double x) { return cos(x); }
+
+/* ---- erfinv and digamma, ports of src/scalar/math.ts (float64) ---- */
+static inline double th_erfinv(double y) {
+  if (y != y || y < -1.0 || y > 1.0) return NAN;
+  if (y == 1.0) return INFINITY;
+  if (y == -1.0) return -INFINITY;
+  double w = -log((1.0 - y) * (1.0 + y)), x, p;
+  if (w < 5.0) {
+    w -= 2.5;
+    p = 2.81022636e-8; p = 3.43273939e-7 + p * w; p = -3.5233877e-6 + p * w; p = -4.39150654e-6 + p * w;
+    p = 0.00021858087 + p * w; p = -0.00125372503 + p * w; p = -0.00417768164 + p * w; p = 0.246640727 + p * w;
+    p = 1.50140941 + p * w;
+  } else {
+    w = sqrt(w) - 3.0;
+    p = -0.000200214257; p = 0.000100950558 + p * w; p = 0.00134934322 + p * w; p = -0.00367342844 + p * w;
+    p = 0.00573950773 + p * w; p = -0.0076224613 + p * w; p = 0.00943887047 + p * w; p = 1.00167406 + p * w;
+    p = 2.83297682 + p * w;
+  }
+  x = p * y;
+  for (int i = 0; i < 3; i++) {
+    double err = fabs(y) > 0.9 ? -(erfc(x) - (1.0 - y)) : erf(x) - y;
+    x -= err / (1.1283791670955126 * exp(-x * x));
+  }
+  return x;
+}
+static inline float th_erfinvf(float y) { return (float)th_erfinv(y); }
+
+static inline double th_psi(double x) {
+  if (x != x || x == -INFINITY) return NAN;
+  if (x == INFINITY) return INFINITY;
+  if (x == 0.0) return signbit(x) ? INFINITY : -INFINITY;
+  if (x < 0.0 && x == floor(x)) return NAN;
+  double r = 0.0;
+  if (x < 0.0) { r = -3.141592653589793 / tan(3.141592653589793 * x); x = 1.0 - x; }
+  while (x < 6.0) { r -= 1.0 / x; x += 1.0; }
+  double f = 1.0 / (x * x);
+  double t = f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240 + f * (-1.0 / 132 + f * (691.0 / 32760 + f * (-1.0 / 12)))))));
+  return r + log(x) - 0.5 / x + t;
+}
+static inline float th_psif(float x) { return (float)th_psi(x); }
+
+/* ---- NumPy's min/max (NaN propagates; of equal zeros the second), clip = min(max(x, lo), hi) ----
+   Operands are always plain locals in generated code, so evaluating them twice is harmless. */
+#define th_max(a, b) (((a) > (b) || (a) != (a)) ? (a) : (b))
+#define th_min(a, b) (((a) < (b) || (a) != (a)) ? (a) : (b))
+#define th_clip(x, lo, hi) th_min(th_max((x), (lo)), (hi))
+
+/* ---- Python/NumPy floor division and modulo ---- */
+static inline int64_t th_floordiv_i64(int64_t a, int64_t b) {
+  if (b == 0) return 0;
+  if (b == -1) return (int64_t)(0u - (uint64_t)a); /* INT64_MIN / -1 wraps, as NumPy */
+  int64_t q = a / b, r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? q - 1 : q;
+}
+static inline uint64_t th_floordiv_u64(uint64_t a, uint64_t b) { return b == 0 ? 0 : a / b; }
+static inline int64_t th_mod_i64(int64_t a, int64_t b) {
+  if (b == 0 || b == -1) return 0;
+  int64_t r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+static inline uint64_t th_mod_u64(uint64_t a, uint64_t b) { return b == 0 ? 0 : a % b; }
+#define th_floordiv_int(a, b) _Generic((a) + (b), uint64_t: th_floordiv_u64, default: th_floordiv_i64)((a), (b))
+#define th_mod_int(a, b) _Generic((a) + (b), uint64_t: th_mod_u64, default: th_mod_i64)((a), (b))
+
+static inline double th_floordiv(double a, double b) {
+  if (b == 0.0) return a / b;
+  double mod = fmod(a, b);
+  double div = (a - mod) / b;
+  if (mod != 0.0 && ((b < 0.0) != (mod < 0.0))) { mod += b; div -= 1.0; }
+  if (div == 0.0) return copysign(0.0, a / b);
+  double q = floor(div);
+  if (div - q > 0.5) q += 1.0;
+  return q;
+}
+static inline float th_floordivf(float a, float b) { return (float)th_floordiv(a, b); }
+static inline double th_mod(double a, double b) {
+  if (b == 0.0) return NAN;
+  double r = fmod(a, b);
+  if (r == 0.0) return b < 0.0 ? -0.0 : 0.0;
+  return ((r < 0.0) != (b < 0.0)) ? r + b : r;
+}
+static inline float th_modf(float a, float b) { return (float)th_mod(a, b); }
+
+/* integer power by squaring, wrapping like NumPy; negative exponents give 0 (±1 for bases ±1) */
+static inline int64_t th_pow_i64(int64_t a, int64_t b) {
+  if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
+  uint64_t r = 1, x = (uint64_t)a;
+  while (b) { if (b & 1) r *= x; x *= x; b >>= 1; }
+  return (int64_t)r;
+}
+static inline uint64_t th_pow_u64(uint64_t a, uint64_t b) {
+  uint64_t r = 1;
+  while (b) { if (b & 1) r *= a; a *= a; b >>= 1; }
+  return r;
+}
+#define th_pow_int(a, b) _Generic((a) + (b), uint64_t: th_pow_u64, default: th_pow_i64)((a), (b))
+
+/* ---- float -> integer stores as JS typed arrays do them: truncate, wrap modulo 2^64, NaN/Inf -> 0 ---- */
+static inline uint64_t th_f2u64(double x) {
+  if (!(x == x) || x == INFINITY || x == -INFINITY) return 0;
+  double t = trunc(x);
+  if (t > -9223372036854775808.0 && t < 9223372036854775808.0) return (uint64_t)(int64_t)t;
+  double m = fmod(t, 18446744073709551616.0);
+  if (m < 0.0) m += 18446744073709551616.0;
+  return m >= 9223372036854775808.0 ? (uint64_t)(m - 9223372036854775808.0) + 9223372036854775808u : (uint64_t)m;
+}
+
+/* ---- shapes and errors ---- */
+static inline int64_t th_size(int nd, const int64_t *shape) { int64_t n = 1; for (int i = 0; i < nd; i++) n *= shape[i]; return n; }
+/* C-contiguous (dimensions of size 1 may have any stride) */
+static inline int th_contiguous(int nd, const int64_t *shape, const int64_t *strides) {
+  int64_t want = 1;
+  for (int i = nd - 1; i >= 0; i--) { if (shape[i] != 1 && strides[i] != want) return 0; want *= shape[i]; }
+  return 1;
+}
+static inline void *th_alloc(int64_t bytes) {
+  void *p = NULL;
+  size_t n = (size_t)(bytes > 0 ? bytes : 1);
+  n = (n + 63) & ~(size_t)63;
+  return posix_memalign(&p, 64, n) == 0 ? p : NULL;
+}
+static inline void th_fmt_shape(char *buf, size_t cap, int nd, const int64_t *s) {
+  size_t k = 0;
+  k += (size_t)snprintf(buf + k, cap - k, "(");
+  for (int i = 0; i < nd && k < cap; i++) k += (size_t)snprintf(buf + k, cap - k, i ? ", %lld" : "%lld", (long long)s[i]);
+  if (k < cap) snprintf(buf + k, cap - k, nd == 1 ? ",)" : ")");
+}
+`;

@@ -1,0 +1,760 @@
+/**
+ * The compile cache (ARCHITECTURE.md "The compile cache"): generated C source in, a loaded
+ * shared object out, compiled at most once per key across every process on the machine.
+ *
+ * Layout under `config.compiledir` (created 0700):
+ *   <2 hex>/<key>/mod.c, mod.so, compile.log, meta.json   a published entry (never modified)
+ *   <2 hex>/<key>.lock                                      held while one process builds <key>
+ *   tmp/<key16>-XXXXXX/                                     a build in progress
+ *   failed/<key>/mod.c, compile.log                         the evidence of the last failed build
+ *   trash/                                                  entries being deleted
+ *
+ * Theano's compiledir failed in three ways this design rules out:
+ * - Deadlocks and waits on unrelated work: Theano held one lock for the whole compiledir, and a
+ *   killed process left it held. Here a lock covers one key, records pid, host, process start
+ *   time and date, and a lock whose process is gone (or older than LOCK_TIMEOUT_S) is broken with
+ *   a warning. The lock only saves duplicate work: correctness comes from publishing with one
+ *   `rename` of a finished directory, so even two builders of one key leave one whole entry.
+ * - Corrupt entries: a build killed half-way, a full disk, a bit flip. Readers never see an
+ *   unpublished build, and `meta.json` holds the shared object's sha256 and size, checked before
+ *   every first load in a process; a bad entry is removed and rebuilt with one warning.
+ * - Stale modules: the key hashes everything the bytes depend on (the whole source, the
+ *   compiler's identity and version, the flags, the CPU's features (-march=native), the library
+ *   version, platform and Node major), never a hand-maintained version number of the op.
+ * A shared object is code: an entry (or the compiledir) owned by another user or writable by
+ * group/others, or a symlink inside an entry, is refused with a BackendError, never loaded.
+ */
+
+import { createHash, randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
+import { cpus, hostname } from "node:os";
+import { join } from "node:path";
+import { BackendError, CompileError } from "../errors.js";
+import { config } from "../config/index.js";
+import { openLibrary, type NativeLibrary } from "./c/ffi.js";
+import { compileFlags, compileSharedObject, findCompiler } from "./c/compiler.js";
+
+/** Bumped when the layout or meta.json changes: old entries then simply stop matching. */
+const FORMAT = 1;
+/** A lock older than this is presumed abandoned even if its process seems alive (pid reuse, NFS). */
+export const LOCK_TIMEOUT_S = 600;
+/** Leftover build directories older than this belong to a dead build. */
+const TMP_MAX_AGE_S = LOCK_TIMEOUT_S * 2;
+
+/**
+ * The library's warning channel: Node's `process.emitWarning` (the same one src/compile's `warn`
+ * uses; src/link may not import src/compile, ARCHITECTURE.md).
+ */
+export function warn(msg: string): void {
+  const p = (globalThis as { process?: { emitWarning?: (m: string) => void } }).process;
+  if (p?.emitWarning) p.emitWarning(msg);
+  else console.warn(msg);
+}
+
+export interface ModuleOptions {
+  /** Extra linker flags (a BLAS); part of the key. */
+  readonly ldflags?: readonly string[];
+  /** Replaces `compileFlags()`; the compiler probes use it. Part of the key. */
+  readonly flags?: readonly string[];
+}
+
+export interface LoadedModule {
+  /** The shared object loaded. */
+  readonly path: string;
+  /** Its handle; `close()` releases this caller's reference (the memo's last one unloads it). */
+  readonly library: NativeLibrary;
+  /** False when this call compiled it; true when it came from disk or this process's memo. */
+  readonly fromCache: boolean;
+  readonly key: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys.
+
+let libraryVersion: string | null = null;
+
+function packageVersion(): string {
+  if (libraryVersion === null) {
+    // src/link/cache.ts and dist/link/cache.js both sit two levels below package.json.
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    libraryVersion = String(pkg.version ?? "unknown");
+  }
+  return libraryVersion;
+}
+
+interface KeyParts {
+  readonly compiler: string;
+  readonly compilerVersion: string;
+  readonly flags: readonly string[];
+  readonly ldflags: readonly string[];
+}
+
+function keyParts(opts: ModuleOptions): KeyParts {
+  const compiler = findCompiler();
+  if (!compiler) {
+    throw new CompileError(
+      `no C compiler: config.cxx is ${JSON.stringify(String(config.cxx))} and does not run; install gcc or clang, or set THEANO_FLAGS=cxx=/path/to/cc`,
+    );
+  }
+  return { compiler: compiler.command, compilerVersion: compiler.identity, flags: opts.flags ?? compileFlags(), ldflags: opts.ldflags ?? [] };
+}
+
+let cpuId: string | null = null;
+
+/**
+ * The CPU's model and feature flags: `-march=native` code built on one machine can die of an
+ * illegal instruction on another that shares the home directory (a cluster over NFS), a known
+ * Theano failure. Linux reads /proc/cpuinfo; elsewhere the model name from os.cpus().
+ */
+function cpuIdentity(): string {
+  if (cpuId === null) {
+    let text = "";
+    try {
+      const info = readFileSync("/proc/cpuinfo", "utf8");
+      const first = info.split("\n\n")[0] ?? "";
+      text = first
+        .split("\n")
+        .filter((l) => /^(vendor_id|model name|flags|Features|CPU implementer|CPU part)\s*:/.test(l))
+        .join("\n");
+    } catch {
+      text = cpus()[0]?.model ?? "";
+    }
+    cpuId = createHash("sha256").update(text).digest("hex").slice(0, 16);
+  }
+  return cpuId;
+}
+
+function hashKey(source: string, parts: KeyParts): string {
+  const header = JSON.stringify([
+    FORMAT,
+    cpuIdentity(),
+    parts.compiler,
+    parts.compilerVersion,
+    parts.flags,
+    parts.ldflags,
+    packageVersion(),
+    process.platform,
+    process.arch,
+    process.versions.node.split(".")[0],
+  ]);
+  return createHash("sha256").update(header).update("\n").update(source).digest("hex");
+}
+
+/** The cache key `loadModule(source, opts)` would use. */
+export function moduleKey(source: string, opts: ModuleOptions = {}): string {
+  return hashKey(source, keyParts(opts));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directories and safety checks.
+
+const uid = (): number | null => (typeof process.getuid === "function" ? process.getuid() : null);
+
+function describeMode(st: Stats): string {
+  return `0${(st.mode & 0o777).toString(8)}`;
+}
+
+/** Why `path` may not be trusted, or null. `entry` paths must also not be symlinks. */
+function unsafeReason(path: string, st: Stats, inEntry: boolean): string | null {
+  const me = uid();
+  if (inEntry && st.isSymbolicLink()) return `${path} is a symbolic link`;
+  // Without POSIX owners (Windows) the mode bits mean nothing: there is nothing more to check.
+  if (me === null) return null;
+  if (st.uid !== me) return `${path} is owned by uid ${st.uid}, not by this user (uid ${me})`;
+  if ((st.mode & 0o022) !== 0) return `${path} is writable by ${st.mode & 0o020 ? "group" : "others"} (mode ${describeMode(st)})`;
+  return null;
+}
+
+function refuse(what: string, reason: string): BackendError {
+  return new BackendError(
+    `refusing to use the compile cache entry ${what}: ${reason}. A shared object is code, so theano-ts never loads one that another user could have written; ` +
+      "remove the entry (theano-ts cache clear) or fix its owner and permissions (chmod go-w)",
+  );
+}
+
+const checkedRoots = new Set<string>();
+
+/** `config.compiledir`, created 0700 if missing and refused if another user could write into it. */
+export function compiledir(): string {
+  const root = String(config.compiledir);
+  if (root === "") throw new CompileError("config.compiledir is empty (no home directory?); set THEANO_FLAGS=compiledir=/some/private/dir");
+  if (checkedRoots.has(root)) return root;
+  try {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new CompileError(`cannot create the compile cache directory ${root}: ${(e as Error).message}; set THEANO_FLAGS=compiledir=/some/writable/dir`, undefined, undefined, { cause: e });
+  }
+  const why = unsafeReason(root, statSync(root), false);
+  if (why) {
+    throw new BackendError(
+      `refusing to use the compile cache directory ${root}: ${why}. Another user could plant code there; run chmod 700 ${root}, or set THEANO_FLAGS=compiledir to a private directory`,
+    );
+  }
+  checkedRoots.add(root);
+  return root;
+}
+
+function subdir(root: string, name: string): string {
+  const d = join(root, name);
+  mkdirSync(d, { recursive: true, mode: 0o700 });
+  return d;
+}
+
+/** Removes a directory tree atomically from the namespace (rename first), then deletes it. */
+function removeTree(root: string, path: string): void {
+  const trash = join(subdir(root, "trash"), `${process.pid}-${randomBytes(6).toString("hex")}`);
+  try {
+    renameSync(path, trash);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw e;
+  }
+  rmSync(trash, { recursive: true, force: true });
+}
+
+function sha256File(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entries.
+
+interface Meta {
+  format: number;
+  key: string;
+  sha256: string;
+  size: number;
+  created: string;
+  compiler: string;
+  compilerVersion: string;
+  flags: string[];
+  ldflags: string[];
+  library: string;
+  platform: string;
+}
+
+function entryDir(root: string, key: string): string {
+  return join(root, key.slice(0, 2), key);
+}
+
+/**
+ * Throws BackendError when the entry could have been written by someone else; returns a problem
+ * (corruption) or null when the entry's bytes match its meta.json.
+ */
+function inspectEntry(root: string, key: string, dir: string): { problem: string | null; meta: Meta | null } {
+  const shard = join(root, key.slice(0, 2));
+  for (const [path, inEntry] of [[shard, false], [dir, true]] as const) {
+    let st: Stats;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return { problem: `${path} is missing`, meta: null };
+    }
+    const why = unsafeReason(path, st, inEntry);
+    if (why) throw refuse(dir, why);
+  }
+  const files = ["meta.json", "mod.so"].map((n) => join(dir, n));
+  for (const f of files) {
+    let st: Stats;
+    try {
+      st = lstatSync(f);
+    } catch {
+      return { problem: `${f} is missing`, meta: null };
+    }
+    const why = unsafeReason(f, st, true);
+    if (why) throw refuse(dir, why);
+  }
+  let meta: Meta;
+  try {
+    meta = JSON.parse(readFileSync(files[0] as string, "utf8")) as Meta;
+  } catch (e) {
+    return { problem: `meta.json is unreadable (${(e as Error).message})`, meta: null };
+  }
+  if (meta.key !== key || typeof meta.sha256 !== "string") return { problem: "meta.json does not describe this key", meta };
+  const bytes = readFileSync(files[1] as string);
+  if (bytes.length !== meta.size) return { problem: `mod.so has ${bytes.length} bytes, meta.json says ${meta.size} (truncated?)`, meta };
+  if (createHash("sha256").update(bytes).digest("hex") !== meta.sha256) return { problem: "mod.so's sha256 differs from meta.json's (corrupted bytes)", meta };
+  return { problem: null, meta };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-key locks.
+
+interface LockInfo {
+  pid: number;
+  hostname: string;
+  start: string | null;
+  time: string;
+}
+
+/** Start time of a process (Linux: /proc/<pid>/stat field 22), so a reused pid is not "alive". */
+function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function lockHolderAlive(info: LockInfo): boolean {
+  try {
+    process.kill(info.pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  if (info.start !== null) {
+    const now = processStart(info.pid);
+    if (now !== null && now !== info.start) return false;
+  }
+  return true;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function sleepMs(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/** Creates the lock file exclusively; its inode identifies it, or null when it exists. */
+function tryLock(path: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return null;
+    throw e;
+  }
+  try {
+    const info: LockInfo = { pid: process.pid, hostname: hostname(), start: processStart(process.pid), time: new Date().toISOString() };
+    writeSync(fd, JSON.stringify(info));
+  } finally {
+    closeSync(fd);
+  }
+  return statSync(path).ino;
+}
+
+function unlock(path: string, ino: number): void {
+  try {
+    // Only our own lock: if it was broken as stale and retaken, it belongs to someone else now.
+    if (statSync(path).ino === ino) unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/** Breaks the lock at `path` if its holder is gone or it is too old; true when it was broken. */
+function breakIfStale(path: string): boolean {
+  let st: Stats;
+  let text: string;
+  try {
+    st = statSync(path);
+    text = readFileSync(path, "utf8");
+  } catch {
+    return true; // released meanwhile: try again at once
+  }
+  const ageS = (Date.now() - st.mtimeMs) / 1000;
+  let info: LockInfo | null = null;
+  try {
+    info = JSON.parse(text) as LockInfo;
+  } catch {
+    // An empty lock is being written right now, unless it has been empty for a while.
+    if (ageS < 5) return false;
+  }
+  let why: string | null = null;
+  if (ageS > LOCK_TIMEOUT_S) why = `it is older than ${LOCK_TIMEOUT_S} s`;
+  else if (info === null) why = "it is empty";
+  else if (info.hostname === hostname() && !lockHolderAlive(info)) why = `process ${info.pid} is no longer running`;
+  if (why === null) return false;
+  const aside = `${path}.broken-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return true; // someone else broke or released it
+  }
+  if (statSync(aside).ino !== st.ino) {
+    // A live lock replaced the stale one between our look and the rename: put it back.
+    try {
+      linkSync(aside, path);
+    } catch {
+      // yet another process holds the key now; the rename-publish keeps the entry whole anyway
+    }
+    unlinkSync(aside);
+    return true;
+  }
+  unlinkSync(aside);
+  const holder = info ? `pid ${info.pid} on ${info.hostname} since ${info.time}` : "an unknown process";
+  warn(`theano-ts compile cache: broke the stale lock ${path} (held by ${holder}): ${why}`);
+  return true;
+}
+
+/** Waits (sleeping, synchronously) until this process holds the lock at `path`. */
+function acquireLock(path: string): number {
+  let delay = 5;
+  for (;;) {
+    const ino = tryLock(path);
+    if (ino !== null) return ino;
+    if (breakIfStale(path)) continue;
+    sleepMs(delay);
+    delay = Math.min(100, delay * 1.5);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+interface MemoEntry {
+  path: string;
+  key: string;
+  lib: NativeLibrary;
+  refs: number;
+}
+
+/** Per process: `${compiledir}\0${key}` → the loaded library, so a hit costs one hash. */
+const memo = new Map<string, MemoEntry>();
+
+function handle(m: MemoEntry, memoKey: string, fromCache: boolean): LoadedModule {
+  m.refs++;
+  let closed = false;
+  const library: NativeLibrary = {
+    path: m.path,
+    func: (prototype) => {
+      if (closed) throw new BackendError(`${m.path} was closed; call loadModule again`);
+      return m.lib.func(prototype);
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      if (--m.refs === 0) {
+        if (memo.get(memoKey) === m) memo.delete(memoKey);
+        m.lib.close();
+      }
+    },
+  };
+  return { path: m.path, library, fromCache, key: m.key };
+}
+
+/** Loads a verified entry; null when it vanished between the check and the load (aged out). */
+function openEntry(dir: string): NativeLibrary | null {
+  const so = join(dir, "mod.so");
+  try {
+    const lib = openLibrary(so);
+    try {
+      const now = new Date();
+      utimesSync(dir, now, now); // last use, for ageing
+    } catch {
+      // a read-only compiledir can still serve its entries; they just do not look recently used
+    }
+    return lib;
+  } catch (e) {
+    if (!existsSync(so)) return null;
+    throw e;
+  }
+}
+
+let agedThisProcess = new Set<string>();
+
+/**
+ * Returns the shared object built from `source`, compiling it only when no valid entry exists.
+ * Synchronous: a process that needs a key another process is building sleeps on that key's lock.
+ * Raises CompileError (with the kept source and log) when the compiler fails, BackendError when
+ * an entry is unsafe or a shared object does not load.
+ */
+export function loadModule(source: string, opts: ModuleOptions = {}): LoadedModule {
+  const parts = keyParts(opts);
+  const key = hashKey(source, parts);
+  const root = compiledir();
+  const memoKey = `${root}\0${key}`;
+  const known = memo.get(memoKey);
+  if (known) return handle(known, memoKey, true);
+
+  const dir = entryDir(root, key);
+  const publish = (lib: NativeLibrary, fromCache: boolean): LoadedModule => {
+    const m: MemoEntry = { path: join(dir, "mod.so"), key, lib, refs: 0 };
+    memo.set(memoKey, m);
+    return handle(m, memoKey, fromCache);
+  };
+
+  for (let attempt = 0; attempt < 3; attempt++) {
+    // Fast path, no lock: a published entry is immutable, so checking it needs no coordination.
+    if (existsSync(dir) && inspectEntry(root, key, dir).problem === null) {
+      const lib = openEntry(dir);
+      if (lib) return publish(lib, true);
+      continue;
+    }
+    const shard = subdir(root, key.slice(0, 2));
+    const lockPath = join(shard, `${key}.lock`);
+    const ino = acquireLock(lockPath);
+    try {
+      if (existsSync(dir)) {
+        const { problem } = inspectEntry(root, key, dir);
+        if (problem === null) {
+          const lib = openEntry(dir);
+          if (lib) return publish(lib, true);
+          continue;
+        }
+        warn(`theano-ts compile cache: entry ${dir} is corrupt (${problem}); removing it and rebuilding`);
+        removeTree(root, dir);
+      }
+      build(root, key, source, parts, dir);
+      const lib = openEntry(dir);
+      if (!lib) continue;
+      return publish(lib, false);
+    } finally {
+      unlock(lockPath, ino);
+      if (!agedThisProcess.has(root)) {
+        agedThisProcess.add(root);
+        try {
+          ageCache();
+        } catch (e) {
+          // Ageing is housekeeping: it must not fail a load, but a cache that cannot be tidied should be said.
+          warn(`theano-ts compile cache: could not age out old entries in ${root}: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+  throw new BackendError(`the compile cache entry ${dir} kept disappearing while being loaded (is another process clearing ${root}?)`);
+}
+
+/** Compiles into a private temporary directory and publishes it with one rename. Lock held. */
+function build(root: string, key: string, source: string, parts: KeyParts, dir: string): void {
+  const tmp = mkdtempSync(join(subdir(root, "tmp"), `${key.slice(0, 16)}-`));
+  let so: string;
+  try {
+    so = compileSharedObject(source, { dir: tmp, ldflags: parts.ldflags, flags: parts.flags });
+  } catch (e) {
+    if (!(e instanceof CompileError)) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    // Keep the evidence where the user can find it: failed/<key>/ (the latest failure wins).
+    const failed = join(subdir(root, "failed"), key);
+    removeTree(root, failed);
+    renameSync(tmp, failed);
+    const src = join(failed, "mod.c");
+    const log = join(failed, "compile.log");
+    throw new CompileError(e.message.split(tmp).join(failed), src, log, { cause: e });
+  }
+  // gcc honours the umask: under umask 002 the object would be group-writable, and refused.
+  chmodSync(so, 0o700);
+  const size = statSync(so).size;
+  const meta: Meta = {
+    format: FORMAT,
+    key,
+    sha256: sha256File(so),
+    size,
+    created: new Date().toISOString(),
+    compiler: parts.compiler,
+    compilerVersion: parts.compilerVersion.split("\n")[0] ?? "",
+    flags: [...parts.flags],
+    ldflags: [...parts.ldflags],
+    library: packageVersion(),
+    platform: `${process.platform}-${process.arch}-node${process.versions.node.split(".")[0]}`,
+  };
+  writeFileSync(join(tmp, "meta.json"), JSON.stringify(meta, null, 1), { mode: 0o600 });
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // Published by another builder (only possible after a stale lock was broken): keep theirs.
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Management: the data behind `theano-ts cache list|clear|verify` and ageing.
+
+export interface CacheEntryInfo {
+  readonly key: string;
+  readonly dir: string;
+  /** Size of mod.so in bytes (0 when missing). */
+  readonly bytes: number;
+  /** ISO date of the build (from meta.json; "" when unreadable). */
+  readonly created: string;
+  /** ISO date of the last load. */
+  readonly lastUsed: string;
+  readonly compiler: string;
+  readonly flags: readonly string[];
+  readonly ldflags: readonly string[];
+}
+
+const KEY_RE = /^[0-9a-f]{64}$/;
+
+function entryKeys(root: string): string[] {
+  const keys: string[] = [];
+  let shards: string[];
+  try {
+    shards = readdirSync(root);
+  } catch {
+    return keys;
+  }
+  for (const shard of shards) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    let names: string[];
+    try {
+      names = readdirSync(join(root, shard));
+    } catch {
+      continue; // removed meanwhile
+    }
+    for (const name of names) if (KEY_RE.test(name) && name.startsWith(shard)) keys.push(name);
+  }
+  return keys.sort();
+}
+
+/** Every published entry, from meta.json (no checksums: see verifyCache). */
+export function listEntries(): CacheEntryInfo[] {
+  const root = compiledir();
+  return entryKeys(root).map((key) => {
+    const dir = entryDir(root, key);
+    let meta: Partial<Meta> = {};
+    try {
+      meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as Meta;
+    } catch {
+      // listed with blanks; verifyCache reports why
+    }
+    let bytes = 0;
+    try {
+      bytes = statSync(join(dir, "mod.so")).size;
+    } catch {
+      // missing
+    }
+    return {
+      key,
+      dir,
+      bytes,
+      created: meta.created ?? "",
+      lastUsed: new Date(statSync(dir).mtimeMs).toISOString(),
+      compiler: meta.compilerVersion ?? meta.compiler ?? "",
+      flags: meta.flags ?? [],
+      ldflags: meta.ldflags ?? [],
+    };
+  });
+}
+
+export interface VerifyReport {
+  /** Keys whose entry is safe and whose bytes match meta.json. */
+  readonly ok: string[];
+  /** Entries that are corrupt or unsafe, with why. */
+  readonly bad: Array<{ key: string; dir: string; problem: string; unsafe: boolean }>;
+  /** Bad entries deleted (with `repair`; unsafe ones are reported, never deleted). */
+  readonly removed: string[];
+}
+
+/** Checks every entry's owner, permissions and checksum; `repair` deletes the corrupt ones. */
+export function verifyCache(opts: { repair?: boolean } = {}): VerifyReport {
+  const root = compiledir();
+  const report: VerifyReport = { ok: [], bad: [], removed: [] };
+  for (const key of entryKeys(root)) {
+    const dir = entryDir(root, key);
+    let problem: string | null;
+    try {
+      problem = inspectEntry(root, key, dir).problem;
+    } catch (e) {
+      report.bad.push({ key, dir, problem: (e as Error).message, unsafe: true });
+      continue;
+    }
+    if (problem === null) {
+      report.ok.push(key);
+      continue;
+    }
+    report.bad.push({ key, dir, problem, unsafe: false });
+    if (opts.repair && withKeyLock(root, key, () => removeTree(root, dir))) report.removed.push(key);
+  }
+  return report;
+}
+
+/** Runs `fn` holding the key's lock if it is free right now; false (without running) if busy. */
+function withKeyLock(root: string, key: string, fn: () => void): boolean {
+  const lockPath = join(root, key.slice(0, 2), `${key}.lock`);
+  const ino = tryLock(lockPath);
+  if (ino === null) return false;
+  try {
+    fn();
+  } finally {
+    unlock(lockPath, ino);
+  }
+  return true;
+}
+
+/** Removes what is older than its limit in the scratch folders (tmp, trash, failed). */
+function sweepScratch(root: string, now: number, limits: ReadonlyArray<readonly [string, number]>): void {
+  for (const [name, maxAge] of limits) {
+    const d = join(root, name);
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      try {
+        if ((now - statSync(join(d, n)).mtimeMs) / 1000 > maxAge) rmSync(join(d, n), { recursive: true, force: true });
+      } catch {
+        // removed concurrently
+      }
+    }
+  }
+}
+
+/**
+ * Deletes entries not loaded for `thresholdS` seconds (default `cmodule.age_thresh_use`), and
+ * leftovers of dead builds. Entries whose key is locked right now are kept. Called by
+ * `loadModule` once per process after its first build or locked load.
+ */
+export function ageCache(thresholdS: number = Number(config.cmodule.age_thresh_use)): { removed: string[] } {
+  const root = compiledir();
+  const now = Date.now();
+  const removed: string[] = [];
+  for (const key of entryKeys(root)) {
+    const dir = entryDir(root, key);
+    let mtime: number;
+    try {
+      mtime = statSync(dir).mtimeMs;
+    } catch {
+      continue;
+    }
+    if ((now - mtime) / 1000 <= thresholdS) continue;
+    if (withKeyLock(root, key, () => removeTree(root, dir))) removed.push(key);
+  }
+  sweepScratch(root, now, [["tmp", TMP_MAX_AGE_S], ["trash", TMP_MAX_AGE_S], ["failed", thresholdS]]);
+  return { removed };
+}
+
+/**
+ * Deletes every entry and failed build; entries whose key is being built right now are
+ * skipped. Libraries this process already loaded stay loaded (their files are unlinked, not
+ * unmapped), but the memo forgets them so the next loadModule re-verifies the disk.
+ */
+export function clearCache(): { removed: number; skipped: number } {
+  const root = compiledir();
+  let removed = 0;
+  let skipped = 0;
+  for (const key of entryKeys(root)) {
+    if (withKeyLock(root, key, () => removeTree(root, entryDir(root, key)))) removed++;
+    else skipped++;
+  }
+  // Not tmp/: a build in progress there belongs to a live process (ageing removes dead ones).
+  sweepScratch(root, Date.now(), [["trash", -1], ["failed", -1]]);
+  for (const k of [...memo.keys()]) if (k.startsWith(`${root}\0`)) memo.delete(k);
+  agedThisProcess = new Set();
+  return { removed, skipped };
+}

@@ -1,0 +1,148 @@
+/**
+ * The examples of Theano's gradient tutorial, end to end through theano.function: a
+ * derivative, a logistic-regression gradient against its hand formula, Jacobians and Hessians
+ * (unrolled for static lengths, RowLoop for unknown ones), and gradients through a Jacobian.
+ */
+
+import { describe, expect, it } from "vitest";
+import * as theano from "../../src/index.js";
+import { NDArray, array } from "../../src/ndarray/ndarray.js";
+import { RowLoop } from "../../src/gradient/index.js";
+import type { TensorVariable } from "../../src/tensor/variable.js";
+import { expectClose } from "../helpers.js";
+
+const { T } = theano;
+const G = theano.gradient;
+
+/** A seeded uniform generator (mulberry32) so the data are the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const diag = (d: number[]): number[][] => d.map((v, i) => d.map((_w, j) => (i === j ? v : 0)));
+const usesRowLoop = (v: TensorVariable): boolean => v.owner?.op instanceof RowLoop;
+
+describe("the gradient tutorial", () => {
+  it("d/dx x² at 4 is 8", () => {
+    const x = T.dscalar("x");
+    const gy = theano.grad(x.pow(2), x);
+    const f = theano.function([x], gy);
+    expectClose(f(4), 8);
+    expectClose(f(94.2), 188.4);
+  });
+
+  it("the logistic-regression gradient equals the hand formula", () => {
+    const N = 7;
+    const D = 4;
+    const r = rng(3);
+    const X = Array.from({ length: N }, () => Array.from({ length: D }, () => r() * 2 - 1));
+    const Y = Array.from({ length: N }, () => (r() < 0.5 ? 0 : 1));
+    const W = Array.from({ length: D }, () => r() - 0.5);
+    const B = 0.3;
+
+    const x = T.dmatrix("x");
+    const y = T.dvector("y");
+    const w = T.dvector("w");
+    const b = T.dscalar("b");
+    const p1 = T.constant(1).div(T.exp(T.dot(x, w).neg().sub(b)).add(1));
+    const xent = y.neg().mul(T.log(p1)).sub(T.constant(1).sub(y).mul(T.log(T.constant(1).sub(p1))));
+    const cost = xent.mean().add(w.pow(2).sum().mul(0.01));
+    const [gw, gb] = theano.grad(cost, [w, b]);
+    const f = theano.function([x, y, w, b], [gw!, gb!]);
+    const [gwv, gbv] = f(X, Y, W, B);
+
+    // By hand: p = σ(Xw + b); ∂cost/∂w = Xᵀ(p − y)/N + 0.02·w; ∂cost/∂b = mean(p − y).
+    const hw = new Array<number>(D).fill(0);
+    let hb = 0;
+    for (let i = 0; i < N; i++) {
+      let z = B;
+      for (let j = 0; j < D; j++) z += X[i]![j]! * W[j]!;
+      const e = 1 / (1 + Math.exp(-z)) - Y[i]!;
+      hb += e / N;
+      for (let j = 0; j < D; j++) hw[j]! += (X[i]![j]! * e) / N;
+    }
+    for (let j = 0; j < D; j++) hw[j]! += 0.02 * W[j]!;
+    expectClose(gwv!, hw, { rtol: 1e-12, atol: 1e-14 });
+    expectClose(gbv!, hb, { rtol: 1e-12, atol: 1e-14 });
+  });
+
+  it("the Jacobian of x² is diag(2x), for unknown and static lengths", () => {
+    const xs = [1, -2, 3.5];
+    const x = T.dvector("x");
+    const j = G.jacobian(x.pow(2), x);
+    expect(usesRowLoop(j)).toBe(true);
+    expect(j.ndim).toBe(2);
+    expectClose(theano.function([x], j)(xs), diag(xs.map((v) => 2 * v)));
+    const xs3 = T.tensor({ dtype: "float64", shape: [3], name: "x3" });
+    const j3 = G.jacobian(xs3.pow(2), xs3);
+    expect(usesRowLoop(j3)).toBe(false);
+    expect(j3.type.shape).toEqual([3, 3]);
+    expectClose(theano.function([xs3], j3)(xs), diag(xs.map((v) => 2 * v)));
+  });
+
+  it("the Hessian of sum(x³) is diag(6x), for unknown and static lengths", () => {
+    const xs = [1, 2, -0.5, 4];
+    const x = T.dvector("x");
+    const h = G.hessian(x.pow(3).sum(), x);
+    expectClose(theano.function([x], h)(xs), diag(xs.map((v) => 6 * v)));
+    const xs4 = T.tensor({ dtype: "float64", shape: [4], name: "x4" });
+    const h4 = G.hessian(xs4.pow(3).sum(), xs4);
+    expect(h4.type.shape).toEqual([4, 4]);
+    expectClose(theano.function([xs4], h4)(xs), diag(xs.map((v) => 6 * v)));
+    // A length of zero.
+    expect(theano.function([x], h)([]).shape).toEqual([0, 0]);
+  });
+
+  it("a Jacobian with respect to a matrix and to several variables", () => {
+    const W = T.dmatrix("W");
+    const x = T.dvector("x");
+    const y = T.dot(W, x); // ∂y[i]/∂W[k, l] = δ(i,k)·x[l]; ∂y/∂x = W
+    const [jW, jx] = G.jacobian(y, [W, x]);
+    const f = theano.function([W, x], [jW!, jx!]);
+    const Wv = [
+      [1, 2, 3],
+      [4, 5, 6],
+    ];
+    const xv = [7, 8, 9];
+    const [a, b] = f(Wv, xv);
+    expect(a!.shape).toEqual([2, 2, 3]);
+    expectClose(a!, [
+      [xv, [0, 0, 0]],
+      [[0, 0, 0], xv],
+    ]);
+    expectClose(b!, Wv);
+  });
+
+  it("the Jacobian of a scalar is its gradient", () => {
+    const x = T.dvector("x");
+    expectClose(theano.function([x], G.jacobian(x.pow(2).sum(), x))([1, 2]), [2, 4]);
+    expect(() => G.jacobian(T.dmatrix("m"), x)).toThrow(theano.GradientError);
+    expect(() => G.hessian(T.dmatrix("m").sum(), T.dmatrix("m2"))).toThrow(/vector/);
+  });
+
+  it("gradients flow through Jacobians and Hessians (RowLoop's own gradient)", () => {
+    // d/dx Σ_ij J_ij·c_ij for J = jacobian(x³) = diag(3x²) is 6x·c_ii.
+    G.verifyGrad((a) => G.jacobian(a!.pow(3), a!), [[0.5, -1.5, 2]]);
+    G.verifyGrad((a, b) => G.jacobian(a!.mul(b!).sin(), a!), [[0.3, 1.1], [2, -1]]);
+    G.verifyGrad((a) => G.hessian(a!.pow(3).sum().add(a!.prod()), a!), [[0.5, 1.5, -2]]);
+    // A third derivative, evaluated: d/dx sum(hessian(sum(x⁴))) = d/dx sum(12x²) = 24x.
+    const x = T.dvector("x");
+    const t = theano.grad(G.hessian(x.pow(4).sum(), x).sum(), x);
+    expectClose(theano.function([x], t)([1, -2]), [24, -48]);
+  });
+
+  it("runs float32 graphs in float32", () => {
+    const x = T.fvector("x");
+    const h = G.hessian(x.pow(3).sum(), x);
+    expect(h.dtype).toBe("float32");
+    const out = theano.function([x], h)(array([1, 2], "float32")) as NDArray;
+    expectClose(out, array(diag([6, 12]), "float32"));
+  });
+});
