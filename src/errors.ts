@@ -57,3 +57,13 @@ export class DebugModeError extends TheanoError {}
 
 /** Unknown flag, bad flag value, unreadable rc file. */
 export class ConfigError extends TheanoError {}
+
+/**
+ * The library's warning channel: Node's `process.emitWarning` when there is one (so tools and
+ * `--no-warnings` treat it as a warning), else the console. Every stage may warn.
+ */
+export function warn(msg: string): void {
+  const p = (globalThis as { process?: { emitWarning?: (m: string) => void } }).process;
+  if (p?.emitWarning) p.emitWarning(msg);
+  else console.warn(msg);
+}

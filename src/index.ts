@@ -38,4 +38,6 @@ export { FunctionGraph } from "./graph/fgraph.js";
 export { TensorType, TensorVariable, TensorConstant } from "./tensor/index.js";
 export { grad } from "./gradient/index.js";
 export * as gradient from "./gradient/index.js";
+export * as printing from "./printing/index.js";
+export { debugprint } from "./printing/index.js";
 export type { GradOptions, VerifyGradOptions } from "./gradient/index.js";

@@ -101,12 +101,9 @@ export interface TheanoFunction<R> {
 
 type OutputsArg = Variable | Out | ReadonlyArray<Variable | Out>;
 
-/** Node's warning channel when there is one (so it prints once per message), else the console. */
-export function warn(msg: string): void {
-  const p = (globalThis as { process?: { emitWarning?: (m: string) => void } }).process;
-  if (p?.emitWarning) p.emitWarning(msg);
-  else console.warn(msg);
-}
+/** The warning channel lives in errors.ts (a leaf every stage may import); re-exported here. */
+import { warn } from "../errors.js";
+export { warn };
 
 const asOut = (o: Variable | Out): Out => (o instanceof Out ? o : new Out(o));
 

@@ -12,7 +12,6 @@ import { cLinker } from "../link/c/linker.js";
 import { jsLinker } from "../link/js/linker.js";
 import { pyLinker } from "../link/py.js";
 import type { Linker } from "../link/types.js";
-import { warn } from "./function.js";
 
 export type ModeName = "FAST_RUN" | "FAST_COMPILE" | "DebugMode" | "NanGuardMode";
 export type LinkerName = "auto" | "c" | "js" | "py";
@@ -34,8 +33,6 @@ export function registerRewritePipeline(run: RewritePipeline): void {
 }
 
 const splitNames = (s: string): string[] => s.split(":").map((x) => x.trim()).filter((x) => x.length > 0);
-
-let warnedC = false;
 
 function linkerFor(name: LinkerName): Linker {
   switch (name) {

@@ -246,12 +246,12 @@ export function grad(cost: Variable | null | undefined, wrt: Variable | readonly
   const partials = backprop(seeds, list, consider);
   const mode = opts.disconnectedInputs ?? "raise";
   const ret = opts.returnDisconnected ?? "zero";
-  const what = cost ? `the cost ${cost.label}` : "the known gradients' variables";
+  const what = cost ? `the cost ${cost.label} does not depend on` : "no variable with a known gradient (knownGrads, Lop) depends on";
   const out = list.map((v, k): Variable | null => {
     const g = partials[k];
     if (g === undefined) {
       const msg =
-        `grad: ${what} does not depend on wrt[${k}] (${v.label}: ${v.type})${where(v)}: ` +
+        `grad: ${what} wrt[${k}] (${v.label}: ${v.type})${where(v)}: ` +
         `it is not in the cost's graph, or every path to the cost goes through a constant, a non-differentiable op or considerConstant. ` +
         `Pass disconnectedInputs: "ignore" (or "warn") if this is expected`;
       if (mode === "raise") throw new GradientError(msg);

@@ -26,7 +26,7 @@ import * as math from "../tensor/math.js";
 import { TensorType } from "../tensor/type.js";
 import { type TensorVariable, constant } from "../tensor/variable.js";
 import { type GradOptions, Lop, conformGrad, grad, isFloatTensor } from "./grad.js";
-import { evaluateGraph } from "./verify.js";
+import { evaluateGraph } from "./evaluate.js";
 
 /** Static lengths up to this are unrolled into the graph; longer or unknown ones use RowLoop. */
 export const JACOBIAN_UNROLL_LIMIT = 64;

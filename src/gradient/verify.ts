@@ -13,34 +13,14 @@
  */
 
 import { GradientError } from "../errors.js";
-import { type Value, type Variable, toposort } from "../graph/basic.js";
+import type { Value, Variable } from "../graph/basic.js";
 import { type DType, isFloat } from "../ndarray/dtype.js";
 import { type ArrayLike, NDArray, array } from "../ndarray/ndarray.js";
 import * as math from "../tensor/math.js";
 import { TensorType } from "../tensor/type.js";
 import { TensorVariable, asTensorVariable, constant } from "../tensor/variable.js";
+import { evaluateGraph } from "./evaluate.js";
 import { grad } from "./grad.js";
-
-/**
- * Values of `outputs` through each op's `perform`. Ownerless variables take their value from
- * `givens`, a constant's data, or (shared variables) their current value.
- */
-export function evaluateGraph(outputs: readonly Variable[], givens: ReadonlyMap<Variable, Value>): Value[] {
-  const env = new Map<Variable, Value>(givens);
-  const valueOf = (v: Variable): Value => {
-    if (env.has(v)) return env.get(v);
-    if (v.isConstant) return v.constantData;
-    // Shared variables (src/compile) carry a value; this module may not import compile.
-    const shared = v as unknown as { getValue?: (o: { borrow: boolean }) => Value };
-    if (!v.owner && typeof shared.getValue === "function") return shared.getValue({ borrow: true });
-    throw new GradientError(`cannot evaluate the graph: ${v.label} (${v.type}) has no value; it must be an argument of the function under test`);
-  };
-  for (const node of toposort(outputs, new Set(givens.keys()))) {
-    const outs = node.op.perform(node, node.inputs.map(valueOf));
-    node.outputs.forEach((o, i) => env.set(o, outs[i]));
-  }
-  return outputs.map(valueOf);
-}
 
 export interface VerifyGradOptions {
   /** Number of random projections to try (default 2). */

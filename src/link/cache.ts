@@ -48,7 +48,7 @@ import {
 } from "node:fs";
 import { cpus, hostname } from "node:os";
 import { join } from "node:path";
-import { BackendError, CompileError } from "../errors.js";
+import { BackendError, CompileError, warn } from "../errors.js";
 import { config } from "../config/index.js";
 import { openLibrary, type NativeLibrary } from "./c/ffi.js";
 import { compileFlags, compileSharedObject, findCompiler } from "./c/compiler.js";
@@ -60,15 +60,7 @@ export const LOCK_TIMEOUT_S = 600;
 /** Leftover build directories older than this belong to a dead build. */
 const TMP_MAX_AGE_S = LOCK_TIMEOUT_S * 2;
 
-/**
- * The library's warning channel: Node's `process.emitWarning` (the same one src/compile's `warn`
- * uses; src/link may not import src/compile, ARCHITECTURE.md).
- */
-export function warn(msg: string): void {
-  const p = (globalThis as { process?: { emitWarning?: (m: string) => void } }).process;
-  if (p?.emitWarning) p.emitWarning(msg);
-  else console.warn(msg);
-}
+export { warn };
 
 export interface ModuleOptions {
   /** Extra linker flags (a BLAS); part of the key. */

@@ -50,7 +50,7 @@ import type { Client, Feature, FunctionGraph } from "../graph/fgraph.js";
 import { specifyShape } from "../tensor/shape.js";
 import { TensorType } from "../tensor/type.js";
 import type { TensorVariable } from "../tensor/variable.js";
-import { warn } from "../compile/function.js";
+import { warn } from "../errors.js";
 
 /** An Op class a node rewriter tracks (`node.op instanceof cls`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

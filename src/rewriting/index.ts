@@ -25,6 +25,7 @@ import { elemwiseFusion, fuseElemwise } from "./fusion.js";
 import { inplaceElemwise, inplaceSetsubtensor } from "./inplace.js";
 import { mergeRewriter } from "./merge.js";
 import { USELESS } from "./useless.js";
+import "./blas.js"; // gemm_optimizer (blas stage), local_inplace_gemm (in-place, 70)
 
 optdb.register(mergeRewriter("merge1"), { position: 0 });
 canonicalize.register(constantFolding, "canonicalize", "fast_run", "fast_compile");

@@ -173,6 +173,30 @@ export function psi(x: number): number {
   return r + Math.log(x) - 0.5 / x + t;
 }
 
+/**
+ * Trigamma (psi's derivative, SciPy's `polygamma(1, x)`): reflection for x < 0, recurrence up
+ * to x >= 10, then the asymptotic series in the Bernoulli numbers. +Inf at the poles
+ * (non-positive integers) and at -Inf (as SciPy), 0 at +Inf.
+ */
+export function trigamma(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  if (x === Infinity) return 0;
+  // Poles at the non-positive integers; SciPy also gives +Inf at -Inf.
+  if (x <= 0 && (Number.isInteger(x) || x === -Infinity)) return Infinity;
+  if (x < 0) {
+    const s = Math.sin(Math.PI * x);
+    return (Math.PI * Math.PI) / (s * s) - trigamma(1 - x);
+  }
+  let r = 0;
+  while (x < 10) {
+    r += 1 / (x * x);
+    x += 1;
+  }
+  const f = 1 / (x * x);
+  const t = 1 / x + f / 2 + (f / x) * (1 / 6 + f * (-1 / 30 + f * (1 / 42 + f * (-1 / 30 + f * (5 / 66 + f * (-691 / 2730 + f * (7 / 6)))))));
+  return r + t;
+}
+
 /** NumPy's rounding: half to even. */
 export function roundHalfEven(x: number): number {
   if (!Number.isFinite(x)) return x;

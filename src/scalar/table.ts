@@ -188,6 +188,7 @@ export const erfinv = floatFn("erfinv", M.erfinv, "$.erfinv($0)", "th_erfinv$f($
 export const gamma = floatFn("gamma", M.gamma, "$.gamma($0)", "tgamma$f($0)");
 export const gammaln = floatFn("gammaln", M.gammaln, "$.gammaln($0)", "lgamma$f($0)");
 export const psi = floatFn("psi", M.psi, "$.psi($0)", "th_psi$f($0)");
+export const trigamma = floatFn("trigamma", M.trigamma, "$.trigamma($0)", "th_trigamma$f($0)");
 
 // --- rounding ------------------------------------------------------------------------------------
 export const floor = row({ name: "floor", arity: 1, outDtype: same, impl: ([a]) => Math.floor(a!), js: "Math.floor($0)", c: (d) => (isFloat(d) ? "floor$f($0)" : "$0") });

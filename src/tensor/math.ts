@@ -128,6 +128,7 @@ export const erfinv = unary(S.erfinv);
 export const gamma = unary(S.gamma);
 export const gammaln = unary(S.gammaln);
 export const psi = unary(S.psi);
+export const trigamma = unary(S.trigamma);
 export const floor = unary(S.floor);
 export const ceil = unary(S.ceil);
 export const trunc = unary(S.trunc);

@@ -138,8 +138,9 @@ export const SCALAR_GRADS: Readonly<Record<string, ScalarGrad | typeof NOT_DIFFE
   erfinv: unary((_x, out) => mul(exp(sqr(out)), SQRT_PI_OVER_2)),
   gamma: unary((x, out) => mul(out, math.psi(x))),
   gammaln: unary((x) => math.psi(x)),
-  // psi' is the trigamma function, which the scalar table does not have (yet).
-  psi: () => [new ScalarGradUndefined("the derivative of psi (digamma) is trigamma, which has no scalar row")],
+  psi: unary((x) => math.trigamma(x)),
+  // trigamma' is polygamma(2, x), which the table does not have: higher derivatives of psi stop here.
+  trigamma: () => [new ScalarGradUndefined("the derivative of trigamma is polygamma(2, x), which has no scalar row")],
 
   // --- rounding: piecewise constant ---
   floor: flat,

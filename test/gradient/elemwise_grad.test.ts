@@ -52,7 +52,7 @@ const OPTS = { relTol: 1e-4, absTol: 1e-4 };
 // --- row bookkeeping -----------------------------------------------------------------------------
 
 const checkedRows = new Set<string>();
-const differentiableRows = [...SCALAR_OPS.keys()].filter((n) => SCALAR_GRADS[n] !== NOT_DIFFERENTIABLE && n !== "psi");
+const differentiableRows = [...SCALAR_OPS.keys()].filter((n) => SCALAR_GRADS[n] !== NOT_DIFFERENTIABLE && n !== "trigamma");
 const notDifferentiableRows = [...SCALAR_OPS.keys()].filter((n) => SCALAR_GRADS[n] === NOT_DIFFERENTIABLE);
 
 function checkRow(row: string, fn: (...xs: TensorVariable[]) => TensorVariable, points: NDArray[]): void {
@@ -62,7 +62,7 @@ function checkRow(row: string, fn: (...xs: TensorVariable[]) => TensorVariable, 
 }
 
 afterAll(() => {
-  console.log(`elemwise_grad: ${checkedRows.size} differentiable rows checked by verifyGrad; ${notDifferentiableRows.length} rows marked NOT_DIFFERENTIABLE; psi: GradUndefined`);
+  console.log(`elemwise_grad: ${checkedRows.size} differentiable rows checked by verifyGrad; ${notDifferentiableRows.length} rows marked NOT_DIFFERENTIABLE; trigamma: GradUndefined`);
 });
 
 /** The value of d(sum(out))/d(wrt) evaluated through perform. */
@@ -119,6 +119,7 @@ describe("unary rows against finite differences", () => {
     ["erfinv", T.erfinv, () => uniform(shape, -0.9, 0.9)],
     ["gamma", T.gamma, () => uniform(shape, 0.5, 3)],
     ["gammaln", T.gammaln, () => uniform(shape, 0.5, 3)],
+    ["psi", T.psi, () => uniform(shape, 0.5, 3)],
     ["floor", T.floor, () => offInteger(shape)],
     ["ceil", T.ceil, () => offInteger(shape)],
     ["trunc", T.trunc, () => offInteger(shape)],
@@ -287,13 +288,14 @@ describe("non-differentiable rows, integer operands, casts", () => {
     expectClose(g!, f64([3, 3]));
   });
 
-  it("psi's gradient is undefined (no trigamma row), and grad says so", () => {
+  it("trigamma's gradient is undefined (no polygamma row), and grad says so; psi's is trigamma", () => {
     const x = T.dvector("x");
-    const node = T.psi(x).owner!;
+    const node = T.trigamma(x).owner!;
     const [r] = node.op.grad!(node.inputs, [T.dvector()], node.outputs);
     expect(r).toBeInstanceOf(GradUndefined);
-    expect((r as GradUndefined).reason).toMatch(/trigamma/);
-    expect(() => grad(T.sum(T.psi(x)), x)).toThrow(/trigamma/);
+    expect((r as GradUndefined).reason).toMatch(/polygamma/);
+    expect(() => grad(T.sum(T.trigamma(x)), x)).toThrow(/polygamma/);
+    expect(() => grad(T.sum(T.psi(x)), x)).not.toThrow();
   });
 
   it("Argmax is marked notDifferentiable; a cost through argmax is disconnected", () => {
@@ -320,7 +322,7 @@ describe("Composite (a fusion output)", () => {
 
   it("reports an undefined step gradient with the composite's name, and nulls integer inputs", () => {
     const comp = new Composite(["float64", "int32"], [
-      { op: S.psi, args: [{ input: 0 }], dtype: "float64" },
+      { op: S.trigamma, args: [{ input: 0 }], dtype: "float64" },
       { op: S.mul, args: [{ step: 0 }, { input: 1 }], dtype: "float64" },
     ]);
     const x = T.dvector("x");
@@ -328,7 +330,7 @@ describe("Composite (a fusion output)", () => {
     const node = new Elemwise(comp).makeNode(x, i);
     const [gx, gi] = node.op.grad!(node.inputs, [T.dvector()], node.outputs);
     expect(gx).toBeInstanceOf(GradUndefined);
-    expect((gx as GradUndefined).reason).toMatch(/trigamma.*inside Composite/);
+    expect((gx as GradUndefined).reason).toMatch(/polygamma.*inside Composite/);
     expect(gi).toBeNull();
   });
 });

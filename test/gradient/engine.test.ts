@@ -298,6 +298,17 @@ describe("grad: accumulation, multi-output, broadcasting, dtypes", () => {
   });
 });
 
+describe("grad: long graphs", () => {
+  it("differentiates a chain of 10000 nodes without deep recursion", () => {
+    const x = T.dvector("x");
+    const one = new Scale(1);
+    let y: TensorVariable = x;
+    for (let i = 0; i < 10000; i++) y = tv(one.call(y));
+    const g = theano.grad(y.sum(), x);
+    expectClose(val(g, [[x, [1, 2]]]), [1, 1]);
+  });
+});
+
 describe("grad: only nodes on a path from a wrt to the cost are asked", () => {
   it("does not call op.grad off the path", () => {
     const x = T.dvector("x");
@@ -506,6 +517,13 @@ describe("verifyGrad", () => {
     expect(e.message).toMatch(/input 0 at index \[1\]/); // at x = 0 both gradients are 0
     const m = /is ([\d.]+) \(analytic\) but ([\d.]+) \(finite differences/.exec(e.message)!;
     expect(Number(m[1]) / Number(m[2])).toBeCloseTo(1.5, 6); // 3x·r against 2x·r
+  });
+
+  it("tolerances are options: loose enough ones accept the wrong gradient", () => {
+    const wrong = (a: TensorVariable | undefined): TensorVariable => new WrongSquare().call(a!) as TensorVariable;
+    expect(() => G.verifyGrad(wrong, [[1, 2]], { nTests: 1 })).toThrow(GradientError);
+    expect(() => G.verifyGrad(wrong, [[1, 2]], { nTests: 1, absTol: 10 })).not.toThrow();
+    expect(() => G.verifyGrad(wrong, [[1, 2]], { nTests: 1, relTol: 0.5, eps: 1e-5 })).not.toThrow();
   });
 
   it("rejects integer points", () => {

@@ -138,6 +138,28 @@ describe("the gradient tutorial", () => {
     expectClose(theano.function([x], t)([1, -2]), [24, -48]);
   });
 
+  it("Jacobians over shared variables, and their gradients", () => {
+    const x = T.dvector("x");
+    const s = theano.shared(array([2, 3], "float64"), { name: "s" });
+    const j = G.jacobian(x.mul(s).sin(), x); // diag(s·cos(s·x))
+    const c = theano.grad(j.sum(), s); // cos(s·x) − s·x·sin(s·x)
+    const [jv, cv] = theano.function([x], [j, c])([0.5, 1]);
+    expectClose(jv!, diag([2 * Math.cos(1), 3 * Math.cos(3)]), { rtol: 1e-12, atol: 1e-14 });
+    expectClose(cv!, [Math.cos(1) - Math.sin(1), Math.cos(3) - 3 * Math.sin(3)], { rtol: 1e-12, atol: 1e-14 });
+  });
+
+  it("Rop(f, x, v) equals jacobian(f, x)·v, and Lop(f, x, v) equals vᵀ·jacobian", () => {
+    const m = T.dmatrix("m");
+    const x = T.dvector("x");
+    const v = T.dvector("v"); // along x
+    const w = T.dvector("w"); // along f
+    const f = T.dot(m, x).tanh();
+    const f1 = theano.function([m, x, v, w], [G.Rop(f, x, v), T.dot(G.jacobian(f, x), v), G.Lop(f, x, w), T.dot(w, G.jacobian(f, x))]);
+    const [r, jv, l, vj] = f1([[1, 2], [3, 4], [0.5, -1]], [0.1, 0.2], [1, -2], [1, -2, 0.5]);
+    expectClose(r!, jv!, { rtol: 1e-12, atol: 1e-14 });
+    expectClose(l!, vj!, { rtol: 1e-12, atol: 1e-14 });
+  });
+
   it("runs float32 graphs in float32", () => {
     const x = T.fvector("x");
     const h = G.hessian(x.pow(3).sum(), x);

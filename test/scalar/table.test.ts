@@ -48,7 +48,7 @@ function store(dtype: DType, r: number): number {
 }
 
 // Special functions computed by series/continued fractions here and by Cephes in SciPy.
-const SPECIAL = new Set(["erf", "erfc", "erfinv", "gamma", "gammaln", "psi", "sigmoid", "softplus"]);
+const SPECIAL = new Set(["erf", "erfc", "erfinv", "gamma", "gammaln", "psi", "trigamma", "sigmoid", "softplus"]);
 // Transcendental functions: V8's fdlibm ports and NumPy's SIMD/libm differ by an ulp or two.
 const TRANSCENDENTAL = new Set([...floatRows].filter((r) => r !== "trueDiv" && r !== "inv" && !SPECIAL.has(r)).concat(["pow"]));
 

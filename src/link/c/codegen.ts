@@ -136,10 +136,17 @@ function renderStep(op: ScalarOp, names: readonly string[], dts: readonly DType[
     operands = [...names];
     compute = [...dts];
   } else {
-    const wrap = WRAPPING.has(name) && (out === "int32" || out === "int64");
-    const ct = wrap ? (out === "int32" ? "uint32_t" : "uint64_t") : ctype(out);
-    operands = names.map((n, i) => (wrap && dts[i] === out ? `(${ct})${n}` : wrap ? `(${ct})${convert(n, dts[i]!, ctype(out), out)}` : convert(n, dts[i]!, ct, out)));
+    // Integer add/sub/mul/neg/sqr wrap (as typed-array stores do): computed in unsigned
+    // arithmetic, since signed overflow (and int promotion of uint16 products) is undefined in C.
+    const wrap = WRAPPING.has(name) && out !== "bool" && !isFloat(out);
+    const ut = out === "int64" || out === "uint64" ? "uint64_t" : "uint32_t";
+    operands = names.map((n, i) => (wrap ? `(${ut})${convert(n, dts[i]!, ctype(out), out)}` : convert(n, dts[i]!, ctype(out), out)));
     compute = dts.map(() => out);
+    if (name === "abs" && (out === "int8" || out === "int16" || out === "int32" || out === "int64")) {
+      // -INT_MIN overflows; NumPy's abs(INT_MIN) is INT_MIN, which the unsigned negation gives.
+      const x = operands[0]!;
+      return `const ${ctype(out)} ${target} = (${ctype(out)})(${x} < 0 ? (${ctype(out)})(0 - (${ut})${x}) : ${x});`;
+    }
   }
   const expr = renderTemplate(op.c, operands, out, compute, ctype(out));
   return out === "bool" ? `const uint8_t ${target} = ((${expr}) != 0);` : `const ${ctype(out)} ${target} = (${ctype(out)})(${expr});`;

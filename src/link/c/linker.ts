@@ -25,15 +25,20 @@ import { type CProgram, ERR_LEN, type Segment, generateC, metaLayout, segmentPro
 import { cCompilerStatus, findBlas } from "./compiler.js";
 import type { NativeFunction } from "./ffi.js";
 
-/** Modules this process compiled (not loaded from the cache): tests count rebuilds with it. */
+/** Modules this process compiled (not found in the cache), and modules requested at all. */
 let builds = 0;
+let loads = 0;
 export function cBuildCount(): number {
   return builds;
+}
+export function cModuleLoads(): number {
+  return loads;
 }
 
 /** The one place a generated module is compiled or fetched from the cache. */
 function buildModule(source: string, ldflags: readonly string[]): LoadedModule {
   const mod = loadModule(source, { ldflags });
+  loads++;
   if (!mod.fromCache) builds++;
   return mod;
 }

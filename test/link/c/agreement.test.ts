@@ -1,0 +1,289 @@
+/**
+ * The C backend against `perform` (test/helpers `evaluate`): every op with a C generator —
+ * Elemwise (every scalar-table row, single and fused into Composites), CAReduce, Dot,
+ * Softmax/LogSoftmax, DimShuffle, Reshape — on float32, float64 and integer inputs that are
+ * contiguous, transposed, step-sliced, reversed, offset, broadcast, empty, size-1 and 0-d.
+ * Each test compiles one function with many outputs (C modules are shape-generic, so every
+ * layout runs through the same module), which keeps the number of compiler runs small.
+ * Then: five shapes, one module; shape errors are ShapeErrors naming the node; host nodes
+ * between C segments.
+ */
+
+import { beforeAll, describe, expect, it } from "vitest";
+import * as theano from "../../../src/index.js";
+import type { DType } from "../../../src/ndarray/dtype.js";
+import { SCALAR_OPS } from "../../../src/scalar/table.js";
+import { cCompilerStatus } from "../../../src/link/c/compiler.js";
+import { cBuildCount, cModuleLoads } from "../../../src/link/c/linker.js";
+import { evaluate, expectClose } from "../../helpers.js";
+
+const { T } = theano;
+type NDArray = theano.NDArray;
+type TV = theano.TensorVariable;
+
+const C = new theano.Mode("c", "None");
+const CFUSED = new theano.Mode("c", "fast_run");
+
+/** Values per dtype: signs, zeros, halves, extremes, NaN and infinities (ints stay where JS doubles are exact). */
+const POOLS: Record<string, readonly number[]> = {
+  float64: [0, -0, 1, -1, 0.5, -0.5, 1.5, 2.5, -2.5, 3, -7, 0.1, 1e-3, 100, 1e10, -1e300, 0.9, 2, NaN, Infinity, -Infinity, 5e-324, 0.7, -0.3],
+  float32: [0, -0, 1, -1, 0.5, -0.5, 1.5, 2.5, -2.5, 3, -7, 0.1, 1e-3, 100, 1e10, 0.9, 2, NaN, Infinity, -Infinity, 0.7, -0.3, 1e-40],
+  int32: [0, 1, -1, 2, -2, 3, 7, -7, 100, -100, 2147483647, -2147483648, 65536, 46341, 13],
+  int64: [0, 1, -1, 2, -3, 7, 100, -100, 2 ** 20, -(2 ** 20), 2 ** 31, 63, 64],
+  uint8: [0, 1, 2, 3, 7, 100, 127, 128, 200, 255],
+  bool: [0, 1],
+};
+const DTYPES = Object.keys(POOLS) as DType[];
+
+function fill(dtype: DType, shape: readonly number[], pick: (i: number) => number): NDArray {
+  const a = theano.zeros(shape, dtype);
+  const pool = POOLS[dtype] ?? POOLS.float64!;
+  const d = a.data as unknown as Array<number | bigint>;
+  for (let i = 0; i < a.size; i++) {
+    const v = pool[pick(i) % pool.length]!;
+    d[i] = dtype === "int64" || dtype === "uint64" ? BigInt(v) : v;
+  }
+  return a;
+}
+
+/** Random floats in [-3, 3) from a small deterministic generator. */
+function rand(dtype: DType, shape: readonly number[], seed: number): NDArray {
+  let s = seed * 2654435761 + 12345;
+  const a = theano.zeros(shape, dtype);
+  const d = a.data as unknown as Array<number | bigint>;
+  for (let i = 0; i < a.size; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    const v = (s / 2147483648) * 6 - 3;
+    d[i] = dtype === "int64" || dtype === "uint64" ? BigInt(Math.round(v * 3)) : dtype.startsWith("float") ? v : dtype === "bool" ? (v > 0 ? 1 : 0) : Math.round(v * 3) & (dtype.startsWith("u") ? 0x7f : -1);
+  }
+  return a;
+}
+
+/** The rank-2 layouts, all of logical shape [4, 5] (or empty, or [1, 1]). */
+function layouts(dtype: DType, arity: number, make: (dtype: DType, shape: number[], k: number) => NDArray): Array<[string, NDArray[]]> {
+  const ks = [...Array(arity).keys()];
+  return [
+    ["contiguous", ks.map((k) => make(dtype, [4, 5], k))],
+    ["transposed", ks.map((k) => make(dtype, [5, 4], k).T)],
+    ["step-sliced", ks.map((k) => make(dtype, [4, 10], k).slice([null, null], [1, null, 2]))],
+    ["negative step", ks.map((k) => make(dtype, [8, 5], k).slice([null, null, -2]))],
+    ["mixed layouts", ks.map((k) => (k % 3 === 0 ? make(dtype, [5, 4], k).T : k % 3 === 1 ? make(dtype, [4, 5], k) : make(dtype, [4, 10], k).slice([null, null], [1, null, 2])))],
+    ["offset view", ks.map((k) => make(dtype, [6, 5], k).slice([2, null]))],
+    ["empty", ks.map(() => theano.zeros([0, 5], dtype))],
+    ["empty (other axis)", ks.map((k) => make(dtype, [4, 3], k).slice([null, null], [1, 1]))],
+    ["size-1", ks.map((k) => make(dtype, [1, 1], k + 5))],
+  ];
+}
+
+const poolFill = (dtype: DType, shape: number[], k: number): NDArray => {
+  const n = (POOLS[dtype] ?? POOLS.float64!).length;
+  return fill(dtype, shape, (i) => i * (2 * k + 1) + 3 * k + Math.floor(i / n));
+};
+
+/** Compiles `outs` with `mode` once and compares every output with perform for each case. */
+function agree(vars: TV[], outs: TV[], cases: Array<[string, NDArray[]]>, what: string, mode = C, tol: { rtol?: number; atol?: number } = {}): void {
+  const f = theano.function(vars, outs, { mode, onUnusedInput: "ignore" }) as unknown as (...a: NDArray[]) => NDArray[];
+  for (const [layout, values] of cases) {
+    const got = f(...values);
+    const want = evaluate(outs, new Map(vars.map((v, i) => [v, values[i]])));
+    outs.forEach((o, i) => {
+      try {
+        expectClose(got[i]!, want[i]!, tol);
+      } catch (e) {
+        throw new Error(`${what}: output ${i} (${o.owner ? String(o.owner.op) : o.label}) on ${layout}: ${(e as Error).message}`);
+      }
+    });
+  }
+}
+
+function tryBuild(build: () => TV): TV | null {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof theano.TypeMismatchError) return null;
+    throw e;
+  }
+}
+
+beforeAll(() => {
+  const s = cCompilerStatus();
+  if (!s.ok) throw new Error(`these tests need a C compiler: ${s.reason}`);
+});
+
+describe("C elementwise kernels agree with perform on every scalar-table row", () => {
+  for (const dtype of DTYPES) {
+    it(`${dtype}: every row, every layout, broadcasting, 0-d`, () => {
+      const m = [0, 1, 2].map((k) => T.tensor({ dtype, shape: [null, null], name: `m${k}` }));
+      const outs: TV[] = [];
+      for (const [, row] of SCALAR_OPS) {
+        const o = tryBuild(() => new T.Elemwise(row).makeNode(...m.slice(0, row.arity)).outputs[0] as TV);
+        if (o) outs.push(o);
+      }
+      expect(outs.length).toBeGreaterThan(10);
+      agree(m, outs, layouts(dtype, 3, poolFill), dtype);
+
+      // Broadcasting: row + col + full, and a declared [1, 1] operand.
+      const b = [T.tensor({ dtype, shape: [1, null], name: "r" }), T.tensor({ dtype, shape: [null, 1], name: "c" }), T.tensor({ dtype, shape: [null, null], name: "f" })];
+      const bouts: TV[] = [];
+      for (const [, row] of SCALAR_OPS) {
+        const o = tryBuild(() => new T.Elemwise(row).makeNode(...b.slice(0, row.arity)).outputs[0] as TV);
+        if (o) bouts.push(o);
+      }
+      const bv = [poolFill(dtype, [1, 5], 0), poolFill(dtype, [4, 1], 1), poolFill(dtype, [4, 5], 2)];
+      const bt = bv.map((v) => v.T.copy().T);
+      agree(b, bouts, [["row + col + full", bv], ["transposed storage", bt], ["empty", [poolFill(dtype, [1, 0], 0), poolFill(dtype, [4, 1], 1), theano.zeros([4, 0], dtype)]]], `${dtype} broadcast`);
+
+      // 0-d operands.
+      const z = [0, 1, 2].map((k) => T.tensor({ dtype, shape: [], name: `z${k}` }));
+      const zouts: TV[] = [];
+      for (const [, row] of SCALAR_OPS) {
+        const o = tryBuild(() => new T.Elemwise(row).makeNode(...z.slice(0, row.arity)).outputs[0] as TV);
+        if (o) zouts.push(o);
+      }
+      const zcases: Array<[string, NDArray[]]> = [0, 1, 4, 5, 7].map((j) => [`0-d #${j}`, z.map((_, k) => fill(dtype, [], () => j + 3 * k))]);
+      agree(z, zouts, zcases, `${dtype} 0-d`);
+    });
+  }
+
+  it("casts between every pair of dtypes (float → int wraps as typed-array stores do)", () => {
+    for (const from of ["float32", "float64", "int32", "int64", "uint8", "bool"] as DType[]) {
+      const x = T.tensor({ dtype: from, shape: [null], name: "x" });
+      const outs = (["float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "bool"] as DType[]).filter((d) => d !== from).map((d) => T.cast(x, d));
+      const pool = (POOLS[from] ?? []).filter((v) => Number.isFinite(v) && Math.abs(v) < 2 ** 53);
+      const vals = theano.array(from === "int64" ? pool.map((v) => BigInt(v)) : pool, from);
+      agree([x], outs, [["values", [vals]], ["reversed", [vals.slice([null, null, -1])]]], `cast from ${from}`);
+    }
+  });
+
+  it("fused composites (fast_run fusion) agree, float32 and float64, with broadcast constants", () => {
+    for (const dtype of ["float32", "float64"] as DType[]) {
+      const x = T.tensor({ dtype, shape: [null, null], name: "x" });
+      const y = T.tensor({ dtype, shape: [1, null], name: "y" });
+      const w2 = T.tanh(x.mul(0.5).add(0.1)).mul(T.sigmoid(x)).sub(T.exp(x.neg().mul(x)));
+      const other = T.softplus(x.add(y)).mul(T.erf(y)).add(T.log1p(T.abs(x))).sub(T.expm1(y.mul(0.25)));
+      const ints = T.cast(x.mul(3), "int32").add(T.cast(y, "int32"));
+      const ys = rand(dtype, [1, 5], 9);
+      const cases: Array<[string, NDArray[]]> = layouts(dtype, 1, (d, s, k) => rand(d, s, k)).map(([n, [a]]) => [n, [a!, a!.shape[1] === 5 ? ys : rand(dtype, [1, a!.shape[1]!], 3)]]);
+      agree([x, y], [w2, other, ints], cases, `fused ${dtype}`, CFUSED, dtype === "float32" ? { rtol: 1e-5, atol: 1e-6 } : {});
+    }
+  });
+});
+
+describe("C reductions, dot, softmax, dimshuffle and reshape agree with perform", () => {
+  it("CAReduce: sum/prod/max/min/all/any over every axis set", () => {
+    for (const dtype of ["float32", "float64", "int32", "int64", "uint8", "bool"] as DType[]) {
+      const x = T.tensor({ dtype, shape: [null, null, null], name: "x" });
+      const outs: TV[] = [];
+      for (const axis of [null, 0, 1, 2, [0, 2], [0, 1]] as Array<number | number[] | null>) {
+        for (const fn of [T.sum, T.max, T.min, T.all, T.any, T.prod]) {
+          const o = tryBuild(() => fn(x, axis));
+          if (o) outs.push(o);
+        }
+      }
+      const make = (d: DType, s: number[], k: number) => (d === "float32" || d === "float64" ? rand(d, s, k) : poolFill(d, s, k));
+      const cases: Array<[string, NDArray[]]> = [
+        ["contiguous", [make(dtype, [3, 4, 5], 0)]],
+        ["transposed", [make(dtype, [5, 4, 3], 1).transpose(2, 1, 0)]],
+        ["step-sliced", [make(dtype, [3, 8, 5], 2).slice([null, null], [null, null, 2])]],
+        ["size-1", [make(dtype, [1, 1, 1], 3)]],
+      ];
+      agree([x], outs, cases, `reduce ${dtype}`);
+      // Empty lanes: sums are 0; max/min over an empty axis is an error (checked below).
+      const sums = [T.sum(x, 1), T.prod(x, [0, 1]), T.any(x, 2)].filter((o) => o !== null);
+      agree([x], sums, [["empty", [theano.zeros([2, 0, 3], dtype)]]], `empty reduce ${dtype}`);
+    }
+  });
+
+  it("Dot: matrix·matrix, matrix·vector, vector·matrix, vector·vector, any layout and dtype", () => {
+    for (const dtype of ["float32", "float64", "int32", "int64", "bool"] as DType[]) {
+      const A = T.tensor({ dtype, shape: [null, null], name: "A" });
+      const B = T.tensor({ dtype, shape: [null, null], name: "B" });
+      const u = T.tensor({ dtype, shape: [null], name: "u" });
+      const v = T.tensor({ dtype, shape: [null], name: "v" });
+      const outs = [T.dot(A, B), T.dot(A, v), T.dot(u, B), T.dot(u, v)];
+      const r = (s: number[], k: number) => rand(dtype, s, k);
+      const sizes: Array<[number, number, number]> = [[4, 5, 3], [37, 300, 45], [130, 260, 70], [0, 5, 3], [4, 0, 3], [1, 1, 1]];
+      const cases: Array<[string, NDArray[]]> = [];
+      for (const [m, k, n] of sizes) {
+        cases.push([`${m}x${k}x${n}`, [r([m, k], 1), r([k, n], 2), r([k], 3), r([k], 4)]]);
+        cases.push([`${m}x${k}x${n} transposed`, [r([k, m], 5).T, r([n, k], 6).T, r([2 * k], 7).slice([null, null, 2]), r([k], 8).slice([null, null, -1])]]);
+      }
+      cases.push(["step-sliced", [r([8, 10], 9).slice([null, null, 2], [1, null, 2]), r([10, 6], 10).slice([null, null, 2]), r([10], 11).slice([null, null, 2]), r([5], 12)]]);
+      agree([A, B, u, v], outs, cases, `dot ${dtype}`, C, dtype === "float32" ? { rtol: 1e-4, atol: 1e-4 } : {});
+    }
+    // mixed dtypes promote (perform's astype)
+    const a = T.tensor({ dtype: "float32", shape: [null, null], name: "a" });
+    const b = T.tensor({ dtype: "int32", shape: [null, null], name: "b" });
+    agree([a, b], [T.dot(a, b)], [["mixed", [rand("float32", [3, 4], 1), rand("int32", [4, 2], 2)]]], "dot float32·int32");
+  });
+
+  it("Softmax and LogSoftmax over each axis, with NaN/inf lanes", () => {
+    for (const dtype of ["float32", "float64"] as DType[]) {
+      const x = T.tensor({ dtype, shape: [null, null], name: "x" });
+      const outs = [T.softmax(x, -1), T.softmax(x, 0), T.logSoftmax(x, -1), T.logSoftmax(x, 0)];
+      const special = theano.array([[1, 2, 3, 4, 5], [NaN, 1, 2, 3, 4], [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity], [Infinity, 1, 2, 3, 4], [-1000, -1000, 0, 1, 2], [1, 1, 1, 1, 1]], dtype);
+      const cases: Array<[string, NDArray[]]> = [...layouts(dtype, 1, (d, s, k) => rand(d, s, k)), ["special lanes", [special]], ["long lanes", [rand(dtype, [3, 1000], 4)]]];
+      agree([x], outs, cases, `softmax ${dtype}`, C, dtype === "float32" ? { rtol: 2e-5, atol: 1e-6 } : {});
+    }
+  });
+
+  it("DimShuffle views (exported and in the middle) and constant-shape Reshape", () => {
+    const x = T.tensor({ dtype: "float64", shape: [null, null], name: "x" });
+    const b = T.tensor({ dtype: "float64", shape: [null], name: "b" });
+    const outs = [x.T, x.add(b.dimshuffle("x", 0)).T.mul(2), b.dimshuffle(0, "x"), x.reshape([-1]), x.T.reshape([2, -1]).add(1), x.reshape([-1, 2]).sum(0)];
+    const cases: Array<[string, NDArray[]]> = layouts("float64", 1, (d, s, k) => rand(d, s, k))
+      .filter(([n]) => !n.startsWith("empty") && n !== "size-1")
+      .map(([n, [a]]) => [n, [a!, rand("float64", [a!.shape[1]!], 5)]]);
+    agree([x, b], outs, cases, "views");
+    const bad = theano.function([x, b], outs[3]!, { mode: C, onUnusedInput: "ignore" });
+    expect(bad(rand("float64", [3, 3], 1), rand("float64", [3], 2)).shape).toEqual([9]);
+  });
+});
+
+describe("shape-generic modules and errors", () => {
+  it("one function, five shapes: one module, no rebuild", () => {
+    const x = T.tensor({ dtype: "float32", shape: [null, null], name: "x" });
+    const y = T.tensor({ dtype: "float32", shape: [null, null], name: "y" });
+    const out = T.exp(x).add(y.mul(2)).sum(1);
+    const loads = cModuleLoads();
+    const f = theano.function([x, y], out, { mode: C });
+    expect(cModuleLoads()).toBe(loads + 1);
+    const builds = cBuildCount();
+    for (const [m, n] of [[2, 3], [7, 1], [0, 4], [100, 33], [1, 1]] as Array<[number, number]>) {
+      const a = rand("float32", [m, n], m);
+      const b = rand("float32", [m, n], n);
+      expectClose(f(a, b) as NDArray, evaluate([out], new Map([[x, a], [y, b]]))[0]!);
+    }
+    expect(cModuleLoads()).toBe(loads + 1);
+    expect(cBuildCount()).toBe(builds);
+  });
+
+  it("mismatched shapes → ShapeError naming the node, never a crash", () => {
+    const x = T.tensor({ dtype: "float64", shape: [null, null], name: "x" });
+    const y = T.tensor({ dtype: "float64", shape: [null, null], name: "y" });
+    const f = theano.function([x, y], T.exp(x.add(y)).sum(), { mode: C });
+    expect(() => f(rand("float64", [2, 3], 1), rand("float64", [3, 3], 2))).toThrow(theano.ShapeError);
+    expect(() => f(rand("float64", [2, 3], 1), rand("float64", [3, 3], 2))).toThrow(/do not match on axis 0[\s\S]*Apply node that caused the error/);
+    const g = theano.function([x, y], T.dot(x, y), { mode: C });
+    expect(() => g(rand("float64", [2, 3], 1), rand("float64", [4, 3], 2))).toThrow(/dot: shapes \(2, 3\) and \(4, 3\) not aligned/);
+    const r = T.tensor({ dtype: "float64", shape: [1, null], name: "r" });
+    const h = theano.function([x, r], x.add(r), { mode: C });
+    expect(() => h(rand("float64", [2, 3], 1), rand("float64", [2, 3], 2))).toThrow(/declared broadcastable on axis 0/);
+    expect(() => theano.function([x], T.max(x, 1), { mode: C })(theano.zeros([2, 0], "float64"))).toThrow(/zero-size reduction/);
+    expect(() => theano.function([x], x.reshape([5, -1]), { mode: C })(rand("float64", [2, 3], 1))).toThrow(/cannot reshape/);
+    // the function still works afterwards
+    expect((f(rand("float64", [2, 3], 1), rand("float64", [2, 3], 2)) as NDArray).shape).toEqual([]);
+  });
+
+  it("ops without a C generator run on the host between C segments", () => {
+    const x = T.tensor({ dtype: "float64", shape: [null, null], name: "x" });
+    const mid = T.exp(x).get(T.slice(null, null), T.slice(1, null)); // Subtensor: host
+    const out = T.cumsum(mid.mul(2), 0).add(1);
+    const f = theano.function([x], [out, mid], { mode: C });
+    const a = rand("float64", [4, 5], 1);
+    const got = f(a) as NDArray[];
+    const want = evaluate([out, mid], new Map([[x, a]]));
+    expectClose(got[0]!, want[0]!);
+    expectClose(got[1]!, want[1]!);
+  });
+});
