@@ -13,6 +13,7 @@ import { InputError, MissingInputError, TheanoError, TypeMismatchError, UnusedIn
 import { type Variable, ancestors } from "../graph/basic.js";
 import { DestroyHandler } from "../graph/destroy.js";
 import { FunctionGraph } from "../graph/fgraph.js";
+import type { MemoryPlan } from "../link/memory.js";
 import { type ArrayLike, NDArray } from "../ndarray/ndarray.js";
 import { specifyShape } from "../tensor/shape.js";
 import { TensorType, formatStaticShape } from "../tensor/type.js";
@@ -93,6 +94,11 @@ export interface TheanoFunction<R> {
   readonly fgraph: FunctionGraph;
   readonly mode: Mode;
   readonly profile: unknown;
+  /**
+   * Memory of the results (not the inputs): `staticPeakBytes` planned from static shapes (null
+   * when some size is only known at run time), `lastPeakBytes` measured during the last call.
+   */
+  readonly memoryPlan: MemoryPlan | undefined;
   /** Releases compiled code and buffers. */
   free(): void;
   /** The same function over other shared variables. */
@@ -342,6 +348,7 @@ export function function_<O extends OutputsArg>(
     inputs: { value: Object.freeze(inputs) },
     outputs: { value: Object.freeze(outputs) },
     fgraph: { value: fgraph },
+    memoryPlan: { get: () => thunk.memoryPlan },
     mode: { value: mode },
     profile: { value: opts.profile ?? config.profile ? { rewriteTime } : undefined },
     free: {

@@ -8,7 +8,7 @@
 import { config } from "../config/index.js";
 import { ConfigError } from "../errors.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
-import { cLinker } from "../link/c/linker.js";
+import { autoLinker, cLinker } from "../link/c/linker.js";
 import { jsLinker } from "../link/js/linker.js";
 import { pyLinker } from "../link/py.js";
 import type { Linker } from "../link/types.js";
@@ -39,8 +39,9 @@ function linkerFor(name: LinkerName): Linker {
     case "py":
       return pyLinker;
     case "js":
-    case "auto":
       return jsLinker;
+    case "auto":
+      return autoLinker();
     case "c":
       return cLinker;
     default:

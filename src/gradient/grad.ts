@@ -23,7 +23,7 @@
  *   that made the node.
  */
 
-import { GradientError } from "../errors.js";
+import { GradientError, warn } from "../errors.js";
 import { GradUndefined, Type, Variable, toposort } from "../graph/basic.js";
 import { isFloat } from "../ndarray/dtype.js";
 import { broadcastTo, zerosLike } from "../tensor/alloc.js";
@@ -73,12 +73,6 @@ const where = (v: { trace: { where: string } }): string => {
   return w ? ` (created at ${w})` : "";
 };
 
-/** A Node-style warning when the runtime has one, else the console. */
-function warn(msg: string): void {
-  const p = (globalThis as { process?: { emitWarning?: (m: string) => void } }).process;
-  if (p?.emitWarning) p.emitWarning(msg);
-  else console.warn(msg);
-}
 
 /**
  * `g` (a gradient computed for `target`) with `target`'s dtype and broadcast pattern: extra

@@ -85,6 +85,24 @@ export abstract class Type {
   abstract makeVariable(name?: string | null): Variable;
 }
 
+// While set, new variables take this trace instead of capturing the stack (see withTrace).
+let inheritedTrace: CreationTrace | null = null;
+
+/**
+ * Runs `fn` so that every variable it creates carries `trace` (Theano's `copy_stack_trace`):
+ * a node a rewrite builds points at the user code of the node it replaces, and capturing no
+ * stack keeps rewriting a large graph cheap.
+ */
+export function withTrace<R>(trace: CreationTrace, fn: () => R): R {
+  const prev = inheritedTrace;
+  inheritedTrace = trace;
+  try {
+    return fn();
+  } finally {
+    inheritedTrace = prev;
+  }
+}
+
 export class Variable<T extends Type = Type> {
   readonly id: number;
   type: T;
@@ -102,7 +120,7 @@ export class Variable<T extends Type = Type> {
     this.owner = owner;
     this.index = index;
     this.name = name;
-    this.trace = new CreationTrace();
+    this.trace = inheritedTrace ?? new CreationTrace();
   }
 
   /** A fresh, ownerless Variable of the same type and name. */
@@ -194,7 +212,8 @@ export class Apply<O extends Op = Op> {
 
   /** The same op applied to other inputs, with freshly made outputs of the same types. */
   cloneWithNewInputs(inputs: Variable[]): Apply<O> {
-    const node = new Apply(this.op, inputs, this.outputs.map((o) => o.type));
+    // The copy keeps the original's creation trace: errors point at the user's line.
+    const node = withTrace(this.trace, () => new Apply(this.op, inputs, this.outputs.map((o) => o.type)));
     node.outputs.forEach((o, i) => {
       o.name = this.outputs[i]!.name;
       Object.assign(o.tag, this.outputs[i]!.tag);

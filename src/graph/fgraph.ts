@@ -34,6 +34,11 @@ export class FunctionGraph {
   readonly nodes = new Set<Apply>();
   readonly variables = new Set<Variable>();
   readonly clients = new Map<Variable, Client[]>();
+  // Each client record's position in its variable's list, and the record of (node, input), so
+  // that removing a client costs O(1) even for a variable with tens of thousands of readers
+  // (a merged constant): replacing or pruning stays linear in the graph's size.
+  private readonly clientPos = new Map<Client, number>();
+  private readonly clientRef = new Map<Apply | "output", Client[]>();
   readonly features: Feature[] = [];
   /** Original variable (the user's) -> its copy in this graph. */
   readonly memo: Map<Variable, Variable>;
@@ -49,7 +54,7 @@ export class FunctionGraph {
     this.importSorted(toposort(this.outputs, inputSet), inputSet, "init");
     this.outputs.forEach((o, i) => {
       this.addVariable(o);
-      this.clientsOf(o).push(["output", i]);
+      this.addClient(o, "output", i);
     });
   }
 
@@ -67,6 +72,31 @@ export class FunctionGraph {
       this.clients.set(v, c);
     }
     return c;
+  }
+
+  private addClient(v: Variable, node: Apply | "output", index: number): void {
+    const c: Client = [node, index];
+    const cs = this.clientsOf(v);
+    this.clientPos.set(c, cs.length);
+    cs.push(c);
+    let refs = this.clientRef.get(node);
+    if (!refs) this.clientRef.set(node, (refs = []));
+    refs[index] = c;
+  }
+
+  private removeClient(v: Variable, node: Apply | "output", index: number): void {
+    const cs = this.clientsOf(v);
+    const c = this.clientRef.get(node)?.[index];
+    let k = c ? this.clientPos.get(c) : undefined;
+    if (k === undefined || cs[k] !== c) k = cs.findIndex(([n, j]) => n === node && j === index);
+    if (k < 0) return;
+    const removed = cs[k]!;
+    const last = cs.pop()!;
+    if (last !== removed) {
+      cs[k] = last;
+      this.clientPos.set(last, k);
+    }
+    this.clientPos.delete(removed);
   }
 
   /** Adds `node` (and every node it needs that is not in the graph yet). */
@@ -104,7 +134,7 @@ export class FunctionGraph {
       n.outputs.forEach((o) => this.addVariable(o));
       n.inputs.forEach((v, i) => {
         this.addVariable(v);
-        this.clientsOf(v).push([n, i]);
+        this.addClient(v, n, i);
       });
       for (const f of this.features) f.onImport?.(this, n, reason);
     }
@@ -124,11 +154,10 @@ export class FunctionGraph {
         this.clients.delete(o);
       }
       node.inputs.forEach((inp, i) => {
-        const cs = this.clientsOf(inp);
-        const k = cs.findIndex(([n, j]) => n === node && j === i);
-        if (k >= 0) cs.splice(k, 1);
-        if (cs.length === 0) stack.push(inp);
+        this.removeClient(inp, node, i);
+        if (this.clientsOf(inp).length === 0) stack.push(inp);
       });
+      this.clientRef.delete(node);
       for (const f of this.features) f.onPrune?.(this, node, reason);
     }
   }
@@ -149,10 +178,8 @@ export class FunctionGraph {
     this.addVariable(newVar);
     if (node === "output") this.outputs[index] = newVar;
     else node.inputs[index] = newVar;
-    const cs = this.clientsOf(oldVar);
-    const k = cs.findIndex(([n, j]) => n === node && j === index);
-    if (k >= 0) cs.splice(k, 1);
-    this.clientsOf(newVar).push([node, index]);
+    this.removeClient(oldVar, node, index);
+    this.addClient(newVar, node, index);
     for (const f of this.features) f.onChangeInput?.(this, node, index, oldVar, newVar, reason);
     this.pruneIfUnused(oldVar, reason);
   }

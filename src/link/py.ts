@@ -7,6 +7,7 @@
 import type { FunctionGraph } from "../graph/fgraph.js";
 import type { Value, Variable } from "../graph/basic.js";
 import { wrapNodeError } from "./errors.js";
+import { planMemory } from "./memory.js";
 import type { Linker, Thunk } from "./types.js";
 
 /** For each node position, the variables whose last reader it is (outputs are never freed). */
@@ -26,10 +27,19 @@ export const pyLinker: Linker = {
     const frees = lastUses(fgraph, order);
     const inputs = fgraph.inputs;
     const outputs = fgraph.outputs;
-    return (values: readonly Value[]): Value[] => {
+    const layout = planMemory(fgraph, order);
+    let lastPeakBytes: number | null = null;
+    const bytes = (v: Value): number => {
+      const d = (v as { data?: { BYTES_PER_ELEMENT?: number }; size?: number } | null)?.data;
+      return d?.BYTES_PER_ELEMENT ? (v as { size: number }).size * d.BYTES_PER_ELEMENT : 0;
+    };
+    const thunk: Thunk = (values: readonly Value[]): Value[] => {
       const env = new Map<Variable, Value>();
       inputs.forEach((v, i) => env.set(v, values[i]));
       const get = (v: Variable): Value => (env.has(v) ? env.get(v) : v.constantData);
+      const sizes = new Map<Variable, number>();
+      let mem = 0;
+      let peak = 0;
       for (let k = 0; k < order.length; k++) {
         const node = order[k]!;
         const args = node.inputs.map(get);
@@ -39,10 +49,28 @@ export const pyLinker: Linker = {
         } catch (e) {
           throw wrapNodeError(e, node, args);
         }
-        node.outputs.forEach((o, i) => env.set(o, outs[i]));
+        node.outputs.forEach((o, i) => {
+          env.set(o, outs[i]);
+          if (layout.fresh.has(o)) {
+            const b = bytes(outs[i]);
+            sizes.set(o, b);
+            mem += b;
+          }
+        });
+        peak = Math.max(peak, mem);
+        for (const r of layout.deaths[k]!) mem -= sizes.get(r) ?? 0;
         for (const v of frees[k]!) env.delete(v);
       }
+      lastPeakBytes = peak;
       return outputs.map(get);
     };
+    thunk.memoryPlan = {
+      staticPeakBytes: layout.staticPeakBytes,
+      buffers: layout.fresh.size,
+      get lastPeakBytes() {
+        return lastPeakBytes;
+      },
+    };
+    return thunk;
   },
 };

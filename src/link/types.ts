@@ -7,12 +7,15 @@
 
 import type { FunctionGraph } from "../graph/fgraph.js";
 import type { Value } from "../graph/basic.js";
+import type { MemoryPlan } from "./memory.js";
 
 export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
   /** Drops cached buffers and generated code; the thunk must not be called afterwards. */
   free?: () => void;
   /** The generated source, for backends that generate any. */
   source?: string;
+  /** Planned and measured memory of the results (src/link/memory.ts). */
+  memoryPlan?: MemoryPlan;
 };
 
 export interface Linker {

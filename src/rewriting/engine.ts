@@ -18,23 +18,29 @@
  *
  * Usage (what the rewrite catalogue does):
  *
- *     import { nodeRewriter, registerCanonicalize } from "./engine.js";
+ *     import { nodeRewriter, registerCanonicalize, graphRewriter, optdb } from "./engine.js";
  *     import { Elemwise } from "../tensor/elemwise.js";
  *
- *     // neg(neg(x)) -> x
+ *     const isNeg = (v: Variable): boolean => v.owner?.op instanceof Elemwise && v.owner.op.scalarOp.name === "neg";
+ *
+ *     // neg(neg(x)) -> x: return one replacement per output of `node`, or null for "no change".
  *     export const localNegNeg = nodeRewriter({
- *       name: "local_neg_neg",
- *       tracks: [Elemwise],
- *       transform(node) {
- *         const inner = node.inputs[0]!.owner;
- *         if (!isScalarElemwise(node, "neg") || !inner || !isScalarElemwise(inner, "neg")) return null;
- *         return [inner.inputs[0]!];          // one replacement per output of `node`
- *       },
+ *       name: "local_neg_neg",                 // what optimizer_excluding and optimizer_verbose name
+ *       tags: ["algebra"],                     // optional extra tags
+ *       tracks: [Elemwise],                    // only nodes whose op is an Elemwise are offered
+ *       transform: (node) => (isNeg(node.outputs[0]!) && isNeg(node.inputs[0]!) ? [node.inputs[0]!.owner!.inputs[0]!] : null),
  *     });
- *     registerCanonicalize(localNegNeg);      // tags: canonicalize, fast_run, fast_compile
- *     registerStabilize(r, "stable_tag");     // extra tags after the rewriter
- *     optdb.register(graphRewriter({ name, apply(fg, ctx) { ... ctx.replace(fg, pairs, name) } }),
+ *     registerCanonicalize(localNegNeg);       // + tags canonicalize, fast_run, fast_compile
+ *     registerStabilize(r, "extra_tag");       // also registerSpecialize, registerBlas
+ *
+ *     // A whole-graph pass at its own position in optdb:
+ *     optdb.register(graphRewriter({ name: "my_pass", apply(fg, ctx) { ctx.replace(fg, [[oldVar, newVar]], "my_pass"); } }),
  *                    { position: 48.5, tags: ["fast_run"] });
+ *
+ *     // In-place versions of an op (src/rewriting/inplace.ts): registerInplace({ name, tracks, candidates }, 70).
+ *
+ * Running: `rewriteGraph(fg, presetQuery("fast_run", including, excluding, requiring))`, which is
+ * what `theano.function` does through Mode (flags optimizer, optimizer_including/excluding/requiring).
  *
  * Every replacement goes through `RewriteContext.replace`, which checks types (same dtype and
  * rank; a less precise static shape is wrapped in SpecifyShape), prints the `optimizer_verbose`
@@ -44,7 +50,7 @@
 
 import { config } from "../config/index.js";
 import { TheanoError } from "../errors.js";
-import type { Apply, Op, Variable } from "../graph/basic.js";
+import { type Apply, type Op, type Variable, withTrace } from "../graph/basic.js";
 import { InconsistencyError } from "../graph/destroy.js";
 import type { Client, Feature, FunctionGraph } from "../graph/fgraph.js";
 import { specifyShape } from "../tensor/shape.js";
@@ -307,7 +313,7 @@ export class RewriteContext {
     tr.imported = imported;
     try {
       for (const [o, n] of fitted) {
-        if (!fg.variables.has(o)) continue;
+        if ((fg.clients.get(o)?.length ?? 0) === 0) continue; // nothing reads it (any more)
         if (this.verbose) rewriteLog.write(`rewriting: rewrite ${name} replaces ${describe(o)} with ${describe(n)}`);
         fg.replace(o, n, name);
       }
@@ -413,7 +419,8 @@ export function equilibrium(fg: FunctionGraph, groupName: string, rewriters: rea
     for (const r of dispatch.for(node.op)) {
       let out: ReadonlyArray<Variable> | null | undefined | false;
       try {
-        out = r.transform(node, fg);
+        // What the rewrite builds carries the replaced node's user-code trace (and costs no stack capture).
+        out = withTrace(node.trace, () => r.transform(node, fg));
       } catch (e) {
         ctx.failed(r.name, e);
         continue;

@@ -26,6 +26,10 @@ import { inplaceElemwise, inplaceSetsubtensor } from "./inplace.js";
 import { mergeRewriter } from "./merge.js";
 import { USELESS } from "./useless.js";
 import "./blas.js"; // gemm_optimizer (blas stage), local_inplace_gemm (in-place, 70)
+import "./reduce_fusion.js"; // local_careduce_fusion (49.5, after elemwise_fusion)
+import "./math.js"; // canonicalize + specialize algebra (local_add_canonizer, local_pow_specialize, ...)
+import "./stabilize.js"; // numerical stability (local_log1p, softplus/sigmoid recognition, logsumexp)
+import "./nnet.js"; // softmax_simplifier, local_logsoftmax, local_logsoftmax_grad
 
 optdb.register(mergeRewriter("merge1"), { position: 0 });
 canonicalize.register(constantFolding, "canonicalize", "fast_run", "fast_compile");
@@ -51,5 +55,5 @@ export { constantFolding, FOLDABLE } from "./constant_folding.js";
 export { elemwiseFusion } from "./fusion.js";
 export { inplaceElemwise, inplaceRewriter, inplaceSetsubtensor, registerInplace } from "./inplace.js";
 export type { InplaceCandidate, InplaceSpec } from "./inplace.js";
-export { mergeGraph, mergeRewriter } from "./merge.js";
+export { mergeGraph, mergePairs, mergeRewriter } from "./merge.js";
 export { USELESS, localUselessDimshuffle, localUselessElemwise, localUselessSpecifyShape } from "./useless.js";

@@ -13,7 +13,7 @@
  *                       candidates: (node) => [{ op: new Gemm({ inplace: true }), destroys: 0 }] }, 70);
  */
 
-import type { Apply, Op } from "../graph/basic.js";
+import { type Apply, type Op, withTrace } from "../graph/basic.js";
 import { destroyHandlerOf } from "../graph/destroy.js";
 import { Elemwise } from "../tensor/elemwise.js";
 import { AdvancedIncSubtensor, IncSubtensor } from "../tensor/subtensor.js";
@@ -47,7 +47,8 @@ export function inplaceRewriter(spec: InplaceSpec): GraphRewriter {
           if (spec.tracks.some((cls) => node.op instanceof cls)) {
             for (const cand of spec.candidates(node)) {
               if (plan.whyNot(node, cand.destroys) !== null) continue;
-              const next = cand.op.makeNode(...node.inputs);
+              const prev = node;
+              const next = withTrace(prev.trace, () => cand.op.makeNode(...prev.inputs));
               if (next.outputs.length !== node.outputs.length || next.outputs.some((o, i) => !o.type.equals(node.outputs[i]!.type))) continue;
               if (ctx.replace(fg, node.outputs.map((o, i) => [o, next.outputs[i]!] as const), spec.name) === null) continue;
               plan.replaced(node, next);

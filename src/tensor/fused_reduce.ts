@@ -18,14 +18,18 @@
  * the epilogue (consumers of the reduced value) goes further.
  *
  * The gradient unfuses: it rebuilds the three nodes on the inputs and chains their gradients.
+ * `perform` runs the generated JS loop (fused_reduce_js.ts), so backends without a generator
+ * for this op still run it at JS speed; tests check it against the unfused graph.
  */
 
 import { ShapeError, TypeMismatchError } from "../errors.js";
 import { Apply, type GradResult, GradUndefined, Op, type Value, type Variable } from "../graph/basic.js";
 import { type DType, type TypedArray, isFloat, typedArrayCtor } from "../ndarray/dtype.js";
 import { NDArray, shapeSize } from "../ndarray/ndarray.js";
-import { Composite } from "../scalar/composite.js";
+import type { Composite } from "../scalar/composite.js";
+import * as M from "../scalar/math.js";
 import { DimShuffle, Elemwise, elemwiseStaticShape, tensorType } from "./elemwise.js";
+import { fusedReduceKernelSource } from "./fused_reduce_js.js";
 import { hook } from "./hooks.js";
 import { CAReduce, type ReduceKind, keepDims } from "./math.js";
 import { TensorType, formatStaticShape } from "./type.js";
@@ -35,6 +39,27 @@ import type { TensorVariable } from "./variable.js";
 export type FusedReduceKind = Extract<ReduceKind, "add" | "mul" | "maximum" | "minimum">;
 
 const composedKey = (c: Composite): string => `${c.name}|${c.inputDtypes.join(",")}|${c.steps.map((s) => s.dtype).join(",")}`;
+
+/** Compiled kernels, by source (nodes of one signature share one) and by node. */
+const kernelBySource = new Map<string, Kernel>();
+const kernelByNode = new WeakMap<Apply, Kernel>();
+type Kernel = (node: Apply, ...inputs: NDArray[]) => NDArray;
+const PERFORM_RT = { NDArray, pool: { alloc: (dtype: DType, n: number): TypedArray => new (typedArrayCtor(dtype))(n) } };
+
+function kernelFor(node: Apply<FusedReduce>): Kernel {
+  let k = kernelByNode.get(node);
+  if (!k) {
+    const src = fusedReduceKernelSource(node, "fusedReduce");
+    k = kernelBySource.get(src);
+    if (!k) {
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+      k = new Function("rt", "$", `"use strict"; return ${src};`)(PERFORM_RT, { ...M }) as Kernel;
+      kernelBySource.set(src, k);
+    }
+    kernelByNode.set(node, k);
+  }
+  return k;
+}
 
 /** Run-time layout of one call: shapes, and per input its strides in reduction order. */
 export interface ReducePlan {
@@ -128,7 +153,7 @@ export class FusedReduce extends Op {
   /** Checks run-time shapes and lays out the iteration (used by perform and the JS kernel). */
   plan(node: Apply, arrays: readonly NDArray[]): ReducePlan {
     const pins = arrays.slice(0, this.nIn);
-    const inShape = Elemwise.checkShapes({ op: this, inputs: node.inputs.slice(0, this.nIn) } as Apply, pins.map((a) => a.shape));
+    const inShape = Elemwise.checkShapes({ op: this, inputs: node.inputs.slice(0, this.nIn) } as unknown as Apply, pins.map((a) => a.shape));
     const nd = inShape.length;
     const keep = [...Array(nd).keys()].filter((i) => !this.axis.includes(i));
     const order = [...keep, ...this.axis];
@@ -160,57 +185,9 @@ export class FusedReduce extends Op {
     return { data: new NDArray(e.dtype, outShape, e.data, strides, e.offset).toFlat(), off: 0 };
   }
 
+  /** Runs the generated JS kernel (src/tensor/fused_reduce_js.ts); the oracle of the tests is the unfused graph. */
   perform(node: Apply, inputs: Value[]): Value[] {
-    const arrs = inputs as NDArray[];
-    const P = this.plan(node, arrs);
-    const nIn = this.nIn;
-    const pins = arrs.slice(0, nIn);
-    const nd = P.dims.length;
-    const idx = new Array<number>(nd).fill(0);
-    const offs = pins.map((a) => a.offset);
-    const vals = new Array<number>(nIn);
-    const red = new Float64Array(P.outer);
-    const pro = this.prologue;
-    const round = new (typedArrayCtor(this.dtype))(1) as Float64Array;
-    for (let o = 0; o < P.outer; o++) {
-      let acc = this.kind === "add" ? 0 : this.kind === "mul" ? 1 : this.kind === "maximum" ? -Infinity : Infinity;
-      for (let i = 0; i < P.inner; i++) {
-        for (let k = 0; k < nIn; k++) vals[k] = Number(pins[k]!.data[offs[k]!]!);
-        const v = pro.impl(vals);
-        switch (this.kind) {
-          case "add": acc += v; break;
-          case "mul": acc *= v; break;
-          // NaN wins, as CAReduce's max/min.
-          case "maximum": if (acc === acc && !(v <= acc)) acc = v; break;
-          case "minimum": if (acc === acc && !(v >= acc)) acc = v; break;
-          default: this.kind satisfies never;
-        }
-        for (let ax = nd - 1; ax >= 0; ax--) {
-          idx[ax]!++;
-          for (let k = 0; k < nIn; k++) offs[k]! += P.strides[k]![ax]!;
-          if (idx[ax]! < P.dims[ax]!) break;
-          for (let k = 0; k < nIn; k++) offs[k]! -= idx[ax]! * P.strides[k]![ax]!;
-          idx[ax] = 0;
-        }
-      }
-      round[0] = acc;
-      red[o] = round[0]!;
-    }
-    if (!this.epilogue) {
-      const out = new (typedArrayCtor(this.dtype))(P.outer);
-      (out as Float64Array).set(red);
-      return [new NDArray(this.dtype, P.outShape, out)];
-    }
-    const outDtype = (node.outputs[0]!.type as TensorType).dtype;
-    const extras = arrs.slice(nIn).map((e) => this.extraData(e, P.outShape));
-    const out = new (typedArrayCtor(outDtype))(P.outer) as Float64Array;
-    const args = new Array<number>(1 + extras.length);
-    for (let o = 0; o < P.outer; o++) {
-      args[0] = red[o]!;
-      for (let k = 0; k < extras.length; k++) args[k + 1] = Number(extras[k]!.data[extras[k]!.off + o]!);
-      out[o] = this.epilogue.impl(args);
-    }
-    return [new NDArray(outDtype, P.outShape, out)];
+    return [kernelFor(node as Apply<FusedReduce>)(node, ...(inputs as NDArray[]))];
   }
 
   override inferShape(node: Apply, shapes: Array<Variable[] | null>): Variable[][] {
@@ -233,10 +210,11 @@ export class FusedReduce extends Op {
     const nd = (inputs[0]!.type as TensorType).ndim;
     const p = new Elemwise(this.prologue).makeNode(...inputs.slice(0, this.nIn));
     const r = this.reduceOp.makeNode(p.outputs[0]!);
-    const ds = this.keepdims ? keepDims(r.outputs[0]! as TensorVariable, nd, this.axis).owner : null;
-    const rk = ds ? ds.outputs[0]! : r.outputs[0]!;
+    // keepdims with no reduced axis is no DimShuffle at all.
+    const rk = this.keepdims ? keepDims(r.outputs[0]! as TensorVariable, nd, this.axis) : r.outputs[0]!;
+    const ds = rk.owner && rk.owner.op instanceof DimShuffle ? rk.owner : null;
     const epi = this.epilogue ? new Elemwise(this.epilogue).makeNode(rk, ...inputs.slice(this.nIn)) : null;
-    return { p, r, ds: ds && ds.op instanceof DimShuffle ? ds : null, epi };
+    return { p, r, ds, epi };
   }
 
   override grad(inputs: Variable[], outputGrads: Variable[]): GradResult[] {
@@ -254,7 +232,8 @@ export class FusedReduce extends Op {
       if (g instanceof GradUndefined) return undefinedAll(g.reason).slice(0, this.nIn);
       if (ds) {
         const dg = ds.op.grad!(ds.inputs, [g], ds.outputs)[0] ?? null;
-        if (!(dg instanceof Op) && (dg === null || dg instanceof GradUndefined)) return inputs.slice(0, this.nIn).map(() => (dg === null ? null : new GradUndefined(this, 0, dg.reason)));
+        if (dg === null) return inputs.slice(0, this.nIn).map(() => null);
+        if (dg instanceof GradUndefined) return undefinedAll(dg.reason).slice(0, this.nIn);
         g = dg;
       }
       const rg = r.op.grad!(r.inputs, [g as Variable], r.outputs)[0] ?? null;

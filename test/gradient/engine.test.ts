@@ -44,7 +44,7 @@ class Scale extends Op {
   }
   override grad(_i: Variable[], [g]: Variable[]): GradResult[] {
     this.calls++;
-    return [tv(g!).mul(this.k)];
+    return [this.k === 1 ? g! : tv(g!).mul(this.k)];
   }
 }
 

@@ -28,6 +28,8 @@ import { type ScalarOp, renderTemplate } from "../../scalar/table.js";
 import { DimShuffle, Elemwise } from "../../tensor/elemwise.js";
 import { CAReduce } from "../../tensor/math.js";
 import { Dot } from "../../tensor/blas.js";
+import { FusedReduce } from "../../tensor/fused_reduce.js";
+import { Gemm } from "../../tensor/gemm.js";
 import { LogSoftmax, Softmax } from "../../tensor/nnet.js";
 import { Reshape } from "../../tensor/shape.js";
 import { TensorType } from "../../tensor/type.js";
@@ -93,6 +95,8 @@ export function hasCGenerator(node: Apply): boolean {
   if (op instanceof DimShuffle) return true;
   if (op instanceof CAReduce) return true;
   if (op instanceof Dot) return true;
+  if (op instanceof Gemm) return true;
+  if (op instanceof FusedReduce) return true;
   if (op instanceof Softmax || op instanceof LogSoftmax) return op.axis !== null && isFloat(dtypeOf(node.inputs[0]!));
   if (op instanceof Reshape) return node.inputs[1]!.isConstant && node.inputs[1]!.constantData instanceof NDArray;
   return false;
@@ -105,6 +109,9 @@ function isViewNode(node: Apply): boolean {
 
 // ---------------------------------------------------------------------------------------------
 // Elementwise expressions
+
+/** libm functions whose edge values differ from perform's (SciPy's): replaced by th_ wrappers. */
+const LIBM_EDGES = /\b(lgammaf?)\(/g;
 
 const CMP = new Set(["eq", "neq", "lt", "le", "gt", "ge"]);
 const WRAPPING = new Set(["add", "sub", "mul", "neg", "sqr"]);
@@ -130,7 +137,9 @@ function renderStep(op: ScalarOp, names: readonly string[], dts: readonly DType[
     operands = names.map((n, i) => (isFloat(dts[i]!) ? n : `(double)${n}`));
     compute = dts.map((d) => (isFloat(d) ? d : "float64"));
   } else if (name === "where") {
-    operands = names.map((n, i) => (i === 0 ? n : convert(n, dts[i]!, ctype(out), out)));
+    // The condition's truth is perform's (JS truthiness: NaN is false).
+    const cond = isFloat(dts[0]!) ? `(${names[0]} != 0 && ${names[0]} == ${names[0]})` : names[0]!;
+    operands = names.map((n, i) => (i === 0 ? cond : convert(n, dts[i]!, ctype(out), out)));
     compute = dts.map((d, i) => (i === 0 ? d : out));
   } else if (out === "bool" && dts.every((d) => d === "bool")) {
     operands = [...names];
@@ -148,7 +157,7 @@ function renderStep(op: ScalarOp, names: readonly string[], dts: readonly DType[
       return `const ${ctype(out)} ${target} = (${ctype(out)})(${x} < 0 ? (${ctype(out)})(0 - (${ut})${x}) : ${x});`;
     }
   }
-  const expr = renderTemplate(op.c, operands, out, compute, ctype(out));
+  const expr = renderTemplate(op.c, operands, out, compute, ctype(out)).replace(LIBM_EDGES, "th_$1(");
   return out === "bool" ? `const uint8_t ${target} = ((${expr}) != 0);` : `const ${ctype(out)} ${target} = (${ctype(out)})(${expr});`;
 }
 
@@ -474,6 +483,57 @@ function genDot(w: SegmentWriter, node: Apply<Dot>, k: number): boolean {
   return gemm;
 }
 
+function genGemm(w: SegmentWriter, node: Apply<Gemm>, k: number): void {
+  const [zv, av, xv, yv, bv] = node.inputs as [Variable, Variable, Variable, Variable, Variable];
+  const [z, al, x, y, be] = [zv, av, xv, yv, bv].map((v) => w.name(v)) as [string, string, string, string, string];
+  const o = w.name(node.outputs[0]!);
+  const T = ctype(dtypeOf(node.outputs[0]!));
+  const s = dtypeOf(node.outputs[0]!) === "float32" ? "f32" : "f64";
+  const name = sq(String(node.op));
+  w.shape.push(`{ /* node ${k}: ${sq(node.toString())} */
+  char s1[64], s2[64];
+  if (${x}_n[1] != ${y}_n[0]) { th_fmt_shape(s1, sizeof s1, 2, ${x}_n); th_fmt_shape(s2, sizeof s2, 2, ${y}_n); snprintf(err, ${ERR_LEN}, "${name}: shapes %s and %s not aligned: %lld (dim 1) != %lld (dim 0)", s1, s2, (long long)${x}_n[1], (long long)${y}_n[0]); ${errReturn(k)} }
+  if (${z}_n[0] != ${x}_n[0] || ${z}_n[1] != ${y}_n[1]) { th_fmt_shape(s1, sizeof s1, 2, ${z}_n); snprintf(err, ${ERR_LEN}, "${name}: z has shape %s but dot(x, y) has shape (%lld, %lld)", s1, (long long)${x}_n[0], (long long)${y}_n[1]); ${errReturn(k)} }
+  ${o}_n[0] = ${x}_n[0]; ${o}_n[1] = ${y}_n[1]; ${contiguousStrides(o, 2)}
+}`);
+  // alpha·(x·y) + beta·z in double, z unread when beta == 0 (BLAS and perform do the same).
+  w.run.push(`{ /* node ${k}: ${sq(node.toString())} */
+  const int64_t m = ${o}_n[0], n = ${o}_n[1];
+  if (th_gemm_${s}(m, n, ${x}_n[1], ${x}, ${x}_s[0], ${x}_s[1], ${y}, ${y}_s[0], ${y}_s[1], ${o})) goto oom;
+  const double alpha = (double)${al}[0], beta = (double)${be}[0];
+  if (beta == 0) { if (alpha != 1) for (int64_t i = 0; i < m * n; i++) ${o}[i] = (${T})(alpha * ${o}[i]); }
+  else for (int64_t i = 0; i < m; i++) for (int64_t j = 0; j < n; j++) ${o}[i * n + j] = (${T})(alpha * ${o}[i * n + j] + beta * ${z}[i * ${z}_s[0] + j * ${z}_s[1]]);
+}`);
+}
+
+/**
+ * FusedReduce as its unfused nodes (prologue Elemwise, CAReduce, keepdims DimShuffle, epilogue
+ * Elemwise), which the generators above render; the last one writes the FusedReduce's output.
+ * Null when the pieces cannot be rebuilt (the node then runs on the host).
+ */
+function expandFusedReduce(node: Apply<FusedReduce>): Apply[] | null {
+  const op = node.op;
+  try {
+    const ins = node.inputs.slice(0, op.nIn);
+    const extras = node.inputs.slice(op.nIn);
+    const nodes: Apply[] = [new Elemwise(op.prologue).makeNode(...ins)];
+    nodes.push(new CAReduce(op.kind, op.axis, op.dtype, op.accDtype, op.emptyIdentity).makeNode(nodes[0]!.outputs[0]!));
+    if (op.keepdims) {
+      const nd = ndimOf(ins[0]!);
+      let kept = 0;
+      const pattern = [...Array(nd).keys()].map((i) => (op.axis.includes(i) ? ("x" as const) : kept++));
+      nodes.push(new DimShuffle(nd - op.axis.length, pattern).makeNode(nodes[nodes.length - 1]!.outputs[0]!));
+    }
+    if (op.epilogue) nodes.push(new Elemwise(op.epilogue).makeNode(nodes[nodes.length - 1]!.outputs[0]!, ...extras));
+    const last = nodes[nodes.length - 1]!;
+    if (dtypeOf(last.outputs[0]!) !== dtypeOf(node.outputs[0]!) || ndimOf(last.outputs[0]!) !== ndimOf(node.outputs[0]!)) return null;
+    (last.outputs as Variable[])[0] = node.outputs[0]!;
+    return nodes;
+  } catch {
+    return null;
+  }
+}
+
 function genSoftmax(w: SegmentWriter, node: Apply<Softmax | LogSoftmax>, k: number): void {
   const xv = node.inputs[0]!;
   const x = w.name(xv);
@@ -504,24 +564,47 @@ static void th_copy_strided(size_t es, int nd, const int64_t *shape, const int64
     }
   }
 }
+/* Lane maximum with NaN propagation (np.amax), 64-byte vectors by GCC's vector extension:
+   the compare-and-select form gcc will not vectorise as a reduction on its own. */
+typedef float th_v16f __attribute__((vector_size(64)));
+typedef int32_t th_v16i __attribute__((vector_size(64)));
+typedef double th_v8d __attribute__((vector_size(64)));
+typedef int64_t th_v8l __attribute__((vector_size(64)));
+#define TH_LANE_MAX(S, T, VT, VI, W)                                                            \
+static T th_lane_max_##S(int64_t n, const T *x) {                                              \
+  VT m; for (int j = 0; j < W; j++) m[j] = -INFINITY;                                           \
+  int64_t i = 0;                                                                                \
+  for (; i + W <= n; i += W) {                                                                  \
+    VT v; memcpy(&v, x + i, sizeof v);                                                          \
+    VI k = (VI)(v > m) | (VI)(v != v);                                                          \
+    m = (VT)(((VI)v & k) | ((VI)m & ~k));                                                        \
+  }                                                                                             \
+  T r = -INFINITY;                                                                              \
+  for (int j = 0; j < W; j++) r = (m[j] > r || m[j] != m[j]) ? m[j] : r;                        \
+  for (; i < n; i++) { T v = x[i]; r = (v > r || v != v) ? v : r; }                             \
+  return r;                                                                                     \
+}
+TH_LANE_MAX(f32, float, th_v16f, th_v16i, 16)
+TH_LANE_MAX(f64, double, th_v8d, th_v8l, 8)
 #define TH_SOFTMAX(S, T, EXP, LOG)                                                              \
+/* sum of exp(x - m) over a contiguous lane, in 16 partial sums; stores the exponentials too */  \
+static T th_sumexp_##S(int64_t n, const T *restrict x, T *restrict y, T m, int store) {        \
+  T ss[16]; for (int j = 0; j < 16; j++) ss[j] = 0;                                             \
+  int64_t i = 0;                                                                                \
+  if (store) { for (; i + 16 <= n; i += 16) for (int j = 0; j < 16; j++) { T e = EXP(x[i + j] - m); y[i + j] = e; ss[j] += e; } } \
+  else { for (; i + 16 <= n; i += 16) for (int j = 0; j < 16; j++) ss[j] += EXP(x[i + j] - m); } \
+  T s = 0; for (int j = 0; j < 16; j++) s += ss[j];                                             \
+  for (; i < n; i++) { T e = EXP(x[i] - m); if (store) y[i] = e; s += e; }                      \
+  return s;                                                                                     \
+}                                                                                               \
 static void th_softmax_lane_##S(int64_t n, const T *x, int64_t sx, T *y, int64_t sy, int lg) {   \
   T m = -INFINITY;                                                                              \
-  if (sx == 1) {                                                                                \
-    T mm[16]; for (int j = 0; j < 16; j++) mm[j] = -INFINITY;                                   \
-    int64_t i = 0;                                                                              \
-    for (; i + 16 <= n; i += 16) for (int j = 0; j < 16; j++) { T v = x[i + j]; mm[j] = (v > mm[j] || v != v) ? v : mm[j]; } \
-    for (int j = 0; j < 16; j++) m = (mm[j] > m || mm[j] != mm[j]) ? mm[j] : m;                 \
-    for (; i < n; i++) { T v = x[i]; m = (v > m || v != v) ? v : m; }                           \
-  } else for (int64_t i = 0; i < n; i++) { T v = x[i * sx]; m = (v > m || v != v) ? v : m; }    \
+  if (sx == 1) m = th_lane_max_##S(n, x);                                                       \
+  else for (int64_t i = 0; i < n; i++) { T v = x[i * sx]; m = (v > m || v != v) ? v : m; }     \
   if (lg && !(m - m == 0)) m = 0;                                                               \
-  T ss[16]; for (int j = 0; j < 16; j++) ss[j] = 0;                                             \
   T s = 0;                                                                                      \
   if (sx == 1 && sy == 1) {                                                                     \
-    int64_t i = 0;                                                                              \
-    for (; i + 16 <= n; i += 16) for (int j = 0; j < 16; j++) { T e = EXP(x[i + j] - m); if (!lg) y[i + j] = e; ss[j] += e; } \
-    for (int j = 0; j < 16; j++) s += ss[j];                                                    \
-    for (; i < n; i++) { T e = EXP(x[i] - m); if (!lg) y[i] = e; s += e; }                      \
+    s = th_sumexp_##S(n, x, y, m, !lg);                                                         \
     if (lg) { T c = m + LOG(s); for (int64_t i2 = 0; i2 < n; i2++) y[i2] = x[i2] - c; }         \
     else { T inv = (T)1 / s; for (int64_t i2 = 0; i2 < n; i2++) y[i2] *= inv; }                \
   } else {                                                                                      \
@@ -547,18 +630,44 @@ TH_SOFTMAX(f32, float, th_expf, th_logf)
 TH_SOFTMAX(f64, double, th_exp, log)
 `;
 
+/** koffi declares at most 64 parameters: three fixed ones, the rest pointers. */
+const MAX_POINTERS = 60;
+
+/** Inputs plus exports of a tentative segment. */
+function pointerCount(nodes: readonly Apply[], readers: Map<Variable, Set<Apply>>, outputs: Set<Variable>): number {
+  const inSeg = new Set(nodes);
+  const produced = new Set(nodes.flatMap((n) => n.outputs));
+  const inputs = new Set<Variable>();
+  for (const n of nodes) for (const v of n.inputs) if (!produced.has(v)) inputs.add(v);
+  let exports = 0;
+  for (const v of produced) if (outputs.has(v) || [...(readers.get(v) ?? [])].some((r) => !inSeg.has(r))) exports++;
+  return inputs.size + exports;
+}
+
 /** Generates the module for `fgraph`. */
 export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram {
   const order = fgraph.toposort();
+  // Error codes name positions in `order`; nodes a FusedReduce expands into share its position.
   const pos = new Map<Apply, number>();
-  order.forEach((n, i) => pos.set(n, i));
-  // Cut the order into C segments and host nodes.
+  const expanded: Apply[] = [];
+  order.forEach((n, i) => {
+    const parts = n.op instanceof FusedReduce && hasCGenerator(n) ? expandFusedReduce(n as Apply<FusedReduce>) : null;
+    for (const p of parts ?? [n]) {
+      pos.set(p, i);
+      expanded.push(p);
+    }
+  });
+  const readers = new Map<Variable, Set<Apply>>();
+  for (const node of expanded) for (const v of node.inputs) (readers.get(v) ?? readers.set(v, new Set()).get(v)!).add(node);
+  const outputs = new Set(fgraph.outputs);
+  // Cut the order into C segments and host nodes; a segment also ends where its pointer
+  // arguments (inputs + exports) would pass what the FFI can declare.
   const steps: PlanStep[] = [];
   const groups: Apply[][] = [];
-  for (const node of order) {
-    if (hasCGenerator(node)) {
+  for (const node of expanded) {
+    if (hasCGenerator(node) && !(node.op instanceof FusedReduce)) {
       const last = steps[steps.length - 1];
-      if (last && last.kind === "c") (last.segment.nodes as Apply[]).push(node);
+      if (last && last.kind === "c" && pointerCount([...last.segment.nodes, node], readers, outputs) <= MAX_POINTERS) (last.segment.nodes as Apply[]).push(node);
       else {
         const nodes: Apply[] = [node];
         groups.push(nodes);
@@ -567,9 +676,6 @@ export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram
     } else steps.push({ kind: "host", node });
   }
   // Which values leave each segment.
-  const readers = new Map<Variable, Set<Apply>>();
-  for (const node of order) for (const v of node.inputs) (readers.get(v) ?? readers.set(v, new Set()).get(v)!).add(node);
-  const outputs = new Set(fgraph.outputs);
   const segments: Segment[] = [];
   const bodies: string[] = [];
   let usesGemm = false;
@@ -579,13 +685,19 @@ export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram
     const inSeg = new Set(seg.nodes);
     const produced = new Set(seg.nodes.flatMap((n) => n.outputs));
     const inputs: Variable[] = [];
-    for (const n of seg.nodes) for (const v of n.inputs) if (!produced.has(v) && !inputs.includes(v)) inputs.push(v);
+    const embedded: Variable[] = [];
+    for (const n of seg.nodes) {
+      for (const v of n.inputs) {
+        if (produced.has(v) || inputs.includes(v) || embedded.includes(v)) continue;
+        (isEmbeddable(v) ? embedded : inputs).push(v);
+      }
+    }
     const exports: Variable[] = [];
     for (const n of seg.nodes) {
       for (const v of n.outputs) if (outputs.has(v) || [...(readers.get(v) ?? [])].some((r) => !inSeg.has(r))) exports.push(v);
     }
     Object.assign(seg, { inputs, exports });
-    const { body, gemm } = segmentSource(seg, pos, opts);
+    const { body, gemm } = segmentSource(seg, embedded, pos, opts);
     usesGemm ||= gemm;
     bodies.push(body);
     segments.push(seg);
@@ -600,10 +712,39 @@ export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram
   return { source, steps, segments, order, usesGemm };
 }
 
-function segmentSource(seg: Segment, pos: Map<Apply, number>, opts: CodegenOptions): { body: string; gemm: boolean } {
+/** Small constants are compiled into the module (gcc then folds them into the loops). */
+function isEmbeddable(v: Variable): boolean {
+  return v.isConstant && v.constantData instanceof NDArray && v.constantData.size <= 64 && ttype(v) !== null && v.constantData.dtype === dtypeOf(v);
+}
+
+/** A C literal of `x` as dtype `d` (exact: the shortest round-trip decimal, then a cast). */
+function literal(x: number | bigint, d: DType): string {
+  if (d === "int64" || d === "uint64") return `(${ctype(d)})UINT64_C(${BigInt.asUintN(64, BigInt(x)).toString()})`;
+  const v = Number(x);
+  if (Number.isNaN(v)) return `(${ctype(d)})NAN`;
+  if (v === Infinity) return `(${ctype(d)})INFINITY`;
+  if (v === -Infinity) return `(${ctype(d)})-INFINITY`;
+  if (Object.is(v, -0)) return `(${ctype(d)})-0.0`;
+  return `(${ctype(d)})${isFloat(d) ? (Number.isInteger(v) ? `${v}.0` : String(v)) : String(v)}`;
+}
+
+function segmentSource(seg: Segment, embedded: readonly Variable[], pos: Map<Apply, number>, opts: CodegenOptions): { body: string; gemm: boolean } {
   const w = new SegmentWriter(opts);
   const nin = seg.inputs.length;
   const nex = seg.exports.length;
+  const constLines: string[] = [];
+  embedded.forEach((v, i) => {
+    const a = v.constantData as NDArray;
+    const n = w.declare(v);
+    const d = a.dtype;
+    const vals = Array.from(a.toFlat() as ArrayLike<number | bigint>, (x) => literal(x, d));
+    constLines.push(`static const ${ctype(d)} k${i}[${Math.max(1, vals.length)}] = {${vals.join(", ") || "0"}}; ${n} = (${ctype(d)} *)k${i};`);
+    let stride = 1;
+    for (let ax = a.ndim - 1; ax >= 0; ax--) {
+      constLines.push(`${n}_n[${ax}] = ${a.shape[ax]}; ${n}_s[${ax}] = ${stride};`);
+      stride *= a.shape[ax]!;
+    }
+  });
   // Inputs: pointer + shape + strides + offset from meta.
   let m = 0;
   const inputLines: string[] = [];
@@ -626,6 +767,10 @@ function segmentSource(seg: Segment, pos: Map<Apply, number>, opts: CodegenOptio
     else if (op instanceof DimShuffle) genDimShuffle(w, node as Apply<DimShuffle>, k);
     else if (op instanceof CAReduce) genCAReduce(w, node as Apply<CAReduce>, k);
     else if (op instanceof Dot) gemm = genDot(w, node as Apply<Dot>, k) || gemm;
+    else if (op instanceof Gemm) {
+      genGemm(w, node as Apply<Gemm>, k);
+      gemm = true;
+    }
     else if (op instanceof Softmax || op instanceof LogSoftmax) genSoftmax(w, node as Apply<Softmax>, k);
     else if (op instanceof Reshape) genReshape(w, node as Apply<Reshape>, k);
     else throw new Error(`internal: no C generator for ${String(op)}`);
@@ -669,6 +814,7 @@ function segmentSource(seg: Segment, pos: Map<Apply, number>, opts: CodegenOptio
     `  (void)meta; (void)oshape; (void)err;`,
     ...w.decl.map((l) => `  ${l}`),
     `  void *tmp[${ntmp + 1}]; int ntmp = 0; int rc = 0;`,
+    ...constLines.map((l) => `  ${l}`),
     ...inputLines.map((l) => `  ${l}`),
     `  /* shapes: every check before any kernel runs */`,
     ...w.shape,

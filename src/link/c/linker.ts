@@ -59,6 +59,7 @@ interface SegmentCall {
   readonly exDtypes: readonly DType[];
   /** Export sizes of the previous call: the first guess for this one. */
   readonly lastSizes: number[];
+  readonly bufs: TypedArray[];
   readonly args: unknown[];
 }
 
@@ -102,12 +103,19 @@ export const cLinker: Linker = {
       mod = buildModule(program.source, useBlas ? blas!.ldflags : []);
       for (const seg of program.segments) {
         const { size, capBase, oshapeSize } = metaLayout(seg);
+        const meta = new Float64Array(Math.max(1, size));
+        const oshape = new Float64Array(oshapeSize);
+        const err = new Uint8Array(ERR_LEN);
+        const args: unknown[] = new Array(3 + seg.inputs.length + seg.exports.length);
+        args[0] = meta;
+        args[1] = oshape;
+        args[2] = err;
         calls.set(seg, {
           seg,
           fn: mod.library.func(segmentPrototype(seg)),
-          meta: new Float64Array(Math.max(1, size)),
-          oshape: new Float64Array(oshapeSize),
-          err: new Uint8Array(ERR_LEN),
+          meta,
+          oshape,
+          err,
           capBase,
           inSlots: seg.inputs.map(slotOf),
           inNd: seg.inputs.map(ndimOf),
@@ -116,7 +124,8 @@ export const cLinker: Linker = {
           exNd: seg.exports.map(ndimOf),
           exDtypes: seg.exports.map(dtypeOf),
           lastSizes: seg.exports.map(() => -1),
-          args: new Array(3 + seg.inputs.length + seg.exports.length),
+          bufs: new Array(seg.exports.length),
+          args,
         });
       }
     }
@@ -154,10 +163,6 @@ export const cLinker: Linker = {
   },
 };
 
-function allocExports(c: SegmentCall, sizes: readonly number[]): TypedArray[] {
-  return c.exDtypes.map((d, q) => new (typedArrayCtor(d))(Math.max(0, sizes[q]!)));
-}
-
 /** One FFI call (two when an export's size changed since the previous call). */
 function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void {
   const { meta, args, seg } = c;
@@ -169,55 +174,59 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
     // The generated code reads memory as the variable's dtype: never pass another one.
     if (a.dtype !== c.inDtypes[i]) a = a.astype(c.inDtypes[i]!);
     const nd = c.inNd[i]!;
-    if (a.ndim !== nd) throw new ShapeError(`C segment ${seg.fn}: input ${seg.inputs[i]!.label} has rank ${a.ndim}, its type says ${nd}`);
+    const shape = a.shape;
+    if (shape.length !== nd) throw new ShapeError(`C segment ${seg.fn}: input ${seg.inputs[i]!.label} has rank ${shape.length}, its type says ${nd}`);
+    const strides = a.strides;
     for (let d = 0; d < nd; d++) {
-      meta[m + d] = a.shape[d]!;
-      meta[m + nd + d] = a.strides[d]!;
+      meta[m + d] = shape[d]!;
+      meta[m + nd + d] = strides[d]!;
     }
     meta[m + 2 * nd] = a.offset;
     m += 2 * nd + 1;
     args[3 + i] = a.data;
   }
-  args[0] = meta;
-  args[1] = c.oshape;
-  args[2] = c.err;
-  let bufs = allocExports(c, c.lastSizes);
-  for (let q = 0; q < bufs.length; q++) {
-    meta[c.capBase + q] = c.lastSizes[q]!;
+  const nex = c.exSlots.length;
+  const bufs = c.bufs;
+  // First guess: the sizes of the previous call (the common case: one call).
+  for (let q = 0; q < nex; q++) {
+    const n = c.lastSizes[q]!;
+    bufs[q] = new (typedArrayCtor(c.exDtypes[q]!))(n < 0 ? 0 : n);
+    meta[c.capBase + q] = n;
     args[3 + nin + q] = bufs[q];
   }
   let rc = c.fn(...args) as number;
   if (rc === -1) {
-    const sizes = shapesOf(c).map((s) => s.reduce((x, y) => x * y, 1));
-    sizes.forEach((s, q) => (c.lastSizes[q] = s));
-    bufs = allocExports(c, sizes);
-    for (let q = 0; q < bufs.length; q++) {
-      meta[c.capBase + q] = sizes[q]!;
+    let k = 0;
+    for (let q = 0; q < nex; q++) {
+      let n = 1;
+      for (let d = 0; d < c.exNd[q]!; d++) n *= c.oshape[k++]!;
+      c.lastSizes[q] = n;
+      bufs[q] = new (typedArrayCtor(c.exDtypes[q]!))(n);
+      meta[c.capBase + q] = n;
       args[3 + nin + q] = bufs[q];
     }
     rc = c.fn(...args) as number;
   }
-  if (rc !== 0) {
-    const nul = c.err.indexOf(0);
-    const msg = new TextDecoder().decode(c.err.subarray(0, nul < 0 ? c.err.length : nul));
-    if (rc > 0) {
-      const node = order[rc - 1]!;
-      throw wrapNodeError(new ShapeError(msg), node, node.inputs.map((v) => (seg.inputs.includes(v) ? env[c.inSlots[seg.inputs.indexOf(v)]!] : undefined)));
-    }
-    throw new BackendError(rc === -1 ? `C segment ${seg.fn} asked twice for new output sizes` : `C segment ${seg.fn} failed: ${msg || `code ${rc}`}`);
+  if (rc !== 0) throw segmentError(c, rc, env, order);
+  let k = 0;
+  for (let q = 0; q < nex; q++) {
+    const nd = c.exNd[q]!;
+    const shape = new Array<number>(nd);
+    for (let d = 0; d < nd; d++) shape[d] = c.oshape[k++]!;
+    env[c.exSlots[q]!] = new NDArray(c.exDtypes[q]!, shape, bufs[q]!);
   }
-  const shapes = shapesOf(c);
-  for (let q = 0; q < bufs.length; q++) env[c.exSlots[q]!] = new NDArray(c.exDtypes[q]!, shapes[q]!, bufs[q]!);
 }
 
-function shapesOf(c: SegmentCall): number[][] {
-  const out: number[][] = [];
-  let k = 0;
-  for (const nd of c.exNd) {
-    out.push(Array.from(c.oshape.subarray(k, k + nd)));
-    k += nd;
+/** The error a segment's return code stands for: a ShapeError naming the node, or a BackendError. */
+function segmentError(c: SegmentCall, rc: number, env: Value[], order: readonly Apply[]): Error {
+  const seg = c.seg;
+  const nul = c.err.indexOf(0);
+  const msg = new TextDecoder().decode(c.err.subarray(0, nul < 0 ? c.err.length : nul));
+  if (rc > 0) {
+    const node = order[rc - 1]!;
+    return wrapNodeError(new ShapeError(msg), node, node.inputs.map((v) => (seg.inputs.includes(v) ? env[c.inSlots[seg.inputs.indexOf(v)]!] : undefined)));
   }
-  return out;
+  return new BackendError(rc === -1 ? `C segment ${seg.fn} asked twice for new output sizes` : `C segment ${seg.fn} failed: ${msg || `code ${rc}`}`);
 }
 
 let warnedAuto = false;

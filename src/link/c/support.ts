@@ -100,9 +100,9 @@ static inline float th_logf(float x) {
   /* subnormals: scale into the normal range first */
   int sub = x < 1.17549435e-38f;
   float xs = sub ? x * 8388608.0f : x;
-  int32_t ix = th_asint(xs);
+  int32_t ix = th_asint(xs) & 0x7fffffff; /* |x|: negative x ends as NaN below; no overflow in the subtraction */
   int32_t e = (ix - 0x3f3504f3) >> 23;
-  float m = th_asfloat(ix - (e << 23));
+  float m = th_asfloat(ix - (int32_t)((uint32_t)e << 23)); /* e < 0 here for x < 1: no signed shift */
   float fe = (float)e - (sub ? 23.0f : 0.0f);
   float f = m - 1.0f;
   float z = f * f;
@@ -282,6 +282,29 @@ static inline double th_psi(double x) {
   return r + log(x) - 0.5 / x + t;
 }
 static inline float th_psif(float x) { return (float)th_psi(x); }
+
+static inline double th_trigamma_pos(double x) {
+  double r = 0.0;
+  while (x < 10.0) { r += 1.0 / (x * x); x += 1.0; }
+  double f = 1.0 / (x * x);
+  return r + 1.0 / x + f / 2.0 + (f / x) * (1.0 / 6 + f * (-1.0 / 30 + f * (1.0 / 42 + f * (-1.0 / 30 + f * (5.0 / 66 + f * (-691.0 / 2730 + f * (7.0 / 6)))))));
+}
+static inline double th_trigamma(double x) {
+  if (x != x) return NAN;
+  if (x == INFINITY) return 0.0;
+  if (x <= 0.0 && (x == floor(x) || x == -INFINITY)) return INFINITY;
+  if (x < 0.0) { double s = sin(3.141592653589793 * x); return 3.141592653589793 * 3.141592653589793 / (s * s) - th_trigamma_pos(1.0 - x); }
+  return th_trigamma_pos(x);
+}
+static inline float th_trigammaf(float x) { return (float)th_trigamma(x); }
+
+/* log|gamma| with SciPy's edges: -inf at -inf, +inf at the poles (0 and negative integers) */
+static inline double th_lgamma(double x) {
+  if (x == -INFINITY) return -INFINITY;
+  if (x <= 0.0 && x == floor(x)) return INFINITY;
+  return lgamma(x);
+}
+static inline float th_lgammaf(float x) { return (float)th_lgamma(x); }
 
 /* ---- NumPy's min/max (NaN propagates; of equal zeros the second), clip = min(max(x, lo), hi) ----
    Operands are always plain locals in generated code, so evaluating them twice is harmless. */

@@ -18,8 +18,11 @@ import * as M from "../../scalar/math.js";
 import { Composite } from "../../scalar/composite.js";
 import { renderTemplate } from "../../scalar/table.js";
 import { Elemwise } from "../../tensor/elemwise.js";
+import { FusedReduce } from "../../tensor/fused_reduce.js";
+import { fusedReduceKernelSource } from "../../tensor/fused_reduce_js.js";
 import type { TensorType } from "../../tensor/type.js";
 import { wrapNodeError } from "../errors.js";
+import { planMemory } from "../memory.js";
 import type { Linker, Thunk } from "../types.js";
 
 /** Free buffers by dtype and length, reused across nodes and calls. */
@@ -60,6 +63,8 @@ export interface Runtime {
   readonly pool: BufferPool;
   readonly $: typeof M & { toBig: (r: number) => bigint };
   readonly wrap: typeof wrapNodeError;
+  /** Filled by each call: the peak bytes of results held at once (see src/link/memory.ts). */
+  readonly memory: { lastPeakBytes: number | null };
 }
 
 const toBig = (r: number): bigint => (Number.isFinite(r) ? BigInt(Math.trunc(r)) : 0n);
@@ -148,7 +153,7 @@ export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): str
 }
 
 /** The whole generated program for a graph, plus what it needs at run time. */
-export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[]; constants: Value[] } {
+export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[]; constants: Value[]; staticPeakBytes: number | null; buffers: number } {
   const order = fgraph.toposort();
   const ids = new Map<Variable, string>();
   const constants: Value[] = [];
@@ -169,19 +174,22 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
   const outputs = new Set(fgraph.outputs);
   const pooled = new Set<Variable>();
   const live = new Set<Variable>();
+  const layout = planMemory(fgraph, order);
+  const bytes = (id: string): string => `(${id} && ${id}.data ? ${id}.size * ${id}.data.BYTES_PER_ELEMENT : 0)`;
 
   const kernels: string[] = [];
   const kernelNames = new Map<string, string>();
   const body: string[] = [];
   fgraph.inputs.forEach((_v, i) => body.push(`  const in${i} = inputs[${i}];`));
+  body.push(`  let mem = 0, peak = 0;`);
   order.forEach((node, k) => {
     const argNames = node.inputs.map(name);
     const outNames = node.outputs.map(name);
     body.push(`  // node ${k}: ${node.toString().replace(/\*\//g, "* /")}`);
     body.push(`  let ${outNames.join(", ")};`);
-    if (node.op instanceof Elemwise) {
+    if (node.op instanceof Elemwise || node.op instanceof FusedReduce) {
       // Nodes with the same op, dtypes and static layout share one kernel.
-      const src = elemwiseKernelSource(node as Apply<Elemwise>, "KERNEL");
+      const src = node.op instanceof FusedReduce ? fusedReduceKernelSource(node as Apply<FusedReduce>, "KERNEL") : elemwiseKernelSource(node as Apply<Elemwise>, "KERNEL");
       let fn = kernelNames.get(src);
       if (!fn) {
         fn = `k${kernelNames.size}`;
@@ -191,12 +199,17 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
       body.push(`  try { ${outNames[0]} = ${fn}(nodes[${k}], ${argNames.join(", ")}); }`);
       // A buffer returns to the pool only if the pool made it: an in-place result lives in
       // its destroyed operand's memory, which may be a caller's (an updated shared value).
-      const j = (node.op as Elemwise).inplaceInput;
+      const j = node.op instanceof Elemwise ? node.op.inplaceInput : -1;
       if (j < 0 || pooled.has(node.inputs[j]!)) pooled.add(node.outputs[0]!);
     } else {
       body.push(`  try { [${outNames.join(", ")}] = nodes[${k}].op.perform(nodes[${k}], [${argNames.join(", ")}]); }`);
     }
     body.push(`  catch (e) { throw rt.wrap(e, nodes[${k}], [${argNames.join(", ")}]); }`);
+    // Memory accounting: fresh results count until their memory (and every alias) is dead.
+    const born = node.outputs.filter((o) => layout.fresh.has(o)).map((o) => bytes(name(o)));
+    if (born.length > 0) body.push(`  mem += ${born.join(" + ")}; if (mem > peak) peak = mem;`);
+    const dead = layout.deaths[k]!.map((r) => bytes(name(r)));
+    if (dead.length > 0) body.push(`  mem -= ${dead.join(" + ")};`);
     // Intermediates alive after this node (computed incrementally: linear in the graph's size).
     for (const o of node.outputs) if ((lastUse.get(o) ?? -1) > k || outputs.has(o)) live.add(o);
     for (const v of node.inputs) if (lastUse.get(v) === k && !outputs.has(v)) live.delete(v);
@@ -210,6 +223,7 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
     }
   });
   const outs = fgraph.outputs.map(name);
+  body.push(`  rt.memory.lastPeakBytes = peak;`);
   body.push(`  const result = [${outs.join(", ")}];`);
   body.push(`  for (const r of result) if (r && r.data) rt.pool.forget(r.data.buffer);`);
   body.push(`  return result;`);
@@ -221,13 +235,13 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
     ...body,
     `};`,
   ].join("\n");
-  return { source, nodes: order, constants };
+  return { source, nodes: order, constants, staticPeakBytes: layout.staticPeakBytes, buffers: layout.fresh.size };
 }
 
 export const jsLinker: Linker = {
   name: "js",
   make(fgraph: FunctionGraph): Thunk {
-    const { source, nodes, constants } = generate(fgraph);
+    const { source, nodes, constants, staticPeakBytes, buffers } = generate(fgraph);
     const rt: Runtime = {
       NDArray,
       checkShapes: Elemwise.checkShapes,
@@ -235,6 +249,7 @@ export const jsLinker: Linker = {
       pool: new BufferPool(),
       $: { ...M, toBig },
       wrap: wrapNodeError,
+      memory: { lastPeakBytes: null },
     };
     const constNames = constants.map((_c, i) => `c${i}`);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
@@ -243,6 +258,13 @@ export const jsLinker: Linker = {
     const thunk: Thunk = (inputs: readonly Value[]): Value[] => run(inputs);
     thunk.source = source;
     thunk.free = () => rt.pool.clear();
+    thunk.memoryPlan = {
+      staticPeakBytes,
+      buffers,
+      get lastPeakBytes() {
+        return rt.memory.lastPeakBytes;
+      },
+    };
     return thunk;
   },
 };
