@@ -1,7 +1,8 @@
 /**
- * Test helpers for the rewrite catalogue (math, stabilize, nnet): compile through
- * `theano.function` with the default mode, read the rewritten graph's structure, and check that a
- * rewrite keeps values (against the unrewritten graph, optimizer=None) and that
+ * Test helpers for the rewrite catalogue (math, stabilize, nnet), on top of the shared
+ * `check_rewrite.ts` utility: compile through `theano.function` with the default mode, read the
+ * rewritten graph's structure, and check that a rewrite fires, keeps values (against the graph
+ * without it and against the unrewritten graph, optimizer=None), and that
  * `optimizer_excluding=<its name>` turns it off.
  */
 
@@ -9,8 +10,8 @@ import { expect } from "vitest";
 import * as theano from "../../src/index.js";
 import type { Variable } from "../../src/graph/basic.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
-import { Elemwise } from "../../src/tensor/elemwise.js";
 import { expectClose } from "../helpers.js";
+import { checkRewrite as checkOne, opNames } from "./check_rewrite.js";
 
 /** What structure tests hide: fusion and in-place passes (they would fold the nodes away). */
 const STRUCTURE_EXCLUDES = ["fusion", "inplace", "local_careduce_fusion"];
@@ -26,10 +27,8 @@ export function compile(inputs: Variable[], outputs: Variable | Variable[], opts
   return theano.config.change(flags as never, () => theano.function(inputs as never, outputs as never));
 }
 
-/** The rewritten graph's nodes in order, each as its op's name: `log1p` for Elemwise{log1p}, else the op's string. */
-export function ops(f: theano.TheanoFunction<unknown>): string[] {
-  return f.fgraph.toposort().map((n) => (n.op instanceof Elemwise && n.op.outputDtype === null ? n.op.scalarOp.name : n.op.toString()));
-}
+/** The rewritten graph's nodes in order, each as its op's name (`log1p` for Elemwise{log1p}). */
+export const ops = (f: theano.TheanoFunction<unknown>): string[] => opNames(f.fgraph);
 
 /** Runs `f` and returns its outputs as a list. */
 export function run(f: theano.TheanoFunction<unknown>, ...args: unknown[]): NDArray[] {
@@ -50,8 +49,10 @@ export function randomValues(shape: number[], lo = -2, hi = 2, seed = 1, dtype: 
 }
 
 export interface RewriteCase {
-  /** The rewrite's registered name. */
+  /** The rewrite's registered name (or a tag it carries). */
   name: string;
+  /** The rewriter name `optimizer_verbose` reports when it fires (default: `name`). */
+  fires?: string;
   inputs: Variable[];
   output: Variable;
   /** Values of the inputs. */
@@ -67,20 +68,20 @@ export interface RewriteCase {
 }
 
 /**
- * Asserts the structure after rewriting, that values equal those of the unrewritten graph
- * (optimizer=None), and that excluding the rewrite by name leaves its `present` ops out (or its
- * `absent` ones in). Returns the rewritten function's op list.
+ * Asserts that the rewrite fires, the structure after rewriting (fusion and in-place passes
+ * excluded), values equal to those without it and to the unrewritten graph (optimizer=None), and
+ * that excluding it by name leaves its `present` ops out (or its `absent` ones in). Returns the
+ * rewritten graph's op list.
  */
 export function checkRewrite(c: RewriteCase): string[] {
-  const others = c.alsoExcluding ?? [];
-  const f = compile(c.inputs, c.output, { excluding: others });
-  const got = ops(f);
-  for (const p of c.present ?? []) expect(got, `expected ${p} in [${got.join(", ")}]`).toContain(p);
-  for (const a of c.absent ?? []) expect(got, `expected no ${a} in [${got.join(", ")}]`).not.toContain(a);
+  const r = checkOne(c.inputs, c.output, c.name, { values: c.values, excluding: [...STRUCTURE_EXCLUDES, ...(c.alsoExcluding ?? [])], ...(c.tol ?? {}) });
+  expect(r.applied, `${c.fires ?? c.name} should fire`).toContain(c.fires ?? c.name);
+  for (const p of c.present ?? []) expect(r.ops, `expected ${p} in [${r.ops.join(", ")}]`).toContain(p);
+  for (const a of c.absent ?? []) expect(r.ops, `expected no ${a} in [${r.ops.join(", ")}]`).not.toContain(a);
   const ref = compile(c.inputs, c.output, { optimizer: "None", structure: false });
-  expectClose(run(f, ...c.values)[0]!, run(ref, ...c.values)[0]!, c.tol ?? {});
-  const off = ops(compile(c.inputs, c.output, { excluding: [c.name, ...others] }));
+  expectClose(r.outputs[0]!, run(ref, ...c.values)[0]!, c.tol ?? {});
+  const off = opNames(r.without);
   const stillAll = (c.present ?? []).every((p) => off.includes(p)) && (c.absent ?? []).every((a) => !off.includes(a));
   expect(stillAll, `optimizer_excluding=${c.name} should turn the rewrite off, got [${off.join(", ")}]`).toBe(false);
-  return got;
+  return r.ops;
 }

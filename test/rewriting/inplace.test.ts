@@ -21,7 +21,7 @@ type Fn = (...a: unknown[]) => NDArray | NDArray[];
 const LINKERS = ["js", "py"] as const;
 
 const destroyers = (fg: FunctionGraph): Apply[] => [...fg.nodes].filter((n) => n.op.destroyMap.size > 0);
-const compile = (linker: string, ins: Variable[], outs: Variable | Variable[], opts: Parameters<typeof theano.function>[2] = {}, flags: Record<string, unknown> = {}) =>
+const compile = (linker: string, ins: Array<Variable | theano.In>, outs: Variable | Variable[], opts: Parameters<typeof theano.function>[2] = {}, flags: Record<string, unknown> = {}) =>
   theano.config.change({ linker, ...flags } as never, () => theano.function(ins as never, outs as never, opts)) as unknown as Fn & { fgraph: FunctionGraph };
 
 const mat = (rows: number[][]): NDArray => theano.array(rows, "float64");
@@ -85,6 +85,18 @@ describe.each(LINKERS)("in-place elementwise (%s linker)", (linker) => {
     // A second function over w sees the update.
     const g = compile(linker, [], w.mul(1));
     expectClose(g() as NDArray, [0, 1, 2, 3]);
+  });
+
+  it("In(x, { mutable: true }) lets the function overwrite x; outputs still never alias it", () => {
+    const x = T.dvector("x");
+    const f = compile(linker, [theano.In(x, { mutable: true })], T.exp(x).add(1));
+    expect(destroyers(f.fgraph)).toHaveLength(1);
+    const xv = theano.array([0, 1], "float64");
+    const r = f(xv) as NDArray;
+    expectClose(r, [2, Math.E + 1]);
+    expect(r.data.buffer === xv.data.buffer).toBe(false);
+    const g = compile(linker, [x], T.exp(x).add(1));
+    expect(destroyers(g.fgraph)).toHaveLength(0);
   });
 
   it("a failing node leaves the shared variable untouched (destroyers of inputs run last)", () => {

@@ -112,7 +112,7 @@ describe("local_logsoftmax and local_logsoftmax_grad", () => {
     const y = T.ivector("y");
     const cost = T.mean(T.nnet.crossentropyCategorical1Hot(T.softmax(x), y));
     const g = theano.grad(cost, x);
-    const got = checkRewrite({ name: "local_softmax_grad_to_crossentropy_with_softmax_grad", inputs: [x, y], output: g, values: [randomValues([3, 4]), theano.array([0, 3, 1], "int32")], absent: ["trueDiv"] });
+    const got = checkRewrite({ name: "local_softmax_grad_to_crossentropy_with_softmax_grad", fires: "local_logsoftmax_grad", inputs: [x, y], output: g, values: [randomValues([3, 4]), theano.array([0, 3, 1], "int32")], absent: ["trueDiv"] });
     // The cross-entropy node was only kept for its shape: local_shape_i_lift removes it.
     expect(got).not.toContain("CrossentropyCategorical1Hot");
     const vals = [[[0, -1000], [0, 0]], theano.array([1, 0], "int32")];

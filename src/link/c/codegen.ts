@@ -287,7 +287,8 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
     const L = nd - 1;
     const outer = [...Array(L).keys()];
     r.push(`    const int64_t inner = ${o}_n[${L}];`);
-    r.push(`    const int unit = ${dyn.map((j) => `(b${j}[${L}] == 1 || b${j}[${L}] == 0)`).join(" && ") || "1"};`);
+    // unit: every operand runs along the innermost axis with stride 1 (row broadcasting, bias adds)
+    r.push(`    const int unit = ${dyn.map((j) => `b${j}[${L}] == 1`).join(" && ") || "1"};`);
     if (L >= 1) r.push(`#pragma omp parallel for if (n >= ${w.opts.ompMinSize}) schedule(static)`);
     outer.forEach((ax) => r.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${o}_n[${ax}]; i${ax}++) {`));
     const ind = "  ".repeat(L + 2);
@@ -296,12 +297,7 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
     r.push(`${ind}${T} *qo = ${o} + (${flat}) * inner;`);
     // unit-stride inner loop: strides are 0 or 1, so index by (j & mask) where mask is 0 or -1
     r.push(`${ind}if (unit) {`);
-    r.push(`${ind}  ${dyn.map((j) => `const int u${j} = b${j}[${L}] == 1;`).join(" ")}`);
-    r.push(`${ind}  if (${dyn.map((j) => `u${j}`).join(" && ") || "1"}) {`);
-    r.push(`${ind}    for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[jj];`).join(" ")} ${body} qo[jj] = r; }`);
-    r.push(`${ind}  } else {`);
-    r.push(`${ind}    for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[u${j} ? jj : 0];`).join(" ")} ${body} qo[jj] = r; }`);
-    r.push(`${ind}  }`);
+    r.push(`${ind}  for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[jj];`).join(" ")} ${body} qo[jj] = r; }`);
     r.push(`${ind}} else {`);
     r.push(`${ind}  for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[jj * b${j}[${L}]];`).join(" ")} ${body} qo[jj] = r; }`);
     r.push(`${ind}}`);
@@ -367,7 +363,7 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
   sh.push(`  ${contiguousStrides(o, ndOut)}`);
   if (extremum && !op.emptyIdentity && op.axis.length > 0) {
     const inner = op.axis.map((a) => `${x}_n[${a}]`).join(" * ");
-    sh.push(`  if ((${inner}) == 0 && th_size(${ndOut}, ${o}_n) > 0) { char sb[128]; th_fmt_shape(sb, sizeof sb, ${nd}, ${x}_n); snprintf(err, ${ERR_LEN}, "${sq(String(op))}: zero-size reduction over axes (${op.axis.join(", ")}) of shape [%s] has no identity", sb); ${errReturn(k)} }`);
+    sh.push(`  if ((${inner}) == 0 && th_size(${ndOut}, ${o}_n) > 0) { char sb[128]; th_fmt_shape(sb, sizeof sb, ${nd}, ${x}_n); snprintf(err, ${ERR_LEN}, "${sq(String(op))}: zero-size reduction over axes (${op.axis.join(", ")}) of shape %s has no identity", sb); ${errReturn(k)} }`);
   }
   sh.push(`}`);
   w.shape.push(sh.join("\n"));
@@ -516,8 +512,11 @@ function expandFusedReduce(node: Apply<FusedReduce>): Apply[] | null {
   try {
     const ins = node.inputs.slice(0, op.nIn);
     const extras = node.inputs.slice(op.nIn);
-    const nodes: Apply[] = [new Elemwise(op.prologue).makeNode(...ins)];
-    nodes.push(new CAReduce(op.kind, op.axis, op.dtype, op.accDtype, op.emptyIdentity).makeNode(nodes[0]!.outputs[0]!));
+    // An identity prologue on one input of its own dtype is no step at all (CAReduce reads the input).
+    const pro = op.prologue;
+    const trivial = ins.length === 1 && pro.steps.length === 1 && pro.steps[0]!.op.name === "identity" && pro.steps[0]!.dtype === dtypeOf(ins[0]!);
+    const nodes: Apply[] = trivial ? [] : [new Elemwise(pro).makeNode(...ins)];
+    nodes.push(new CAReduce(op.kind, op.axis, op.dtype, op.accDtype, op.emptyIdentity).makeNode(trivial ? ins[0]! : nodes[0]!.outputs[0]!));
     if (op.keepdims) {
       const nd = ndimOf(ins[0]!);
       let kept = 0;

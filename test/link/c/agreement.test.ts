@@ -16,6 +16,8 @@ import { SCALAR_OPS } from "../../../src/scalar/table.js";
 import { cCompilerStatus } from "../../../src/link/c/compiler.js";
 import { cBuildCount, cModuleLoads } from "../../../src/link/c/linker.js";
 import { evaluate, expectClose } from "../../helpers.js";
+import { FusedReduce } from "../../../src/tensor/fused_reduce.js";
+import { Gemm } from "../../../src/tensor/gemm.js";
 
 const { T } = theano;
 type NDArray = theano.NDArray;
@@ -239,6 +241,42 @@ describe("C reductions, dot, softmax, dimshuffle and reshape agree with perform"
       const special = theano.array([[1, 2, 3, 4, 5], [NaN, 1, 2, 3, 4], [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity], [Infinity, 1, 2, 3, 4], [-1000, -1000, 0, 1, 2], [1, 1, 1, 1, 1]], dtype);
       const cases: Array<[string, NDArray[]]> = [...layouts(dtype, 1, (d, s, k) => rand(d, s, k)), ["special lanes", [special]], ["long lanes", [rand(dtype, [3, 1000], 4)]]];
       agree([x], outs, cases, `softmax ${dtype}`, C, dtype === "float32" ? { rtol: 2e-5, atol: 1e-6 } : {});
+    }
+  });
+
+  it("Gemm (alpha·x·y + beta·z; z unread when beta = 0), any layout", () => {
+    for (const dtype of ["float32", "float64"] as DType[]) {
+      const z = T.tensor({ dtype, shape: [null, null], name: "z" });
+      const x = T.tensor({ dtype, shape: [null, null], name: "x" });
+      const y = T.tensor({ dtype, shape: [null, null], name: "y" });
+      const a = T.tensor({ dtype: "float64", shape: [], name: "a" });
+      const b = T.tensor({ dtype, shape: [], name: "b" });
+      const outs = [new Gemm(false).makeNode(z, a, x, y, b).outputs[0] as TV, new Gemm(false).makeNode(z, a, x, y, T.constant(0, { dtype })).outputs[0] as TV];
+      const r = (sh: number[], k: number) => rand(dtype, sh, k);
+      const nanZ = r([6, 7], 1);
+      (nanZ.data as Float64Array)[3] = NaN;
+      const sc = (v: number, d: DType) => theano.array(v, d);
+      const cases: Array<[string, NDArray[]]> = [
+        ["small", [r([6, 7], 1), sc(0.5, "float64"), r([6, 5], 2), r([5, 7], 3), sc(2, dtype)]],
+        ["large, transposed", [r([70, 130], 4), sc(-1.5, "float64"), r([300, 70], 5).T, r([130, 300], 6).T, sc(0.25, dtype)]],
+        ["NaN in z", [nanZ, sc(1, "float64"), r([6, 5], 2), r([5, 7], 3), sc(1, dtype)]],
+        ["strided z, k = 0", [r([12, 7], 7).slice([null, null, 2]), sc(1, "float64"), r([6, 0], 2), r([0, 7], 3), sc(3, dtype)]],
+      ];
+      agree([z, a, x, y, b], outs, cases, `gemm ${dtype}`, C, dtype === "float32" ? { rtol: 1e-4, atol: 1e-4 } : {});
+      const f = theano.function([z, a, x, y, b], outs[0]!, { mode: C });
+      expect(() => f(r([6, 7], 1), sc(1, "float64"), r([6, 5], 2), r([4, 7], 3), sc(1, dtype))).toThrow(/Gemm\{no_inplace\}: shapes \(6, 5\) and \(4, 7\) not aligned/);
+    }
+  });
+
+  it("FusedReduce (fast_run's reduce fusion) agrees with the unfused graph", () => {
+    for (const dtype of ["float32", "float64"] as DType[]) {
+      const x = T.tensor({ dtype, shape: [null, null], name: "x" });
+      const y = T.tensor({ dtype, shape: [null, null], name: "y" });
+      const outs = [T.sum(T.exp(x).mul(y), 1), T.sqrt(T.sum(T.sqr(x.sub(0.1)), 0).div(7)), T.max(x.mul(y), 1, { keepdims: true }).add(1), T.mean(T.abs(x))];
+      const f = theano.function([x, y], outs, { mode: CFUSED });
+      expect([...f.fgraph.nodes].some((n) => n.op instanceof FusedReduce), "the rewrite produced a FusedReduce").toBe(true);
+      const cases = layouts(dtype, 2, (d, sh, k) => rand(d, sh, k)).filter(([n]) => !n.startsWith("empty"));
+      agree([x, y], outs, cases, `fused reduce ${dtype}`, CFUSED, dtype === "float32" ? { rtol: 1e-5, atol: 1e-5 } : {});
     }
   });
 
