@@ -6,11 +6,12 @@
  * it into the generated program; `FusedReduce.perform` compiles it once per node, so the
  * fallback of backends without a generator for this op runs it too.
  *
- * Two paths. The fast one, when the reduced axes are the trailing ones and every operand is
- * contiguous with the prologue's shape (or one broadcast value): lane o is the flat range
- * [o*inner, (o+1)*inner), read straight through. Otherwise an odometer walks the prologue's
- * axes in (kept..., reduced...) order with per-operand strides (0 where broadcast). Both fold
- * each lane in index order, as CAReduce does. Layout and shape checks come from the op's
+ * Three paths. When every operand is contiguous with the prologue's shape (or one broadcast
+ * value) and the reduced axes are the trailing ones, lane o is the flat range
+ * [o*inner, (o+1)*inner), read straight through; when they are the leading ones (column
+ * sums), one pass over memory updates a row of accumulators. Otherwise an odometer walks
+ * the prologue's axes in (kept..., reduced...) order with per-operand strides (0 where
+ * broadcast). Every path folds each lane in index order, as CAReduce does. Layout and shape checks come from the op's
  * `plan`. The code reaches `rt.pool.alloc(dtype, n)`, `rt.NDArray` and the scalar helpers `$`.
  */
 
@@ -72,6 +73,24 @@ export function fusedReduceKernelSource(node: Apply<FusedReduce>, fnName: string
     L.push(`      }`);
     L.push(`      ${store}`);
     L.push(`    }`);
+    L.push(`    return new rt.NDArray(${JSON.stringify(outDtype)}, P.outShape, out);`);
+    L.push(`  }`);
+  }
+  // Leading axes reduced (column sums, bias gradients): one pass over memory, a row of
+  // accumulators; each lane still folds in index order.
+  const leading = !trailing && op.axis.every((ax, i) => ax === i);
+  if (leading) {
+    const full = (k: number): string => `(a${k}.isContiguous && a${k}.size === outer * inner)`;
+    L.push(`  if (${dyn.map((k) => full(k)).join(" && ") || "true"}) {`);
+    for (const k of dyn) L.push(`    const o${k} = a${k}.offset;`);
+    L.push(`    const accs = new Float64Array(outer).fill(${init});`);
+    L.push(`    for (let i = 0, f = 0; i < inner; i++) {`);
+    L.push(`      for (let o = 0; o < outer; o++, f++) {`);
+    for (const k of dyn) L.push(`        const x${k} = ${load(k, `o${k} + f`)};`);
+    L.push(`        ${body} let acc = accs[o]; ${update} accs[o] = acc;`);
+    L.push(`      }`);
+    L.push(`    }`);
+    L.push(`    for (let o = 0; o < outer; o++) { const acc = accs[o]; ${store} }`);
     L.push(`    return new rt.NDArray(${JSON.stringify(outDtype)}, P.outShape, out);`);
     L.push(`  }`);
   }

@@ -108,6 +108,13 @@ describe("local_careduce_fusion", () => {
     expect((node.op as FusedReduce).epilogue).not.toBeNull();
   });
 
+  it("a bias update b - lr*sum(d, axis=0) (column sums, leading-axes path, epilogue)", () => {
+    const d = T.fmatrix("d");
+    const b = T.fvector("b");
+    const f = checkFused([d, b], b.sub(T.sum(T.tanh(d), 0).mul(0.01)), [rand([33, 7], 16, "float32"), rand([7], 17, "float32")], { fusedNodes: 1 });
+    expect((f.fgraph.toposort()[0]!.op as FusedReduce).epilogue).not.toBeNull();
+  });
+
   it("broadcast prologue inputs: sum(x * row, axis=0)", () => {
     const x = T.dmatrix("x");
     const r = T.drow("r");

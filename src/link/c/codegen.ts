@@ -14,8 +14,10 @@
  *   4. allocates its intermediates, runs the kernels in order, frees the intermediates.
  * Nothing depends on sizes: a new input shape never recompiles. Generators: fused elementwise
  * (Elemwise and Composite, from the scalar table's C templates, with a contiguous loop gcc
- * vectorises and a strided loop for any layout and broadcasting), CAReduce, Dot (GEMM),
- * Softmax/LogSoftmax, DimShuffle (a view), Reshape with a constant shape (a view or a copy).
+ * vectorises and a strided loop for any layout and broadcasting), CAReduce, Dot and Gemm (the
+ * packed GEMM of gemm.ts or the system BLAS), FusedReduce (as its unfused pieces), row-wise
+ * Softmax/LogSoftmax, DimShuffle and constant-index Subtensor (views), Reshape with a constant
+ * shape (a view or a copy), Join.
  * Theano's CLinker (`link/c/basic.py`) is the model: C per node, glued into one function.
  */
 
@@ -31,7 +33,9 @@ import { Dot } from "../../tensor/blas.js";
 import { FusedReduce } from "../../tensor/fused_reduce.js";
 import { Gemm } from "../../tensor/gemm.js";
 import { LogSoftmax, Softmax } from "../../tensor/nnet.js";
+import { Join } from "../../tensor/join.js";
 import { Reshape } from "../../tensor/shape.js";
+import { Subtensor } from "../../tensor/subtensor.js";
 import { TensorType } from "../../tensor/type.js";
 import { gemmSource } from "./gemm.js";
 import { SUPPORT_HEADER } from "./support.js";
@@ -97,6 +101,9 @@ export function hasCGenerator(node: Apply): boolean {
   if (op instanceof Dot) return true;
   if (op instanceof Gemm) return true;
   if (op instanceof FusedReduce) return true;
+  if (op instanceof Join) return true;
+  // Basic indexing with constant indices and slices (symbolic bounds stay on the host).
+  if (op instanceof Subtensor) return node.inputs.length === 1 && op.entries.every((e) => typeof e === "number" || (typeof e === "object" && [e.start, e.stop, e.step].every((b) => b === null || typeof b === "number")));
   if (op instanceof Softmax || op instanceof LogSoftmax) return op.axis !== null && isFloat(dtypeOf(node.inputs[0]!));
   if (op instanceof Reshape) return node.inputs[1]!.isConstant && node.inputs[1]!.constantData instanceof NDArray;
   return false;
@@ -104,7 +111,7 @@ export function hasCGenerator(node: Apply): boolean {
 
 /** Ops whose output is a view of their input in the generated code (exports are copied). */
 function isViewNode(node: Apply): boolean {
-  return node.op instanceof DimShuffle;
+  return node.op instanceof DimShuffle || node.op instanceof Subtensor;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,6 +327,82 @@ function genDimShuffle(w: SegmentWriter, node: Apply<DimShuffle>, k: number): vo
   sh.push(`}`);
   w.shape.push(sh.join("\n"));
   w.run.push(`${o} = ${x}; /* node ${k}: ${sq(node.toString())} (a view) */`);
+}
+
+/** A view: integer entries drop their axis, slices follow Python's `slice.indices`. */
+function genSubtensor(w: SegmentWriter, node: Apply<Subtensor>, k: number): void {
+  const xv = node.inputs[0]!;
+  const x = w.name(xv);
+  const o = w.name(node.outputs[0]!);
+  const nd = ndimOf(xv);
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, `  int64_t off = 0; (void)off;`];
+  let oa = 0;
+  node.op.entries.forEach((e, ax) => {
+    const n = `${x}_n[${ax}]`;
+    const st = `${x}_s[${ax}]`;
+    if (typeof e === "number") {
+      sh.push(`  { int64_t i = ${e}; if (i < 0) i += ${n}; if (i < 0 || i >= ${n}) { snprintf(err, ${ERR_LEN}, "index ${e} is out of bounds for axis ${ax} with size %lld", (long long)${n}); ${errReturn(k)} } off += i * ${st}; }`);
+      return;
+    }
+    if (typeof e !== "object") throw new Error("internal: symbolic subtensor entry");
+    const step = (e.step ?? 1) as number;
+    if (step === 0) throw new Error("internal: zero slice step");
+    const start = e.start as number | null;
+    const stop = e.stop as number | null;
+    const lines: string[] = [`  { const int64_t n = ${n}, step = ${step}; int64_t lo, hi, len;`];
+    if (step > 0) {
+      lines.push(`    lo = ${start === null ? "0" : String(start)}; if (lo < 0) { lo += n; if (lo < 0) lo = 0; } else if (lo > n) lo = n;`);
+      lines.push(`    hi = ${stop === null ? "n" : String(stop)}; if (hi < 0) { hi += n; if (hi < 0) hi = 0; } else if (hi > n) hi = n;`);
+      lines.push(`    len = hi > lo ? (hi - lo + step - 1) / step : 0;`);
+    } else {
+      lines.push(`    lo = ${start === null ? "n - 1" : String(start)}; if (lo < 0) { lo += n; if (lo < 0) lo = -1; } else if (lo >= n) lo = n - 1;`);
+      lines.push(`    hi = ${stop === null ? "-1" : String(stop)}; if (${stop === null ? "0" : "1"} && hi < 0) { hi += n; if (hi < 0) hi = -1; } else if (hi >= n) hi = n - 1;`);
+      lines.push(`    len = lo > hi ? (lo - hi - step - 1) / (-step) : 0;`);
+    }
+    lines.push(`    ${o}_n[${oa}] = len; ${o}_s[${oa}] = ${st} * step; if (len > 0) off += lo * ${st}; }`);
+    sh.push(...lines);
+    oa++;
+  });
+  for (let ax = node.op.entries.length; ax < nd; ax++, oa++) sh.push(`  ${o}_n[${oa}] = ${x}_n[${ax}]; ${o}_s[${oa}] = ${x}_s[${ax}];`);
+  // the offset is applied once the input's pointer is known (run time)
+  sh.push(`  ${o}_off = off; }`);
+  w.shape.push(sh.join("\n"));
+  w.decl.push(`int64_t ${o}_off = 0;`);
+  // An empty view never dereferences its pointer: keep the base (no pointer past the buffer).
+  w.run.push(`${o} = th_size(${ndimOf(node.outputs[0]!)}, ${o}_n) > 0 ? ${x} + ${o}_off : ${x}; /* node ${k}: ${sq(node.toString())} (a view) */`);
+}
+
+/** Concatenation along a static axis: each input copied (and converted) into its region. */
+function genJoin(w: SegmentWriter, node: Apply<Join>, k: number): void {
+  const ax = node.op.axis;
+  const ins = node.inputs.map((v) => w.name(v));
+  const o = w.name(node.outputs[0]!);
+  const out = dtypeOf(node.outputs[0]!);
+  const nd = ndimOf(node.outputs[0]!);
+  const name = sq(String(node.op));
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  ins.forEach((x, j) => {
+    for (let i = 0; i < nd; i++) {
+      if (i === ax) continue;
+      sh.push(`  if (${x}_n[${i}] != ${ins[0]}_n[${i}]) { ${shapesString(w, node.inputs, "sb")} snprintf(err, ${ERR_LEN}, "${name}: all input dimensions except the concatenation axis must match exactly, but along dimension ${i} input 0 has size %lld and input ${j} has size %lld (shapes %s)", (long long)${ins[0]}_n[${i}], (long long)${x}_n[${i}], sb); ${errReturn(k)} }`);
+    }
+  });
+  for (let i = 0; i < nd; i++) sh.push(`  ${o}_n[${i}] = ${i === ax ? ins.map((x) => `${x}_n[${i}]`).join(" + ") : `${ins[0]}_n[${i}]`};`);
+  sh.push(`  ${contiguousStrides(o, nd)}`, `}`);
+  w.shape.push(sh.join("\n"));
+  const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, `  int64_t at = 0;`];
+  ins.forEach((x, j) => {
+    const d = dtypeOf(node.inputs[j]!);
+    r.push(`  { ${ctype(out)} *dst = ${o} + at * ${o}_s[${ax}];`);
+    for (let i = 0; i < nd; i++) r.push(`${"  ".repeat(i + 2)}for (int64_t i${i} = 0; i${i} < ${x}_n[${i}]; i${i}++) {`);
+    const src = [...Array(nd).keys()].map((i) => `i${i} * ${x}_s[${i}]`).join(" + ");
+    const dst = [...Array(nd).keys()].map((i) => `i${i} * ${o}_s[${i}]`).join(" + ");
+    r.push(`${"  ".repeat(nd + 2)}const ${ctype(d)} xv = ${x}[${src}]; dst[${dst}] = ${convert("xv", d, ctype(out), out)};`);
+    for (let i = nd - 1; i >= 0; i--) r.push(`${"  ".repeat(i + 2)}}`);
+    r.push(`    at += ${x}_n[${ax}]; }`);
+  });
+  r.push(`}`);
+  w.run.push(r.join("\n"));
 }
 
 function genReshape(w: SegmentWriter, node: Apply<Reshape>, k: number): void {
@@ -772,6 +855,8 @@ function segmentSource(seg: Segment, embedded: readonly Variable[], pos: Map<App
     }
     else if (op instanceof Softmax || op instanceof LogSoftmax) genSoftmax(w, node as Apply<Softmax>, k);
     else if (op instanceof Reshape) genReshape(w, node as Apply<Reshape>, k);
+    else if (op instanceof Subtensor) genSubtensor(w, node as Apply<Subtensor>, k);
+    else if (op instanceof Join) genJoin(w, node as Apply<Join>, k);
     else throw new Error(`internal: no C generator for ${String(op)}`);
   }
   // Exports: sizes against the host's buffers; then where each one is written.

@@ -24,6 +24,7 @@
  */
 
 export const SUPPORT_HEADER = String.raw`#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE 1 /* lgamma_r */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
@@ -302,7 +303,12 @@ static inline float th_trigammaf(float x) { return (float)th_trigamma(x); }
 static inline double th_lgamma(double x) {
   if (x == -INFINITY) return -INFINITY;
   if (x <= 0.0 && x == floor(x)) return INFINITY;
+#ifdef __GLIBC__
+  int sign; /* lgamma writes the global signgam: a data race under OpenMP; lgamma_r does not */
+  return lgamma_r(x, &sign);
+#else
   return lgamma(x);
+#endif
 }
 static inline float th_lgammaf(float x) { return (float)th_lgamma(x); }
 

@@ -1,7 +1,7 @@
 /**
  * The C backend against `perform` (test/helpers `evaluate`): every op with a C generator —
- * Elemwise (every scalar-table row, single and fused into Composites), CAReduce, Dot,
- * Softmax/LogSoftmax, DimShuffle, Reshape — on float32, float64 and integer inputs that are
+ * Elemwise (every scalar-table row, single and fused into Composites), CAReduce, Dot, Gemm,
+ * FusedReduce, Softmax/LogSoftmax, DimShuffle, Subtensor, Reshape, Join — on float32, float64 and integer inputs that are
  * contiguous, transposed, step-sliced, reversed, offset, broadcast, empty, size-1 and 0-d.
  * Each test compiles one function with many outputs (C modules are shape-generic, so every
  * layout runs through the same module), which keeps the number of compiler runs small.
@@ -9,15 +9,18 @@
  * between C segments.
  */
 
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import * as theano from "../../../src/index.js";
 import type { DType } from "../../../src/ndarray/dtype.js";
 import { SCALAR_OPS } from "../../../src/scalar/table.js";
 import { cCompilerStatus } from "../../../src/link/c/compiler.js";
-import { cBuildCount, cModuleLoads } from "../../../src/link/c/linker.js";
+import { autoLinker, cBuildCount, cLinker, cModuleLoads, cSource } from "../../../src/link/c/linker.js";
+import { jsLinker } from "../../../src/link/js/linker.js";
 import { evaluate, expectClose } from "../../helpers.js";
 import { FusedReduce } from "../../../src/tensor/fused_reduce.js";
 import { Gemm } from "../../../src/tensor/gemm.js";
+import { Subtensor } from "../../../src/tensor/subtensor.js";
+import { hasCGenerator } from "../../../src/link/c/codegen.js";
 
 const { T } = theano;
 type NDArray = theano.NDArray;
@@ -280,7 +283,7 @@ describe("C reductions, dot, softmax, dimshuffle and reshape agree with perform"
     }
   });
 
-  it("DimShuffle views (exported and in the middle) and constant-shape Reshape", () => {
+  it("DimShuffle and Subtensor views (exported and in the middle), constant-shape Reshape, Join", () => {
     const x = T.tensor({ dtype: "float64", shape: [null, null], name: "x" });
     const b = T.tensor({ dtype: "float64", shape: [null], name: "b" });
     const outs = [x.T, x.add(b.dimshuffle("x", 0)).T.mul(2), b.dimshuffle(0, "x"), x.reshape([-1]), x.T.reshape([2, -1]).add(1), x.reshape([-1, 2]).sum(0)];
@@ -288,6 +291,18 @@ describe("C reductions, dot, softmax, dimshuffle and reshape agree with perform"
       .filter(([n]) => !n.startsWith("empty") && n !== "size-1")
       .map(([n, [a]]) => [n, [a!, rand("float64", [a!.shape[1]!], 5)]]);
     agree([x, b], outs, cases, "views");
+    // Subtensor with constant indices: a view (exported: copied), negative steps, clamped bounds.
+    const subs = [x.get(1), x.get(T.slice(null, null, -1)), x.get(T.slice(1, -1, 2), -1), x.get(T.slice(5, 1, -2)), x.get(T.slice(-100, 100), T.slice(null, null, -2)).mul(3), x.get(T.slice(3, 3)), x.get(-1, T.slice(1, null)).sum()];
+    expect(subs.every((v) => hasCGenerator(v.owner!.op instanceof Subtensor ? v.owner! : v.owner!.inputs[0]!.owner!))).toBe(true);
+    agree([x, b], subs, cases, "subtensor");
+    // Join (concatenate), with a dtype conversion and an empty piece
+    const xi = T.tensor({ dtype: "int32", shape: [null, null], name: "xi" });
+    const joins = [T.concatenate([x, x.T.get(T.slice(null, 2)).T.mul(2), x.T.get(T.slice(null, 2)).T], 1), T.concatenate([x, xi, x.get(T.slice(0, 0))], 0)];
+    const jcases: Array<[string, NDArray[]]> = cases.filter(([, [a]]) => a!.shape[0]! >= 2).map(([n, [a, bb]]) => [n, [a!, bb!, rand("int32", [3, a!.shape[1]!], 8)]]);
+    agree([x, b, xi], joins, jcases, "join");
+    const f1 = theano.function([x], x.get(5), { mode: C });
+    expect(() => f1(rand("float64", [3, 2], 1))).toThrow(theano.ShapeError);
+    expect(() => f1(rand("float64", [3, 2], 1))).toThrow(/index 5 is out of bounds for axis 0 with size 3/);
     const bad = theano.function([x, b], outs[3]!, { mode: C, onUnusedInput: "ignore" });
     expect(bad(rand("float64", [3, 3], 1), rand("float64", [3], 2)).shape).toEqual([9]);
   });
@@ -327,13 +342,35 @@ describe("shape-generic modules and errors", () => {
 
   it("ops without a C generator run on the host between C segments", () => {
     const x = T.tensor({ dtype: "float64", shape: [null, null], name: "x" });
-    const mid = T.exp(x).get(T.slice(null, null), T.slice(1, null)); // Subtensor: host
-    const out = T.cumsum(mid.mul(2), 0).add(1);
+    const mid = T.exp(x).get(T.slice(null, null), T.slice(1, null)); // C (exported view)
+    const out = T.cumsum(mid.mul(2), 0).add(1); // CumOp: host, between two C segments
     const f = theano.function([x], [out, mid], { mode: C });
+    const kinds = cSource(f.fgraph).steps.map((st) => st.kind);
+    expect(kinds.join(" ")).toMatch(/c host c/);
     const a = rand("float64", [4, 5], 1);
     const got = f(a) as NDArray[];
     const want = evaluate([out, mid], new Map([[x, a]]));
     expectClose(got[0]!, want[0]!);
     expectClose(got[1]!, want[1]!);
+  });
+});
+
+describe("linker=auto", () => {
+  it("is the C linker when a compiler works, else JS with one warning saying how to get C", () => {
+    expect(autoLinker()).toBe(cLinker);
+    const spy = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    try {
+      const chosen = theano.config.change({ cxx: "" }, () => [autoLinker(), autoLinker()]);
+      expect(chosen[0]).toBe(jsLinker);
+      expect(chosen[1]).toBe(jsLinker);
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(String(spy.mock.calls[0]![0])).toMatch(/C backend is unavailable.*install gcc or clang/);
+      // and a function compiled under it runs (on JS)
+      const x = T.dvector("x");
+      const f = theano.config.change({ cxx: "" }, () => theano.function([x], x.mul(2)));
+      expect(Array.from((f([1, 2]) as NDArray).toFlat() as Float64Array)).toEqual([2, 4]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
