@@ -117,8 +117,11 @@ function isViewNode(node: Apply): boolean {
 // ---------------------------------------------------------------------------------------------
 // Elementwise expressions
 
-/** libm functions whose edge values differ from perform's (SciPy's): replaced by th_ wrappers. */
-const LIBM_EDGES = /\b(lgammaf?)\(/g;
+/**
+ * libm functions the table's templates name that we replace by th_ versions: lgamma (its edge
+ * values differ from perform's, SciPy's) and powf (the vectorisable one of support.ts).
+ */
+const LIBM_EDGES = /\b(lgammaf?|powf)\(/g;
 
 const CMP = new Set(["eq", "neq", "lt", "le", "gt", "ge"]);
 const WRAPPING = new Set(["add", "sub", "mul", "neg", "sqr"]);
@@ -493,12 +496,28 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
   r.push(`  for (int64_t i = 0; i < no; i++) acc[i] = ${init};`);
   r.push(`  if (th_size(${nd}, ${x}_n) > 0) {`);
   const ostr = [...Array(nd).keys()].map((ax) => (keep.includes(ax) ? `${o}_s[${keep.indexOf(ax)}]` : "0"));
-  for (let ax = 0; ax < nd; ax++) r.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${x}_n[${ax}]; i${ax}++) {`);
-  const ind = "  ".repeat(nd + 2);
-  const src = `${x}[${[...Array(nd).keys()].map((ax) => `i${ax} * ${x}_s[${ax}]`).join(" + ") || "0"}]`;
-  const dst = `acc[${[...Array(nd).keys()].map((ax) => `i${ax} * ${ostr[ax]}`).join(" + ") || "0"}]`;
-  r.push(`${ind}const ${ctype(inD)} xv = ${src}; ${A} a = ${dst}; ${step} ${dst} = a;`);
-  for (let ax = nd - 1; ax >= 0; ax--) r.push(`${"  ".repeat(ax + 2)}}`);
+  const L = nd - 1;
+  if (op.kind === "add" && isFloat(acc) && nd >= 1 && op.axis.includes(L)) {
+    // Float sums along the innermost axis: 8 partial sums that gcc vectorises when that axis is
+    // contiguous (a different association than perform's left-to-right sum, within rounding).
+    for (let ax = 0; ax < L; ax++) r.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${x}_n[${ax}]; i${ax}++) {`);
+    const ind = "  ".repeat(L + 2);
+    const base = [...Array(L).keys()].map((ax) => `i${ax} * ${x}_s[${ax}]`).join(" + ") || "0";
+    const dst = `acc[${[...Array(L).keys()].map((ax) => `i${ax} * ${ostr[ax]}`).join(" + ") || "0"}]`;
+    const cv = (e: string): string => convert(e, inD, A, acc);
+    r.push(`${ind}const ${ctype(inD)} *xp = ${x} + (${base}); const int64_t len = ${x}_n[${L}], st = ${x}_s[${L}]; ${A} a = ${dst};`);
+    r.push(`${ind}if (st == 1) { ${A} ps[8] = {0}; int64_t j = 0; for (; j + 8 <= len; j += 8) for (int q = 0; q < 8; q++) ps[q] += ${cv("xp[j + q]")}; for (; j < len; j++) ps[0] += ${cv("xp[j]")}; a += ((ps[0] + ps[1]) + (ps[2] + ps[3])) + ((ps[4] + ps[5]) + (ps[6] + ps[7])); }`);
+    r.push(`${ind}else for (int64_t j = 0; j < len; j++) a += ${cv("xp[j * st]")};`);
+    r.push(`${ind}${dst} = a;`);
+    for (let ax = L - 1; ax >= 0; ax--) r.push(`${"  ".repeat(ax + 2)}}`);
+  } else {
+    for (let ax = 0; ax < nd; ax++) r.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${x}_n[${ax}]; i${ax}++) {`);
+    const ind = "  ".repeat(nd + 2);
+    const src = `${x}[${[...Array(nd).keys()].map((ax) => `i${ax} * ${x}_s[${ax}]`).join(" + ") || "0"}]`;
+    const dst = `acc[${[...Array(nd).keys()].map((ax) => `i${ax} * ${ostr[ax]}`).join(" + ") || "0"}]`;
+    r.push(`${ind}const ${ctype(inD)} xv = ${src}; ${A} a = ${dst}; ${step} ${dst} = a;`);
+    for (let ax = nd - 1; ax >= 0; ax--) r.push(`${"  ".repeat(ax + 2)}}`);
+  }
   r.push(`  }`);
   if (acc !== out) r.push(`  for (int64_t i = 0; i < no; i++) { const ${A} a = acc[i]; ${o}[i] = ${convert("a", acc, ctype(out), out)}; }`);
   r.push(`}`);

@@ -16,8 +16,9 @@
  * NaN, ±Inf and ±0 behave as C99 (exp(-inf) = 0, log(0) = -inf, log(-1) = NaN, tanh(-0) = -0).
  * float64 variants: exp and sigmoid are the vectorisable polynomial (≤ 1 ulp); log, log1p,
  * expm1, tanh, erf call libm (correctly rounded or nearly, but scalar). sin/cos use libm in both
- * precisions (correct for every argument; Payne-Hanek reduction is not worth its code here), and
- * pow is libm's pow/powf as the scalar table names them.
+ * precisions (correct for every argument; Payne-Hanek reduction is not worth its code here).
+ * float32 pow (the table's `powf`) is rendered as the vectorisable `th_powf`: exp(y·log|x|) in
+ * double with C99's special cases (≤ 1 ulp); float64 pow stays libm's.
  *
  * `#pragma GCC optimize("no-trapping-math")`: lets gcc if-convert selects whose arms compute
  * floating-point values; results are unchanged (no flag is read), unlike -ffast-math.
@@ -237,6 +238,53 @@ static inline float th_erff(float xf) {
   return (float)r;
 }
 static inline double th_erf(double x) { return erf(x); }
+
+/* ---- a vectorisable float64 log (for pow): atanh series, |s| <= 0.1716, 10 terms, ~1 ulp ---- */
+static inline double th_logv(double x) {
+  int sub = x < 2.2250738585072014e-308;
+  double xs = sub ? x * 4503599627370496.0 : x;
+  int64_t ix = th_aslong(xs) & INT64_MAX;
+  int64_t e = (ix - INT64_C(0x3fe6a09e667f3bcd)) >> 52;
+  double m = th_asdouble(ix - (int64_t)((uint64_t)e << 52));
+  double fe = (double)e - (sub ? 52.0 : 0.0);
+  double s = (m - 1.0) / (m + 1.0);
+  double z = s * s;
+  double p = 1.0 / 21;
+  p = TH_FMA(p, z, 1.0 / 19); p = TH_FMA(p, z, 1.0 / 17); p = TH_FMA(p, z, 1.0 / 15); p = TH_FMA(p, z, 1.0 / 13);
+  p = TH_FMA(p, z, 1.0 / 11); p = TH_FMA(p, z, 1.0 / 9); p = TH_FMA(p, z, 1.0 / 7); p = TH_FMA(p, z, 1.0 / 5);
+  p = TH_FMA(p, z, 1.0 / 3);
+  double r = TH_FMA(2.0 * s * z, p, 2.0 * s);
+  r = TH_FMA(fe, 1.90821492927058770002e-10, r);
+  r = TH_FMA(fe, 6.93147180369123816490e-01, r);
+  r = x == INFINITY ? x : r;
+  r = x == 0.0 ? -INFINITY : r;
+  r = ((x < 0.0) | (x != x)) ? NAN : r;
+  return r;
+}
+
+/* ---- powf = exp(y·log|x|) in double (the error of y·log|x| stays far below a float ulp), with
+   C99's special cases as selects: pow(x, ±0) = 1, pow(1, y) = 1, pow(-1, ±inf) = 1, odd integer
+   powers keep the sign, a negative finite base to a non-integer power is NaN. ---- */
+static inline float th_powf(float xf, float yf) {
+  double x = xf, y = yf;
+  double ax = x < 0.0 ? -x : x;
+  double ay = y < 0.0 ? -y : y;
+  double r = th_exp(y * th_logv(ax));
+  /* integer and odd-integer tests in double arithmetic only (selects that vectorise): floats
+     of magnitude 2^24 and more are even integers */
+  const double M = 6755399441055744.0;
+  double yr = ay < 16777216.0 ? (y + M) - M : y;
+  double half = yr * 0.5;
+  double hr = ay < 16777216.0 ? (half + M) - M : half;
+  int yint = yr == y;
+  int yodd = yint & (hr != half);
+  int neg = __builtin_copysign(1.0, x) < 0.0; /* the sign bit: -0 counts */
+  r = (neg & yodd) ? -r : r;
+  r = ((x < 0.0) & (x != -INFINITY) & !yint) ? NAN : r;
+  r = ((ax == 1.0) & (ay == INFINITY)) ? 1.0 : r;
+  r = ((y == 0.0) | (x == 1.0)) ? 1.0 : r;
+  return (float)r;
+}
 
 /* ---- trigonometric: libm (correct for every argument; not vectorised) ---- */
 static inline float th_sinf(float x) { return sinf(x); }

@@ -9,11 +9,16 @@
  * between C segments.
  */
 
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import * as theano from "../../../src/index.js";
 import type { DType } from "../../../src/ndarray/dtype.js";
 import { SCALAR_OPS } from "../../../src/scalar/table.js";
-import { cCompilerStatus } from "../../../src/link/c/compiler.js";
+import { cCompilerStatus, findBlas } from "../../../src/link/c/compiler.js";
+import { openLibrary } from "../../../src/link/c/ffi.js";
 import { autoLinker, cBuildCount, cLinker, cModuleLoads, cSource } from "../../../src/link/c/linker.js";
 import { jsLinker } from "../../../src/link/js/linker.js";
 import { evaluate, expectClose } from "../../helpers.js";
@@ -206,6 +211,8 @@ describe("C reductions, dot, softmax, dimshuffle and reshape agree with perform"
         ["transposed", [make(dtype, [5, 4, 3], 1).transpose(2, 1, 0)]],
         ["step-sliced", [make(dtype, [3, 8, 5], 2).slice([null, null], [null, null, 2])]],
         ["size-1", [make(dtype, [1, 1, 1], 3)]],
+        ["long rows", [make(dtype, [2, 3, 37], 5)]],
+        ["long rows, reversed", [make(dtype, [2, 3, 37], 6).slice([null, null], [null, null], [null, null, -1])]],
       ];
       agree([x], outs, cases, `reduce ${dtype}`);
       // Empty lanes: sums are 0; max/min over an empty axis is an error (checked below).
@@ -374,3 +381,47 @@ describe("linker=auto", () => {
     }
   });
 });
+
+describe("GEMM through a system BLAS (blas.ldflags)", () => {
+  it("Dot and Gemm call cblas_{s,d}gemm with the operands' layouts and agree with perform", () => {
+    // A stand-in CBLAS (naive row-major loops honouring the transpose flags) that counts calls:
+    // it checks the BLAS call path (prototype, layouts, leading dimensions) without a real BLAS.
+    const dir = mkdtempSync(join(tmpdir(), "theano-ts-fakeblas-"));
+    const fake = `
+#define FAKE(NAME, T) void NAME(int order, int ta, int tb, int m, int n, int k, T alpha, const T *a, int lda, const T *b, int ldb, T beta, T *c, int ldc) { \\
+  calls++; (void)order; \\
+  for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) { double s = 0; \\
+    for (int p = 0; p < k; p++) s += (double)(ta == 111 ? a[i * lda + p] : a[p * lda + i]) * (double)(tb == 111 ? b[p * ldb + j] : b[j * ldb + p]); \\
+    c[i * ldc + j] = (T)(alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j])); } }
+static int calls = 0;
+int fake_blas_calls(void) { return calls; }
+FAKE(cblas_sgemm, float)
+FAKE(cblas_dgemm, double)
+`;
+    writeFileSync(join(dir, "fake.c"), fake);
+    const so = join(dir, "libfakecblas.so");
+    const cc = spawnSync(String(theano.config.cxx), ["-O1", "-shared", "-fPIC", "-o", so, join(dir, "fake.c")], { encoding: "utf8" });
+    expect(cc.status, cc.stderr).toBe(0);
+    theano.config.change({ "blas.ldflags": `-L${dir} -lfakecblas -Wl,-rpath,${dir}` }, () => {
+      const blas = findBlas();
+      expect(blas?.interface).toBe("cblas");
+      const counter = openLibrary(so).func("int fake_blas_calls(void)");
+      for (const dtype of ["float32", "float64"] as DType[]) {
+        const A = T.tensor({ dtype, shape: [null, null], name: "A" });
+        const B = T.tensor({ dtype, shape: [null, null], name: "B" });
+        const Z = T.tensor({ dtype, shape: [null, null], name: "Z" });
+        const outs = [T.dot(A, B), new Gemm(false).makeNode(Z, T.constant(0.5), A, B, T.constant(2, { dtype })).outputs[0] as TV];
+        const before = counter() as number;
+        const r = (sh: number[], k: number) => rand(dtype, sh, k);
+        agree([A, B, Z], outs, [
+          ["row-major", [r([20, 30], 1), r([30, 40], 2), r([20, 40], 3)]],
+          ["transposed", [r([30, 20], 4).T, r([40, 30], 5).T, r([20, 40], 6)]],
+          ["row-strided", [r([40, 30], 7).slice([null, null, 2]), r([30, 80], 8).slice([null, null], [null, 40]), r([20, 40], 9)]],
+        ], `blas ${dtype}`, C, dtype === "float32" ? { rtol: 1e-4, atol: 1e-4 } : {});
+        expect((counter() as number) - before).toBe(6);
+      }
+    });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+

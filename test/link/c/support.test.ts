@@ -34,7 +34,7 @@ const F64: Array<[string, (x: number) => number]> = [
 ];
 
 function source(): string {
-  const lines = [SUPPORT_HEADER];
+  const lines = [SUPPORT_HEADER, "void t_powf(int64_t n, const float *x, const float *y, float *z) { for (int64_t i = 0; i < n; i++) z[i] = th_powf(x[i], y[i]); }"];
   for (const [f] of F32) lines.push(`void t_${f}(int64_t n, const float *x, float *y) { for (int64_t i = 0; i < n; i++) y[i] = th_${f}(x[i]); }`);
   for (const [f] of F64) lines.push(`void t_${f}(int64_t n, const double *x, double *y) { for (int64_t i = 0; i < n; i++) y[i] = th_${f}(x[i]); }`);
   return lines.join("\n");
@@ -76,6 +76,7 @@ beforeAll(() => {
   fns = new Map();
   for (const [f] of F32) fns.set(f, mod.library.func(`void t_${f}(int64_t n, float *x, float *y)`));
   for (const [f] of F64) fns.set(f, mod.library.func(`void t_${f}(int64_t n, double *x, double *y)`));
+  fns.set("powf", mod.library.func("void t_powf(int64_t n, float *x, float *y, float *z)"));
 });
 
 describe("support header math", () => {
@@ -108,6 +109,30 @@ describe("support header math", () => {
       expect(worst, `worst at x=${at}`).toBeLessThanOrEqual(2);
     });
   }
+
+  it("th_powf: within 1 ulp of powFloat (C99's pow) over random and special pairs", () => {
+    const special = [0, -0, 1, -1, 2, -2, 0.5, -0.5, 3, -3, 1e-30, 1e30, Infinity, -Infinity, NaN, 1.5, -1.5, 127, -127, 16777216, 1e10];
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (const a of special) for (const b of special) xs.push(a), ys.push(b);
+    let s = 7;
+    const next = (): number => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let i = 0; i < 50000; i++) {
+      xs.push((next() - 0.3) * 10 ** (next() * 8 - 4));
+      ys.push(i % 3 === 0 ? Math.round((next() - 0.5) * 40) : (next() - 0.5) * 30);
+    }
+    const x = Float32Array.from(xs);
+    const y = Float32Array.from(ys);
+    const z = new Float32Array(x.length);
+    fns.get("powf")!(x.length, x, y, z);
+    let worst = 0;
+    let at = "";
+    for (let i = 0; i < x.length; i++) {
+      const u = ulps(z[i]!, M.powFloat(x[i]!, y[i]!), true);
+      if (!(u <= worst)) [worst, at] = [u, `pow(${x[i]}, ${y[i]}) = ${z[i]}, want ${Math.fround(M.powFloat(x[i]!, y[i]!))}`];
+    }
+    expect(worst, at).toBeLessThanOrEqual(1);
+  });
 
   it("C99 special values", () => {
     const call = (f: string, x: number): number => {
