@@ -63,4 +63,9 @@ got="$(npx --no-install theano-ts --version 2>/dev/null)"
 [[ "$got" == "$want" ]] || fail "npx theano-ts --version printed '$got', expected '$want'"
 echo "smoke: npx theano-ts --version ok ($got)"
 
+# 5. The main job from the README, from the installed package (C backend when a compiler is found).
+out="$(run npx --no-install theano-ts demo --epochs 2 2>&1)" || fail "npx theano-ts demo failed: $out"
+grep -q '^final ' <<<"$out" || fail "npx theano-ts demo printed no final loss: $out"
+echo "smoke: npx theano-ts demo ok ($(grep '^final ' <<<"$out" | tr -s ' '), $(grep -o '[a-z]* backend' <<<"$out"))"
+
 echo "smoke: all passed"
