@@ -21,6 +21,7 @@ import { TensorType } from "../tensor/type.js";
 import { TensorVariable, asTensorVariable, constant } from "../tensor/variable.js";
 import { evaluateGraph } from "./evaluate.js";
 import { grad } from "./grad.js";
+import { mulberry32 as rng } from "../ndarray/rng.js";
 
 export interface VerifyGradOptions {
   /** Number of random projections to try (default 2). */
@@ -40,17 +41,6 @@ type Point = NDArray | ArrayLike;
 const TOL: Partial<Record<DType, number>> = { float32: 1e-2, float64: 1e-4 };
 const EPS: Partial<Record<DType, number>> = { float32: 3e-4, float64: 1e-7 };
 
-/** A small seeded generator (mulberry32): reproducible projections without global state. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fresh = (dtype: DType, ndim: number, i: number): TensorVariable => new TensorType(dtype, new Array<null>(ndim).fill(null)).makeVariable(`input${i}`) as TensorVariable;
 

@@ -21,19 +21,10 @@ import { Argmax } from "../../src/tensor/math.js";
 import { NOT_DIFFERENTIABLE, SCALAR_GRADS } from "../../src/tensor/scalar_grads.js";
 import type { TensorVariable } from "../../src/tensor/variable.js";
 import { evaluate, expectClose } from "../helpers.js";
+import { mulberry32 as rng } from "../../src/ndarray/rng.js";
 
 // --- random points -------------------------------------------------------------------------------
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = rng(1234);
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

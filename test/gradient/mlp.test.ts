@@ -9,19 +9,10 @@ import { describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { expectClose } from "../helpers.js";
+import { mulberry32 as rng } from "../../src/ndarray/rng.js";
 
 const { T } = theano;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const N = 6; // examples
 const D = 5; // inputs

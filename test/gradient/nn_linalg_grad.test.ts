@@ -24,22 +24,12 @@ import { CrossentropyCategorical1Hot, Dropout, LogSoftmax, Softmax } from "../..
 import type { TensorVariable } from "../../src/tensor/variable.js";
 import * as theano from "../../src/index.js";
 import { evaluate, expectClose, inferredShapes } from "../helpers.js";
+import { mulberry32 as rng } from "../../src/ndarray/rng.js";
 
 const L = T.nlinalg;
 const TOL = { relTol: 1e-4, absTol: 1e-4 };
 const check = (fn: (...xs: TensorVariable[]) => TensorVariable, points: NDArray[], seed = 7): void => verifyGrad(fn, points, { ...TOL, seed });
 
-/** A seeded generator (mulberry32) so every point is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = rng(20260521);
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 

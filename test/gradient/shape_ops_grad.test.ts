@@ -23,20 +23,11 @@ import { MakeVector, Reshape, Shape, ShapeI } from "../../src/tensor/shape.js";
 import { AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensor1, IncSubtensor, Subtensor } from "../../src/tensor/subtensor.js";
 import type { TensorVariable } from "../../src/tensor/variable.js";
 import { evaluate, expectClose } from "../helpers.js";
+import { mulberry32 as rng } from "../../src/ndarray/rng.js";
 
 // ---------------------------------------------------------------------------------------------
 // Random inputs (seeded, so a failure reproduces)
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = rng(20261121);
 /** Uniform in [lo, hi), float64. */

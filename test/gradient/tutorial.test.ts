@@ -10,21 +10,11 @@ import { NDArray, array } from "../../src/ndarray/ndarray.js";
 import { RowLoop } from "../../src/gradient/index.js";
 import type { TensorVariable } from "../../src/tensor/variable.js";
 import { expectClose } from "../helpers.js";
+import { mulberry32 as rng } from "../../src/ndarray/rng.js";
 
 const { T } = theano;
 const G = theano.gradient;
 
-/** A seeded uniform generator (mulberry32) so the data are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const diag = (d: number[]): number[][] => d.map((v, i) => d.map((_w, j) => (i === j ? v : 0)));
 const usesRowLoop = (v: TensorVariable): boolean => v.owner?.op instanceof RowLoop;
