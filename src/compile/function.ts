@@ -248,7 +248,7 @@ export function function_<O extends OutputsArg>(
   const rewriteStart = performance.now();
   mode.rewrite(fgraph);
   const rewriteTime = performance.now() - rewriteStart;
-  const thunk = mode.linker().make(fgraph);
+  const thunk = mode.linker().make(fgraph, { borrowed: outputs.map((o) => o.borrow) });
 
   const nOut = outputs.length;
   const containers: Container[] = sharedVars.map((s) => s.container);

@@ -18,7 +18,16 @@ export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
   memoryPlan?: MemoryPlan;
 };
 
+/** What `theano.function` tells a linker about how its results are used. */
+export interface LinkOptions {
+  /**
+   * Per entry of `fgraph.outputs` (missing = false): the caller gave `Out(v, { borrow: true })`,
+   * so the backend may hand out memory it overwrites on the next call (Theano's borrow).
+   */
+  readonly borrowed?: readonly boolean[];
+}
+
 export interface Linker {
   readonly name: "py" | "js" | "c" | "cuda";
-  make(fgraph: FunctionGraph): Thunk;
+  make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk;
 }

@@ -23,9 +23,13 @@ export interface Step {
 export function coerceJs(expr: string, dtype: DType): string {
   switch (dtype) {
     case "float64":
-    case "int64":
-    case "uint64":
       return expr;
+    // As a BigInt64Array/BigUint64Array store converts a double (the unfused graph's value):
+    // truncated (+ 0: an integer has no -0), non-finite to 0, wrapped modulo 2^64.
+    case "int64":
+      return `((v) => (v >= -9223372036854775808 && v < 9223372036854775808 ? Math.trunc(v) + 0 : Number.isFinite(v) ? Number(BigInt.asIntN(64, BigInt(Math.trunc(v)))) : 0))(${expr})`;
+    case "uint64":
+      return `((v) => (v >= 0 && v < 18446744073709551616 ? Math.trunc(v) + 0 : Number.isFinite(v) ? Number(BigInt.asUintN(64, BigInt(Math.trunc(v)))) : 0))(${expr})`;
     case "float32":
       return `Math.fround(${expr})`;
     case "int32":
@@ -66,8 +70,14 @@ function coerceValue(v: number, dtype: DType): number {
       return v & 255;
     case "bool":
       return v !== 0 ? 1 : 0;
+    case "int64":
+    case "uint64":
+      // What storing v into a BigInt64Array/BigUint64Array keeps (coerceJs renders the same).
+      if (!Number.isFinite(v)) return 0;
+      if (dtype === "int64" ? v >= -9223372036854775808 && v < 9223372036854775808 : v >= 0 && v < 18446744073709551616) return Math.trunc(v) + 0;
+      return Number((dtype === "int64" ? BigInt.asIntN : BigInt.asUintN)(64, BigInt(Math.trunc(v))));
     default:
-      return Number.isFinite(v) && (dtype === "int64" || dtype === "uint64") ? Math.trunc(v) : v;
+      return v;
   }
 }
 

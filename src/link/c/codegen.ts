@@ -17,7 +17,12 @@
  * vectorises and a strided loop for any layout and broadcasting), CAReduce, Dot and Gemm (the
  * packed GEMM of gemm.ts or the system BLAS), FusedReduce (as its unfused pieces), row-wise
  * Softmax/LogSoftmax, DimShuffle and constant-index Subtensor (views), Reshape with a constant
- * shape (a view or a copy), Join.
+ * shape (a view or a copy), Join, Shape_i, ARange and Alloc (shapes from scalars read in the shape
+ * phase: constants, segment inputs, Shape_i of the segment), CrossentropyCategorical1Hot (labels
+ * checked in the kernel; a bad one returns the node's position like a failed shape check).
+ * Size: a segment's state (pointers, shapes, strides) lives in a heap struct, and its shape
+ * checks and kernels are cut into `noinline` chunk functions of about CHUNK_CHARS characters,
+ * so gcc's time stays linear in the graph (one 600-node function took gcc 14 s and 1.3 GB).
  * Theano's CLinker (`link/c/basic.py`) is the model: C per node, glued into one function.
  */
 
@@ -32,13 +37,20 @@ import { CAReduce } from "../../tensor/math.js";
 import { Dot } from "../../tensor/blas.js";
 import { FusedReduce } from "../../tensor/fused_reduce.js";
 import { Gemm } from "../../tensor/gemm.js";
-import { LogSoftmax, Softmax } from "../../tensor/nnet.js";
+import { CrossentropyCategorical1Hot, LogSoftmax, Softmax } from "../../tensor/nnet.js";
+import { ARange, Alloc } from "../../tensor/alloc.js";
 import { Join } from "../../tensor/join.js";
-import { Reshape } from "../../tensor/shape.js";
+import { Reshape, ShapeI } from "../../tensor/shape.js";
 import { Subtensor } from "../../tensor/subtensor.js";
 import { TensorType } from "../../tensor/type.js";
 import { gemmSource } from "./gemm.js";
 import { SUPPORT_HEADER } from "./support.js";
+
+/**
+ * Characters of generated C per chunk function (see segmentSource): small enough that gcc's
+ * superlinear passes stay cheap, large enough that a chunk holds several kernels.
+ */
+const CHUNK_CHARS = 24_000;
 
 /** Bytes of the error message buffer the host passes. */
 export const ERR_LEN = 512;
@@ -106,6 +118,11 @@ export function hasCGenerator(node: Apply): boolean {
   if (op instanceof Subtensor) return node.inputs.length === 1 && op.entries.every((e) => typeof e === "number" || (typeof e === "object" && [e.start, e.stop, e.step].every((b) => b === null || typeof b === "number")));
   if (op instanceof Softmax || op instanceof LogSoftmax) return op.axis !== null && isFloat(dtypeOf(node.inputs[0]!));
   if (op instanceof Reshape) return node.inputs[1]!.isConstant && node.inputs[1]!.constantData instanceof NDArray;
+  if (op instanceof ShapeI) return true;
+  // Value-dependent shapes: the scalars must be readable before any kernel runs.
+  if (op instanceof ARange) return node.inputs.every(shapePhaseScalar);
+  if (op instanceof Alloc) return node.inputs.slice(1).every((d) => shapePhaseScalar(d) && !isFloat(dtypeOf(d))) && ndimOf(node.outputs[0]!) <= 16;
+  if (op instanceof CrossentropyCategorical1Hot) return isFloat(dtypeOf(node.inputs[0]!));
   return false;
 }
 
@@ -200,6 +217,8 @@ class SegmentWriter {
   readonly run: string[] = [];
   readonly allocs: string[] = [];
   readonly names = new Map<Variable, string>();
+  /** Shape-phase expressions of scalars whose value is a shape entry (Shape_i outputs). */
+  readonly shapeValues = new Map<Variable, string>();
   counter = 0;
 
   constructor(readonly opts: CodegenOptions) {}
@@ -210,13 +229,22 @@ class SegmentWriter {
     return n;
   }
 
-  /** Declares data pointer, shape and strides of a new variable. */
+  /**
+   * Declares data pointer, shape and strides of a new variable: fields of the segment's state
+   * struct (zeroed by calloc), reached as `S->v<k>` from the main function and every chunk.
+   */
   declare(v: Variable): string {
-    const n = `v${this.counter++}`;
+    const raw = `v${this.counter++}`;
+    const n = `S->${raw}`;
     this.names.set(v, n);
     const nd = Math.max(1, ndimOf(v));
-    this.decl.push(`${ctype(dtypeOf(v))} *${n} = NULL; int64_t ${n}_n[${nd}] = {0}, ${n}_s[${nd}] = {0}; (void)${n}_n; (void)${n}_s;`);
+    this.decl.push(`${ctype(dtypeOf(v))} *${raw}; int64_t ${raw}_n[${nd}], ${raw}_s[${nd}];`);
     return n;
+  }
+
+  /** Declares one more field of the state struct; `name` is a `S->` name declare() gave. */
+  field(ctypeName: string, name: string): void {
+    this.decl.push(`${ctypeName} ${name.replace(/^S->/, "")};`);
   }
 }
 
@@ -370,7 +398,7 @@ function genSubtensor(w: SegmentWriter, node: Apply<Subtensor>, k: number): void
   // the offset is applied once the input's pointer is known (run time)
   sh.push(`  ${o}_off = off; }`);
   w.shape.push(sh.join("\n"));
-  w.decl.push(`int64_t ${o}_off = 0;`);
+  w.field("int64_t", `${o}_off`);
   // An empty view never dereferences its pointer: keep the base (no pointer past the buffer).
   w.run.push(`${o} = th_size(${ndimOf(node.outputs[0]!)}, ${o}_n) > 0 ? ${x} + ${o}_off : ${x}; /* node ${k}: ${sq(node.toString())} (a view) */`);
 }
@@ -647,6 +675,126 @@ function genSoftmax(w: SegmentWriter, node: Apply<Softmax | LogSoftmax>, k: numb
   w.run.push(`th_softmax_${s}(${nd}, ${x}_n, ${x}_s, ${axis}, ${x}, ${o}, ${log}); /* node ${k}: ${sq(node.toString())} */`);
 }
 
+/**
+ * The value of a 0-d integer (or float) input of `node` as a C expression valid in the shape
+ * phase, where value-dependent shapes (Alloc, ARange) are computed: a Shape_i of this segment
+ * is its input's shape entry; anything else is a segment input or an embedded constant, whose
+ * memory is readable before any kernel runs (hasCGenerator admits nothing else).
+ */
+function shapeScalar(w: SegmentWriter, v: Variable): string {
+  return w.shapeValues.get(v) ?? `${w.name(v)}[0]`;
+}
+
+/** A scalar input readable in the shape phase: a constant, a graph input or a Shape_i output. */
+function shapePhaseScalar(v: Variable): boolean {
+  const t = ttype(v);
+  return t !== null && t.ndim === 0 && (v.owner === null || v.owner.op instanceof ShapeI);
+}
+
+function genShapeI(w: SegmentWriter, node: Apply<ShapeI>, k: number): void {
+  const x = w.name(node.inputs[0]!);
+  const o = w.name(node.outputs[0]!);
+  w.shapeValues.set(node.outputs[0]!, `${x}_n[${node.op.i}]`);
+  w.run.push(`${o}[0] = ${x}_n[${node.op.i}]; /* node ${k}: ${sq(node.toString())} */`);
+}
+
+/** NumPy's arange, as ARange.perform computes it (length, then v0 + i * delta in the dtype). */
+function genARange(w: SegmentWriter, node: Apply<ARange>, k: number): void {
+  const [a, b, st] = node.inputs.map((v) => `(double)${shapeScalar(w, v)}`) as [string, string, string];
+  const o = w.name(node.outputs[0]!);
+  const d = node.op.dtype;
+  const name = sq(String(node.op));
+  w.field("double", `${o}_a`);
+  w.field("double", `${o}_st`);
+  w.shape.push(`{ /* node ${k}: ${sq(node.toString())} */
+  const double a = ${a}, b = ${b}, st = ${st};
+  if (st == 0) { snprintf(err, ${ERR_LEN}, "${name}: the step must not be zero"); ${errReturn(k)} }
+  const double len = ceil((b - a) / st);
+  if (!isfinite(len)) { snprintf(err, ${ERR_LEN}, "${name}: cannot compute a length from start=%g, stop=%g, step=%g", a, b, st); ${errReturn(k)} }
+  if (len > 9.007199254740992e15) { snprintf(err, ${ERR_LEN}, "${name}: length %g is too large", len); ${errReturn(k)} }
+  ${o}_n[0] = len > 0 ? (int64_t)len : 0; ${o}_s[0] = 1; ${o}_a = a; ${o}_st = st;
+}`);
+  const T = ctype(d);
+  let body: string;
+  if (d === "float32") {
+    body = `const float v0 = (float)${o}_a; const float delta = n > 1 ? (float)((float)(${o}_a + ${o}_st) - v0) : 0.0f;
+  for (int64_t i = 0; i < n; i++) ${o}[i] = i == 0 ? v0 : v0 + (float)((double)i * (double)delta);`;
+  } else {
+    // float64 directly; integer dtypes from truncated start and start + step, stored as a typed
+    // array stores a double (modular for the narrow types).
+    const cast = isFloat(d) ? (x: string): string => x : (x: string): string => `trunc(${x})`;
+    body = `const double v0 = ${cast(`${o}_a`)}; const double delta = n > 1 ? ${cast(`(${o}_a + ${o}_st)`)} - v0 : 0.0;
+  for (int64_t i = 0; i < n; i++) { const double v = i == 0 ? v0 : v0 + (double)i * delta; ${o}[i] = ${convert("v", "float64", T, d)}; }`;
+  }
+  w.run.push(`{ /* node ${k}: ${sq(node.toString())} */
+  const int64_t n = ${o}_n[0];
+  ${body}
+}`);
+}
+
+/** `value` broadcast to a shape given by scalars (NumPy's rules: right-aligned, size-1 axes repeat). */
+function genAlloc(w: SegmentWriter, node: Apply<Alloc>, k: number): void {
+  const [vv, ...dims] = node.inputs as [Variable, ...Variable[]];
+  const x = w.name(vv);
+  const o = w.name(node.outputs[0]!);
+  const nd = dims.length;
+  const vnd = ndimOf(vv);
+  const pad = nd - vnd;
+  w.field(`int64_t`, `${o}_b[${Math.max(1, nd)}]`);
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  dims.forEach((dv, i) => {
+    sh.push(`  { const int64_t d = (int64_t)${shapeScalar(w, dv)}; if (d < 0) { snprintf(err, ${ERR_LEN}, "Alloc: negative dimensions are not allowed, got %lld on axis ${i}", (long long)d); ${errReturn(k)} } ${o}_n[${i}] = d; }`);
+  });
+  for (let i = 0; i < nd; i++) {
+    if (i < pad) {
+      sh.push(`  ${o}_b[${i}] = 0;`);
+      continue;
+    }
+    const s = `${x}_n[${i - pad}]`;
+    sh.push(`  if (${s} == ${o}_n[${i}]) ${o}_b[${i}] = ${x}_s[${i - pad}]; else if (${s} == 1) ${o}_b[${i}] = 0; else { char s1[128], s2[128]; th_fmt_shape(s1, sizeof s1, ${vnd}, ${x}_n); th_fmt_shape(s2, sizeof s2, ${nd}, ${o}_n); snprintf(err, ${ERR_LEN}, "Alloc: could not broadcast a value of shape %s to shape %s", s1, s2); ${errReturn(k)} }`);
+  }
+  sh.push(`  ${contiguousStrides(o, nd)}`, `}`);
+  w.shape.push(sh.join("\n"));
+  w.run.push(`th_copy_strided(sizeof(*${o}), ${nd}, ${o}_n, ${o}_b, ${x}, ${o}); /* node ${k}: ${sq(node.toString())} */`);
+}
+
+/**
+ * -log(p[..., label]) per leading position; a label outside [0, classes) stops the segment with
+ * a ShapeError-coded return before anything is read out of bounds.
+ */
+function genCrossentropy1Hot(w: SegmentWriter, node: Apply<CrossentropyCategorical1Hot>, k: number): void {
+  const [pv, yv] = node.inputs as [Variable, Variable];
+  const p = w.name(pv);
+  const y = w.name(yv);
+  const o = w.name(node.outputs[0]!);
+  const nd = ndimOf(pv);
+  const lead = nd - 1;
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  const checks = [...Array(lead).keys()].map((i) => `${y}_n[${i}] != ${p}_n[${i}]`);
+  if (checks.length) {
+    sh.push(`  if (${checks.join(" || ")}) { char s1[128], s2[128]; th_fmt_shape(s1, sizeof s1, ${lead}, ${y}_n); th_fmt_shape(s2, sizeof s2, ${nd}, ${p}_n); snprintf(err, ${ERR_LEN}, "CrossentropyCategorical1Hot: labels of shape %s do not match the coding distribution of shape %s", s1, s2); ${errReturn(k)} }`);
+  }
+  for (let i = 0; i < lead; i++) sh.push(`  ${o}_n[${i}] = ${p}_n[${i}];`);
+  sh.push(`  ${contiguousStrides(o, lead)}`, `}`);
+  w.shape.push(sh.join("\n"));
+  const T = ctype(dtypeOf(node.outputs[0]!));
+  const Y = dtypeOf(yv);
+  const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, `  const int64_t kc = ${p}_n[${lead}]; int64_t at = 0; (void)at;`];
+  for (let i = 0; i < lead; i++) r.push(`${"  ".repeat(i + 1)}for (int64_t i${i} = 0; i${i} < ${p}_n[${i}]; i${i}++) {`);
+  const ind = "  ".repeat(lead + 1);
+  const yoff = [...Array(lead).keys()].map((i) => `i${i} * ${y}_s[${i}]`).join(" + ") || "0";
+  const poff = [...Array(lead).keys()].map((i) => `i${i} * ${p}_s[${i}]`).join(" + ") || "0";
+  const lab = Y === "uint64" ? `${y}[${yoff}] >= (uint64_t)kc ? -1 : (int64_t)${y}[${yoff}]` : `(int64_t)${y}[${yoff}]`;
+  r.push(`${ind}const int64_t l = ${lab};`);
+  r.push(
+    `${ind}if (l < 0 || l >= kc) { snprintf(err, ${ERR_LEN}, "CrossentropyCategorical1Hot: label %lld at flat position %lld is out of range for %lld classes", (long long)${Y === "uint64" ? `${y}[${yoff}]` : "l"}, (long long)at, (long long)kc); rcode = ${k + 1}; goto kerr; }`,
+  );
+  r.push(`${ind}${o}[at++] = (${T})(-log((double)${p}[${poff} + l * ${p}_s[${lead}]]));`);
+  for (let i = lead - 1; i >= 0; i--) r.push(`${"  ".repeat(i + 1)}}`);
+  r.push(`}`);
+  w.run.push(r.join("\n"));
+}
+
 /** Runtime support for softmax and strided copies (after the support header). */
 const RUNTIME = String.raw`
 static void th_copy_strided(size_t es, int nd, const int64_t *shape, const int64_t *strides, const void *src, void *dst) {
@@ -734,15 +882,56 @@ TH_SOFTMAX(f64, double, th_exp, log)
 /** koffi declares at most 64 parameters: three fixed ones, the rest pointers. */
 const MAX_POINTERS = 60;
 
-/** Inputs plus exports of a tentative segment. */
-function pointerCount(nodes: readonly Apply[], readers: Map<Variable, Set<Apply>>, outputs: Set<Variable>): number {
-  const inSeg = new Set(nodes);
-  const produced = new Set(nodes.flatMap((n) => n.outputs));
-  const inputs = new Set<Variable>();
-  for (const n of nodes) for (const v of n.inputs) if (!produced.has(v)) inputs.add(v);
-  let exports = 0;
-  for (const v of produced) if (outputs.has(v) || [...(readers.get(v) ?? [])].some((r) => !inSeg.has(r))) exports++;
-  return inputs.size + exports;
+/**
+ * Pointer arguments (inputs + exports) of the segment being grown, kept incrementally: asking
+ * "would this node still fit?" costs the node's own inputs and outputs, not the segment's size
+ * (recounting the whole segment per node made cutting a 6000-node graph quadratic).
+ */
+class PointerCounter {
+  private readonly produced = new Set<Variable>();
+  private readonly inputs = new Set<Variable>();
+  /** Readers of each produced value that are not (yet) in the segment. */
+  private readonly outside = new Map<Variable, number>();
+  private exports = 0;
+
+  constructor(
+    private readonly readers: Map<Variable, Set<Apply>>,
+    private readonly outputs: Set<Variable>,
+  ) {}
+
+  private exported(v: Variable, outside: number): boolean {
+    return this.outputs.has(v) || outside > 0;
+  }
+
+  /** The count with `node` added. */
+  countWith(node: Apply): number {
+    let n = this.inputs.size + this.exports;
+    for (const v of new Set(node.inputs)) {
+      // small constants are compiled into the module, not passed
+      if (!this.produced.has(v)) n += this.inputs.has(v) || isEmbeddable(v) ? 0 : 1;
+      else if (!this.exported(v, this.outside.get(v)! - 1) && this.exported(v, this.outside.get(v)!)) n--;
+    }
+    for (const o of node.outputs) if (this.exported(o, this.readers.get(o)?.size ?? 0)) n++;
+    return n;
+  }
+
+  add(node: Apply): void {
+    for (const v of new Set(node.inputs)) {
+      if (!this.produced.has(v)) {
+        if (!isEmbeddable(v)) this.inputs.add(v);
+      } else {
+        const before = this.outside.get(v)!;
+        this.outside.set(v, before - 1);
+        if (this.exported(v, before) && !this.exported(v, before - 1)) this.exports--;
+      }
+    }
+    for (const o of node.outputs) {
+      const r = this.readers.get(o)?.size ?? 0;
+      this.produced.add(o);
+      this.outside.set(o, r);
+      if (this.exported(o, r)) this.exports++;
+    }
+  }
 }
 
 /** Generates the module for `fgraph`. */
@@ -765,15 +954,18 @@ export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram
   // arguments (inputs + exports) would pass what the FFI can declare.
   const steps: PlanStep[] = [];
   const groups: Apply[][] = [];
+  let counter: PointerCounter | null = null;
   for (const node of expanded) {
     if (hasCGenerator(node) && !(node.op instanceof FusedReduce)) {
       const last = steps[steps.length - 1];
-      if (last && last.kind === "c" && pointerCount([...last.segment.nodes, node], readers, outputs) <= MAX_POINTERS) (last.segment.nodes as Apply[]).push(node);
+      if (last && last.kind === "c" && counter && counter.countWith(node) <= MAX_POINTERS) (last.segment.nodes as Apply[]).push(node);
       else {
         const nodes: Apply[] = [node];
         groups.push(nodes);
+        counter = new PointerCounter(readers, outputs);
         steps.push({ kind: "c", segment: { fn: `th_seg${groups.length - 1}`, nodes, inputs: [], exports: [] } });
       }
+      counter!.add(node);
     } else steps.push({ kind: "host", node });
   }
   // Which values leave each segment.
@@ -787,9 +979,11 @@ export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram
     const produced = new Set(seg.nodes.flatMap((n) => n.outputs));
     const inputs: Variable[] = [];
     const embedded: Variable[] = [];
+    const seen = new Set<Variable>();
     for (const n of seg.nodes) {
       for (const v of n.inputs) {
-        if (produced.has(v) || inputs.includes(v) || embedded.includes(v)) continue;
+        if (produced.has(v) || seen.has(v)) continue;
+        seen.add(v);
         (isEmbeddable(v) ? embedded : inputs).push(v);
       }
     }
@@ -876,6 +1070,10 @@ function segmentSource(seg: Segment, embedded: readonly Variable[], pos: Map<App
     else if (op instanceof Reshape) genReshape(w, node as Apply<Reshape>, k);
     else if (op instanceof Subtensor) genSubtensor(w, node as Apply<Subtensor>, k);
     else if (op instanceof Join) genJoin(w, node as Apply<Join>, k);
+    else if (op instanceof ShapeI) genShapeI(w, node as Apply<ShapeI>, k);
+    else if (op instanceof ARange) genARange(w, node as Apply<ARange>, k);
+    else if (op instanceof Alloc) genAlloc(w, node as Apply<Alloc>, k);
+    else if (op instanceof CrossentropyCategorical1Hot) genCrossentropy1Hot(w, node as Apply<CrossentropyCategorical1Hot>, k);
     else throw new Error(`internal: no C generator for ${String(op)}`);
   }
   // Exports: sizes against the host's buffers; then where each one is written.
@@ -888,9 +1086,11 @@ function segmentSource(seg: Segment, embedded: readonly Variable[], pos: Map<App
     so += nd;
     exLines.push(`if (th_size(${nd}, ${n}_n) != (int64_t)meta[${capBase + q}]) resize = 1;`);
   });
-  exLines.push("if (resize) return -1;");
-  // Buffers: exports of computing nodes write straight into the host's buffer; exported views are
-  // copied there after the segment; other outputs get fresh memory.
+  exLines.push("if (resize) { rc = -1; goto done; }");
+  // Buffers: exports of computing nodes write straight into the host's buffer (in the main
+  // function, which holds the pointer arguments); exported views are copied there after the
+  // segment; other outputs get fresh memory (in chunks, like kernels).
+  const exportBufs: string[] = [];
   const alloc: string[] = [];
   const copies: string[] = [];
   // Every allocation site frees through tmp[]: at most three per node output (output, accumulator, conversions).
@@ -904,33 +1104,82 @@ function segmentSource(seg: Segment, embedded: readonly Variable[], pos: Map<App
         if (q >= 0) copies.push(`th_copy_strided(sizeof(*${n}), ${ndimOf(o)}, ${n}_n, ${n}_s, ${n}, p${nin + q});`);
         continue;
       }
-      if (q >= 0) alloc.push(`${n} = (${ctype(dtypeOf(o))} *)p${nin + q};`);
+      if (q >= 0) exportBufs.push(`${n} = (${ctype(dtypeOf(o))} *)p${nin + q};`);
       else {
         alloc.push(`${n} = (${ctype(dtypeOf(o))} *)th_alloc((int64_t)sizeof(*${n}) * th_size(${ndimOf(o)}, ${n}_n)); if (!${n}) goto oom; tmp[ntmp++] = ${n};`);
       }
     }
   });
+  // The shape checks and the kernels are cut into chunks of bounded size, each its own noinline
+  // function over the state struct: gcc's optimisation time grows faster than linearly with the
+  // size of one function (a 600-node graph in one function took 14 s and 1.3 GB), and chunks
+  // keep it linear in the graph. The state lives on the heap, so big graphs do not overflow the
+  // native stack either.
+  const chunks: string[] = [];
+  const calls = (entries: readonly string[]): string[] => {
+    const out: string[] = [];
+    let cur: string[] = [];
+    let size = 0;
+    const flush = (): void => {
+      if (cur.length === 0) return;
+      const name = `${seg.fn}_c${chunks.length}`;
+      const text = cur.join("\n");
+      const oom = /\bgoto oom\b/.test(text);
+      const kerr = /\bgoto kerr\b/.test(text);
+      chunks.push(
+        [
+          `static __attribute__((noinline)) int ${name}(struct ${seg.fn}_st *S, char *err) {`,
+          `  void **tmp = S->tmp; int ntmp = S->ntmp; (void)tmp; (void)err;`,
+          ...(kerr ? [`  int rcode = 0;`] : []),
+          text,
+          `  S->ntmp = ntmp; return 0;`,
+          ...(oom ? [`oom:`, `  S->ntmp = ntmp; return -2;`] : []),
+          // a kernel's own check (labels out of range): the node's 1-based position, as in the shape phase
+          ...(kerr ? [`kerr:`, `  S->ntmp = ntmp; return rcode;`] : []),
+          `}`,
+        ].join("\n"),
+      );
+      out.push(`  if ((rc = ${name}(S, err)) != 0) goto fail;`);
+      cur = [];
+      size = 0;
+    };
+    for (const e of entries) {
+      if (size > 0 && size + e.length > CHUNK_CHARS) flush();
+      cur.push(e);
+      size += e.length;
+    }
+    flush();
+    return out;
+  };
+  const shapeCalls = calls([...constLines.map((l) => `  ${l}`), ...w.shape]);
+  const runCalls = calls([...alloc.map((l) => `  ${l}`), ...w.run]);
   const params = [`const double *meta`, `double *oshape`, `char *err`, ...[...Array(nin + nex).keys()].map((i) => `void *p${i}`)];
   const body = [
     `/* segment ${seg.fn}: ${seg.nodes.length} node(s), ${nin} input(s), ${nex} export(s) */`,
+    `struct ${seg.fn}_st {`,
+    ...w.decl.map((l) => `  ${l}`),
+    `  int ntmp; void *tmp[${ntmp + 1}];`,
+    `};`,
+    ...chunks,
     `int ${seg.fn}(${params.join(", ")}) {`,
     `  (void)meta; (void)oshape; (void)err;`,
-    ...w.decl.map((l) => `  ${l}`),
-    `  void *tmp[${ntmp + 1}]; int ntmp = 0; int rc = 0;`,
-    ...constLines.map((l) => `  ${l}`),
+    `  struct ${seg.fn}_st *S = (struct ${seg.fn}_st *)calloc(1, sizeof *S);`,
+    `  if (!S) { snprintf(err, ${ERR_LEN}, "out of memory in ${seg.fn}"); return -2; }`,
+    `  int rc = 0;`,
     ...inputLines.map((l) => `  ${l}`),
     `  /* shapes: every check before any kernel runs */`,
-    ...w.shape,
+    ...shapeCalls,
     ...exLines.map((l) => `  ${l}`),
-    ...alloc.map((l) => `  ${l}`),
+    ...exportBufs.map((l) => `  ${l}`),
     `  /* kernels */`,
-    ...w.run,
+    ...runCalls,
     ...copies.map((l) => `  ${l}`),
     `  goto done;`,
-    `oom:`,
-    `  snprintf(err, ${ERR_LEN}, "out of memory in ${seg.fn}"); rc = -2;`,
+    `fail:`,
+    `  if (rc == -2) snprintf(err, ${ERR_LEN}, "out of memory in ${seg.fn}");`,
     `done:`,
-    `  for (int i = 0; i < ntmp; i++) free(tmp[i]);`,
+    `  for (int i = 0; i < S->ntmp; i++) free(S->tmp[i]);`,
+    `  free(S);`,
     `  return rc;`,
     `}`,
   ].join("\n");

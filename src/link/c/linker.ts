@@ -6,8 +6,14 @@
  * output buffers sized as in the previous call; C checks every shape first and, only when the
  * sizes changed, returns the new shapes so the host can allocate and call again.
  *
+ * Outputs given as `Out(v, { borrow: true })` reuse the previous call's buffer when their size is
+ * unchanged and no input lives in it (Theano's borrow: the caller accepts that the next call
+ * overwrites it); this saves the page faults of fresh memory (8-20 ms per 40 MB on this VM).
+ *
  * `auto` (the `linker` flag's default) is C when `cCompilerStatus()` says a compiler builds and
  * loads modules here, else the JS linker with one warning that says how to get the C backend.
+ * Size: generated C above C_O3_MAX_SOURCE is built at -O1, and above C_AUTO_MAX_SOURCE `auto`
+ * runs that function on the JS linker with one warning (`c` still compiles it, at -O1).
  */
 
 import { config } from "../../config/index.js";
@@ -20,9 +26,9 @@ import type { TensorType } from "../../tensor/type.js";
 import { type LoadedModule, loadModule, warn } from "../cache.js";
 import { wrapNodeError } from "../errors.js";
 import { jsLinker } from "../js/linker.js";
-import type { Linker, Thunk } from "../types.js";
+import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { type CProgram, ERR_LEN, type Segment, generateC, metaLayout, segmentPrototype } from "./codegen.js";
-import { cCompilerStatus, findBlas } from "./compiler.js";
+import { cCompilerStatus, compileFlags, findBlas } from "./compiler.js";
 import type { NativeFunction } from "./ffi.js";
 
 /** Modules this process compiled (not found in the cache), and modules requested at all. */
@@ -35,9 +41,26 @@ export function cModuleLoads(): number {
   return loads;
 }
 
+/**
+ * Generated C longer than this (characters) is compiled at -O1 instead of -O3. gcc's time is
+ * linear in the module once codegen cuts it into chunk functions, but -O3 costs about 5 s per
+ * MB of source on this machine (2-core VM, gcc 12) against about 2.5 s at -O1; 1 MB is several
+ * hundred fused kernels, far beyond the graphs whose kernels' speed matters most.
+ */
+export const C_O3_MAX_SOURCE = 1_000_000;
+
+/**
+ * Generated C longer than this is not compiled under `linker=auto`: the function runs on the JS
+ * backend, with one warning saying why (about 10 s of gcc at -O1 already). `linker=c` compiles
+ * any size, at -O1 above C_O3_MAX_SOURCE (time linear in the size: about a 2000-node chain of
+ * fused elementwise + reduction steps per 4 MB).
+ */
+export const C_AUTO_MAX_SOURCE = 4_000_000;
+
 /** The one place a generated module is compiled or fetched from the cache. */
 function buildModule(source: string, ldflags: readonly string[]): LoadedModule {
-  const mod = loadModule(source, { ldflags });
+  const flags = source.length > C_O3_MAX_SOURCE ? compileFlags().map((f) => (f === "-O3" ? "-O1" : f)) : undefined;
+  const mod = loadModule(source, flags ? { ldflags, flags } : { ldflags });
   loads++;
   if (!mod.fromCache) builds++;
   return mod;
@@ -59,6 +82,10 @@ interface SegmentCall {
   readonly exDtypes: readonly DType[];
   /** Export sizes of the previous call: the first guess for this one. */
   readonly lastSizes: number[];
+  /** Per export: a borrowed output of the function, whose buffer the next call may reuse. */
+  readonly reuse: readonly boolean[];
+  /** The previous call's buffers of reusable exports. */
+  readonly prev: Array<TypedArray | null>;
   readonly bufs: TypedArray[];
   readonly args: unknown[];
 }
@@ -74,94 +101,120 @@ export function cSource(fgraph: FunctionGraph): CProgram {
 
 export const cLinker: Linker = {
   name: "c",
-  make(fgraph: FunctionGraph): Thunk {
-    const blas = findBlas();
-    const useBlas = blas !== null && blas.interface === "cblas";
-    const program = generateC(fgraph, { blas: useBlas, ompMinSize: Number(config.openmp_elemwise_minsize) });
-    // Slots: every variable the plan touches gets an index into one value array.
-    const slot = new Map<Variable, number>();
-    const slotOf = (v: Variable): number => {
-      let s = slot.get(v);
-      if (s === undefined) slot.set(v, (s = slot.size));
-      return s;
-    };
-    fgraph.inputs.forEach(slotOf);
-    const constants: Array<[number, Value]> = [];
-    const visit = (v: Variable): void => {
-      if (!slot.has(v) && v.isConstant) constants.push([slotOf(v), v.constantData]);
-      slotOf(v);
-    };
-    for (const node of program.order) {
-      node.inputs.forEach(visit);
-      node.outputs.forEach(slotOf);
-    }
-    fgraph.outputs.forEach(visit);
-
-    let mod: LoadedModule | null = null;
-    const calls = new Map<Segment, SegmentCall>();
-    if (program.segments.length > 0) {
-      mod = buildModule(program.source, useBlas ? blas!.ldflags : []);
-      for (const seg of program.segments) {
-        const { size, capBase, oshapeSize } = metaLayout(seg);
-        const meta = new Float64Array(Math.max(1, size));
-        const oshape = new Float64Array(oshapeSize);
-        const err = new Uint8Array(ERR_LEN);
-        const args: unknown[] = new Array(3 + seg.inputs.length + seg.exports.length);
-        args[0] = meta;
-        args[1] = oshape;
-        args[2] = err;
-        calls.set(seg, {
-          seg,
-          fn: mod.library.func(segmentPrototype(seg)),
-          meta,
-          oshape,
-          err,
-          capBase,
-          inSlots: seg.inputs.map(slotOf),
-          inNd: seg.inputs.map(ndimOf),
-          inDtypes: seg.inputs.map(dtypeOf),
-          exSlots: seg.exports.map(slotOf),
-          exNd: seg.exports.map(ndimOf),
-          exDtypes: seg.exports.map(dtypeOf),
-          lastSizes: seg.exports.map(() => -1),
-          bufs: new Array(seg.exports.length),
-          args,
-        });
-      }
-    }
-    const order = program.order;
-    const steps = program.steps.map((st) => (st.kind === "c" ? { call: calls.get(st.segment)!, node: null } : { call: null, node: st.node }));
-    const inSlots = fgraph.inputs.map(slotOf);
-    const outSlots = fgraph.outputs.map(slotOf);
-    const nslots = slot.size;
-
-    const thunk: Thunk = (inputs: readonly Value[]): Value[] => {
-      const env: Value[] = new Array(nslots);
-      for (let i = 0; i < inSlots.length; i++) env[inSlots[i]!] = inputs[i];
-      for (const [s, c] of constants) env[s] = c;
-      for (const st of steps) {
-        if (st.node) {
-          const node = st.node;
-          const args = node.inputs.map((v) => env[slot.get(v)!]);
-          let outs: Value[];
-          try {
-            outs = node.op.perform(node, args);
-          } catch (e) {
-            throw wrapNodeError(e, node, args);
-          }
-          node.outputs.forEach((o, i) => (env[slot.get(o)!] = outs[i]));
-        } else runSegment(st.call!, env, order);
-      }
-      return outSlots.map((s) => env[s]);
-    };
-    thunk.source = program.source;
-    thunk.free = () => {
-      mod?.library.close();
-      mod = null;
-    };
-    return thunk;
+  make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk {
+    return makeC(fgraph, false, opts);
   },
 };
+
+/** `linker=auto` once a compiler works: C, except for a function too big to compile quickly. */
+const cAutoLinker: Linker = {
+  name: "c",
+  make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk {
+    return makeC(fgraph, true, opts);
+  },
+};
+
+function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk {
+  const blas = findBlas();
+  const useBlas = blas !== null && blas.interface === "cblas";
+  const program = generateC(fgraph, { blas: useBlas, ompMinSize: Number(config.openmp_elemwise_minsize) });
+  if (auto && program.source.length > C_AUTO_MAX_SOURCE) {
+    const mb = (n: number): string => (n / 1e6).toFixed(1);
+    warn(
+      `theano-ts: a function of ${fgraph.nodes.size} nodes generates ${mb(program.source.length)} MB of C, above the ${mb(C_AUTO_MAX_SOURCE)} MB that linker=auto compiles ` +
+        `(gcc would take more than about 10 s); it runs on the JS backend. Set THEANO_FLAGS=linker=c to compile it anyway (at -O1, in time linear in its size).`,
+    );
+    return jsLinker.make(fgraph, opts);
+  }
+  // Slots: every variable the plan touches gets an index into one value array.
+  const slot = new Map<Variable, number>();
+  const slotOf = (v: Variable): number => {
+    let s = slot.get(v);
+    if (s === undefined) slot.set(v, (s = slot.size));
+    return s;
+  };
+  fgraph.inputs.forEach(slotOf);
+  const constants: Array<[number, Value]> = [];
+  const visit = (v: Variable): void => {
+    if (!slot.has(v) && v.isConstant) constants.push([slotOf(v), v.constantData]);
+    slotOf(v);
+  };
+  for (const node of program.order) {
+    node.inputs.forEach(visit);
+    node.outputs.forEach(slotOf);
+  }
+  fgraph.outputs.forEach(visit);
+
+  // Outputs whose buffer a later call may overwrite: borrowed wherever they are an output (an
+  // unborrowed position, or an update, would hand the same memory to an owner).
+  const borrowed = opts?.borrowed ?? [];
+  const reusable = new Set<Variable>(fgraph.outputs.filter((o) => fgraph.outputs.every((p, k) => p !== o || borrowed[k] === true)));
+  let mod: LoadedModule | null = null;
+  const calls = new Map<Segment, SegmentCall>();
+  if (program.segments.length > 0) {
+    mod = buildModule(program.source, useBlas ? blas!.ldflags : []);
+    for (const seg of program.segments) {
+      const { size, capBase, oshapeSize } = metaLayout(seg);
+      const meta = new Float64Array(Math.max(1, size));
+      const oshape = new Float64Array(oshapeSize);
+      const err = new Uint8Array(ERR_LEN);
+      const args: unknown[] = new Array(3 + seg.inputs.length + seg.exports.length);
+      args[0] = meta;
+      args[1] = oshape;
+      args[2] = err;
+      calls.set(seg, {
+        seg,
+        fn: mod.library.func(segmentPrototype(seg)),
+        meta,
+        oshape,
+        err,
+        capBase,
+        inSlots: seg.inputs.map(slotOf),
+        inNd: seg.inputs.map(ndimOf),
+        inDtypes: seg.inputs.map(dtypeOf),
+        exSlots: seg.exports.map(slotOf),
+        exNd: seg.exports.map(ndimOf),
+        exDtypes: seg.exports.map(dtypeOf),
+        lastSizes: seg.exports.map(() => -1),
+        reuse: seg.exports.map((v) => reusable.has(v)),
+        prev: seg.exports.map(() => null),
+        bufs: new Array(seg.exports.length),
+        args,
+      });
+    }
+  }
+  const order = program.order;
+  const steps = program.steps.map((st) => (st.kind === "c" ? { call: calls.get(st.segment)!, node: null } : { call: null, node: st.node }));
+  const inSlots = fgraph.inputs.map(slotOf);
+  const outSlots = fgraph.outputs.map(slotOf);
+  const nslots = slot.size;
+
+  const thunk: Thunk = (inputs: readonly Value[]): Value[] => {
+    const env: Value[] = new Array(nslots);
+    for (let i = 0; i < inSlots.length; i++) env[inSlots[i]!] = inputs[i];
+    for (const [s, c] of constants) env[s] = c;
+    for (const st of steps) {
+      if (st.node) {
+        const node = st.node;
+        const args = node.inputs.map((v) => env[slot.get(v)!]);
+        let outs: Value[];
+        try {
+          outs = node.op.perform(node, args);
+        } catch (e) {
+          throw wrapNodeError(e, node, args);
+        }
+        node.outputs.forEach((o, i) => (env[slot.get(o)!] = outs[i]));
+      } else runSegment(st.call!, env, order);
+    }
+    return outSlots.map((s) => env[s]);
+  };
+  thunk.source = program.source;
+  thunk.free = () => {
+    mod?.library.close();
+    mod = null;
+  };
+  return thunk;
+}
 
 /** One FFI call (two when an export's size changed since the previous call). */
 function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void {
@@ -187,10 +240,12 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
   }
   const nex = c.exSlots.length;
   const bufs = c.bufs;
-  // First guess: the sizes of the previous call (the common case: one call).
+  // First guess: the sizes of the previous call (the common case: one call). A borrowed output
+  // reuses the previous call's buffer (no fresh pages to fault in) unless an input is in it.
   for (let q = 0; q < nex; q++) {
     const n = c.lastSizes[q]!;
-    bufs[q] = new (typedArrayCtor(c.exDtypes[q]!))(n < 0 ? 0 : n);
+    const old = c.prev[q];
+    bufs[q] = old && old.length === n && !inputUses(args, nin, old.buffer) ? old : new (typedArrayCtor(c.exDtypes[q]!))(n < 0 ? 0 : n);
     meta[c.capBase + q] = n;
     args[3 + nin + q] = bufs[q];
   }
@@ -208,6 +263,7 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
     rc = c.fn(...args) as number;
   }
   if (rc !== 0) throw segmentError(c, rc, env, order);
+  for (let q = 0; q < nex; q++) if (c.reuse[q]) c.prev[q] = bufs[q]!;
   let k = 0;
   for (let q = 0; q < nex; q++) {
     const nd = c.exNd[q]!;
@@ -215,6 +271,12 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
     for (let d = 0; d < nd; d++) shape[d] = c.oshape[k++]!;
     env[c.exSlots[q]!] = new NDArray(c.exDtypes[q]!, shape, bufs[q]!);
   }
+}
+
+/** Whether one of the segment's input arrays lives in `buffer`. */
+function inputUses(args: readonly unknown[], nin: number, buffer: ArrayBufferLike): boolean {
+  for (let i = 0; i < nin; i++) if ((args[3 + i] as TypedArray).buffer === buffer) return true;
+  return false;
 }
 
 /** The error a segment's return code stands for: a ShapeError naming the node, or a BackendError. */
@@ -234,7 +296,7 @@ let warnedAuto = false;
 /** `linker=auto`: C when a working compiler is found, else JS with one warning. */
 export function autoLinker(): Linker {
   const status = cCompilerStatus();
-  if (status.ok) return cLinker;
+  if (status.ok) return cAutoLinker;
   if (!warnedAuto) {
     warnedAuto = true;
     warn(`theano-ts: the C backend is unavailable (${status.reason}); using the JS backend (set THEANO_FLAGS=linker=js to silence this warning).`);
