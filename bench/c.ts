@@ -10,13 +10,17 @@
  * plus W3's compile time, cold (fresh compiledir) and warm (same process, new function).
  * Median of N runs after one warm-up call. The machine may be shared: read the ratios.
  *
- *   npx tsx bench/c.ts [--runs 7] [--no-js] [--no-numpy]
+ *   npx tsx bench/c.ts [--runs 7] [--no-js] [--no-numpy] [--no-peers]
+ *
+ * The JS peers (TensorFlow.js cpu/wasm, jax-js) live in the bench-only package bench/peers/
+ * (`cd bench/peers && npm ci`); when it is installed their figures join the same table.
  */
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as theano from "../src/index.js";
 import { findBlas } from "../src/link/c/compiler.js";
 
@@ -25,6 +29,7 @@ const argv = process.argv;
 const runs = Number(argv[argv.indexOf("--runs") + 1]) || 7;
 const withJs = !argv.includes("--no-js");
 const withNumpy = !argv.includes("--no-numpy");
+const withPeers = !argv.includes("--no-peers");
 const C = new theano.Mode("c", "fast_run");
 const JS = new theano.Mode("js", "fast_run");
 
@@ -207,12 +212,31 @@ rows.push({ name: "W3 MLP train step", unit: "ms", higherBetter: false, c: w3.c,
   rows.push({ name: "tiny call x*2+1 (10 elements)", unit: "µs", higherBetter: false, c: per(fc as never), js: withJs ? per(fj as never) : null, np: np.tiny ?? null, target: "≤ 3" });
 }
 
+// ---- JS peers (bench/peers), one child process ---------------------------------------------------
+let peers: Record<string, Record<string, number | null>> = {};
+const peersDir = new URL("./peers/", import.meta.url);
+if (withPeers && existsSync(new URL("node_modules/", peersDir))) {
+  const r = spawnSync("node", [fileURLToPath(new URL("run.mjs", peersDir)), "--json", "--runs", String(runs)], { encoding: "utf8" });
+  if (r.status === 0) peers = JSON.parse(r.stdout.trim().split("\n").pop()!) as typeof peers;
+  else console.error(`peer columns skipped: ${(r.stderr || String(r.error)).trim().split("\n").pop()}`);
+} else if (withPeers) console.error("peer columns skipped: bench/peers is not installed (cd bench/peers && npm ci)");
+const peerNames = Object.keys(peers);
+/** The key bench/peers and the NumPy script use for a row (W1_512, W2, W3, W4, tiny). */
+const rowKey = (name: string): string => (name.startsWith("W1") ? `W1_${/n=(\d+)/.exec(name)![1]}` : name.startsWith("tiny") ? "tiny" : name.slice(0, 2));
+
 // ---- table --------------------------------------------------------------------------------------
 const fmt = (v: number | null): string => (v === null ? "—" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const ratio = (c: number | null, o: number | null, hb: boolean): string => (c === null || o === null ? "—" : `${(hb ? c / o : o / c).toFixed(2)}x`);
 const blas = findBlas();
 console.log(`theano-ts C backend (${blas ? `BLAS: ${blas.name}` : "built-in GEMM"}), ${runs} runs, median; speed-up = how many times faster C is`);
-console.log("| workload | unit | theano-ts C | theano-ts JS | NumPy | C vs JS | C vs NumPy | target |");
-console.log("|---|---|---:|---:|---:|---:|---:|---:|");
-for (const r of rows) console.log(`| ${r.name} | ${r.unit} | ${fmt(r.c)} | ${fmt(r.js)} | ${fmt(r.np)} | ${ratio(r.c, r.js, r.higherBetter)} | ${ratio(r.c, r.np, r.higherBetter)} | ${r.target} |`);
-console.log(`| W3 compile, cold / warm | ms | ${fmt(w3.cold)} / ${fmt(w3.warm)} | | | | | ≤ 1500 / ≤ 50 |`);
+const peerHead = peerNames.map((p) => ` ${p} |`).join("");
+const peerVs = peerNames.map((p) => ` C vs ${p} |`).join("");
+console.log(`| workload | unit | theano-ts C | theano-ts JS | NumPy |${peerHead} C vs JS | C vs NumPy |${peerVs} target |`);
+console.log(`|---|---|---:|---:|---:|${peerNames.map(() => "---:|").join("")}---:|---:|${peerNames.map(() => "---:|").join("")}---:|`);
+for (const r of rows) {
+  const pv = peerNames.map((p) => peers[p]![rowKey(r.name)] ?? null);
+  const cells = pv.map((v) => ` ${fmt(v)} |`).join("");
+  const vs = pv.map((v) => ` ${ratio(r.c, v, r.higherBetter)} |`).join("");
+  console.log(`| ${r.name} | ${r.unit} | ${fmt(r.c)} | ${fmt(r.js)} | ${fmt(r.np)} |${cells} ${ratio(r.c, r.js, r.higherBetter)} | ${ratio(r.c, r.np, r.higherBetter)} |${vs} ${r.target} |`);
+}
+console.log(`| W3 compile, cold / warm | ms | ${fmt(w3.cold)} / ${fmt(w3.warm)} | | |${peerNames.map(() => " |").join("")} | |${peerNames.map(() => " |").join("")} ≤ 1500 / ≤ 50 |`);
