@@ -307,8 +307,7 @@ describe.skipIf(!HAS_C)("c linker: shared variables with in-place updates", () =
 });
 
 // ---------------------------------------------------------------------------------------------
-// Regressions found by this file. Each names the bug; the `it.fails` ones are open bugs in
-// src/link/c/ (flip them to `it` when fixed).
+// Regressions found by this file. Each names the bug and where it was fixed.
 
 describe("fuzz regressions, fixed", () => {
   it("REGRESSION (fixed in src/scalar/composite.ts): a fused cast to int64/uint64 truncates, as the unfused cast does", () => {
@@ -330,8 +329,8 @@ describe("fuzz regressions, fixed", () => {
 
 });
 
-describe.skipIf(!HAS_C)("fuzz regressions, open bugs of the C backend", () => {
-  it.fails("OPEN BUG (src/link/c/codegen.ts th_softmax_lane): C logSoftmax loses precision for large logits", () => {
+describe.skipIf(!HAS_C)("fuzz regressions of the C backend, fixed", () => {
+  it("REGRESSION (fixed in src/link/c/codegen.ts th_softmax_lane): C logSoftmax kept precision for large logits", () => {
     // logSoftmax([1e5, 1e5 + 1]) in float32: perform -1.3132616, -0.3132617; C -1.3125, -0.3125.
     // The lane computes x - (m + log(s)) instead of (x - m) - log(s): m + log(s) rounds to the
     // float32 grid of m (ulp 0.0078 at 1e5; at 1e8 the result is 0 instead of -log 2).
@@ -341,7 +340,7 @@ describe.skipIf(!HAS_C)("fuzz regressions, open bugs of the C backend", () => {
     expectClose(theano.function([m], T.logSoftmax(m, -1), { mode: C })(v), ref);
   });
 
-  it.fails("OPEN BUG (src/link/c, int64 casts): cast(cast(x, int64), float64) of -0.5 is -0 under C, +0 in perform", () => {
+  it("REGRESSION (fixed in src/link/c/codegen.ts convert): cast(cast(x, int64), float64) of -0.5 is +0 under C, as in perform", () => {
     // Found by seed 4187 (intDiv(4, logSoftmax(cast(x, int64))) gave -inf, perform +inf). An
     // int64 has no -0: perform stores 0n and reads back +0. The generated C is
     // (double)(int64_t)th_f2u64(x), which gcc -O3 -march=native evaluates as trunc(x) = -0
@@ -352,7 +351,7 @@ describe.skipIf(!HAS_C)("fuzz regressions, open bugs of the C backend", () => {
     expect(Object.is(r[0], 0) && Object.is(r[1], 0)).toBe(true);
   });
 
-  it.fails("OPEN BUG (src/link/c/codegen.ts segment cutting): a node with 61+ tensor inputs does not compile under C", () => {
+  it("REGRESSION (fixed in src/link/c/codegen.ts: packed segments): a node with 61+ tensor inputs compiles under C", () => {
     // concatenate of 61 vectors (or a fused add of 61 inputs): koffi throws a plain Error
     // "Functions cannot have more than 64 parameters" from theano.function; py and js work.
     // The segment cutter (PointerCounter, MAX_POINTERS = 60) always admits the first node of
@@ -360,7 +359,7 @@ describe.skipIf(!HAS_C)("fuzz regressions, open bugs of the C backend", () => {
     const xs = Array.from({ length: 61 }, (_v, i) => T.dvector(`x${i}`));
     const f = theano.function(xs, T.concatenate(xs, 0), { mode: C });
     const vals = xs.map((_x, i) => theano.array([i]));
-    expectClose(f(...vals), theano.array(vals.map((_v, i) => i)));
+    expectClose(f(...vals), theano.array(vals.map((_v, i) => i), "float64"));
   });
 });
 
@@ -382,17 +381,17 @@ describe.skipIf(!HAS_C)("c linker: cases that crash the process run in a child p
     sameAsPy("rank16Reshape");
     sameAsPy("rank17Softmax");
   });
-  // OPEN BUG (src/link/c/codegen.ts RUNTIME): th_copy_strided indexes `int64_t idx[16]` and
+  // FIXED (src/link/c/codegen.ts RUNTIME, now sized by the rank): th_copy_strided indexed `int64_t idx[16]` and
   // th_softmax_* `int64_t ys[16]` by axis, so rank > 16 writes past them on the native stack
   // (SIGSEGV). Rank 17: a non-contiguous input reshaped, or a transposed view as an output;
   // rank 18: softmax. NumPy allows 64 axes and perform has no limit.
-  it.fails("OPEN BUG: rank-17 reshape of a non-contiguous input (th_copy_strided idx[16])", () => sameAsPy("rank17Reshape"));
-  it.fails("OPEN BUG: rank-17 transposed view as an output (th_copy_strided idx[16])", () => sameAsPy("rank17TransposeOutput"));
-  it.fails("OPEN BUG: rank-18 softmax (th_softmax ys[16])", () => sameAsPy("rank18Softmax"));
-  // OPEN BUG (src/link/c/linker.ts runSegment): the NDArray bounds check runs when the array is
+  it("REGRESSION (fixed): rank-17 reshape of a non-contiguous input (th_copy_strided idx[16])", () => sameAsPy("rank17Reshape"));
+  it("REGRESSION (fixed): rank-17 transposed view as an output (th_copy_strided idx[16])", () => sameAsPy("rank17TransposeOutput"));
+  it("REGRESSION (fixed): rank-18 softmax (th_softmax ys[16])", () => sameAsPy("rank18Softmax"));
+  // FIXED (src/link/c/linker.ts runSegment now checks offset + extent first): the NDArray bounds check runs when the array is
   // made; a resizable ArrayBuffer shrunk afterwards is read past its end by the C kernel
-  // (SIGSEGV). runSegment should check offset + extent against data.length before the call.
-  it.fails("OPEN BUG: an input whose resizable buffer shrank after the NDArray was made", () => {
+  // (SIGSEGV). runSegment now checks offset + extent against data.length before the call.
+  it("REGRESSION (fixed in src/link/c/linker.ts runSegment): an input whose resizable buffer shrank after the NDArray was made", () => {
     const { c } = child("shrunkBuffer");
     expect(c.ok === false && c.error !== "Error").toBe(true);
   });

@@ -121,7 +121,7 @@ export function hasCGenerator(node: Apply): boolean {
   if (op instanceof ShapeI) return true;
   // Value-dependent shapes: the scalars must be readable before any kernel runs.
   if (op instanceof ARange) return node.inputs.every(shapePhaseScalar);
-  if (op instanceof Alloc) return node.inputs.slice(1).every((d) => shapePhaseScalar(d) && !isFloat(dtypeOf(d))) && ndimOf(node.outputs[0]!) <= 16;
+  if (op instanceof Alloc) return node.inputs.slice(1).every((d) => shapePhaseScalar(d) && !isFloat(dtypeOf(d)));
   if (op instanceof CrossentropyCategorical1Hot) return isFloat(dtypeOf(node.inputs[0]!));
   return false;
 }
@@ -147,6 +147,8 @@ const WRAPPING = new Set(["add", "sub", "mul", "neg", "sqr"]);
 function convert(expr: string, from: DType, to: string, toDtype: DType | null): string {
   if (toDtype === from) return expr;
   if (toDtype === "bool") return `(${expr} != 0)`;
+  // th_f2u64 (support.ts) is written so that gcc cannot fold float -> int64 -> float into trunc(x)
+  // (which gives -0 for -0.5, where an integer has +0).
   if (toDtype !== null && !isFloat(toDtype) && isFloat(from)) return `(${to})th_f2u64(${expr})`;
   return `(${to})${expr}`;
 }
@@ -281,17 +283,23 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
   const opName = sq(String(node.op));
   // Shapes: Theano's rule (Elemwise.checkShapes), unrolled over the static rank and inputs.
   const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  // A mismatch records the first offending input and jumps to one message per axis: the message
+  // lists every input's shape, so writing it per input made this code quadratic in the inputs
+  // (a fused add of 60 inputs took gcc 9.5 s).
   for (let i = 0; i < nd; i++) {
-    sh.push(`  { int64_t d = 1; int owner = -1; (void)owner;`);
+    sh.push(`  { int64_t d = 1; int owner = -1, bad = -1; int64_t bs = 0; (void)owner;`);
     types.forEach((t, j) => {
       const s = `${ins[j]}_n[${i}]`;
       if (t.shape[i] === 1) {
         sh.push(`    if (${s} != 1) { snprintf(err, ${ERR_LEN}, "${opName}: input ${j} is declared broadcastable on axis ${i} but has size %lld there", (long long)${s}); ${errReturn(k)} }`);
       } else {
-        sh.push(`    if (owner < 0) { owner = ${j}; d = ${s}; } else if (${s} != d) { ${shapesString(w, node.inputs, "sb")}`);
-        sh.push(`      snprintf(err, ${ERR_LEN}, "${opName}: input shapes %s do not match on axis ${i} (input %d has %lld, input ${j} has %lld).%s", sb, owner, (long long)d, (long long)${s}, (${s} == 1 || d == 1) ? " An input of size 1 is only broadcast when its type declares that dimension broadcastable: declare it with T.row/T.col, shape: [1, ...], or x.dimshuffle(\\"x\\", ...)." : ""); ${errReturn(k)} }`);
+        sh.push(`    if (owner < 0) { owner = ${j}; d = ${s}; } else if (${s} != d && bad < 0) { bad = ${j}; bs = ${s}; }`);
       }
     });
+    if (types.some((t) => t.shape[i] !== 1)) {
+      sh.push(`    if (bad >= 0) { ${shapesString(w, node.inputs, "sb")}`);
+      sh.push(`      snprintf(err, ${ERR_LEN}, "${opName}: input shapes %s do not match on axis ${i} (input %d has %lld, input %d has %lld).%s", sb, owner, (long long)d, bad, (long long)bs, (bs == 1 || d == 1) ? " An input of size 1 is only broadcast when its type declares that dimension broadcastable: declare it with T.row/T.col, shape: [1, ...], or x.dimshuffle(\\"x\\", ...)." : ""); ${errReturn(k)} }`);
+    }
     sh.push(`    ${o}_n[${i}] = d; }`);
   }
   sh.push(`  ${contiguousStrides(o, nd)} }`);
@@ -412,12 +420,18 @@ function genJoin(w: SegmentWriter, node: Apply<Join>, k: number): void {
   const nd = ndimOf(node.outputs[0]!);
   const name = sq(String(node.op));
   const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  // One message for the first mismatch (the shape list per input made this quadratic).
+  sh.push(`  { int bad = -1, bax = 0; int64_t bs = 0;`);
   ins.forEach((x, j) => {
     for (let i = 0; i < nd; i++) {
-      if (i === ax) continue;
-      sh.push(`  if (${x}_n[${i}] != ${ins[0]}_n[${i}]) { ${shapesString(w, node.inputs, "sb")} snprintf(err, ${ERR_LEN}, "${name}: all input dimensions except the concatenation axis must match exactly, but along dimension ${i} input 0 has size %lld and input ${j} has size %lld (shapes %s)", (long long)${ins[0]}_n[${i}], (long long)${x}_n[${i}], sb); ${errReturn(k)} }`);
+      if (i === ax || j === 0) continue;
+      sh.push(`  if (bad < 0 && ${x}_n[${i}] != ${ins[0]}_n[${i}]) { bad = ${j}; bax = ${i}; bs = ${x}_n[${i}]; }`);
     }
   });
+  if (nd > 1 && ins.length > 1) {
+    sh.push(`  if (bad >= 0) { ${shapesString(w, node.inputs, "sb")} snprintf(err, ${ERR_LEN}, "${name}: all input dimensions except the concatenation axis must match exactly, but along dimension %d input 0 has size %lld and input %d has size %lld (shapes %s)", bax, (long long)${ins[0]}_n[bax], bad, (long long)bs, sb); ${errReturn(k)} }`);
+  }
+  sh.push(`  (void)bad; (void)bax; (void)bs; }`);
   for (let i = 0; i < nd; i++) sh.push(`  ${o}_n[${i}] = ${i === ax ? ins.map((x) => `${x}_n[${i}]`).join(" + ") : `${ins[0]}_n[${i}]`};`);
   sh.push(`  ${contiguousStrides(o, nd)}`, `}`);
   w.shape.push(sh.join("\n"));
@@ -800,7 +814,8 @@ const RUNTIME = String.raw`
 static void th_copy_strided(size_t es, int nd, const int64_t *shape, const int64_t *strides, const void *src, void *dst) {
   int64_t n = th_size(nd, shape);
   if (n == 0) return;
-  int64_t idx[16] = {0};
+  /* one counter per axis, sized by the rank (NumPy allows 64 axes; perform has no limit) */
+  int64_t idx[nd > 0 ? nd : 1]; memset(idx, 0, sizeof idx);
   const char *s = (const char *)src;
   char *d = (char *)dst;
   int64_t off = 0;
@@ -854,16 +869,16 @@ static void th_softmax_lane_##S(int64_t n, const T *x, int64_t sx, T *y, int64_t
   T s = 0;                                                                                      \
   if (sx == 1 && sy == 1) {                                                                     \
     s = th_sumexp_##S(n, x, y, m, !lg);                                                         \
-    if (lg) { T c = m + LOG(s); for (int64_t i2 = 0; i2 < n; i2++) y[i2] = x[i2] - c; }         \
+    if (lg) { T ls = LOG(s); for (int64_t i2 = 0; i2 < n; i2++) y[i2] = (x[i2] - m) - ls; }    \
     else { T inv = (T)1 / s; for (int64_t i2 = 0; i2 < n; i2++) y[i2] *= inv; }                \
   } else {                                                                                      \
     for (int64_t i = 0; i < n; i++) { T e = EXP(x[i * sx] - m); if (!lg) y[i * sy] = e; s += e; } \
-    if (lg) { T c = m + LOG(s); for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] - c; }    \
+    if (lg) { T ls = LOG(s); for (int64_t i = 0; i < n; i++) y[i * sy] = (x[i * sx] - m) - ls; } \
     else { T inv = (T)1 / s; for (int64_t i = 0; i < n; i++) y[i * sy] *= inv; }               \
   }                                                                                             \
 }                                                                                               \
 static void th_softmax_##S(int nd, const int64_t *shape, const int64_t *xs, int axis, const T *x, T *y, int lg) { \
-  int64_t ys[16]; int64_t acc = 1;                                                              \
+  int64_t ys[nd > 0 ? nd : 1]; int64_t acc = 1; /* sized by the rank: any number of axes */  \
   for (int i = nd - 1; i >= 0; i--) { ys[i] = acc; acc *= shape[i]; }                           \
   int64_t lanes = 1; for (int i = 0; i < nd; i++) if (i != axis) lanes *= shape[i];             \
   int64_t n = shape[axis];                                                                      \
@@ -879,8 +894,18 @@ TH_SOFTMAX(f32, float, th_expf, th_logf)
 TH_SOFTMAX(f64, double, th_exp, log)
 `;
 
-/** koffi declares at most 64 parameters: three fixed ones, the rest pointers. */
-const MAX_POINTERS = 60;
+/**
+ * koffi declares at most 64 parameters: three fixed ones, the rest pointers. The cutter keeps
+ * segments within this; a segment that needs more (a single node with more tensor inputs, such
+ * as a concatenation of 61 vectors) is "packed": its pointers travel in one `void **` array,
+ * which has no limit but costs koffi about 0.3 µs more per call than separate arguments.
+ */
+export const MAX_POINTERS = 60;
+
+/** Whether `seg` takes its pointers as one array (see MAX_POINTERS). */
+export function isPacked(seg: Segment): boolean {
+  return seg.inputs.length + seg.exports.length > MAX_POINTERS;
+}
 
 /**
  * Pointer arguments (inputs + exports) of the segment being grown, kept incrementally: asking
@@ -951,7 +976,8 @@ export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram
   for (const node of expanded) for (const v of node.inputs) (readers.get(v) ?? readers.set(v, new Set()).get(v)!).add(node);
   const outputs = new Set(fgraph.outputs);
   // Cut the order into C segments and host nodes; a segment also ends where its pointer
-  // arguments (inputs + exports) would pass what the FFI can declare.
+  // arguments (inputs + exports) would pass what the FFI can declare. A node that alone needs
+  // more starts a segment anyway: that segment is packed (its pointers in one array, isPacked).
   const steps: PlanStep[] = [];
   const groups: Apply[][] = [];
   let counter: PointerCounter | null = null;
@@ -1153,7 +1179,10 @@ function segmentSource(seg: Segment, embedded: readonly Variable[], pos: Map<App
   };
   const shapeCalls = calls([...constLines.map((l) => `  ${l}`), ...w.shape]);
   const runCalls = calls([...alloc.map((l) => `  ${l}`), ...w.run]);
-  const params = [`const double *meta`, `double *oshape`, `char *err`, ...[...Array(nin + nex).keys()].map((i) => `void *p${i}`)];
+  const packed = isPacked(seg);
+  const params = [`const double *meta`, `double *oshape`, `char *err`, ...(packed ? [`void **pp`] : [...Array(nin + nex).keys()].map((i) => `void *p${i}`))];
+  // a packed segment names its pointers as the unpacked one does
+  const unpack = packed ? [...Array(nin + nex).keys()].map((i) => `  void *p${i} = pp[${i}];`) : [];
   const body = [
     `/* segment ${seg.fn}: ${seg.nodes.length} node(s), ${nin} input(s), ${nex} export(s) */`,
     `struct ${seg.fn}_st {`,
@@ -1163,6 +1192,7 @@ function segmentSource(seg: Segment, embedded: readonly Variable[], pos: Map<App
     ...chunks,
     `int ${seg.fn}(${params.join(", ")}) {`,
     `  (void)meta; (void)oshape; (void)err;`,
+    ...unpack,
     `  struct ${seg.fn}_st *S = (struct ${seg.fn}_st *)calloc(1, sizeof *S);`,
     `  if (!S) { snprintf(err, ${ERR_LEN}, "out of memory in ${seg.fn}"); return -2; }`,
     `  int rc = 0;`,
@@ -1188,7 +1218,7 @@ function segmentSource(seg: Segment, embedded: readonly Variable[], pos: Map<App
 
 /** The koffi prototype of a segment's function. */
 export function segmentPrototype(seg: Segment): string {
-  const ptrs = [...Array(seg.inputs.length + seg.exports.length).keys()].map((i) => `void *p${i}`);
+  const ptrs = isPacked(seg) ? [`void **pp`] : [...Array(seg.inputs.length + seg.exports.length).keys()].map((i) => `void *p${i}`);
   return `int ${seg.fn}(double *meta, double *oshape, uint8_t *err${ptrs.length ? ", " : ""}${ptrs.join(", ")})`;
 }
 

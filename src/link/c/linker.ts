@@ -17,7 +17,7 @@
  */
 
 import { config } from "../../config/index.js";
-import { BackendError, ShapeError } from "../../errors.js";
+import { BackendError, InputError, ShapeError } from "../../errors.js";
 import type { Apply, Value, Variable } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, type TypedArray, typedArrayCtor } from "../../ndarray/dtype.js";
@@ -27,7 +27,7 @@ import { type LoadedModule, loadModule, warn } from "../cache.js";
 import { wrapNodeError } from "../errors.js";
 import { jsLinker } from "../js/linker.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
-import { type CProgram, ERR_LEN, type Segment, generateC, metaLayout, segmentPrototype } from "./codegen.js";
+import { type CProgram, ERR_LEN, type Segment, generateC, isPacked, metaLayout, segmentPrototype } from "./codegen.js";
 import { cCompilerStatus, compileFlags, findBlas } from "./compiler.js";
 import type { NativeFunction } from "./ffi.js";
 
@@ -88,6 +88,9 @@ interface SegmentCall {
   readonly prev: Array<TypedArray | null>;
   readonly bufs: TypedArray[];
   readonly args: unknown[];
+  /** Where the pointers go: `args` from index 3, or the one `void **` array of a packed segment. */
+  readonly ptrs: unknown[];
+  readonly pbase: number;
 }
 
 const dtypeOf = (v: Variable): DType => (v.type as TensorType).dtype;
@@ -158,10 +161,14 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
       const meta = new Float64Array(Math.max(1, size));
       const oshape = new Float64Array(oshapeSize);
       const err = new Uint8Array(ERR_LEN);
-      const args: unknown[] = new Array(3 + seg.inputs.length + seg.exports.length);
+      const npt = seg.inputs.length + seg.exports.length;
+      const packed = isPacked(seg);
+      const args: unknown[] = new Array(packed ? 4 : 3 + npt);
       args[0] = meta;
       args[1] = oshape;
       args[2] = err;
+      const ptrs: unknown[] = packed ? new Array(npt) : args;
+      if (packed) args[3] = ptrs;
       calls.set(seg, {
         seg,
         fn: mod.library.func(segmentPrototype(seg)),
@@ -180,6 +187,8 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         prev: seg.exports.map(() => null),
         bufs: new Array(seg.exports.length),
         args,
+        ptrs,
+        pbase: packed ? 0 : 3,
       });
     }
   }
@@ -218,7 +227,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
 
 /** One FFI call (two when an export's size changed since the previous call). */
 function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void {
-  const { meta, args, seg } = c;
+  const { meta, args, ptrs, pbase, seg } = c;
   let m = 0;
   const nin = c.inSlots.length;
   for (let i = 0; i < nin; i++) {
@@ -230,13 +239,27 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
     const shape = a.shape;
     if (shape.length !== nd) throw new ShapeError(`C segment ${seg.fn}: input ${seg.inputs[i]!.label} has rank ${shape.length}, its type says ${nd}`);
     const strides = a.strides;
+    // The elements C may read: offset plus the extreme reachable steps (negative strides lower
+    // the first one). NDArray checks this when it is made, but its memory can shrink afterwards
+    // (a resizable ArrayBuffer resized, a buffer detached by transfer): C would read past the end.
+    const off = a.offset;
+    let lo = off;
+    let hi = off;
+    let empty = false;
     for (let d = 0; d < nd; d++) {
-      meta[m + d] = shape[d]!;
-      meta[m + nd + d] = strides[d]!;
+      const n = shape[d]!;
+      const st = strides[d]!;
+      meta[m + d] = n;
+      meta[m + nd + d] = st;
+      if (n === 0) empty = true;
+      else if (st > 0) hi += (n - 1) * st;
+      else lo += (n - 1) * st;
     }
-    meta[m + 2 * nd] = a.offset;
+    const data = a.data;
+    if (!empty && (lo < 0 || hi >= data.length)) throw outOfBounds(seg.inputs[i]!, shape, lo, hi, data.length);
+    meta[m + 2 * nd] = off;
     m += 2 * nd + 1;
-    args[3 + i] = a.data;
+    ptrs[pbase + i] = data;
   }
   const nex = c.exSlots.length;
   const bufs = c.bufs;
@@ -245,9 +268,9 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
   for (let q = 0; q < nex; q++) {
     const n = c.lastSizes[q]!;
     const old = c.prev[q];
-    bufs[q] = old && old.length === n && !inputUses(args, nin, old.buffer) ? old : new (typedArrayCtor(c.exDtypes[q]!))(n < 0 ? 0 : n);
+    bufs[q] = old && old.length === n && !inputUses(ptrs, pbase, nin, old.buffer) ? old : new (typedArrayCtor(c.exDtypes[q]!))(n < 0 ? 0 : n);
     meta[c.capBase + q] = n;
-    args[3 + nin + q] = bufs[q];
+    ptrs[pbase + nin + q] = bufs[q];
   }
   let rc = c.fn(...args) as number;
   if (rc === -1) {
@@ -258,7 +281,7 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
       c.lastSizes[q] = n;
       bufs[q] = new (typedArrayCtor(c.exDtypes[q]!))(n);
       meta[c.capBase + q] = n;
-      args[3 + nin + q] = bufs[q];
+      ptrs[pbase + nin + q] = bufs[q];
     }
     rc = c.fn(...args) as number;
   }
@@ -273,9 +296,17 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
   }
 }
 
+/** The InputError of an array whose elements lie outside its memory (see runSegment). */
+function outOfBounds(v: Variable, shape: readonly number[], lo: number, hi: number, length: number): InputError {
+  const why = length === 0 ? "its buffer is empty or detached" : "its buffer shrank after the array was made (a resized ArrayBuffer)";
+  return new InputError(
+    `input ${v.label} of shape [${shape.join(", ")}] reaches elements ${lo}..${hi} of memory that now holds ${length}: ${why}; pass an array over live memory (copy it, or make a new NDArray after resizing)`,
+  );
+}
+
 /** Whether one of the segment's input arrays lives in `buffer`. */
-function inputUses(args: readonly unknown[], nin: number, buffer: ArrayBufferLike): boolean {
-  for (let i = 0; i < nin; i++) if ((args[3 + i] as TypedArray).buffer === buffer) return true;
+function inputUses(ptrs: readonly unknown[], pbase: number, nin: number, buffer: ArrayBufferLike): boolean {
+  for (let i = 0; i < nin; i++) if ((ptrs[pbase + i] as TypedArray).buffer === buffer) return true;
   return false;
 }
 

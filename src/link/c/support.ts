@@ -420,7 +420,11 @@ static inline uint64_t th_pow_u64(uint64_t a, uint64_t b) {
 static inline uint64_t th_f2u64(double x) {
   if (!(x == x) || x == INFINITY || x == -INFINITY) return 0;
   double t = trunc(x);
-  if (t > -9223372036854775808.0 && t < 9223372036854775808.0) return (uint64_t)(int64_t)t;
+  /* In range, only a positive t is converted directly; zero and negatives go through -t (so -0
+     becomes +0). Under no-trapping-math gcc folds (double)(int64_t)t and (double)(uint64_t)t
+     back into trunc(x), which keeps the sign of -0 (-0.5 -> -0, where an integer, and perform,
+     has +0), and it drops a later "+ 0.0" as a no-op on an integer's conversion. */
+  if (t > -9223372036854775808.0 && t < 9223372036854775808.0) return t > 0 ? (uint64_t)t : (uint64_t)0 - (uint64_t)(-t);
   double m = fmod(t, 18446744073709551616.0);
   if (m < 0.0) m += 18446744073709551616.0;
   return m >= 9223372036854775808.0 ? (uint64_t)(m - 9223372036854775808.0) + 9223372036854775808u : (uint64_t)m;
