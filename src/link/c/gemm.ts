@@ -15,7 +15,11 @@
  * `th_gemm_*` calls cblas_{s,d}gemm whenever each operand has a unit stride on one axis.
  */
 
-/** C source of `th_gemm_f32` / `th_gemm_f64` (after the support header). */
+/**
+ * C source of `th_gemm_f32` / `th_gemm_f64` (after the support header). Their linkage is the
+ * macro `TH_RT_th_gemm_<s>` that the module's prelude defines (codegen.ts `runtimeLinkage`):
+ * hidden when the generated code calls one from another translation unit, else static.
+ */
 export function gemmSource(blas: boolean): string {
   const parts = [ISA, kernel("f32", "float"), kernel("f64", "double")];
   if (blas) parts.push(CBLAS);
@@ -254,7 +258,7 @@ function dispatch(s: "f32" | "f64", T: string, blas: "s" | "d" | null): string {
   }`
     : "";
   return String.raw`
-static int th_gemm_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} *c) {${blasCall}
+TH_RT_th_gemm_${s} int th_gemm_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} *c) {${blasCall}
   return th_gemm_builtin_${s}(m, n, k, a, rsa, csa, b, rsb, csb, c);
 }
 `;

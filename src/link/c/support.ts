@@ -22,6 +22,11 @@
  *
  * `#pragma GCC optimize("no-trapping-math")`: lets gcc if-convert selects whose arms compute
  * floating-point values; results are unchanged (no flag is read), unlike -ffast-math.
+ *
+ * `UNIT_BREAK` and `TH_UNIT_FN`: a module is a prelude (this header, types, prototypes) and
+ * pieces that compiler.ts may build as separate translation units in parallel (cold compiles of
+ * big modules; the W3 MLP step went from 1.8 s to 1.05 s on 2 cores). Everything here stays
+ * `static inline` in every unit, so fused loops still inline and vectorise the math.
  */
 
 export const SUPPORT_HEADER = String.raw`#define _POSIX_C_SOURCE 200809L
@@ -450,4 +455,22 @@ static inline void th_fmt_shape(char *buf, size_t cap, int nd, const int64_t *s)
   for (int i = 0; i < nd && k < cap; i++) k += (size_t)snprintf(buf + k, cap - k, i ? ", %lld" : "%lld", (long long)s[i]);
   if (k < cap) snprintf(buf + k, cap - k, nd == 1 ? ",)" : ")");
 }
+
+/* ---- functions one piece of a module defines and another calls: static in one translation
+   unit; hidden (visible across the module's units, not outside the shared object) when
+   compileSharedObject builds the pieces as separate units in parallel (TH_SPLIT) ---- */
+#ifdef TH_SPLIT
+#define TH_UNIT_FN __attribute__((visibility("hidden")))
+#else
+#define TH_UNIT_FN static
+#endif
 `;
+
+/**
+ * The line that separates a module's pieces. Everything before the first one (this header, type
+ * definitions, prototypes) is the prelude every piece needs; each piece after it may be compiled
+ * as its own translation unit (with the prelude and `#define TH_SPLIT`), so a multi-core machine
+ * runs gcc on them in parallel and links the objects (compiler.ts `compileSharedObject`). As a
+ * comment it leaves the source one valid translation unit, which is how it is kept and keyed.
+ */
+export const UNIT_BREAK = "\n/* ---- theano-ts: translation unit break ---- */\n";

@@ -42,7 +42,7 @@ describe.skipIf(!hasC)("big graphs on the C backend", () => {
     const prog = cSource(f.fgraph);
     expect(prog.source.length).toBeGreaterThan(C_O3_MAX_SOURCE);
     // every chunk stays small: the biggest function body is a few tens of kB however big the graph
-    const chunks = prog.source.match(/static __attribute__\(\(noinline\)\) int th_seg\d+_c\d+\(/g) ?? [];
+    const chunks = prog.source.match(/TH_UNIT_FN __attribute__\(\(noinline\)\) int th_seg\d+_c\d+\(/g) ?? [];
     expect(chunks.length).toBeGreaterThan(20);
     expectClose(f(X0) as theano.NDArray, theano.array(reference(300, X0)));
     // a second shape uses the same module

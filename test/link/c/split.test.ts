@@ -1,0 +1,106 @@
+/**
+ * Split compilation (src/link/c/compiler.ts `compileSharedObject`, support.ts UNIT_BREAK): a
+ * large module made of pieces is compiled as several translation units in parallel and linked
+ * into one shared object. These tests check that such an object computes what the same source
+ * built as one unit computes, exports only the module's entry points, leaves no scratch files,
+ * and that a failure in one unit still names the diagnostic and keeps the evidence; and that
+ * generated code (codegen.ts) is valid both ways.
+ */
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import * as theano from "../../../src/index.js";
+import { CompileError } from "../../../src/errors.js";
+import { SPLIT_MIN_SOURCE, cCompilerStatus, compileSharedObject } from "../../../src/link/c/compiler.js";
+import { openLibrary } from "../../../src/link/c/ffi.js";
+import { cSource } from "../../../src/link/c/linker.js";
+import { SUPPORT_HEADER, UNIT_BREAK } from "../../../src/link/c/support.js";
+import { evaluate, expectClose } from "../../helpers.js";
+
+const T = theano.tensor;
+const hasC = cCompilerStatus().ok;
+const multiCore = availableParallelism() > 1;
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const scratch = (): string => {
+  const d = mkdtempSync(join(tmpdir(), "theano-ts-split-"));
+  dirs.push(d);
+  return d;
+};
+
+/** A pieced module: `th_poly` (one piece) called by `th_entry` (another), padded past the split size. */
+function piecedSource(bad = false): string {
+  const pad = `/* ${"padding ".repeat(Math.ceil(SPLIT_MIN_SOURCE / 8))} */`;
+  const prelude = [SUPPORT_HEADER, "TH_UNIT_FN double th_poly(double x);", "TH_UNIT_FN double th_twice(double x);"].join("\n");
+  const poly = `TH_UNIT_FN double th_poly(double x) { return th_exp(x) * 3.0 + x; }\n${pad}`;
+  const twice = `TH_UNIT_FN double th_twice(double x) { return 2.0 * x${bad ? " + undeclared_name" : ""}; }\n${pad}`;
+  const entry = "double th_entry(double x) { return th_twice(th_poly(x)); }";
+  return [prelude, poly, twice, entry].join(UNIT_BREAK);
+}
+
+describe.skipIf(!hasC)("split compilation of pieced modules", () => {
+  it("builds the same function as one unit and as parallel units, exporting only the entry points", () => {
+    const source = piecedSource();
+    const split = compileSharedObject(source, { dir: scratch() });
+    const single = compileSharedObject(source.split(UNIT_BREAK).join("\n"), { dir: scratch() });
+    const want = (x: number): number => 2 * (Math.exp(x) * 3 + x);
+    for (const so of [split, single]) {
+      const lib = openLibrary(so);
+      const f = lib.func("double th_entry(double x)");
+      for (const x of [-2, 0, 0.5, 3]) expect(f(x) as number).toBeCloseTo(want(x), 12);
+      // th_poly / th_twice are static or hidden: not symbols of the shared object
+      expect(() => lib.func("double th_poly(double x)")).toThrow();
+      lib.close();
+    }
+    const dir = join(split, "..");
+    // only the whole source, the object and the log remain; the log shows one compile per unit when split
+    expect(readdirSync(dir).sort()).toEqual(["compile.log", "mod.c", "mod.so"]);
+    expect(readFileSync(join(dir, "mod.c"), "utf8")).toBe(source);
+    const compiles = readFileSync(join(dir, "compile.log"), "utf8").split("\n").filter((l) => / -c -o /.test(l)).length;
+    expect(compiles).toBe(multiCore ? Math.min(availableParallelism(), 3) : 0);
+  });
+
+  it("reports a unit's compile error with its diagnostic and keeps the source and the log", () => {
+    const dir = scratch();
+    let err: unknown = null;
+    try {
+      compileSharedObject(piecedSource(true), { dir });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CompileError);
+    expect((err as CompileError).message).toMatch(/undeclared_name/);
+    expect((err as CompileError).sourcePath).toBe(join(dir, "mod.c"));
+    expect(existsSync(join(dir, "mod.c"))).toBe(true);
+    expect(readFileSync(join(dir, "compile.log"), "utf8")).toMatch(/undeclared_name/);
+  });
+
+  it("generates a module (GEMM, softmax, strided copies, several chunks) that is valid as one unit and as split units", () => {
+    const x = T.fmatrix("x");
+    const w = T.fmatrix("w");
+    const h = T.relu(T.dot(x, w));
+    const p = T.softmax(h.mul(0.5));
+    const out = [p, h.T.mul(2), T.tanh(h).sum(0)];
+    const f = theano.function([x, w], out, { mode: new theano.Mode("c", "fast_run") });
+    const prog = cSource(f.fgraph);
+    expect(prog.source.split(UNIT_BREAK).length).toBeGreaterThan(3);
+    // the runtime functions the code calls are declared for the other units; the unused ones stay static
+    expect(prog.source).toMatch(/#define TH_RT_th_gemm_f32 TH_UNIT_FN/);
+    expect(prog.source).toMatch(/#define TH_RT_th_softmax_f32 TH_UNIT_FN/);
+    expect(prog.source).toMatch(/#define TH_RT_th_gemm_f64 static/);
+    const single = compileSharedObject(prog.source.split(UNIT_BREAK).join("\n"), { dir: scratch() });
+    const lib = openLibrary(single);
+    expect(() => lib.func("int th_seg0(double *meta, double *oshape, uint8_t *err, void **pp)")).not.toThrow();
+    lib.close();
+    const xv = theano.array([...Array(6 * 5).keys()].map((i) => Math.sin(i) * 0.7), "float32").reshape([6, 5]);
+    const wv = theano.array([...Array(5 * 4).keys()].map((i) => Math.cos(i) * 0.3), "float32").reshape([5, 4]);
+    const got = f(xv, wv) as theano.NDArray[];
+    const want = evaluate(out, new Map([[x as never, xv], [w as never, wv]]));
+    got.forEach((g, i) => expectClose(g, want[i]!));
+  });
+});
