@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import * as theano from "../../../src/index.js";
 import type { DType } from "../../../src/ndarray/dtype.js";
 import { SCALAR_OPS } from "../../../src/scalar/table.js";
@@ -128,6 +128,16 @@ function everyRow(dtype: DType, vars: TV[]): TV[] {
   return outs;
 }
 
+/**
+ * Each `agree` compiles a module synchronously (theano.function is synchronous); under ASan the
+ * cold builds of this file take over two minutes. vitest runs one test after another without
+ * giving the event loop a turn, so its worker would not read the runner's RPC replies until the
+ * file ends, and the RPC times out after 60 s. A turn of the event loop after each test (and
+ * between the big builds) keeps the worker answering.
+ */
+const yieldToRunner = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+afterEach(yieldToRunner);
+
 beforeAll(() => {
   const s = cCompilerStatus();
   if (!s.ok) throw new Error(`these tests need a C compiler: ${s.reason}`);
@@ -135,11 +145,12 @@ beforeAll(() => {
 
 describe("C elementwise kernels agree with perform on every scalar-table row", () => {
   for (const dtype of DTYPES) {
-    it(`${dtype}: every row, every layout, broadcasting, 0-d`, () => {
+    it(`${dtype}: every row, every layout, broadcasting, 0-d`, async () => {
       const m = [0, 1, 2].map((k) => T.tensor({ dtype, shape: [null, null], name: `m${k}` }));
       const outs = everyRow(dtype, m);
       expect(outs.length).toBeGreaterThan(10);
       agree(m, outs, layouts(dtype, 3, poolFill), dtype);
+      await yieldToRunner();
 
       // Broadcasting: row + col + full, and a declared [1, 1] operand.
       const b = [T.tensor({ dtype, shape: [1, null], name: "r" }), T.tensor({ dtype, shape: [null, 1], name: "c" }), T.tensor({ dtype, shape: [null, null], name: "f" })];
@@ -147,6 +158,7 @@ describe("C elementwise kernels agree with perform on every scalar-table row", (
       const bv = [poolFill(dtype, [1, 5], 0), poolFill(dtype, [4, 1], 1), poolFill(dtype, [4, 5], 2)];
       const bt = bv.map((v) => v.T.copy().T);
       agree(b, bouts, [["row + col + full", bv], ["transposed storage", bt], ["empty", [poolFill(dtype, [1, 0], 0), poolFill(dtype, [4, 1], 1), theano.zeros([4, 0], dtype)]]], `${dtype} broadcast`);
+      await yieldToRunner();
 
       // 0-d operands.
       const z = [0, 1, 2].map((k) => T.tensor({ dtype, shape: [], name: `z${k}` }));
