@@ -397,12 +397,17 @@ function checkSymbolicInputs(entries: readonly BasicEntry[], idx: readonly Varia
   idx.forEach((v, i) => checkIndexScalar(v, expected[i]!, owner));
 }
 
-/** `x` with a basic-indexed region replaced by (set) or incremented by (inc) `y`. */
-export class IncSubtensor extends Op {
-  readonly entries: readonly BasicEntry[];
+/**
+ * What IncSubtensor and AdvancedIncSubtensor share: the index entries, set or inc, and the
+ * in-place flag (destroyMap {0: [0]}, set only by the in-place rewrite), with props and printing.
+ */
+abstract class IncSubtensorBase<E extends BasicEntry | AdvEntry> extends Op {
+  readonly entries: readonly E[];
+  /** The printed names in set and in inc mode. */
+  protected abstract readonly names: readonly [set: string, inc: string];
 
   constructor(
-    entries: readonly BasicEntry[],
+    entries: readonly E[],
     readonly mode: "set" | "inc",
     /** Writes into `x` itself (destroyMap {0: [0]}); only the in-place rewrite sets it. */
     readonly inplace = false,
@@ -417,8 +422,13 @@ export class IncSubtensor extends Op {
   }
 
   override toString(): string {
-    return `${this.mode === "set" ? "SetSubtensor" : "IncSubtensor"}{${this.entries.map(entryStr).join(", ")}${this.inplace ? ";inplace" : ""}}`;
+    return `${this.names[this.mode === "set" ? 0 : 1]}{${this.entries.map(entryStr).join(", ")}${this.inplace ? ";inplace" : ""}}`;
   }
+}
+
+/** `x` with a basic-indexed region replaced by (set) or incremented by (inc) `y`. */
+export class IncSubtensor extends IncSubtensorBase<BasicEntry> {
+  protected readonly names = ["SetSubtensor", "IncSubtensor"] as const;
 
   makeNode(x: Variable, y: Variable, ...idx: Variable[]): Apply {
     const xt = tensorType(x);
@@ -714,27 +724,8 @@ export class AdvancedSubtensor extends Op {
 }
 
 /** `x` with an advanced-indexed region set (last write wins) or incremented (repeats accumulate). */
-export class AdvancedIncSubtensor extends Op {
-  readonly entries: readonly AdvEntry[];
-
-  constructor(
-    entries: readonly AdvEntry[],
-    readonly mode: "set" | "inc",
-    /** Writes into `x` itself (destroyMap {0: [0]}); only the in-place rewrite sets it. */
-    readonly inplace = false,
-  ) {
-    super();
-    this.entries = Object.freeze([...entries]);
-    if (inplace) this.destroyMap = new Map([[0, [0]]]);
-  }
-
-  override props(): Record<string, unknown> {
-    return { idx: this.entries.map(entryStr), mode: this.mode, ...(this.inplace ? { inplace: true } : {}) };
-  }
-
-  override toString(): string {
-    return `${this.mode === "set" ? "AdvancedSetSubtensor" : "AdvancedIncSubtensor"}{${this.entries.map(entryStr).join(", ")}${this.inplace ? ";inplace" : ""}}`;
-  }
+export class AdvancedIncSubtensor extends IncSubtensorBase<AdvEntry> {
+  protected readonly names = ["AdvancedSetSubtensor", "AdvancedIncSubtensor"] as const;
 
   makeNode(x: Variable, y: Variable, ...idx: Variable[]): Apply {
     const xt = tensorType(x);
