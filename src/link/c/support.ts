@@ -56,11 +56,15 @@ static inline int64_t th_aslong(double f) { union { int64_t i; double f; } u; u.
 
 /* ---- exp ---- */
 static inline float th_expf(float x) {
-  float xc = x < -104.0f ? -104.0f : x;
-  xc = xc > 89.0f ? 89.0f : xc;
-  xc = xc != xc ? 0.0f : xc;
-  /* n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |n| < 2^22, no libm call) */
-  float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  /* Selects are the costly part of a vectorised loop (a compare and a blend each): NaN needs
+     none, it flows through the arithmetic below (the exponent comes from bits, not from a
+     float-to-int conversion, so a NaN never reaches an undefined conversion). */
+  float xc = x > 89.0f ? 89.0f : x;
+  xc = xc < -104.0f ? -104.0f : xc;
+  /* n = round(x / ln 2) by the 1.5 * 2^23 trick: the integer is in t's low mantissa bits */
+  float t = TH_FMAF(xc, 1.44269504088896341f, 12582912.0f);
+  int32_t i = th_asint(t) - 0x4b400000;
+  float n = t - 12582912.0f;
   float r = TH_FMAF(n, -0.693359375f, xc);
   r = TH_FMAF(n, 2.12194440e-4f, r);
   float p = 1.9875691500e-4f;
@@ -70,17 +74,17 @@ static inline float th_expf(float x) {
   p = TH_FMAF(p, r, 1.6666665459e-1f);
   p = TH_FMAF(p, r, 5.0000001201e-1f);
   float y = TH_FMAF(p * r, r, r) + 1.0f;
-  int32_t i = (int32_t)n;
+  /* 2^n in two factors: n reaches -150 (subnormal results) and 128 (overflow to inf) */
   int32_t i1 = i >> 1, i2 = i - i1;
-  y = y * th_asfloat((i1 + 127) << 23) * th_asfloat((i2 + 127) << 23);
-  return x != x ? x : y;
+  return y * th_asfloat((i1 + 127) << 23) * th_asfloat((i2 + 127) << 23);
 }
 
 static inline double th_exp(double x) {
-  double xc = x < -746.0 ? -746.0 : x;
-  xc = xc > 710.0 ? 710.0 : xc;
-  xc = xc != xc ? 0.0 : xc;
-  double n = (xc * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0;
+  double xc = x > 710.0 ? 710.0 : x;
+  xc = xc < -746.0 ? -746.0 : xc;
+  double t = TH_FMA(xc, 1.4426950408889634, 6755399441055744.0);
+  int64_t i = th_aslong(t) - 0x4338000000000000LL;
+  double n = t - 6755399441055744.0;
   double r = TH_FMA(n, -6.93147180369123816490e-01, xc);
   r = TH_FMA(n, -1.90821492927058770002e-10, r);
   double p = 1.0 / 6227020800.0;
@@ -96,10 +100,8 @@ static inline double th_exp(double x) {
   p = TH_FMA(p, r, 1.0 / 6.0);
   p = TH_FMA(p, r, 0.5);
   double y = TH_FMA(p * r, r, r) + 1.0;
-  int64_t i = (int64_t)n;
   int64_t i1 = i >> 1, i2 = i - i1;
-  y = y * th_asdouble((i1 + 1023) << 52) * th_asdouble((i2 + 1023) << 52);
-  return x != x ? x : y;
+  return y * th_asdouble((i1 + 1023) << 52) * th_asdouble((i2 + 1023) << 52);
 }
 
 /* ---- log ---- */
@@ -168,43 +170,42 @@ static inline double th_expm1(double x) { return expm1(x); }
 
 /* ---- tanh, sigmoid, softplus ---- */
 static inline float th_tanhf(float x) {
-  float ax = x < 0.0f ? -x : x;
+  /* on |x|, with x's sign put back at the end (tanh is odd): fabs and copysign are bit
+     operations, where the selects they replace cost a compare and a blend each */
+  float ax = __builtin_fabsf(x);
   float z = x * x;
   float p = -5.70498872745e-3f;
   p = TH_FMAF(p, z, 2.06390887954e-2f);
   p = TH_FMAF(p, z, -5.37397155531e-2f);
   p = TH_FMAF(p, z, 1.33314422036e-1f);
   p = TH_FMAF(p, z, -3.33332819422e-1f);
-  float small = TH_FMAF(x * z, p, x);
+  float small = TH_FMAF(ax * z, p, ax);
   float e = th_expf(2.0f * ax);
   float big = 1.0f - 2.0f / (e + 1.0f);
-  big = x < 0.0f ? -big : big;
   float r = ax < 0.625f ? small : big;
-  return x == 0.0f ? x : r;
+  return __builtin_copysignf(r, x);
 }
 static inline double th_tanh(double x) { return tanh(x); }
 
 static inline float th_sigmoidf(float x) {
-  float ax = x < 0.0f ? -x : x;
-  float e = th_expf(-ax);
+  /* NaN: e is NaN and x >= 0 is false, so e * d is NaN */
+  float e = th_expf(-__builtin_fabsf(x));
   float d = 1.0f / (1.0f + e);
-  float r = x >= 0.0f ? d : e * d;
-  return x != x ? x : r;
+  return x >= 0.0f ? d : e * d;
 }
 static inline double th_sigmoid(double x) {
-  double ax = x < 0.0 ? -x : x;
-  double e = th_exp(-ax);
+  double e = th_exp(-__builtin_fabs(x));
   double d = 1.0 / (1.0 + e);
-  return x >= 0.0 ? d : (x != x ? x : e * d);
+  return x >= 0.0 ? d : e * d;
 }
 
 static inline float th_softplusf(float x) {
-  float ax = x < 0.0f ? -x : x;
+  float ax = __builtin_fabsf(x);
   float m = x > 0.0f ? x : 0.0f;
   return m + th_log1pf(th_expf(-ax));
 }
 static inline double th_softplus(double x) {
-  double ax = x < 0.0 ? -x : x;
+  double ax = __builtin_fabs(x);
   double m = x > 0.0 ? x : 0.0;
   return m + log1p(th_exp(-ax));
 }
