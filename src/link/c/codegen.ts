@@ -612,7 +612,7 @@ function genDot(w: SegmentWriter, node: Apply<Dot>, k: number): boolean {
   let gemm = false;
   if (out === "float32" || out === "float64") {
     gemm = true;
-    r.push(`  if (th_gemm_${out === "float32" ? "f32" : "f64"}(m, n, kk, ${pa}, ${rsa}, ${csa}, ${pb}, ${rsb}, ${csb}, ${o})) goto oom;`);
+    r.push(`  if (th_gemm_${out === "float32" ? "f32" : "f64"}(m, n, kk, 1, ${pa}, ${rsa}, ${csa}, ${pb}, ${rsb}, ${csb}, 0, ${o})) goto oom;`);
   } else if (out === "bool") {
     r.push(`  for (int64_t i = 0; i < m; i++) for (int64_t j = 0; j < n; j++) { uint8_t s = 0; for (int64_t p = 0; p < kk; p++) s |= (${pa}[i * ${rsa} + p * ${csa}] != 0) & (${pb}[p * ${rsb} + j * ${csb}] != 0); ${o}[i * n + j] = s; }`);
   } else {
@@ -637,13 +637,29 @@ function genGemm(w: SegmentWriter, node: Apply<Gemm>, k: number): void {
   if (${z}_n[0] != ${x}_n[0] || ${z}_n[1] != ${y}_n[1]) { th_fmt_shape(s1, sizeof s1, 2, ${z}_n); snprintf(err, ${ERR_LEN}, "${name}: z has shape %s but dot(x, y) has shape (%lld, %lld)", s1, (long long)${x}_n[0], (long long)${y}_n[1]); ${errReturn(k)} }
   ${o}_n[0] = ${x}_n[0]; ${o}_n[1] = ${y}_n[1]; ${contiguousStrides(o, 2)}
 }`);
-  // alpha·(x·y) + beta·z in double, z unread when beta == 0 (BLAS and perform do the same).
+  // alpha·(x·y) + beta·z, z unread when beta == 0 (BLAS and perform do the same). The kernel
+  // applies alpha and beta where it stores (gemm.ts): z is first copied into the output, unless
+  // the host handed z's own buffer as the output (Gemm{inplace} on an array laid out as the
+  // output: linker.ts), and then the update is a single pass. An operand in the memory being
+  // written is read from a copy (perform does the same).
+  const E = `sizeof(${T})`;
   w.run.push(`{ /* node ${k}: ${sq(node.toString())} */
-  const int64_t m = ${o}_n[0], n = ${o}_n[1];
-  if (th_gemm_${s}(m, n, ${x}_n[1], ${x}, ${x}_s[0], ${x}_s[1], ${y}, ${y}_s[0], ${y}_s[1], ${o})) goto oom;
-  const double alpha = (double)${al}[0], beta = (double)${be}[0];
-  if (beta == 0) { if (alpha != 1) for (int64_t i = 0; i < m * n; i++) ${o}[i] = (${T})(alpha * ${o}[i]); }
-  else for (int64_t i = 0; i < m; i++) for (int64_t j = 0; j < n; j++) ${o}[i * n + j] = (${T})(alpha * ${o}[i * n + j] + beta * ${z}[i * ${z}_s[0] + j * ${z}_s[1]]);
+  const int64_t m = ${o}_n[0], n = ${o}_n[1], kk = ${x}_n[1];
+  const ${T} alpha = (${T})${al}[0], beta = (${T})${be}[0];
+  const ${T} *xa = ${x}, *ya = ${y}; int64_t xs0 = ${x}_s[0], xs1 = ${x}_s[1], ys0 = ${y}_s[0], ys1 = ${y}_s[1];
+  if ((const void *)${o} == (const void *)${z}) {
+    if (th_overlaps(${x}, 2, ${x}_n, ${x}_s, ${E}, ${o}, m * n * (int64_t)${E})) {
+      ${T} *c = (${T} *)th_alloc((int64_t)${E} * m * kk); if (!c) goto oom; tmp[ntmp++] = c;
+      th_copy_strided(${E}, 2, ${x}_n, ${x}_s, ${x}, c); xa = c; xs0 = kk; xs1 = 1;
+    }
+    if (th_overlaps(${y}, 2, ${y}_n, ${y}_s, ${E}, ${o}, m * n * (int64_t)${E})) {
+      ${T} *c = (${T} *)th_alloc((int64_t)${E} * kk * n); if (!c) goto oom; tmp[ntmp++] = c;
+      th_copy_strided(${E}, 2, ${y}_n, ${y}_s, ${y}, c); ya = c; ys0 = n; ys1 = 1;
+    }
+  } else if (beta != 0) {
+    for (int64_t i = 0; i < m; i++) for (int64_t j = 0; j < n; j++) ${o}[i * n + j] = ${z}[i * ${z}_s[0] + j * ${z}_s[1]];
+  }
+  if (th_gemm_${s}(m, n, kk, alpha, xa, xs0, xs1, ya, ys0, ys1, beta, ${o})) goto oom;
 }`);
 }
 
@@ -1065,8 +1081,8 @@ const RUNTIME_ENTRIES: ReadonlyArray<readonly [string, string]> = [
   ["th_copy_strided", "void th_copy_strided(size_t es, int nd, const int64_t *shape, const int64_t *strides, const void *src, void *dst)"],
   ["th_softmax_f32", "void th_softmax_f32(int nd, const int64_t *shape, const int64_t *xs, int axis, const float *x, float *y, int lg)"],
   ["th_softmax_f64", "void th_softmax_f64(int nd, const int64_t *shape, const int64_t *xs, int axis, const double *x, double *y, int lg)"],
-  ["th_gemm_f32", "int th_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb, int64_t csb, float *c)"],
-  ["th_gemm_f64", "int th_gemm_f64(int64_t m, int64_t n, int64_t k, const double *a, int64_t rsa, int64_t csa, const double *b, int64_t rsb, int64_t csb, double *c)"],
+  ["th_gemm_f32", "int th_gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb, int64_t csb, float beta, float *c)"],
+  ["th_gemm_f64", "int th_gemm_f64(int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t rsa, int64_t csa, const double *b, int64_t rsb, int64_t csb, double beta, double *c)"],
 ];
 
 /** `TH_RT_<name>` for every runtime function, and the prototypes of those `generated` calls. */

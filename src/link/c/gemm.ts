@@ -1,6 +1,8 @@
 /**
- * The built-in GEMM of the C backend, C = A·B for float32 and float64 with any strides (so
- * transposed and sliced operands need no copy), used when no system BLAS is linked.
+ * The built-in GEMM of the C backend, C = alpha·A·B + beta·C for float32 and float64 with any
+ * strides of A and B (so transposed and sliced operands need no copy), used when no system BLAS
+ * is linked. alpha and beta are applied where the micro-kernel stores its tile (C is read once,
+ * and not at all when beta is 0), so Gemm's update `W + alpha·x·y` is one pass over W, in place.
  *
  * The structure is the Goto/BLIS one (Goto & van de Geijn, "Anatomy of high-performance matrix
  * multiplication", 2008): B is packed into KC×NC panels (shared by all threads, L3), each thread
@@ -105,15 +107,16 @@ static void th_pack_b_${s}(int64_t kc, int64_t nc, const ${T} *b, int64_t rsb, i
     }
   }
 }
-/* c[MR×NR] (row stride ldc) = (acc ? c : 0) + a_panel · b_panel */
-static inline void th_ukernel_${s}(int64_t kc, const ${T} *restrict a, const ${T} *restrict b, ${T} *restrict c, int64_t ldc, int acc) {
+/* c[MR×NR] (row stride ldc) = alpha · a_panel · b_panel + beta · c, c unread when beta is 0 */
+static inline void th_ukernel_${s}(int64_t kc, const ${T} *restrict a, const ${T} *restrict b, ${T} *restrict c, int64_t ldc, ${T} alpha, ${T} beta) {
 #ifdef TH_SCALAR_GEMM
   ${T} r[TH_MR][TH_NR_${s}];
-  for (int i = 0; i < TH_MR; i++) for (int j = 0; j < TH_NR_${s}; j++) r[i][j] = acc ? c[i * ldc + j] : 0;
+  for (int i = 0; i < TH_MR; i++) for (int j = 0; j < TH_NR_${s}; j++) r[i][j] = 0;
   for (int64_t p = 0; p < kc; p++)
     for (int i = 0; i < TH_MR; i++)
       for (int j = 0; j < TH_NR_${s}; j++) r[i][j] += a[p * TH_MR + i] * b[p * TH_NR_${s} + j];
-  for (int i = 0; i < TH_MR; i++) for (int j = 0; j < TH_NR_${s}; j++) c[i * ldc + j] = r[i][j];
+  for (int i = 0; i < TH_MR; i++)
+    for (int j = 0; j < TH_NR_${s}; j++) c[i * ldc + j] = beta == 0 ? alpha * r[i][j] : alpha * r[i][j] + beta * c[i * ldc + j];
 #else
   th_v_${s} r0[TH_MR], r1[TH_MR];
 #pragma GCC unroll 16
@@ -129,17 +132,28 @@ static inline void th_ukernel_${s}(int64_t kc, const ${T} *restrict a, const ${T
     a += TH_MR;
     b += TH_NR_${s};
   }
+  const th_v_${s} va = th_vset1_${s}(alpha), vb = th_vset1_${s}(beta);
+  if (alpha != 1) {
+#pragma GCC unroll 16
+    for (int i = 0; i < TH_MR; i++) { r0[i] = r0[i] * va; r1[i] = r1[i] * va; }
+  }
+  if (beta == 1) {
+#pragma GCC unroll 16
+    for (int i = 0; i < TH_MR; i++) { ${T} *ci = c + i * ldc; r0[i] += th_vload_${s}(ci); r1[i] += th_vload_${s}(ci + TH_VL_${s}); }
+  } else if (beta != 0) {
+#pragma GCC unroll 16
+    for (int i = 0; i < TH_MR; i++) { ${T} *ci = c + i * ldc; r0[i] = th_vfma_${s}(vb, th_vload_${s}(ci), r0[i]); r1[i] = th_vfma_${s}(vb, th_vload_${s}(ci + TH_VL_${s}), r1[i]); }
+  }
 #pragma GCC unroll 16
   for (int i = 0; i < TH_MR; i++) {
     ${T} *ci = c + i * ldc;
-    if (acc) { r0[i] += th_vload_${s}(ci); r1[i] += th_vload_${s}(ci + TH_VL_${s}); }
     th_vstore_${s}(ci, r0[i]);
     th_vstore_${s}(ci + TH_VL_${s}, r1[i]);
   }
 #endif
 }
-/* one packed A block times one packed B panel into C (row stride ldc) */
-static void th_macro_${s}(int64_t mc, int64_t nc, int64_t kc, const ${T} *pa, const ${T} *pb, ${T} *c, int64_t ldc, int acc) {
+/* C (row stride ldc) = alpha · packed A block · packed B panel + beta · C */
+static void th_macro_${s}(int64_t mc, int64_t nc, int64_t kc, const ${T} *pa, const ${T} *pb, ${T} *c, int64_t ldc, ${T} alpha, ${T} beta) {
   ${T} tmp[TH_MR * TH_NR_${s}];
   for (int64_t j0 = 0; j0 < nc; j0 += TH_NR_${s}) {
     int64_t nr = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
@@ -147,33 +161,35 @@ static void th_macro_${s}(int64_t mc, int64_t nc, int64_t kc, const ${T} *pa, co
       int64_t mr = mc - i0 < TH_MR ? mc - i0 : TH_MR;
       const ${T} *ap = pa + i0 * kc, *bp = pb + j0 * kc;
       ${T} *cp = c + i0 * ldc + j0;
-      if (mr == TH_MR && nr == TH_NR_${s}) th_ukernel_${s}(kc, ap, bp, cp, ldc, acc);
+      if (mr == TH_MR && nr == TH_NR_${s}) th_ukernel_${s}(kc, ap, bp, cp, ldc, alpha, beta);
       else {
-        for (int64_t i = 0; i < mr; i++) for (int64_t j = 0; j < nr; j++) tmp[i * TH_NR_${s} + j] = acc ? cp[i * ldc + j] : 0;
-        th_ukernel_${s}(kc, ap, bp, tmp, TH_NR_${s}, 1);
+        for (int64_t i = 0; i < mr; i++) for (int64_t j = 0; j < nr; j++) tmp[i * TH_NR_${s} + j] = beta == 0 ? 0 : cp[i * ldc + j];
+        th_ukernel_${s}(kc, ap, bp, tmp, TH_NR_${s}, alpha, beta);
         for (int64_t i = 0; i < mr; i++) for (int64_t j = 0; j < nr; j++) cp[i * ldc + j] = tmp[i * TH_NR_${s} + j];
       }
     }
   }
 }
 /* small products: no packing; the inner loop runs along B's rows */
-static void th_gemm_small_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} *c) {
+static void th_gemm_small_${s}(int64_t m, int64_t n, int64_t k, ${T} alpha, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} beta, ${T} *c) {
   for (int64_t i = 0; i < m; i++) {
     ${T} *ci = c + i * n;
-    for (int64_t j = 0; j < n; j++) ci[j] = 0;
+    if (beta == 0) for (int64_t j = 0; j < n; j++) ci[j] = 0;
+    else if (beta != 1) for (int64_t j = 0; j < n; j++) ci[j] *= beta;
     for (int64_t p = 0; p < k; p++) {
-      ${T} av = a[i * rsa + p * csa];
+      ${T} av = alpha * a[i * rsa + p * csa];
       const ${T} *bp = b + p * rsb;
       if (csb == 1) for (int64_t j = 0; j < n; j++) ci[j] += av * bp[j];
       else for (int64_t j = 0; j < n; j++) ci[j] += av * bp[j * csb];
     }
   }
 }
-/* c (m×n, contiguous) = a (m×k) · b (k×n); returns 0, or 1 when out of memory */
-static int th_gemm_builtin_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} *c) {
+/* c (m×n, contiguous) = alpha · a (m×k) · b (k×n) + beta · c, c unread when beta is 0; returns
+   0, or 1 when out of memory */
+static int th_gemm_builtin_${s}(int64_t m, int64_t n, int64_t k, ${T} alpha, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} beta, ${T} *c) {
   if (m == 0 || n == 0) return 0;
-  if (k == 0) { for (int64_t i = 0; i < m * n; i++) c[i] = 0; return 0; }
-  if (m * n * k <= 32768 || m < 2 || n < 2) { th_gemm_small_${s}(m, n, k, a, rsa, csa, b, rsb, csb, c); return 0; }
+  if (k == 0) { for (int64_t i = 0; i < m * n; i++) c[i] = beta == 0 ? 0 : beta * c[i]; return 0; }
+  if (m * n * k <= 32768 || m < 2 || n < 2) { th_gemm_small_${s}(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c); return 0; }
   int64_t ncb = n < TH_NC ? n : TH_NC;
   int64_t kcb = k < TH_KC ? k : TH_KC;
   ${T} *pb = (${T} *)th_alloc((int64_t)sizeof(${T}) * kcb * (ncb + TH_NR_${s}));
@@ -208,7 +224,7 @@ static int th_gemm_builtin_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, 
             int64_t ic = ib * TH_MC;
             int64_t mc = m - ic < TH_MC ? m - ic : TH_MC;
             th_pack_a_${s}(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa);
-            th_macro_${s}(mc, nc, kc, pa, pb, c + ic * n + jc, n, pc > 0);
+            th_macro_${s}(mc, nc, kc, pa, pb, c + ic * n + jc, n, alpha, pc > 0 ? 1 : beta);
           }
         } else {
           /* one short block of rows: split the columns instead */
@@ -220,7 +236,7 @@ static int th_gemm_builtin_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, 
             int64_t w = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
             /* each thread packs the whole (short) A block once per panel it owns */
             th_pack_a_${s}(mc, kc, a + pc * csa, rsa, csa, pa);
-            th_macro_${s}(mc, w, kc, pa, pb + j0 * kc, c + jc + j0, n, pc > 0);
+            th_macro_${s}(mc, w, kc, pa, pb + j0 * kc, c + jc + j0, n, alpha, pc > 0 ? 1 : beta);
           }
         }
       }
@@ -252,14 +268,14 @@ function dispatch(s: "f32" | "f64", T: string, blas: "s" | "d" | null): string {
     int ta, tb; int64_t lda, ldb;
     if (m > 0 && n > 0 && k > 0 && m < 2147483647 && n < 2147483647 && k < 2147483647 &&
         th_blas_layout(m, k, rsa, csa, &ta, &lda) && th_blas_layout(k, n, rsb, csb, &tb, &ldb) && lda < 2147483647 && ldb < 2147483647) {
-      cblas_${blas}gemm(th_CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1, a, (int)(lda > 0 ? lda : 1), b, (int)(ldb > 0 ? ldb : 1), 0, c, (int)(n > 0 ? n : 1));
+      cblas_${blas}gemm(th_CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)(lda > 0 ? lda : 1), b, (int)(ldb > 0 ? ldb : 1), beta, c, (int)(n > 0 ? n : 1));
       return 0;
     }
   }`
     : "";
   return String.raw`
-TH_RT_th_gemm_${s} int th_gemm_${s}(int64_t m, int64_t n, int64_t k, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} *c) {${blasCall}
-  return th_gemm_builtin_${s}(m, n, k, a, rsa, csa, b, rsb, csb, c);
+TH_RT_th_gemm_${s} int th_gemm_${s}(int64_t m, int64_t n, int64_t k, ${T} alpha, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} beta, ${T} *c) {${blasCall}
+  return th_gemm_builtin_${s}(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c);
 }
 `;
 }

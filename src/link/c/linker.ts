@@ -23,6 +23,7 @@ import type { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, type TypedArray, typedArrayCtor } from "../../ndarray/dtype.js";
 import { NDArray } from "../../ndarray/ndarray.js";
 import type { TensorType } from "../../tensor/type.js";
+import { Gemm } from "../../tensor/gemm.js";
 import { type LoadedModule, loadModule, warn } from "../cache.js";
 import { wrapNodeError } from "../errors.js";
 import { jsLinker } from "../js/linker.js";
@@ -84,6 +85,12 @@ interface SegmentCall {
   readonly lastSizes: number[];
   /** Per export: a borrowed output of the function, whose buffer the next call may reuse. */
   readonly reuse: readonly boolean[];
+  /**
+   * Per export: the segment input its node may overwrite (a Gemm{inplace} whose destroyed operand
+   * enters the segment), else -1. The destroy handler has proved that nothing reads that operand
+   * afterwards; the host hands its buffer over as the export's when it is laid out as the output.
+   */
+  readonly inplaceIn: readonly number[];
   /** The previous call's buffers of reusable exports. */
   readonly prev: Array<TypedArray | null>;
   readonly bufs: TypedArray[];
@@ -184,6 +191,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         exDtypes: seg.exports.map(dtypeOf),
         lastSizes: seg.exports.map(() => -1),
         reuse: seg.exports.map((v) => reusable.has(v)),
+        inplaceIn: seg.exports.map((v) => inplaceInput(v, seg.inputs)),
         prev: seg.exports.map(() => null),
         bufs: new Array(seg.exports.length),
         args,
@@ -268,7 +276,8 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
   for (let q = 0; q < nex; q++) {
     const n = c.lastSizes[q]!;
     const old = c.prev[q];
-    bufs[q] = old && old.length === n && !inputUses(ptrs, pbase, nin, old.buffer) ? old : new (typedArrayCtor(c.exDtypes[q]!))(n < 0 ? 0 : n);
+    bufs[q] =
+      overwritable(c, q, n, env) ?? (old && old.length === n && !inputUses(ptrs, pbase, nin, old.buffer) ? old : new (typedArrayCtor(c.exDtypes[q]!))(n < 0 ? 0 : n));
     meta[c.capBase + q] = n;
     ptrs[pbase + nin + q] = bufs[q];
   }
@@ -279,7 +288,7 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
       let n = 1;
       for (let d = 0; d < c.exNd[q]!; d++) n *= c.oshape[k++]!;
       c.lastSizes[q] = n;
-      bufs[q] = new (typedArrayCtor(c.exDtypes[q]!))(n);
+      bufs[q] = overwritable(c, q, n, env) ?? new (typedArrayCtor(c.exDtypes[q]!))(n);
       meta[c.capBase + q] = n;
       ptrs[pbase + nin + q] = bufs[q];
     }
@@ -302,6 +311,29 @@ function outOfBounds(v: Variable, shape: readonly number[], lo: number, hi: numb
   return new InputError(
     `input ${v.label} of shape [${shape.join(", ")}] reaches elements ${lo}..${hi} of memory that now holds ${length}: ${why}; pass an array over live memory (copy it, or make a new NDArray after resizing)`,
   );
+}
+
+/** The segment input (index) that the node of export `v` may overwrite, or -1 (see `inplaceIn`). */
+function inplaceInput(v: Variable, inputs: readonly Variable[]): number {
+  const node = v.owner;
+  if (!node || !(node.op instanceof Gemm) || !node.op.inplace) return -1;
+  const destroyed = node.op.destroyMap.get(v.index)?.[0];
+  return destroyed === undefined ? -1 : inputs.indexOf(node.inputs[destroyed]!);
+}
+
+/**
+ * The destroyed operand's memory as export q's buffer, when it is exactly the output's layout (C
+ * order from offset 0, n elements, the export's dtype) and no other input of the segment shares
+ * it; else null (the export gets its own buffer, and C copies the operand first).
+ */
+function overwritable(c: SegmentCall, q: number, n: number, env: Value[]): TypedArray | null {
+  const i = c.inplaceIn[q]!;
+  if (i < 0 || n < 0) return null;
+  const a = env[c.inSlots[i]!] as NDArray;
+  if (a.dtype !== c.exDtypes[q] || a.offset !== 0 || !a.isContiguous || a.data.length !== n) return null;
+  const buffer = a.data.buffer;
+  for (let j = 0; j < c.inSlots.length; j++) if (j !== i && (env[c.inSlots[j]!] as NDArray).data.buffer === buffer) return null;
+  return a.data;
 }
 
 /** Whether one of the segment's input arrays lives in `buffer`. */

@@ -63,7 +63,8 @@ static inline float th_expf(float x) {
   xc = xc < -104.0f ? -104.0f : xc;
   /* n = round(x / ln 2) by the 1.5 * 2^23 trick: the integer is in t's low mantissa bits */
   float t = TH_FMAF(xc, 1.44269504088896341f, 12582912.0f);
-  int32_t i = th_asint(t) - 0x4b400000;
+  /* unsigned arithmetic: a NaN's bits give a meaningless but defined n (its result is NaN anyway) */
+  int32_t i = (int32_t)((uint32_t)th_asint(t) - 0x4b400000u);
   float n = t - 12582912.0f;
   float r = TH_FMAF(n, -0.693359375f, xc);
   r = TH_FMAF(n, 2.12194440e-4f, r);
@@ -76,14 +77,14 @@ static inline float th_expf(float x) {
   float y = TH_FMAF(p * r, r, r) + 1.0f;
   /* 2^n in two factors: n reaches -150 (subnormal results) and 128 (overflow to inf) */
   int32_t i1 = i >> 1, i2 = i - i1;
-  return y * th_asfloat((i1 + 127) << 23) * th_asfloat((i2 + 127) << 23);
+  return y * th_asfloat((int32_t)((uint32_t)(i1 + 127) << 23)) * th_asfloat((int32_t)((uint32_t)(i2 + 127) << 23));
 }
 
 static inline double th_exp(double x) {
   double xc = x > 710.0 ? 710.0 : x;
   xc = xc < -746.0 ? -746.0 : xc;
   double t = TH_FMA(xc, 1.4426950408889634, 6755399441055744.0);
-  int64_t i = th_aslong(t) - 0x4338000000000000LL;
+  int64_t i = (int64_t)((uint64_t)th_aslong(t) - 0x4338000000000000ULL);
   double n = t - 6755399441055744.0;
   double r = TH_FMA(n, -6.93147180369123816490e-01, xc);
   r = TH_FMA(n, -1.90821492927058770002e-10, r);
@@ -101,7 +102,7 @@ static inline double th_exp(double x) {
   p = TH_FMA(p, r, 0.5);
   double y = TH_FMA(p * r, r, r) + 1.0;
   int64_t i1 = i >> 1, i2 = i - i1;
-  return y * th_asdouble((i1 + 1023) << 52) * th_asdouble((i2 + 1023) << 52);
+  return y * th_asdouble((int64_t)((uint64_t)(i1 + 1023) << 52)) * th_asdouble((int64_t)((uint64_t)(i2 + 1023) << 52));
 }
 
 /* ---- log ---- */
@@ -449,6 +450,17 @@ static inline void *th_alloc(int64_t bytes) {
   size_t n = (size_t)(bytes > 0 ? bytes : 1);
   n = (n + 63) & ~(size_t)63;
   return posix_memalign(&p, 64, n) == 0 ? p : NULL;
+}
+/* whether a strided array (elements of es bytes) reaches any byte of [q, q + qbytes) */
+static inline int th_overlaps(const void *p, int nd, const int64_t *shape, const int64_t *strides, size_t es, const void *q, int64_t qbytes) {
+  int64_t lo = 0, hi = 0;
+  for (int i = 0; i < nd; i++) {
+    if (shape[i] == 0) return 0;
+    int64_t e = (shape[i] - 1) * strides[i];
+    if (e > 0) hi += e; else lo += e;
+  }
+  intptr_t a = (intptr_t)p + (intptr_t)(lo * (int64_t)es), b = (intptr_t)p + (intptr_t)((hi + 1) * (int64_t)es);
+  return a < (intptr_t)q + (intptr_t)qbytes && (intptr_t)q < b;
 }
 static inline void th_fmt_shape(char *buf, size_t cap, int nd, const int64_t *s) {
   size_t k = 0;
