@@ -85,6 +85,8 @@ def lsm():
     mx = m.max(axis=1, keepdims=True); s = m - mx
     return s - np.log(np.exp(s).sum(axis=1, keepdims=True))
 out["W4"] = t(lsm)
+out["F2"] = t(lambda: x * np.float32(2))
+out["F4"] = t(lambda: m * np.float32(2))
 X = rng.standard_normal((256, 784), dtype=np.float32); y = rng.integers(0, 10, 256)
 W1 = rng.standard_normal((784, 512), dtype=np.float32) * 0.05; b1 = np.zeros(512, np.float32)
 W2 = rng.standard_normal((512, 512), dtype=np.float32) * 0.05; b2 = np.zeros(512, np.float32)
@@ -194,6 +196,21 @@ rows.push({ name: "W3 MLP train step", unit: "ms", higherBetter: false, c: w3.c,
   rows.push({ name: "W4 logSoftmax 4096x1000", unit: "ms", higherBetter: false, c: time(() => fc(xv)), js: fj ? time(() => fj(xv)) : null, np: np.W4 ?? null, target: "≤ 1.5" });
   const fb = theano.function([x], theano.Out(T.logSoftmax(x), { borrow: true }), { mode: C });
   rows.push({ name: "W4 logSoftmax 4096x1000, Out(borrow)", unit: "ms", higherBetter: false, c: time(() => fb(xv)), js: null, np: np.W4 ?? null, target: "≤ 1.5" });
+}
+
+// ---- the floor of a fresh output: x*2 (one read, one write) at W2's and W4's sizes ----------------
+// With a fresh output every call, W2 and W4 pay for first-touching new memory (the kernel zeroes
+// and maps each 4 KiB page on its first write). x*2 has next to no arithmetic, so its fresh row
+// is that cost alone, and its borrow row the memory traffic; W2/W4 cannot be faster than F2/F4.
+for (const [key, shape] of [["F2", [10_000_000]], ["F4", [4096, 1000]]] as const) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const xv = new theano.NDArray("float32", [...shape], rand(n, 11));
+  const x = shape.length === 1 ? T.fvector("x") : T.fmatrix("x");
+  const label = `${key} floor: x*2 on ${shape.join("x")}`;
+  const fc = theano.function([x], x.mul(2), { mode: C });
+  rows.push({ name: `${label}, fresh output`, unit: "ms", higherBetter: false, c: time(() => fc(xv)), js: null, np: np[key] ?? null, target: "" });
+  const fb = theano.function([x], theano.Out(x.mul(2), { borrow: true }), { mode: C });
+  rows.push({ name: `${label}, Out(borrow)`, unit: "ms", higherBetter: false, c: time(() => fb(xv)), js: null, np: np[key] ?? null, target: "" });
 }
 
 // ---- tiny call ----------------------------------------------------------------------------------
