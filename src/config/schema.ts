@@ -361,6 +361,11 @@ export const SCHEMA = {
     inCacheKey: true,
     doc: "Linker flags of a system BLAS (e.g. -lopenblas); empty: discover OpenBLAS/BLIS/MKL, else the built-in GEMM.",
   }),
+  "blas.builtin": bool({
+    default: false,
+    inCacheKey: true,
+    doc: "Use the built-in GEMM kernel even when a system BLAS is found or blas.ldflags is set.",
+  }),
   "cmodule.sanitize": bool({
     default: false,
     inCacheKey: true,

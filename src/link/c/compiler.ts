@@ -426,7 +426,9 @@ const LINK_PROBE = (sym: string) => `extern void ${sym}(void);\nvoid *theano_ts_
 let blasMemo: { key: string; info: BlasInfo | null } | null = null;
 
 /**
- * The BLAS the C backend links for GEMM, decided once per process: `blas.ldflags` when set (and
+ * The BLAS the C backend links for GEMM, decided once per process: none when `blas.builtin` is
+ * set (the packed kernel of gemm.ts, which can beat a system OpenBLAS held to older kernels,
+ * e.g. AVX2 ones by OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU: bench/README.md); `blas.ldflags` when set (and
  * verified to link a module that references `cblas_sgemm` or `sgemm_`; otherwise one warning
  * and the built-in GEMM); else the first of OpenBLAS, MKL, BLIS, libcblas, the reference
  * `libblas.so.3` found in the conda/venv prefixes, LD_LIBRARY_PATH, the loader's directories
@@ -435,10 +437,13 @@ let blasMemo: { key: string; info: BlasInfo | null } | null = null;
  */
 export function findBlas(): BlasInfo | null {
   const flag = String(config.blas.ldflags).trim();
-  const key = `${flag}\0${String(config.cxx)}\0${flag === "" ? blasSearchDirs().join(":") : ""}`;
+  const builtin = config.blas.builtin === true;
+  const key = `${builtin}\0${flag}\0${String(config.cxx)}\0${flag === "" && !builtin ? blasSearchDirs().join(":") : ""}`;
   if (blasMemo && blasMemo.key === key) return blasMemo.info;
   let info: BlasInfo | null = null;
-  if (flag !== "") {
+  if (builtin) {
+    // blas.builtin: the packed kernel of gemm.ts, whatever BLAS the machine has
+  } else if (flag !== "") {
     const ldflags = flag.split(/\s+/);
     const tried: string[] = [];
     for (const [iface, sym] of [["cblas", "cblas_sgemm"], ["fortran", "sgemm_"]] as const) {

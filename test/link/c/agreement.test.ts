@@ -432,6 +432,17 @@ FAKE(cblas_dgemm, double)
         ], `blas ${dtype}`, C, dtype === "float32" ? { rtol: 1e-4, atol: 1e-4 } : {});
         expect((counter() as number) - before).toBe(6);
       }
+      // blas.builtin: the packed kernel even with a BLAS configured; the BLAS is never called
+      theano.config.change({ "blas.builtin": true }, () => {
+        expect(findBlas()).toBeNull();
+        const A = T.fmatrix("A");
+        const B = T.fmatrix("B");
+        const Z = T.fmatrix("Z");
+        const outs = [T.dot(A, B), new Gemm(false).makeNode(Z, T.constant(0.5), A, B, T.constant(2, { dtype: "float32" })).outputs[0] as TV];
+        const before = counter() as number;
+        agree([A, B, Z], outs, [["row-major", [rand("float32", [20, 30], 1), rand("float32", [30, 40], 2), rand("float32", [20, 40], 3)]]], "blas.builtin", C, { rtol: 1e-4, atol: 1e-4 });
+        expect(counter() as number).toBe(before);
+      });
     });
     rmSync(dir, { recursive: true, force: true });
   });
