@@ -103,7 +103,7 @@ describe("defaults", () => {
     expect(c.exception_verbosity).toBe("low");
     expect(c.lib.cnmem).toBe(0);
     expect(c.openmp).toBe(true);
-    expect(c.openmp_elemwise_minsize).toBe(200000);
+    expect(c.openmp_elemwise_minsize).toBe(65536); // Theano: 200000; see src/config/schema.ts
     expect(c.traceback.limit).toBe(8);
     expect(c.allow_gc).toBe(true);
     expect(c.cmodule.age_thresh_use).toBe(24 * 24 * 3600);

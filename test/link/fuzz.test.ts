@@ -206,7 +206,7 @@ describe.skipIf(!HAS_C)("c linker: NaN, infinities and -0 as perform computes th
 
 describe.skipIf(!HAS_C)("c linker: sizes past the OpenMP and GEMM blocking thresholds", () => {
   it("non-contiguous 300x700 operands: fused elementwise, reductions, softmax, dot", () => {
-    // 210,000 elements passes openmp_elemwise_minsize (200,000) and the softmax's 65,536; the
+    // 210,000 elements passes openmp_elemwise_minsize (65,536; Theano's 200,000) and the softmax's 65,536; the
     // odd dot sizes end the packed GEMM's blocks mid-panel.
     const rng = new Rng(99);
     const x = T.fmatrix("x");

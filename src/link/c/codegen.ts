@@ -531,6 +531,15 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
       op.kind satisfies never;
       throw new Error("unreachable");
   }
+  // Combining two partial results (the threads' accumulators below), as `step` combines values.
+  const combine = {
+    add: uAcc ? `a = (${A})((${uAcc})a + (${uAcc})y);` : `a = a + y;`,
+    mul: uAcc ? `a = (${A})((${uAcc})a * (${uAcc})y);` : `a = a * y;`,
+    maximum: `a = (y > a || y != y) ? y : a;`,
+    minimum: `a = (y < a || y != y) ? y : a;`,
+    and: `a = (a != 0) & (y != 0);`,
+    or: `a = (a != 0) | (y != 0);`,
+  }[op.kind];
   // Loop over the input's axes in order; the accumulator index advances only on kept axes.
   const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
   r.push(`  const int64_t no = th_size(${ndOut}, ${o}_n);`);
@@ -540,10 +549,43 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
   r.push(`  if (th_size(${nd}, ${x}_n) > 0) {`);
   const ostr = [...Array(nd).keys()].map((ax) => (keep.includes(ax) ? `${o}_s[${keep.indexOf(ax)}]` : "0"));
   const L = nd - 1;
-  if (op.kind === "add" && isFloat(acc) && nd >= 1 && op.axis.includes(L)) {
+  const lanes = op.kind === "add" && isFloat(acc) && nd >= 1 && op.axis.includes(L);
+  // Threads (OpenMP, above openmp_elemwise_minsize input elements). The loops below run over
+  // `nloops` leading axes. When the first P of them are kept axes, different iterations of those
+  // write different outputs: they are shared out as one collapsed loop. When axis 0 is reduced,
+  // each thread reduces a range of axis 0 into an accumulator of its own, and the accumulators
+  // are combined in thread order afterwards (the same result for the same thread count).
+  const nloops = lanes ? L : nd;
+  let P = 0;
+  while (P < nloops && !op.axis.includes(P)) P++;
+  const big = `th_size(${nd}, ${x}_n) >= ${w.opts.ompMinSize}`;
+  const split = P === 0 && nloops >= 1;
+  let close = "";
+  if (P > 0) r.push(`#pragma omp parallel for collapse(${P}) if (${big}) schedule(static)`);
+  else if (split) {
+    r.push(`  ${A} *acc0 = acc, *parts = NULL;`);
+    r.push(`  int nth = ${big} ? th_omp_max_threads() : 1;`);
+    r.push(`  if (nth > ${x}_n[0]) nth = (int)${x}_n[0];`);
+    r.push(`  if (nth > 1) { parts = (${A} *)th_alloc((int64_t)sizeof(${A}) * no * nth); if (!parts) nth = 1; else tmp[ntmp++] = parts; }`);
+    r.push(`#pragma omp parallel num_threads(nth) if (nth > 1)`);
+    r.push(`  {`);
+    r.push(`  const int th = th_omp_thread_num();`);
+    r.push(`  ${A} *acc = nth > 1 ? parts + (int64_t)th * no : acc0;`);
+    r.push(`  if (nth > 1) for (int64_t i = 0; i < no; i++) acc[i] = ${init};`);
+    r.push(`  const int64_t lo0 = ${x}_n[0] * th / nth, hi0 = ${x}_n[0] * (th + 1) / nth;`);
+    close = [
+      `  }`,
+      `  if (nth > 1) for (int64_t i = 0; i < no; i++) { ${A} a = parts[i]; for (int t = 1; t < nth; t++) { const ${A} y = parts[(int64_t)t * no + i]; ${combine} } acc0[i] = a; }`,
+    ].join("\n");
+  }
+  const loop = (ax: number): string =>
+    split && ax === 0
+      ? `${"  ".repeat(ax + 2)}for (int64_t i0 = lo0; i0 < hi0; i0++) {`
+      : `${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${x}_n[${ax}]; i${ax}++) {`;
+  if (lanes) {
     // Float sums along the innermost axis: 8 partial sums that gcc vectorises when that axis is
     // contiguous (a different association than perform's left-to-right sum, within rounding).
-    for (let ax = 0; ax < L; ax++) r.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${x}_n[${ax}]; i${ax}++) {`);
+    for (let ax = 0; ax < L; ax++) r.push(loop(ax));
     const ind = "  ".repeat(L + 2);
     const base = [...Array(L).keys()].map((ax) => `i${ax} * ${x}_s[${ax}]`).join(" + ") || "0";
     const dst = `acc[${[...Array(L).keys()].map((ax) => `i${ax} * ${ostr[ax]}`).join(" + ") || "0"}]`;
@@ -554,13 +596,14 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
     r.push(`${ind}${dst} = a;`);
     for (let ax = L - 1; ax >= 0; ax--) r.push(`${"  ".repeat(ax + 2)}}`);
   } else {
-    for (let ax = 0; ax < nd; ax++) r.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${x}_n[${ax}]; i${ax}++) {`);
+    for (let ax = 0; ax < nd; ax++) r.push(loop(ax));
     const ind = "  ".repeat(nd + 2);
     const src = `${x}[${[...Array(nd).keys()].map((ax) => `i${ax} * ${x}_s[${ax}]`).join(" + ") || "0"}]`;
     const dst = `acc[${[...Array(nd).keys()].map((ax) => `i${ax} * ${ostr[ax]}`).join(" + ") || "0"}]`;
     r.push(`${ind}const ${ctype(inD)} xv = ${src}; ${A} a = ${dst}; ${step} ${dst} = a;`);
     for (let ax = nd - 1; ax >= 0; ax--) r.push(`${"  ".repeat(ax + 2)}}`);
   }
+  if (close) r.push(close);
   r.push(`  }`);
   if (acc !== out) r.push(`  for (int64_t i = 0; i < no; i++) { const ${A} a = acc[i]; ${o}[i] = ${convert("a", acc, ctype(out), out)}; }`);
   r.push(`}`);

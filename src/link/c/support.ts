@@ -445,6 +445,15 @@ static inline int th_contiguous(int nd, const int64_t *shape, const int64_t *str
   for (int i = nd - 1; i >= 0; i--) { if (shape[i] != 1 && strides[i] != want) return 0; want *= shape[i]; }
   return 1;
 }
+/* OpenMP's thread count and id; one thread when the module is built without -fopenmp */
+#ifdef _OPENMP
+#include <omp.h>
+static inline int th_omp_max_threads(void) { return omp_get_max_threads(); }
+static inline int th_omp_thread_num(void) { return omp_get_thread_num(); }
+#else
+static inline int th_omp_max_threads(void) { return 1; }
+static inline int th_omp_thread_num(void) { return 0; }
+#endif
 static inline void *th_alloc(int64_t bytes) {
   void *p = NULL;
   size_t n = (size_t)(bytes > 0 ? bytes : 1);

@@ -1,0 +1,102 @@
+/**
+ * Reductions on OpenMP threads in generated C. Above `openmp_elemwise_minsize` input elements, a
+ * reduction whose leading axes are kept shares those output rows out between threads; one that
+ * reduces axis 0 gives each thread a range of axis 0 and an accumulator of its own, combined in
+ * thread order. Both must agree with perform for every axis set, kind and dtype, on contiguous,
+ * transposed and reversed inputs, and on empty and size-1 axes (the threshold set to 0 forces the
+ * threaded code on small shapes too). The machine running the suite may have one core: OpenMP
+ * then runs one thread and the code paths still run (the split with nth = 1).
+ */
+
+import { describe, expect, it } from "vitest";
+import * as theano from "../../../src/index.js";
+import { cCompilerStatus } from "../../../src/link/c/compiler.js";
+import { cSource } from "../../../src/link/c/linker.js";
+import { mulberry32 } from "../../../src/ndarray/rng.js";
+import type { DType } from "../../../src/ndarray/dtype.js";
+import { evaluate, expectClose } from "../../helpers.js";
+
+const { T } = theano;
+type NDArray = theano.NDArray;
+type TV = theano.TensorVariable;
+const C = new theano.Mode("c", "None");
+
+function values(dtype: DType, shape: number[], seed: number): NDArray {
+  const rnd = mulberry32(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const xs = Array.from({ length: n }, () => {
+    const u = rnd();
+    // small values keep products finite and integer sums exact; a few zeros for all/any
+    if (dtype === "bool") return u < 0.9 ? 1 : 0;
+    if (dtype.startsWith("float")) return u < 0.02 ? 0 : 0.9 + 0.2 * rnd();
+    return Math.floor(u * 7) - (dtype.startsWith("uint") ? 0 : 3);
+  });
+  return theano.array(xs, dtype).reshape(shape);
+}
+
+/** Every non-empty axis subset of a rank-3 tensor, and the whole reduction. */
+const AXES: Array<number[] | null> = [[0], [1], [2], [0, 1], [0, 2], [1, 2], null];
+
+function reductions(x: TV): TV[] {
+  const outs: TV[] = [];
+  const dtype = x.dtype;
+  for (const axis of AXES) {
+    outs.push(T.sum(x, axis), T.max(x, axis), T.min(x, axis));
+    if (dtype !== "bool") outs.push(T.prod(x.get(":", ":4", ":3"), axis));
+    outs.push(T.all(x, axis), T.any(x, axis));
+  }
+  return outs;
+}
+
+function check(x: TV, outs: TV[], inputs: Array<[string, NDArray]>): void {
+  const f = theano.function([x], outs, { mode: C }) as unknown as (v: NDArray) => NDArray[];
+  for (const [layout, v] of inputs) {
+    const got = f(v);
+    const want = evaluate(outs, new Map([[x, v]]));
+    outs.forEach((o, i) => {
+      try {
+        expectClose(got[i]!, want[i]!, x.dtype === "float32" ? { rtol: 1e-4, atol: 1e-5 } : {});
+      } catch (e) {
+        throw new Error(`${String(o.owner?.op)} on ${layout} ${x.dtype}: ${(e as Error).message}`);
+      }
+    });
+  }
+}
+
+describe.skipIf(!cCompilerStatus().ok)("reductions on OpenMP threads", () => {
+  it("the generated code shares out kept leading axes, and splits a reduced axis 0 into per-thread accumulators", () => {
+    const x = T.tensor({ dtype: "float32", shape: [null, null, null], name: "x" });
+    const f = theano.function([x], [T.sum(x, [1, 2]), T.max(x, [0])], { mode: C });
+    const src = cSource(f.fgraph).source;
+    expect(src).toMatch(/#pragma omp parallel for collapse\(1\) if \(th_size\(3, [\w>-]+_n\) >= 65536\)/);
+    expect(src).toMatch(/#pragma omp parallel num_threads\(nth\) if \(nth > 1\)/);
+  });
+
+  for (const dtype of ["float64", "float32", "int32", "int64", "uint8", "bool"] as DType[]) {
+    it(`${dtype}: every axis set and kind above the threshold (70x40x30), contiguous, transposed, reversed`, () => {
+      const x = T.tensor({ dtype, shape: [null, null, null], name: "x" });
+      const big = values(dtype, [70, 40, 30], 1);
+      check(x, reductions(x), [
+        ["contiguous", big],
+        ["transposed", values(dtype, [30, 40, 70], 2).transpose(2, 1, 0)],
+        ["reversed", big.slice([null, null, -1], [null, null], [null, null, -1])],
+      ]);
+    });
+  }
+
+  it("threshold 0: threaded code on tiny, size-1 and empty shapes", () => {
+    theano.config.change({ openmp_elemwise_minsize: 0 }, () => {
+      for (const dtype of ["float64", "int32"] as DType[]) {
+        const x = T.tensor({ dtype, shape: [null, null, null], name: "x" });
+        const outs = reductions(x).filter((o) => !/max|min/i.test(String(o.owner?.op)));
+        check(x, outs, [
+          ["1x1x1", values(dtype, [1, 1, 1], 3)],
+          ["3x1x5", values(dtype, [3, 1, 5], 4)],
+          ["0x4x5", values(dtype, [0, 4, 5], 5)],
+          ["4x0x5", values(dtype, [4, 0, 5], 6)],
+          ["2x3x4", values(dtype, [2, 3, 4], 7)],
+        ]);
+      }
+    });
+  });
+});
