@@ -554,28 +554,32 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
   // `nloops` leading axes. When the first P of them are kept axes, different iterations of those
   // write different outputs: they are shared out as one collapsed loop. When axis 0 is reduced,
   // each thread reduces a range of axis 0 into an accumulator of its own, and the accumulators
-  // are combined in thread order afterwards (the same result for the same thread count).
+  // are combined in thread order afterwards (the same result for the same thread count). The
+  // ranges follow the team OpenMP actually gives (OMP_DYNAMIC or a thread limit may shrink it).
+  // A float sum of a whole vector (the lane path with no outer loop) splits the lane instead.
   const nloops = lanes ? L : nd;
   let P = 0;
   while (P < nloops && !op.axis.includes(P)) P++;
   const big = `th_size(${nd}, ${x}_n) >= ${w.opts.ompMinSize}`;
   const split = P === 0 && nloops >= 1;
+  const splitLane = lanes && L === 0;
   let close = "";
   if (P > 0) r.push(`#pragma omp parallel for collapse(${P}) if (${big}) schedule(static)`);
   else if (split) {
     r.push(`  ${A} *acc0 = acc, *parts = NULL;`);
-    r.push(`  int nth = ${big} ? th_omp_max_threads() : 1;`);
+    r.push(`  int nth = ${big} ? th_omp_max_threads() : 1, used = 1;`);
     r.push(`  if (nth > ${x}_n[0]) nth = (int)${x}_n[0];`);
     r.push(`  if (nth > 1) { parts = (${A} *)th_alloc((int64_t)sizeof(${A}) * no * nth); if (!parts) nth = 1; else tmp[ntmp++] = parts; }`);
     r.push(`#pragma omp parallel num_threads(nth) if (nth > 1)`);
     r.push(`  {`);
-    r.push(`  const int th = th_omp_thread_num();`);
-    r.push(`  ${A} *acc = nth > 1 ? parts + (int64_t)th * no : acc0;`);
-    r.push(`  if (nth > 1) for (int64_t i = 0; i < no; i++) acc[i] = ${init};`);
-    r.push(`  const int64_t lo0 = ${x}_n[0] * th / nth, hi0 = ${x}_n[0] * (th + 1) / nth;`);
+    r.push(`  const int th = th_omp_thread_num(), nt = th_omp_num_threads();`);
+    r.push(`  if (th == 0) used = nt;`);
+    r.push(`  ${A} *acc = nt > 1 ? parts + (int64_t)th * no : acc0;`);
+    r.push(`  if (nt > 1) for (int64_t i = 0; i < no; i++) acc[i] = ${init};`);
+    r.push(`  const int64_t lo0 = ${x}_n[0] * th / nt, hi0 = ${x}_n[0] * (th + 1) / nt;`);
     close = [
       `  }`,
-      `  if (nth > 1) for (int64_t i = 0; i < no; i++) { ${A} a = parts[i]; for (int t = 1; t < nth; t++) { const ${A} y = parts[(int64_t)t * no + i]; ${combine} } acc0[i] = a; }`,
+      `  if (used > 1) for (int64_t i = 0; i < no; i++) { ${A} a = parts[i]; for (int t = 1; t < used; t++) { const ${A} y = parts[(int64_t)t * no + i]; ${combine} } acc0[i] = a; }`,
     ].join("\n");
   }
   const loop = (ax: number): string =>
@@ -590,9 +594,21 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
     const base = [...Array(L).keys()].map((ax) => `i${ax} * ${x}_s[${ax}]`).join(" + ") || "0";
     const dst = `acc[${[...Array(L).keys()].map((ax) => `i${ax} * ${ostr[ax]}`).join(" + ") || "0"}]`;
     const cv = (e: string): string => convert(e, inD, A, acc);
+    const laneSum = (lo: string, hi: string, into: string): string =>
+      `if (st == 1) { ${A} ps[8] = {0}; int64_t j = ${lo}; for (; j + 8 <= ${hi}; j += 8) for (int q = 0; q < 8; q++) ps[q] += ${cv("xp[j + q]")}; for (; j < ${hi}; j++) ps[0] += ${cv("xp[j]")}; ${into} += ((ps[0] + ps[1]) + (ps[2] + ps[3])) + ((ps[4] + ps[5]) + (ps[6] + ps[7])); }\n` +
+      `${ind}else for (int64_t j = ${lo}; j < ${hi}; j++) ${into} += ${cv("xp[j * st]")};`;
     r.push(`${ind}const ${ctype(inD)} *xp = ${x} + (${base}); const int64_t len = ${x}_n[${L}], st = ${x}_s[${L}]; ${A} a = ${dst};`);
-    r.push(`${ind}if (st == 1) { ${A} ps[8] = {0}; int64_t j = 0; for (; j + 8 <= len; j += 8) for (int q = 0; q < 8; q++) ps[q] += ${cv("xp[j + q]")}; for (; j < len; j++) ps[0] += ${cv("xp[j]")}; a += ((ps[0] + ps[1]) + (ps[2] + ps[3])) + ((ps[4] + ps[5]) + (ps[6] + ps[7])); }`);
-    r.push(`${ind}else for (int64_t j = 0; j < len; j++) a += ${cv("xp[j * st]")};`);
+    if (splitLane) {
+      // one partial sum per thread (at most 64), added in thread order
+      r.push(`${ind}${A} part[64]; int nth = ${big} ? th_omp_max_threads() : 1, used = 1;`);
+      r.push(`${ind}if (nth > 64) nth = 64; if (nth > len / 4096 + 1) nth = (int)(len / 4096 + 1);`);
+      r.push(`#pragma omp parallel num_threads(nth) if (nth > 1)`);
+      r.push(`${ind}{ const int th = th_omp_thread_num(), nt = th_omp_num_threads(); if (th == 0) used = nt;`);
+      r.push(`${ind}  const int64_t lo = len * th / nt, hi = len * (th + 1) / nt; ${A} s = 0;`);
+      r.push(`${ind}  ${laneSum("lo", "hi", "s")}`);
+      r.push(`${ind}  part[th] = s; }`);
+      r.push(`${ind}for (int t = 0; t < used; t++) a += part[t];`);
+    } else r.push(`${ind}${laneSum("0", "len", "a")}`);
     r.push(`${ind}${dst} = a;`);
     for (let ax = L - 1; ax >= 0; ax--) r.push(`${"  ".repeat(ax + 2)}}`);
   } else {

@@ -450,9 +450,11 @@ static inline int th_contiguous(int nd, const int64_t *shape, const int64_t *str
 #include <omp.h>
 static inline int th_omp_max_threads(void) { return omp_get_max_threads(); }
 static inline int th_omp_thread_num(void) { return omp_get_thread_num(); }
+static inline int th_omp_num_threads(void) { return omp_get_num_threads(); }
 #else
 static inline int th_omp_max_threads(void) { return 1; }
 static inline int th_omp_thread_num(void) { return 0; }
+static inline int th_omp_num_threads(void) { return 1; }
 #endif
 static inline void *th_alloc(int64_t bytes) {
   void *p = NULL;

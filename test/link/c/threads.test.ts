@@ -70,6 +70,8 @@ describe.skipIf(!cCompilerStatus().ok)("reductions on OpenMP threads", () => {
     const src = cSource(f.fgraph).source;
     expect(src).toMatch(/#pragma omp parallel for collapse\(1\) if \(th_size\(3, [\w>-]+_n\) >= 65536\)/);
     expect(src).toMatch(/#pragma omp parallel num_threads\(nth\) if \(nth > 1\)/);
+    const v = T.fvector("v");
+    expect(cSource(theano.function([v], T.sum(v), { mode: C }).fgraph).source).toMatch(/part\[64\]; int nth = th_size\(1, [\w>-]+_n\) >= 65536/);
   });
 
   for (const dtype of ["float64", "float32", "int32", "int64", "uint8", "bool"] as DType[]) {
@@ -84,7 +86,23 @@ describe.skipIf(!cCompilerStatus().ok)("reductions on OpenMP threads", () => {
     });
   }
 
+  it("float sums of a whole vector split the lane between threads (100 000 elements, contiguous and strided)", () => {
+    for (const dtype of ["float32", "float64"] as DType[]) {
+      const x = T.tensor({ dtype, shape: [null], name: "x" });
+      const v = values(dtype, [100_000], 8);
+      check(x, [T.sum(x), T.mean(x), T.sum(T.exp(x))], [
+        ["contiguous", v],
+        ["step 3", values(dtype, [300_000], 9).slice([null, null, 3])],
+        ["reversed", v.slice([null, null, -1])],
+      ]);
+    }
+  });
+
   it("threshold 0: threaded code on tiny, size-1 and empty shapes", () => {
+    theano.config.change({ openmp_elemwise_minsize: 0 }, () => {
+      const v = T.dvector("v");
+      check(v, [T.sum(v), T.prod(v), T.any(v)], [0, 1, 7, 4097, 9000].map((n) => [`length ${n}`, values("float64", [n], 10 + n)] as [string, NDArray]));
+    });
     theano.config.change({ openmp_elemwise_minsize: 0 }, () => {
       for (const dtype of ["float64", "int32"] as DType[]) {
         const x = T.tensor({ dtype, shape: [null, null, null], name: "x" });
