@@ -317,15 +317,16 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
   r.push(`  const int64_t n = th_size(${nd}, ${o}_n); (void)n;`);
   for (const j of stat) r.push(`  const ${inT[j]} x${j} = ${ins[j]}[0];`);
   const full = dyn.map((j) => `th_contiguous(${nd}, ${ins[j]}_n, ${ins[j]}_s) && th_size(${nd}, ${ins[j]}_n) == n`);
-  const par = `#pragma omp parallel for if (n >= ${w.opts.ompMinSize}) schedule(static)`;
+  const big = `n >= ${w.opts.ompMinSize}`;
+  const par = `#pragma omp parallel for if (${big}) schedule(static)`;
   r.push(`  if (${full.join(" && ") || "1"}) {`);
   for (const j of dyn) r.push(`    const ${inT[j]} *restrict p${j} = ${ins[j]};`);
   r.push(`    ${T} *restrict po = ${o};`);
-  r.push(par);
-  r.push(`    for (int64_t i = 0; i < n; i++) {`);
-  for (const j of dyn) r.push(`      const ${inT[j]} x${j} = p${j}[i];`);
-  r.push(`      ${body} po[i] = r;`);
-  r.push(`    }`);
+  const contiguous = [`    for (int64_t i = 0; i < n; i++) {`, ...dyn.map((j) => `      const ${inT[j]} x${j} = p${j}[i];`), `      ${body} po[i] = r;`, `    }`];
+  // One copy with the region's if(). A false if() still costs libgomp a one-thread team, ~0.65
+  // µs a call (x*2+1 on 10 elements: 1.83 µs with the region, 1.16 µs without); a second,
+  // serial copy of each loop removed that but cost the MLP step's cold compile ~0.4 s.
+  r.push(par, ...contiguous);
   if (nd > 0) {
     r.push(`  } else if (n > 0) {`);
     // Strided: broadcast axes get stride 0; the innermost axis is a plain loop, with a unit-stride
@@ -336,19 +337,22 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
     r.push(`    const int64_t inner = ${o}_n[${L}];`);
     // unit: every operand runs along the innermost axis with stride 1 (row broadcasting, bias adds)
     r.push(`    const int unit = ${dyn.map((j) => `b${j}[${L}] == 1`).join(" && ") || "1"};`);
-    if (L >= 1) r.push(`#pragma omp parallel for if (n >= ${w.opts.ompMinSize}) schedule(static)`);
-    outer.forEach((ax) => r.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${o}_n[${ax}]; i${ax}++) {`));
+    // the loop nest, on threads (over the outer axes) when there are outer axes
+    const nest: string[] = [];
+    outer.forEach((ax) => nest.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${o}_n[${ax}]; i${ax}++) {`));
     const ind = "  ".repeat(L + 2);
-    for (const j of dyn) r.push(`${ind}const ${inT[j]} *q${j} = ${ins[j]}${outer.map((ax) => ` + i${ax} * b${j}[${ax}]`).join("")};`);
+    for (const j of dyn) nest.push(`${ind}const ${inT[j]} *q${j} = ${ins[j]}${outer.map((ax) => ` + i${ax} * b${j}[${ax}]`).join("")};`);
     const flat = outer.length ? outer.reduce((acc, ax) => (acc === "" ? `i${ax}` : `(${acc}) * ${o}_n[${ax}] + i${ax}`), "") : "0";
-    r.push(`${ind}${T} *qo = ${o} + (${flat}) * inner;`);
+    nest.push(`${ind}${T} *qo = ${o} + (${flat}) * inner;`);
     // unit-stride inner loop: strides are 0 or 1, so index by (j & mask) where mask is 0 or -1
-    r.push(`${ind}if (unit) {`);
-    r.push(`${ind}  for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[jj];`).join(" ")} ${body} qo[jj] = r; }`);
-    r.push(`${ind}} else {`);
-    r.push(`${ind}  for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[jj * b${j}[${L}]];`).join(" ")} ${body} qo[jj] = r; }`);
-    r.push(`${ind}}`);
-    outer.reverse().forEach((ax) => r.push(`${"  ".repeat(ax + 2)}}`));
+    nest.push(`${ind}if (unit) {`);
+    nest.push(`${ind}  for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[jj];`).join(" ")} ${body} qo[jj] = r; }`);
+    nest.push(`${ind}} else {`);
+    nest.push(`${ind}  for (int64_t jj = 0; jj < inner; jj++) { ${dyn.map((j) => `const ${inT[j]} x${j} = q${j}[jj * b${j}[${L}]];`).join(" ")} ${body} qo[jj] = r; }`);
+    nest.push(`${ind}}`);
+    outer.reverse().forEach((ax) => nest.push(`${"  ".repeat(ax + 2)}}`));
+    if (L >= 1) r.push(par);
+    r.push(...nest);
   }
   r.push(`  }`);
   r.push(`}`);
@@ -563,33 +567,15 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
   const big = `th_size(${nd}, ${x}_n) >= ${w.opts.ompMinSize}`;
   const split = P === 0 && nloops >= 1;
   const splitLane = lanes && L === 0;
-  let close = "";
-  if (P > 0) r.push(`#pragma omp parallel for collapse(${P}) if (${big}) schedule(static)`);
-  else if (split) {
-    r.push(`  ${A} *acc0 = acc, *parts = NULL;`);
-    r.push(`  int nth = ${big} ? th_omp_max_threads() : 1, used = 1;`);
-    r.push(`  if (nth > ${x}_n[0]) nth = (int)${x}_n[0];`);
-    r.push(`  if (nth > 1) { parts = (${A} *)th_alloc((int64_t)sizeof(${A}) * no * nth); if (!parts) nth = 1; else tmp[ntmp++] = parts; }`);
-    r.push(`#pragma omp parallel num_threads(nth) if (nth > 1)`);
-    r.push(`  {`);
-    r.push(`  const int th = th_omp_thread_num(), nt = th_omp_num_threads();`);
-    r.push(`  if (th == 0) used = nt;`);
-    r.push(`  ${A} *acc = nt > 1 ? parts + (int64_t)th * no : acc0;`);
-    r.push(`  if (nt > 1) for (int64_t i = 0; i < no; i++) acc[i] = ${init};`);
-    r.push(`  const int64_t lo0 = ${x}_n[0] * th / nt, hi0 = ${x}_n[0] * (th + 1) / nt;`);
-    close = [
-      `  }`,
-      `  if (used > 1) for (int64_t i = 0; i < no; i++) { ${A} a = parts[i]; for (int t = 1; t < used; t++) { const ${A} y = parts[(int64_t)t * no + i]; ${combine} } acc0[i] = a; }`,
-    ].join("\n");
-  }
   const loop = (ax: number): string =>
     split && ax === 0
       ? `${"  ".repeat(ax + 2)}for (int64_t i0 = lo0; i0 < hi0; i0++) {`
       : `${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${x}_n[${ax}]; i${ax}++) {`;
+  const nest: string[] = [];
   if (lanes) {
     // Float sums along the innermost axis: 8 partial sums that gcc vectorises when that axis is
     // contiguous (a different association than perform's left-to-right sum, within rounding).
-    for (let ax = 0; ax < L; ax++) r.push(loop(ax));
+    for (let ax = 0; ax < L; ax++) nest.push(loop(ax));
     const ind = "  ".repeat(L + 2);
     const base = [...Array(L).keys()].map((ax) => `i${ax} * ${x}_s[${ax}]`).join(" + ") || "0";
     const dst = `acc[${[...Array(L).keys()].map((ax) => `i${ax} * ${ostr[ax]}`).join(" + ") || "0"}]`;
@@ -597,29 +583,50 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
     const laneSum = (lo: string, hi: string, into: string): string =>
       `if (st == 1) { ${A} ps[8] = {0}; int64_t j = ${lo}; for (; j + 8 <= ${hi}; j += 8) for (int q = 0; q < 8; q++) ps[q] += ${cv("xp[j + q]")}; for (; j < ${hi}; j++) ps[0] += ${cv("xp[j]")}; ${into} += ((ps[0] + ps[1]) + (ps[2] + ps[3])) + ((ps[4] + ps[5]) + (ps[6] + ps[7])); }\n` +
       `${ind}else for (int64_t j = ${lo}; j < ${hi}; j++) ${into} += ${cv("xp[j * st]")};`;
-    r.push(`${ind}const ${ctype(inD)} *xp = ${x} + (${base}); const int64_t len = ${x}_n[${L}], st = ${x}_s[${L}]; ${A} a = ${dst};`);
+    nest.push(`${ind}const ${ctype(inD)} *xp = ${x} + (${base}); const int64_t len = ${x}_n[${L}], st = ${x}_s[${L}]; ${A} a = ${dst};`);
     if (splitLane) {
       // one partial sum per thread (at most 64), added in thread order
-      r.push(`${ind}${A} part[64]; int nth = ${big} ? th_omp_max_threads() : 1, used = 1;`);
-      r.push(`${ind}if (nth > 64) nth = 64; if (nth > len / 4096 + 1) nth = (int)(len / 4096 + 1);`);
-      r.push(`#pragma omp parallel num_threads(nth) if (nth > 1)`);
-      r.push(`${ind}{ const int th = th_omp_thread_num(), nt = th_omp_num_threads(); if (th == 0) used = nt;`);
-      r.push(`${ind}  const int64_t lo = len * th / nt, hi = len * (th + 1) / nt; ${A} s = 0;`);
-      r.push(`${ind}  ${laneSum("lo", "hi", "s")}`);
-      r.push(`${ind}  part[th] = s; }`);
-      r.push(`${ind}for (int t = 0; t < used; t++) a += part[t];`);
-    } else r.push(`${ind}${laneSum("0", "len", "a")}`);
-    r.push(`${ind}${dst} = a;`);
-    for (let ax = L - 1; ax >= 0; ax--) r.push(`${"  ".repeat(ax + 2)}}`);
+      nest.push(`${ind}${A} part[64]; int nth = ${big} ? th_omp_max_threads() : 1, used = 1;`);
+      nest.push(`${ind}if (nth > 64) nth = 64; if (nth > len / 4096 + 1) nth = (int)(len / 4096 + 1);`);
+      nest.push(
+        `#pragma omp parallel num_threads(nth) if (nth > 1)`,
+        `${ind}{ const int th = th_omp_thread_num(), nt = th_omp_num_threads(); if (th == 0) used = nt;`,
+        `${ind}  const int64_t lo = len * th / nt, hi = len * (th + 1) / nt; ${A} s = 0;`,
+        `${ind}  ${laneSum("lo", "hi", "s")}`,
+        `${ind}  part[th] = s; }`,
+      );
+      nest.push(`${ind}for (int t = 0; t < used; t++) a += part[t];`);
+    } else nest.push(`${ind}${laneSum("0", "len", "a")}`);
+    nest.push(`${ind}${dst} = a;`);
+    for (let ax = L - 1; ax >= 0; ax--) nest.push(`${"  ".repeat(ax + 2)}}`);
   } else {
-    for (let ax = 0; ax < nd; ax++) r.push(loop(ax));
+    for (let ax = 0; ax < nd; ax++) nest.push(loop(ax));
     const ind = "  ".repeat(nd + 2);
     const src = `${x}[${[...Array(nd).keys()].map((ax) => `i${ax} * ${x}_s[${ax}]`).join(" + ") || "0"}]`;
     const dst = `acc[${[...Array(nd).keys()].map((ax) => `i${ax} * ${ostr[ax]}`).join(" + ") || "0"}]`;
-    r.push(`${ind}const ${ctype(inD)} xv = ${src}; ${A} a = ${dst}; ${step} ${dst} = a;`);
-    for (let ax = nd - 1; ax >= 0; ax--) r.push(`${"  ".repeat(ax + 2)}}`);
+    nest.push(`${ind}const ${ctype(inD)} xv = ${src}; ${A} a = ${dst}; ${step} ${dst} = a;`);
+    for (let ax = nd - 1; ax >= 0; ax--) nest.push(`${"  ".repeat(ax + 2)}}`);
   }
-  if (close) r.push(close);
+  // One copy of the nest, with the region's if() (see genElemwise on its cost when false).
+  if (P > 0) r.push(`#pragma omp parallel for collapse(${P}) if (${big}) schedule(static)`, ...nest);
+  else if (split) {
+    r.push(`  ${A} *acc0 = acc, *parts = NULL;`);
+    r.push(`  int nth = ${big} ? th_omp_max_threads() : 1, used = 1;`);
+    r.push(`  if (nth > ${x}_n[0]) nth = (int)${x}_n[0];`);
+    r.push(`  if (nth > 1) { parts = (${A} *)th_alloc((int64_t)sizeof(${A}) * no * nth); if (!parts) nth = 1; else tmp[ntmp++] = parts; }`);
+    const block = [
+      `  {`,
+      `  const int th = th_omp_thread_num(), nt = th_omp_num_threads();`,
+      `  if (th == 0) used = nt;`,
+      `  ${A} *acc = nt > 1 ? parts + (int64_t)th * no : acc0;`,
+      `  if (nt > 1) for (int64_t i = 0; i < no; i++) acc[i] = ${init};`,
+      `  const int64_t lo0 = ${x}_n[0] * th / nt, hi0 = ${x}_n[0] * (th + 1) / nt;`,
+      ...nest,
+      `  }`,
+    ];
+    r.push(`#pragma omp parallel num_threads(nth) if (nth > 1)`, ...block);
+    r.push(`  if (used > 1) for (int64_t i = 0; i < no; i++) { ${A} a = parts[i]; for (int t = 1; t < used; t++) { const ${A} y = parts[(int64_t)t * no + i]; ${combine} } acc0[i] = a; }`);
+  } else r.push(...nest);
   r.push(`  }`);
   if (acc !== out) r.push(`  for (int64_t i = 0; i < no; i++) { const ${A} a = acc[i]; ${o}[i] = ${convert("a", acc, ctype(out), out)}; }`);
   r.push(`}`);
@@ -953,18 +960,23 @@ static void th_softmax_lane_##S(int64_t n, const T *x, int64_t sx, T *y, int64_t
     else { T inv = (T)1 / s; for (int64_t i = 0; i < n; i++) y[i * sy] *= inv; }               \
   }                                                                                             \
 }                                                                                               \
+/* lane l of a softmax along the axis it normalises */                                        \
+static inline void th_softmax_one_##S(int64_t l, int nd, const int64_t *shape, const int64_t *xs, const int64_t *ys, int axis, int64_t n, const T *x, T *y, int lg) { \
+  int64_t rem = l, ox = 0, oy = 0;                                                              \
+  for (int i = nd - 1; i >= 0; i--) { if (i == axis) continue; int64_t q = rem % shape[i]; rem /= shape[i]; ox += q * xs[i]; oy += q * ys[i]; } \
+  th_softmax_lane_##S(n, x + ox, xs[axis], y + oy, ys[axis], lg);                               \
+}                                                                                               \
 TH_RT_th_softmax_##S void th_softmax_##S(int nd, const int64_t *shape, const int64_t *xs, int axis, const T *x, T *y, int lg) { \
   int64_t ys[nd > 0 ? nd : 1]; int64_t acc = 1; /* sized by the rank: any number of axes */  \
   for (int i = nd - 1; i >= 0; i--) { ys[i] = acc; acc *= shape[i]; }                           \
   int64_t lanes = 1; for (int i = 0; i < nd; i++) if (i != axis) lanes *= shape[i];             \
   int64_t n = shape[axis];                                                                      \
   if (n == 0 || lanes == 0) return;                                                             \
-  _Pragma("omp parallel for if (lanes * n >= 65536) schedule(static)")                          \
-  for (int64_t l = 0; l < lanes; l++) {                                                         \
-    int64_t rem = l, ox = 0, oy = 0;                                                            \
-    for (int i = nd - 1; i >= 0; i--) { if (i == axis) continue; int64_t q = rem % shape[i]; rem /= shape[i]; ox += q * xs[i]; oy += q * ys[i]; } \
-    th_softmax_lane_##S(n, x + ox, xs[axis], y + oy, ys[axis], lg);                              \
-  }                                                                                             \
+  /* threads only past the threshold: an OpenMP region with a false if() still costs ~0.65 µs */ \
+  if (lanes * n >= 65536) {                                                                     \
+    _Pragma("omp parallel for schedule(static)")                                                \
+    for (int64_t l = 0; l < lanes; l++) th_softmax_one_##S(l, nd, shape, xs, ys, axis, n, x, y, lg); \
+  } else for (int64_t l = 0; l < lanes; l++) th_softmax_one_##S(l, nd, shape, xs, ys, axis, n, x, y, lg); \
 }
 TH_SOFTMAX(f32, float, th_expf, th_logf)
 TH_SOFTMAX(f64, double, th_exp, log)
