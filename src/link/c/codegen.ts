@@ -222,9 +222,19 @@ class SegmentWriter {
   readonly names = new Map<Variable, string>();
   /** Shape-phase expressions of scalars whose value is a shape entry (Shape_i outputs). */
   readonly shapeValues = new Map<Variable, string>();
+  /**
+   * Functions a `run` entry calls (keyed by the entry): defined before the chunk function that
+   * holds the entry, in the same translation unit.
+   */
+  readonly helpers = new Map<string, string>();
   counter = 0;
+  helperCount = 0;
 
-  constructor(readonly opts: CodegenOptions) {}
+  constructor(
+    readonly opts: CodegenOptions,
+    /** The segment's function name: its state struct is `struct <fn>_st`. */
+    readonly fn: string,
+  ) {}
 
   name(v: Variable): string {
     const n = this.names.get(v);
@@ -313,19 +323,21 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
   const stat = a.filter((j) => types[j]!.shape.every((d) => d === 1));
   const dyn = a.filter((j) => !stat.includes(j));
   const inT = node.inputs.map((v) => ctype(dtypeOf(v)));
-  const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  // The kernel is its own function with orphaned worksharing (`omp for`): called inside a
+  // parallel region when the output is big enough, its loop is shared out; called directly, the
+  // loop runs whole on the calling thread without entering libgomp's region machinery. (A
+  // `parallel for if (...)` whose condition is false still builds a one-thread team: 0.65 µs a
+  // call, a third of a tiny function's call; x*2+1 on 10 elements took 1.83 µs with it.)
+  const fn = `${w.fn}_k${w.helperCount++}`;
+  const r: string[] = [`static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S) { /* node ${k}: ${sq(node.toString())} */`];
   r.push(`  const int64_t n = th_size(${nd}, ${o}_n); (void)n;`);
   for (const j of stat) r.push(`  const ${inT[j]} x${j} = ${ins[j]}[0];`);
   const full = dyn.map((j) => `th_contiguous(${nd}, ${ins[j]}_n, ${ins[j]}_s) && th_size(${nd}, ${ins[j]}_n) == n`);
-  const big = `n >= ${w.opts.ompMinSize}`;
-  const par = `#pragma omp parallel for if (${big}) schedule(static)`;
+  const par = `#pragma omp for schedule(static) nowait`;
   r.push(`  if (${full.join(" && ") || "1"}) {`);
   for (const j of dyn) r.push(`    const ${inT[j]} *restrict p${j} = ${ins[j]};`);
   r.push(`    ${T} *restrict po = ${o};`);
   const contiguous = [`    for (int64_t i = 0; i < n; i++) {`, ...dyn.map((j) => `      const ${inT[j]} x${j} = p${j}[i];`), `      ${body} po[i] = r;`, `    }`];
-  // One copy with the region's if(). A false if() still costs libgomp a one-thread team, ~0.65
-  // µs a call (x*2+1 on 10 elements: 1.83 µs with the region, 1.16 µs without); a second,
-  // serial copy of each loop removed that but cost the MLP step's cold compile ~0.4 s.
   r.push(par, ...contiguous);
   if (nd > 0) {
     r.push(`  } else if (n > 0) {`);
@@ -356,7 +368,16 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
   }
   r.push(`  }`);
   r.push(`}`);
-  w.run.push(r.join("\n"));
+  const call = [
+    `{ /* node ${k}: ${sq(node.toString())} */`,
+    `  if (th_size(${nd}, ${o}_n) >= ${w.opts.ompMinSize}) {`,
+    `#pragma omp parallel`,
+    `    ${fn}(S);`,
+    `  } else ${fn}(S);`,
+    `}`,
+  ].join("\n");
+  w.helpers.set(call, r.join("\n"));
+  w.run.push(call);
 }
 
 function genDimShuffle(w: SegmentWriter, node: Apply<DimShuffle>, k: number): void {
@@ -1172,7 +1193,7 @@ function segmentSource(
   pos: Map<Apply, number>,
   opts: CodegenOptions,
 ): { decls: string; pieces: string[]; gemm: boolean } {
-  const w = new SegmentWriter(opts);
+  const w = new SegmentWriter(opts, seg.fn);
   const nin = seg.inputs.length;
   const nex = seg.exports.length;
   const constLines: string[] = [];
@@ -1277,6 +1298,7 @@ function segmentSource(
       const kerr = /\bgoto kerr\b/.test(text);
       chunks.push(
         [
+          ...cur.flatMap((e) => w.helpers.get(e) ?? []),
           `TH_UNIT_FN __attribute__((noinline)) int ${name}(struct ${seg.fn}_st *S, char *err) {`,
           `  void **tmp = S->tmp; int ntmp = S->ntmp; (void)tmp; (void)err;`,
           ...(kerr ? [`  int rcode = 0;`] : []),
@@ -1294,9 +1316,10 @@ function segmentSource(
       size = 0;
     };
     for (const e of entries) {
-      if (size > 0 && size + e.length > CHUNK_CHARS) flush();
+      const len = e.length + (w.helpers.get(e)?.length ?? 0);
+      if (size > 0 && size + len > CHUNK_CHARS) flush();
       cur.push(e);
-      size += e.length;
+      size += len;
     }
     flush();
     return out;

@@ -1,5 +1,5 @@
 /**
- * Reductions on OpenMP threads in generated C. Above `openmp_elemwise_minsize` input elements, a
+ * Reductions and elementwise kernels on OpenMP threads in generated C. Above `openmp_elemwise_minsize` input elements, a
  * reduction whose leading axes are kept shares those output rows out between threads; one that
  * reduces axis 0 gives each thread a range of axis 0 and an accumulator of its own, combined in
  * thread order. Both must agree with perform for every axis set, kind and dtype, on contiguous,
@@ -70,6 +70,13 @@ describe.skipIf(!cCompilerStatus().ok)("reductions on OpenMP threads", () => {
     const src = cSource(f.fgraph).source;
     expect(src).toMatch(/#pragma omp parallel for collapse\(1\) if \(th_size\(3, [\w>-]+_n\) >= 65536\)/);
     expect(src).toMatch(/#pragma omp parallel num_threads\(nth\) if \(nth > 1\)/);
+    // elementwise kernels: a function with orphaned `omp for`, entered in a region only when big
+    // (a region whose if() is false still costs libgomp a one-thread team, ~0.65 µs a call)
+    const y = T.fmatrix("y");
+    const e = cSource(theano.function([y], T.tanh(y).mul(2), { mode: C }).fgraph).source;
+    expect(e).toMatch(/static __attribute__\(\(noinline\)\) void th_seg0_k0\(struct th_seg0_st \*S\)/);
+    expect(e).toMatch(/#pragma omp for schedule\(static\) nowait/);
+    expect(e).toMatch(/if \(th_size\(2, [\w>-]+_n\) >= 65536\) \{\n#pragma omp parallel\n    th_seg0_k0\(S\);\n  \} else th_seg0_k0\(S\);/);
     const v = T.fvector("v");
     expect(cSource(theano.function([v], T.sum(v), { mode: C }).fgraph).source).toMatch(/part\[64\]; int nth = th_size\(1, [\w>-]+_n\) >= 65536/);
   });
@@ -96,6 +103,32 @@ describe.skipIf(!cCompilerStatus().ok)("reductions on OpenMP threads", () => {
         ["reversed", v.slice([null, null, -1])],
       ]);
     }
+  });
+
+  it("elementwise kernels above the threshold: contiguous, transposed, broadcast rows", () => {
+    const x = T.dmatrix("x");
+    const b = T.drow("b");
+    const outs = [T.tanh(x).mul(2).add(b), x.mul(x).sub(b), T.exp(x.neg())];
+    const f = theano.function([x, b], outs, { mode: C }) as unknown as (u: NDArray, v: NDArray) => NDArray[];
+    for (const [layout, xv] of [
+      ["contiguous 300x400", values("float64", [300, 400], 20)],
+      ["transposed 400x300", values("float64", [300, 400], 21).transpose()],
+      ["reversed rows", values("float64", [300, 400], 22).slice([null, null, -1])],
+    ] as Array<[string, NDArray]>) {
+      const bv = values("float64", [1, xv.shape[1]!], 23);
+      const got = f(xv, bv);
+      const want = evaluate(outs, new Map<theano.Variable, unknown>([[x, xv], [b, bv]]));
+      got.forEach((g, i) => expectClose(g, want[i]!));
+    }
+    theano.config.change({ openmp_elemwise_minsize: 0 }, () => {
+      const g = theano.function([x, b], outs, { mode: C }) as unknown as (u: NDArray, v: NDArray) => NDArray[];
+      for (const shape of [[1, 1], [3, 5], [0, 4], [4, 0]]) {
+        const xv = values("float64", shape, 24);
+        const bv = values("float64", [1, shape[1]!], 25);
+        const want = evaluate(outs, new Map<theano.Variable, unknown>([[x, xv], [b, bv]]));
+        g(xv, bv).forEach((r, i) => expectClose(r, want[i]!));
+      }
+    });
   });
 
   it("threshold 0: threaded code on tiny, size-1 and empty shapes", () => {
