@@ -267,10 +267,48 @@ export function powFloat(a: number, b: number): number {
   return Math.pow(a, b);
 }
 
-/** Integer power as NumPy: exact by squaring; negative exponents of ints are an error there, 0 here. */
-export function powInt(a: number, b: number): number {
+/**
+ * Integer power as NumPy computes it: by squaring, wrapping modulo 2^bits of the result dtype at
+ * every step (so 3 ** 40 in int32 and 3 ** 200 in int64 are NumPy's values, not a rounded double
+ * cast back). Up to 32 bits with Math.imul; int64/uint64 with BigInt, returned as a JS number
+ * (exact up to 2^53, as every int64 value of the scalar table). Negative exponents are an error
+ * in NumPy; here 1 ** n = 1, (-1) ** n = ±1, anything else 0. A bool result is `a || b == 0`.
+ */
+export function powInt(a: number, b: number, dtype = "int64"): number {
   if (b < 0) return a === 1 ? 1 : a === -1 ? (b % 2 === 0 ? 1 : -1) : 0;
-  return Math.pow(a, b);
+  if (dtype === "bool") return a !== 0 || b === 0 ? 1 : 0;
+  if (dtype === "int64" || dtype === "uint64") {
+    const wrap = dtype === "int64" ? (v: bigint) => BigInt.asIntN(64, v) : (v: bigint) => BigInt.asUintN(64, v);
+    let r = 1n;
+    let x = wrap(BigInt(Math.trunc(a)));
+    let e = BigInt(Math.trunc(b));
+    while (e > 0n) {
+      if (e & 1n) r = wrap(r * x);
+      x = wrap(x * x);
+      e >>= 1n;
+    }
+    return Number(r);
+  }
+  let r = 1;
+  let x = a | 0;
+  for (let e = Math.trunc(b); e > 0; e = Math.floor(e / 2)) {
+    if (e % 2 === 1) r = Math.imul(r, x);
+    x = Math.imul(x, x);
+  }
+  switch (dtype) {
+    case "int8":
+      return (r << 24) >> 24;
+    case "uint8":
+      return r & 0xff;
+    case "int16":
+      return (r << 16) >> 16;
+    case "uint16":
+      return r & 0xffff;
+    case "uint32":
+      return r >>> 0;
+    default:
+      return r | 0;
+  }
 }
 
 /**

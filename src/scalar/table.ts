@@ -110,8 +110,8 @@ export const mod = row({
 });
 export const pow = row({
   name: "pow", arity: 2, outDtype: (ins) => (ins.every((d) => d === "bool") ? "int8" : resultType(ins)),
-  impl: ([a, b], d) => (isIntOut(d) ? M.powInt(a!, b!) : M.powFloat(a!, b!)),
-  js: (d) => (isIntOut(d) ? "$.powInt($0, $1)" : "$.powFloat($0, $1)"),
+  impl: ([a, b], d) => (isIntOut(d) ? M.powInt(a!, b!, d) : M.powFloat(a!, b!)),
+  js: (d) => (isIntOut(d) ? `$.powInt($0, $1, "${d}")` : "$.powFloat($0, $1)"),
   c: (d) => (isIntOut(d) ? "th_pow_int($0, $1)" : "pow$f($0, $1)"),
 });
 export const neg = row({

@@ -18,6 +18,7 @@ import { TypeMismatchError } from "../../src/errors.js";
 import { type DType, type FloatDType, isBigIntDType, isFloat, resultType, typedArrayCtor } from "../../src/ndarray/dtype.js";
 import { SCALAR_OPS, type ScalarOp, renderTemplate } from "../../src/scalar/table.js";
 import { config } from "../../src/config/index.js";
+import { cCompilerStatus } from "../../src/link/c/compiler.js";
 import * as T from "../../src/tensor/index.js";
 
 type Enc = number | boolean | string;
@@ -184,5 +185,38 @@ describe("floatX rule for ints in transcendental functions and true division", (
         expect(T.trueDiv(T.ivector(), T.fvector()).dtype).toBe("float64");
       });
     }
+  });
+});
+
+describe("integer pow wraps as NumPy does (by squaring, modulo 2^bits at every step)", () => {
+  // np.power(np.array(a, d), np.array(b, d)) with NumPy 2.4 on this machine
+  const NUMPY: Array<[DType, number[], number[], number[]]> = [
+    ["int8", [3, 2, -3, 5], [5, 7, 3, 4], [-13, -128, -27, 113]],
+    ["uint8", [3, 2, 7, 255], [5, 9, 3, 2], [243, 0, 87, 1]],
+    ["int16", [3, 7, -5], [11, 6, 7], [-19461, -13423, -12589]],
+    ["int32", [3, 7, -3], [40, 13, 21], [689956897, -1895237401, -1870418611]],
+    ["uint32", [3, 5, 2], [21, 14, 31], [1870418611, 1808548329, 2147483648]],
+    ["int64", [3, 2, -7], [33, 62, 19], [5559060566555523, 4611686018427387904, -11398895185373143]],
+  ];
+  const pow = SCALAR_OPS.get("pow")!;
+  for (const [d, a, b, want] of NUMPY) {
+    it(`${d}: perform and the JS template give NumPy's values`, () => {
+      expect(a.map((x, i) => pow.impl([x, b[i]!], d))).toEqual(want);
+    });
+  }
+  it("the same through theano.function on the py, js and c linkers (int32, uint8)", async () => {
+    const theano = await import("../../src/index.js");
+    for (const [d, a, b, want] of NUMPY.filter(([d]) => d === "int32" || d === "uint8")) {
+      const x = theano.T.tensor({ dtype: d, shape: [null], name: "x" });
+      const y = theano.T.tensor({ dtype: d, shape: [null], name: "y" });
+      for (const linker of ["py", "js", "c"] as const) {
+        if (linker === "c" && !cCompilerStatus().ok) continue;
+        const f = theano.function([x, y], theano.T.pow(x, y), { mode: new theano.Mode(linker, "None") });
+        expect((f(theano.array(a, d), theano.array(b, d)) as InstanceType<typeof theano.NDArray>).toArray()).toEqual(want);
+      }
+    }
+  });
+  it("int64 past 2^53: NumPy's value, rounded to a JS number (3 ** 200 = 6627890308811632801 in int64)", () => {
+    expect(pow.impl([3, 200], "int64")).toBe(Number(6627890308811632801n));
   });
 });

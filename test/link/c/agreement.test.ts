@@ -119,8 +119,8 @@ function tryBuild(build: () => TV): TV | null {
 function everyRow(dtype: DType, vars: TV[]): TV[] {
   const outs: TV[] = [];
   for (const [name, row] of SCALAR_OPS) {
-    // Integer pow: perform computes Math.pow in doubles (inexact past 2^53), C exactly modulo
-    // 2^n as NumPy does; compared separately on values where both are exact.
+    // Integer pow: both wrap modulo 2^n as NumPy does, but perform's int64 results are JS numbers
+    // (exact to 2^53) where C's are exact; compared separately (test/scalar/table.test.ts).
     if (name === "pow" && !dtype.startsWith("float")) continue;
     const o = tryBuild(() => new T.Elemwise(row).makeNode(...vars.slice(0, row.arity)).outputs[0] as TV);
     if (o) outs.push(o);
