@@ -368,14 +368,7 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
   }
   r.push(`  }`);
   r.push(`}`);
-  const call = [
-    `{ /* node ${k}: ${sq(node.toString())} */`,
-    `  if (th_size(${nd}, ${o}_n) >= ${w.opts.ompMinSize}) {`,
-    `#pragma omp parallel`,
-    `    ${fn}(S);`,
-    `  } else ${fn}(S);`,
-    `}`,
-  ].join("\n");
+  const call = [`{ /* node ${k}: ${sq(node.toString())} */`, ...regionCall(`th_size(${nd}, ${o}_n) >= ${w.opts.ompMinSize}`, "#pragma omp parallel", `${fn}(S);`), `}`].join("\n");
   w.helpers.set(call, r.join("\n"));
   w.run.push(call);
 }
@@ -592,6 +585,10 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
     split && ax === 0
       ? `${"  ".repeat(ax + 2)}for (int64_t i0 = lo0; i0 < hi0; i0++) {`
       : `${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${x}_n[${ax}]; i${ax}++) {`;
+  // The threaded parts are a function of their own (see genElemwise): entered in a parallel
+  // region past the threshold, called directly below it (no libgomp team for small inputs).
+  const fn = `${w.fn}_k${w.helperCount++}`;
+  let helper: string | null = null;
   const nest: string[] = [];
   if (lanes) {
     // Float sums along the innermost axis: 8 partial sums that gcc vectorises when that axis is
@@ -609,14 +606,17 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
       // one partial sum per thread (at most 64), added in thread order
       nest.push(`${ind}${A} part[64]; int nth = ${big} ? th_omp_max_threads() : 1, used = 1;`);
       nest.push(`${ind}if (nth > 64) nth = 64; if (nth > len / 4096 + 1) nth = (int)(len / 4096 + 1);`);
-      nest.push(
-        `#pragma omp parallel num_threads(nth) if (nth > 1)`,
-        `${ind}{ const int th = th_omp_thread_num(), nt = th_omp_num_threads(); if (th == 0) used = nt;`,
-        `${ind}  const int64_t lo = len * th / nt, hi = len * (th + 1) / nt; ${A} s = 0;`,
-        `${ind}  ${laneSum("lo", "hi", "s")}`,
-        `${ind}  part[th] = s; }`,
-      );
+      nest.push(...regionCall("nth > 1", "#pragma omp parallel num_threads(nth)", `${fn}(S, part, &used);`));
       nest.push(`${ind}for (int t = 0; t < used; t++) a += part[t];`);
+      helper = [
+        `static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S, ${A} *part, int *used) { /* node ${k}: one thread's share of the lane */`,
+        `  const ${ctype(inD)} *xp = ${x}; const int64_t len = ${x}_n[0], st = ${x}_s[0];`,
+        `  const int th = th_omp_thread_num(), nt = th_omp_num_threads(); if (th == 0) *used = nt;`,
+        `  const int64_t lo = len * th / nt, hi = len * (th + 1) / nt; ${A} s = 0;`,
+        `  ${laneSum("lo", "hi", "s")}`,
+        `  part[th] = s;`,
+        `}`,
+      ].join("\n");
     } else nest.push(`${ind}${laneSum("0", "len", "a")}`);
     nest.push(`${ind}${dst} = a;`);
     for (let ax = L - 1; ax >= 0; ax--) nest.push(`${"  ".repeat(ax + 2)}}`);
@@ -628,30 +628,47 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
     nest.push(`${ind}const ${ctype(inD)} xv = ${src}; ${A} a = ${dst}; ${step} ${dst} = a;`);
     for (let ax = nd - 1; ax >= 0; ax--) nest.push(`${"  ".repeat(ax + 2)}}`);
   }
-  // One copy of the nest, with the region's if() (see genElemwise on its cost when false).
-  if (P > 0) r.push(`#pragma omp parallel for collapse(${P}) if (${big}) schedule(static)`, ...nest);
-  else if (split) {
+  if (P > 0) {
+    helper = [
+      `static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S, ${A} *acc) { /* node ${k}: ${sq(node.toString())} */`,
+      `#pragma omp for collapse(${P}) schedule(static) nowait`,
+      ...nest,
+      `}`,
+    ].join("\n");
+    r.push(...regionCall(big, "#pragma omp parallel", `${fn}(S, acc);`));
+  } else if (split) {
     r.push(`  ${A} *acc0 = acc, *parts = NULL;`);
     r.push(`  int nth = ${big} ? th_omp_max_threads() : 1, used = 1;`);
     r.push(`  if (nth > ${x}_n[0]) nth = (int)${x}_n[0];`);
     r.push(`  if (nth > 1) { parts = (${A} *)th_alloc((int64_t)sizeof(${A}) * no * nth); if (!parts) nth = 1; else tmp[ntmp++] = parts; }`);
-    const block = [
-      `  {`,
+    helper = [
+      `static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S, ${A} *acc0, ${A} *parts, int64_t no, int *used) { /* node ${k}: one thread's range of axis 0 */`,
       `  const int th = th_omp_thread_num(), nt = th_omp_num_threads();`,
-      `  if (th == 0) used = nt;`,
+      `  if (th == 0) *used = nt;`,
       `  ${A} *acc = nt > 1 ? parts + (int64_t)th * no : acc0;`,
       `  if (nt > 1) for (int64_t i = 0; i < no; i++) acc[i] = ${init};`,
       `  const int64_t lo0 = ${x}_n[0] * th / nt, hi0 = ${x}_n[0] * (th + 1) / nt;`,
       ...nest,
-      `  }`,
-    ];
-    r.push(`#pragma omp parallel num_threads(nth) if (nth > 1)`, ...block);
+      `}`,
+    ].join("\n");
+    r.push(...regionCall("nth > 1", "#pragma omp parallel num_threads(nth)", `${fn}(S, acc, parts, no, &used);`));
     r.push(`  if (used > 1) for (int64_t i = 0; i < no; i++) { ${A} a = parts[i]; for (int t = 1; t < used; t++) { const ${A} y = parts[(int64_t)t * no + i]; ${combine} } acc0[i] = a; }`);
   } else r.push(...nest);
   r.push(`  }`);
   if (acc !== out) r.push(`  for (int64_t i = 0; i < no; i++) { const ${A} a = acc[i]; ${o}[i] = ${convert("a", acc, ctype(out), out)}; }`);
   r.push(`}`);
-  w.run.push(r.join("\n"));
+  const entry = r.join("\n");
+  if (helper) w.helpers.set(entry, helper);
+  w.run.push(entry);
+}
+
+/**
+ * Calls a kernel function (`call`) in an OpenMP region (`pragma`) when `cond` holds, else
+ * directly: the function's worksharing is orphaned, so it runs whole on the calling thread
+ * without libgomp building a team (see genElemwise).
+ */
+function regionCall(cond: string, pragma: string, call: string): string[] {
+  return [`  if (${cond}) {`, pragma, `    ${call}`, `  } else ${call}`];
 }
 
 function minOf(d: DType): string {

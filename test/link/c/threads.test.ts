@@ -68,17 +68,22 @@ describe.skipIf(!cCompilerStatus().ok)("reductions on OpenMP threads", () => {
     const x = T.tensor({ dtype: "float32", shape: [null, null, null], name: "x" });
     const f = theano.function([x], [T.sum(x, [1, 2]), T.max(x, [0])], { mode: C });
     const src = cSource(f.fgraph).source;
-    expect(src).toMatch(/#pragma omp parallel for collapse\(1\) if \(th_size\(3, [\w>-]+_n\) >= 65536\)/);
-    expect(src).toMatch(/#pragma omp parallel num_threads\(nth\) if \(nth > 1\)/);
-    // elementwise kernels: a function with orphaned `omp for`, entered in a region only when big
-    // (a region whose if() is false still costs libgomp a one-thread team, ~0.65 µs a call)
+    // kernels are functions with orphaned worksharing, entered in a region only when big: a
+    // region whose if() is false still costs libgomp a one-thread team (~0.65 µs a call)
+    expect(src).toMatch(/#pragma omp for collapse\(1\) schedule\(static\) nowait/);
+    expect(src).toMatch(/if \(th_size\(3, [\w>-]+_n\) >= 65536\) \{\n#pragma omp parallel\n    th_seg0_k\d+\(S, acc\);/);
+    expect(src).toMatch(/if \(nth > 1\) \{\n#pragma omp parallel num_threads\(nth\)\n    th_seg0_k\d+\(S, acc, parts, no, &used\);/);
+    expect(src).not.toMatch(/#pragma omp parallel[^\n]* if \(/);
+    // elementwise kernels too
     const y = T.fmatrix("y");
     const e = cSource(theano.function([y], T.tanh(y).mul(2), { mode: C }).fgraph).source;
     expect(e).toMatch(/static __attribute__\(\(noinline\)\) void th_seg0_k0\(struct th_seg0_st \*S\)/);
     expect(e).toMatch(/#pragma omp for schedule\(static\) nowait/);
     expect(e).toMatch(/if \(th_size\(2, [\w>-]+_n\) >= 65536\) \{\n#pragma omp parallel\n    th_seg0_k0\(S\);\n  \} else th_seg0_k0\(S\);/);
     const v = T.fvector("v");
-    expect(cSource(theano.function([v], T.sum(v), { mode: C }).fgraph).source).toMatch(/part\[64\]; int nth = th_size\(1, [\w>-]+_n\) >= 65536/);
+    const lane = cSource(theano.function([v], T.sum(v), { mode: C }).fgraph).source;
+    expect(lane).toMatch(/part\[64\]; int nth = th_size\(1, [\w>-]+_n\) >= 65536/);
+    expect(lane).toMatch(/if \(nth > 1\) \{\n#pragma omp parallel num_threads\(nth\)\n    th_seg0_k0\(S, part, &used\);\n  \} else th_seg0_k0\(S, part, &used\);/);
   });
 
   for (const dtype of ["float64", "float32", "int32", "int64", "uint8", "bool"] as DType[]) {
