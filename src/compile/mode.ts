@@ -9,6 +9,7 @@ import { config } from "../config/index.js";
 import { ConfigError } from "../errors.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
 import { autoLinker, cLinker } from "../link/c/linker.js";
+import { requireUsableDevice } from "../link/device/index.js";
 import { jsLinker } from "../link/js/linker.js";
 import { pyLinker } from "../link/py.js";
 import type { Linker } from "../link/types.js";
@@ -61,6 +62,7 @@ export class Mode {
 
   /** The linker: this mode's, else the `linker` flag. */
   linker(): Linker {
+    requireUsableDevice();
     return linkerFor(this.linkerName ?? config.linker);
   }
 

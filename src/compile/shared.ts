@@ -5,6 +5,7 @@
  */
 
 import { InputError, TheanoError } from "../errors.js";
+import { requireUsableDevice } from "../link/device/index.js";
 import { type DType, checkDType } from "../ndarray/dtype.js";
 import { type ArrayLike, NDArray, array } from "../ndarray/ndarray.js";
 import { type StaticShape, TensorType } from "../tensor/type.js";
@@ -81,6 +82,7 @@ export function shared(
   value: ArrayLike,
   opts: { name?: string; borrow?: boolean; strict?: boolean; allowDowncast?: boolean; shape?: StaticShape; dtype?: DType } = {},
 ): SharedVariable {
+  requireUsableDevice();
   let v = value instanceof NDArray ? value : array(value, opts.dtype);
   if (opts.dtype !== undefined && v.dtype !== checkDType(opts.dtype)) v = v.astype(opts.dtype);
   else if (!opts.borrow && v === value) v = v.copy();

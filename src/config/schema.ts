@@ -153,10 +153,13 @@ function str<T extends string = string>(
 
 /** `cuda` (the first visible GPU) or `cudaN`, N written without leading zeros. */
 export type GpuDevice = "cuda" | `cuda${number}`;
-export type Device = "cpu" | GpuDevice;
+/** `webgpu` (the default adapter) or `webgpuN` (adapter number N). */
+export type WebGpuDevice = "webgpu" | `webgpu${number}`;
+export type Device = "cpu" | GpuDevice | WebGpuDevice;
 
 const isGpuDevice = (s: string): s is GpuDevice => /^cuda(0|[1-9]\d*)?$/.test(s);
-const isDevice = (s: string): s is Device => s === "cpu" || isGpuDevice(s);
+const isWebGpuDevice = (s: string): s is WebGpuDevice => /^webgpu(0|[1-9]\d*)?$/.test(s);
+const isDevice = (s: string): s is Device => s === "cpu" || isGpuDevice(s) || isWebGpuDevice(s);
 
 /** `name->cudaN` pairs separated by `;`, names unique and not themselves device names. */
 function isContexts(s: string): boolean {
@@ -181,9 +184,11 @@ export const SCHEMA = {
   device: str<Device>({
     default: "cpu",
     valid: isDevice,
-    allowed: "cpu, cuda (the first visible GPU) or cudaN (GPU number N)",
+    allowed: "cpu, cuda (the first visible GPU), cudaN (GPU number N), webgpu or webgpuN (WebGPU adapter N)",
     inCacheKey: true,
-    doc: "Device compiled functions run on and shared variables live on: cpu, cuda or cudaN.",
+    doc:
+      "Device compiled functions run on and shared variables live on: cpu, cuda, cudaN, webgpu or webgpuN. " +
+      "A device this build cannot reach raises BackendError when a function or shared variable is made; never a silent CPU run.",
   }),
   init_gpu_device: str<"" | GpuDevice>({
     default: "",
