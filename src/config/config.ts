@@ -72,7 +72,10 @@ export interface Config extends ConfigTree {
 export interface ConfigOptions {
   /** The environment (THEANO_FLAGS, THEANORC, HOME, PATH); default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Read a file's text; `null` when it does not exist. Default: node:fs. */
+  /**
+   * Read a file's text; `null` when it does not exist; otherwise a ConfigError whose `cause` is
+   * the Node error (its `code` EACCES/EPERM lets a default rc be skipped). Default: node:fs.
+   */
   readFile?: (path: string) => string | null;
   /** Default: `env.HOME`, else the OS's home directory. */
   homeDir?: string;
@@ -90,15 +93,62 @@ const nodeFs = proc?.getBuiltinModule?.("node:fs");
 const nodeOs = proc?.getBuiltinModule?.("node:os");
 const nodePath = proc?.getBuiltinModule?.("node:path");
 
+/**
+ * The largest rc file read. A THEANORC is a few hundred bytes; anything near this is not one,
+ * and reading it whole (THEANORC=/dev/zero never ends) would stall the import.
+ */
+export const MAX_RC_BYTES = 1 << 20;
+
+/** What a non-regular file is, for messages. */
+function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a file";
+}
+
+/**
+ * Reads an rc file: only a regular file of at most MAX_RC_BYTES, checked by stat before the
+ * open (opening a FIFO would block) and again on the open descriptor (the path may have been
+ * swapped in between), then read through that descriptor with the cap. Null when it does not
+ * exist; any other problem is a ConfigError naming the file, its `cause` the Node error.
+ */
 function defaultReadFile(path: string): string | null {
-  if (!nodeFs) return null;
+  const fs = nodeFs;
+  if (!fs) return null;
+  const refuse = (st: Parameters<typeof fileKind>[0] & { isFile(): boolean; size: number }): void => {
+    if (!st.isFile()) throw new ConfigError(`config file ${path} is not a regular file (${fileKind(st)}); THEANORC must name INI files`);
+    if (st.size > MAX_RC_BYTES) {
+      throw new ConfigError(`config file ${path} is ${st.size} bytes; an rc file may hold at most ${MAX_RC_BYTES} bytes (is THEANORC pointing at the right file?)`);
+    }
+  };
+  let fd: number | null = null;
   try {
-    return nodeFs.readFileSync(path, "utf8");
+    refuse(fs.statSync(path));
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    const st = fs.fstatSync(fd);
+    refuse(st);
+    const buf = new Uint8Array(Math.min(st.size, MAX_RC_BYTES) + 1);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < buf.length; n += got) got = fs.readSync(fd, buf, n, buf.length - n, null);
+    if (n > MAX_RC_BYTES) throw new ConfigError(`config file ${path} grew past ${MAX_RC_BYTES} bytes while being read`);
+    return new TextDecoder().decode(buf.subarray(0, n));
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as { code?: string }).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;
     throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
   }
+}
+
+/** Errors that say a file cannot be read by this user, as opposed to a file that is bad. */
+function isPermissionError(e: unknown): boolean {
+  const code = (e as { cause?: { code?: string } }).cause?.code;
+  return e instanceof ConfigError && (code === "EACCES" || code === "EPERM");
 }
 
 function defaultIsExecutable(path: string): boolean {
@@ -344,7 +394,15 @@ function loadSources(store: FlagStore, host: Host): void {
   for (const entry of list.split(host.win32 ? ";" : ":")) {
     if (entry.trim() === "") continue;
     const path = expandHome(entry.trim(), host.homeDir);
-    const text = host.readFile(path);
+    let text: string | null;
+    try {
+      text = host.readFile(path);
+    } catch (e) {
+      // The default rc under a HOME this user may not read (a service account, a sandbox) is
+      // as good as absent, as in Theano's ConfigParser.read; a file the user named is not.
+      if (!explicit && isPermissionError(e)) continue;
+      throw e;
+    }
     if (text === null) {
       if (explicit) throw new ConfigError(`THEANORC names ${path}, which does not exist`);
       continue;
