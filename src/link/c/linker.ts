@@ -20,6 +20,7 @@ import { config } from "../../config/index.js";
 import { BackendError, InputError, ShapeError } from "../../errors.js";
 import type { Apply, Value, Variable } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
+import { overwrittenInputs } from "../../graph/destroy.js";
 import { type DType, type TypedArray, typedArrayCtor } from "../../ndarray/dtype.js";
 import { NDArray } from "../../ndarray/ndarray.js";
 import type { TensorType } from "../../tensor/type.js";
@@ -201,12 +202,14 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
     }
   }
   const order = program.order;
-  const steps = program.steps.map((st) => (st.kind === "c" ? { call: calls.get(st.segment)!, node: null } : { call: null, node: st.node }));
+  let steps = program.steps.map((st) => (st.kind === "c" ? { call: calls.get(st.segment)!, node: null } : { call: null, node: st.node }));
+  let freed = false;
   const inSlots = fgraph.inputs.map(slotOf);
   const outSlots = fgraph.outputs.map(slotOf);
   const nslots = slot.size;
 
   const thunk: Thunk = (inputs: readonly Value[]): Value[] => {
+    if (freed) throw new BackendError("this C function was freed; compile it again to call it");
     const env: Value[] = new Array(nslots);
     for (let i = 0; i < inSlots.length; i++) env[inSlots[i]!] = inputs[i];
     for (const [s, c] of constants) env[s] = c;
@@ -226,7 +229,23 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
     return outSlots.map((s) => env[s]);
   };
   thunk.source = program.source;
+  // The inputs whose memory a call may write (issue 13.1): host nodes in place, and Gemm{inplace}
+  // (`overwritable`); C computes every other in-place op into fresh memory, so an in-place
+  // elementwise update costs theano.function no lent copy here.
+  thunk.writes = overwrittenInputs(
+    fgraph,
+    program.steps.flatMap((st) => (st.kind === "c" ? st.segment.nodes.filter((n) => n.op instanceof Gemm && n.op.inplace) : [st.node])),
+  );
+  // Frees at once (issue 13.10): the borrowed outputs kept for reuse and the declared functions
+  // go now, whatever still holds the thunk; the module is unloaded when no other function uses it.
   thunk.free = () => {
+    freed = true;
+    for (const c of calls.values()) {
+      c.prev.fill(null);
+      forget(c);
+    }
+    calls.clear();
+    steps = [];
     mod?.library.close();
     mod = null;
   };
@@ -235,6 +254,14 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
 
 /** One FFI call (two when an export's size changed since the previous call). */
 function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void {
+  try {
+    callSegment(c, env, order);
+  } finally {
+    forget(c);
+  }
+}
+
+function callSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void {
   const { meta, args, ptrs, pbase, seg } = c;
   let m = 0;
   const nin = c.inSlots.length;
@@ -303,6 +330,18 @@ function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void
     for (let d = 0; d < nd; d++) shape[d] = c.oshape[k++]!;
     env[c.exSlots[q]!] = new NDArray(c.exDtypes[q]!, shape, bufs[q]!);
   }
+}
+
+/**
+ * Drops the call's references to the arrays it was given and made (issue 13.10): the argument
+ * slots would otherwise keep the last call's inputs, shared values among them, alive after the
+ * caller disposes them or frees the function. Only `prev` (borrowed outputs, which the caller
+ * agreed the next call may overwrite) survives a call.
+ */
+function forget(c: SegmentCall): void {
+  const { ptrs, pbase, bufs } = c;
+  for (let i = pbase; i < ptrs.length; i++) ptrs[i] = null;
+  bufs.fill(undefined as unknown as TypedArray);
 }
 
 /** The InputError of an array whose elements lie outside its memory (see runSegment). */
