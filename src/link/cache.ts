@@ -37,6 +37,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
   statSync,
@@ -294,31 +295,72 @@ function inspectEntry(root: string, key: string, dir: string): { problem: string
 interface LockInfo {
   pid: number;
   hostname: string;
+  /** The process's start time (/proc/<pid>/stat), so a reused pid does not look alive. */
   start: string | null;
+  /** The holder's OS thread (Linux: /proc/thread-self) and that thread's start time. */
+  tid?: number | null;
+  tidStart?: string | null;
+  /** Random per thread of JS (each worker loads this module anew): which holder, exactly. */
+  nonce?: string;
   time: string;
 }
 
-/** Start time of a process (Linux: /proc/<pid>/stat field 22), so a reused pid is not "alive". */
-function processStart(pid: number): string | null {
+/** Field 22 (start time in clock ticks) of a /proc stat file, or null. */
+function statStart(path: string): string | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(path, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
   } catch {
     return null;
   }
 }
 
-function lockHolderAlive(info: LockInfo): boolean {
+/** Start time of a process (Linux: /proc/<pid>/stat field 22), so a reused pid is not "alive". */
+function processStart(pid: number): string | null {
+  return statStart(`/proc/${pid}/stat`);
+}
+
+/**
+ * The OS thread running this JS (each worker_threads Worker is its own thread, and sync fs calls
+ * run on it), read from /proc/thread-self -> "<pid>/task/<tid>"; null where there is no /proc.
+ * A lock taken by a worker that is then terminated names a live pid: only the thread tells
+ * that its holder is gone.
+ */
+function threadIdentity(): { tid: number | null; tidStart: string | null } {
+  if (threadId === undefined) {
+    let tid: number | null = null;
+    try {
+      const m = /^\d+\/task\/(\d+)$/.exec(readlinkSync("/proc/thread-self"));
+      if (m) tid = Number(m[1]);
+    } catch {
+      // no /proc (macOS, Windows): holders are known by pid only, and LOCK_TIMEOUT_S is the backstop
+    }
+    threadId = { tid, tidStart: tid === null ? null : statStart(`/proc/${process.pid}/task/${tid}/stat`) };
+  }
+  return threadId;
+}
+let threadId: { tid: number | null; tidStart: string | null } | undefined;
+const lockNonce = randomBytes(8).toString("hex");
+
+/** Why the holder of a lock on this host is gone, or null while it lives. */
+function lockHolderGone(info: LockInfo): string | null {
+  const gone = `process ${info.pid} is no longer running`;
   try {
     process.kill(info.pid, 0);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return gone;
   }
   if (info.start !== null) {
     const now = processStart(info.pid);
-    if (now !== null && now !== info.start) return false;
+    if (now !== null && now !== info.start) return gone;
   }
-  return true;
+  // The process lives; its holding thread may not (a terminated worker). Only where /proc shows
+  // the process at all, so that a missing /proc never reads as a dead thread.
+  if (typeof info.tid === "number" && existsSync(`/proc/${info.pid}/stat`)) {
+    const tidStart = statStart(`/proc/${info.pid}/task/${info.tid}/stat`);
+    if (tidStart === null || (info.tidStart != null && tidStart !== info.tidStart)) return `thread ${info.tid} of process ${info.pid} has ended`;
+  }
+  return null;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -336,7 +378,7 @@ function tryLock(path: string): number | null {
     throw e;
   }
   try {
-    const info: LockInfo = { pid: process.pid, hostname: hostname(), start: processStart(process.pid), time: new Date().toISOString() };
+    const info: LockInfo = { pid: process.pid, hostname: hostname(), start: processStart(process.pid), ...threadIdentity(), nonce: lockNonce, time: new Date().toISOString() };
     writeSync(fd, JSON.stringify(info));
   } finally {
     closeSync(fd);
@@ -374,7 +416,7 @@ function breakIfStale(path: string): boolean {
   let why: string | null = null;
   if (ageS > LOCK_TIMEOUT_S) why = `it is older than ${LOCK_TIMEOUT_S} s`;
   else if (info === null) why = "it is empty";
-  else if (info.hostname === hostname() && !lockHolderAlive(info)) why = `process ${info.pid} is no longer running`;
+  else if (info.hostname === hostname()) why = lockHolderGone(info);
   if (why === null) return false;
   const aside = `${path}.broken-${process.pid}-${randomBytes(4).toString("hex")}`;
   try {
@@ -393,7 +435,7 @@ function breakIfStale(path: string): boolean {
     return true;
   }
   unlinkSync(aside);
-  const holder = info ? `pid ${info.pid} on ${info.hostname} since ${info.time}` : "an unknown process";
+  const holder = info ? `pid ${info.pid}${typeof info.tid === "number" ? ` thread ${info.tid}` : ""} on ${info.hostname} since ${info.time}` : "an unknown process";
   warn(`theano-ts compile cache: broke the stale lock ${path} (held by ${holder}): ${why}`);
   return true;
 }
@@ -408,6 +450,23 @@ function acquireLock(path: string): number {
     sleepMs(delay);
     delay = Math.min(100, delay * 1.5);
   }
+}
+
+/**
+ * Takes the per-key lock of `key` in `config.compiledir`, as a build does, and returns the
+ * function that releases it. `wait` false: null at once when a live holder has it (an abandoned
+ * lock is still broken). For tools that must keep a key's entry still while they work on it.
+ */
+export function lockKey(key: string, wait = true): (() => void) | null {
+  if (!KEY_RE.test(key)) throw new BackendError(`${JSON.stringify(key)} is not a compile cache key (64 hex digits)`);
+  const shard = subdir(compiledir(), key.slice(0, 2));
+  const path = join(shard, `${key}.lock`);
+  let ino = tryLock(path);
+  if (ino === null && wait) ino = acquireLock(path);
+  else if (ino === null && breakIfStale(path)) ino = tryLock(path);
+  if (ino === null) return null;
+  const held = ino;
+  return () => unlock(path, held);
 }
 
 // ---------------------------------------------------------------------------------------------
