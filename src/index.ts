@@ -29,7 +29,7 @@ export type { InflateRaw, ReadZipOptions } from "./ndarray/zip.js";
 
 // --- the symbolic API -------------------------------------------------------------------------
 import "./rewriting/index.js";
-import * as T from "./tensor/index.js";
+import * as T from "./tensor_api.js";
 export { T, T as tensor };
 export { function_ as function, function_ as fn, In, Out, shared, SharedVariable, Mode, FAST_RUN, FAST_COMPILE } from "./compile/index.js";
 export type { FunctionOptions, TheanoFunction } from "./compile/index.js";

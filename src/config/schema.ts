@@ -151,6 +151,9 @@ function str<T extends string = string>(
 // ---------------------------------------------------------------------------------------------
 // Validators of the structured string flags.
 
+/** DebugMode.check_preallocated_output's words (Theano's); "" lets the empty default through. */
+const PREALLOCATED_CHECKS: ReadonlySet<string> = new Set(["", "initial", "previous", "c_contiguous", "f_contiguous", "strided", "wrong_size", "ALL"]);
+
 /** `cuda` (the first visible GPU) or `cudaN`, N written without leading zeros. */
 export type GpuDevice = "cuda" | `cuda${number}`;
 /** `webgpu` (the default adapter) or `webgpuN` (adapter number N). */
@@ -229,10 +232,13 @@ export const SCHEMA = {
     doc: "Code generator: auto (C when a working C compiler is found, else JS), c, js, or py (every node's perform).",
   }),
   optimizer: oneOf({
-    values: ["fast_run", "fast_compile", "merge", "None", "o1", "o2", "o3", "o4"],
+    values: ["fast_run", "fast_compile", "merge", "None", "o1", "o2", "o3", "o4", "stabilize", "unsafe"],
     default: "fast_run",
     inCacheKey: true,
-    doc: "Rewrite set of the default mode: fast_run, fast_compile, merge only, None, or Theano's levels o1..o4 (o4 = fast_run).",
+    doc:
+      "Rewrite set of the default mode: fast_run, fast_compile, merge only, None, Theano's levels o1..o4 (o4 = fast_run), " +
+      "stabilize (fast_run's stages up to and including stabilize: merge, canonicalize, stabilize; no specialization, fusion or in-place) " +
+      "or unsafe (o3 plus the rewrites tagged unsafe, which may change results on invalid inputs; none are registered yet).",
   }),
   optimizer_verbose: bool({
     default: false,
@@ -423,6 +429,64 @@ export const SCHEMA = {
     default: true,
     inCacheKey: false,
     doc: "NanGuardMode raises NaNError when a node's output holds a value of magnitude above 1e10.",
+  }),
+  // Theano's DebugMode flags, spelt as Theano spells them so its tutorials' THEANO_FLAGS and
+  // rc files are accepted as written. Nothing reads them yet: DebugMode itself is not built.
+  "DebugMode.patience": number("int", {
+    default: 10,
+    min: 1,
+    inCacheKey: false,
+    doc: "DebugMode: how many times the rewrites are re-run to look for an unstable result (Theano's patience). Accepted; no effect until DebugMode lands.",
+  }),
+  "DebugMode.check_c": bool({
+    default: true,
+    inCacheKey: false,
+    doc: "DebugMode: compare the compiled (C) implementation of each node with the reference. Accepted; no effect until DebugMode lands.",
+  }),
+  "DebugMode.check_py": bool({
+    default: true,
+    inCacheKey: false,
+    doc: "DebugMode: run and compare each node's reference implementation (perform). Accepted; no effect until DebugMode lands.",
+  }),
+  "DebugMode.check_finite": bool({
+    default: true,
+    inCacheKey: false,
+    doc: "DebugMode: raise when a node's output holds NaN or Inf. Accepted; no effect until DebugMode lands.",
+  }),
+  "DebugMode.check_strides": number("int", {
+    default: 0,
+    min: 0,
+    max: 2,
+    inCacheKey: false,
+    doc: "DebugMode: check that outputs' strides do not depend on the implementation: 0 no, 1 warn, 2 raise. Accepted; no effect until DebugMode lands.",
+  }),
+  "DebugMode.warn_only": bool({
+    default: false,
+    inCacheKey: false,
+    doc: "DebugMode: warn instead of raising DebugModeError. Accepted; no effect until DebugMode lands.",
+  }),
+  "DebugMode.warn_input_not_reused": bool({
+    default: true,
+    inCacheKey: false,
+    doc: "DebugMode: warn when an op declared in place (destroy/view map) did not reuse its input. Accepted; no effect until DebugMode lands.",
+  }),
+  "DebugMode.check_preallocated_output": str({
+    default: "",
+    valid: (s): s is string => s.split(":").every((w) => PREALLOCATED_CHECKS.has(w.trim())),
+    allowed: `names separated by ':' from ${[...PREALLOCATED_CHECKS].filter((w) => w !== "").join(", ")} (empty: none)`,
+    inCacheKey: false,
+    doc: "DebugMode: output buffers to hand each node before it runs (initial, previous, c_contiguous, f_contiguous, strided, wrong_size, ALL). Accepted; no effect until DebugMode lands.",
+  }),
+  "DebugMode.check_preallocated_output_ndim": number("int", {
+    default: 4,
+    min: 0,
+    inCacheKey: false,
+    doc: "DebugMode: with check_preallocated_output, test strided buffers of at most this many dimensions. Accepted; no effect until DebugMode lands.",
+  }),
+  print_test_value: bool({
+    default: false,
+    inCacheKey: false,
+    doc: "Printing a variable shows its test value when it has one (Theano's flag; works with compute_test_value). Accepted; no effect until test values land.",
   }),
 } satisfies Record<string, FlagSpec>;
 

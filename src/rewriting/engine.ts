@@ -100,11 +100,15 @@ export interface Query {
   readonly exclude: readonly string[];
   /** Applies to rewriters (leaves), not to databases, so `require` filters what actually runs. */
   readonly require: readonly string[];
+  /** Top-level stages at a later position are skipped (Theano's `position_cutoff`). */
+  readonly positionCutoff?: number;
 }
 
 /**
  * The `optimizer` presets, as Theano defines them: o1 = fast_compile, o2 = fast_compile plus
- * fusion, o3 = fast_run without in-place rewrites, o4 = fast_run (everything, the default).
+ * fusion, o3 = fast_run without in-place rewrites, o4 = fast_run (everything, the default),
+ * unsafe = o3 plus the rewrites tagged "unsafe", stabilize = fast_run's stages up to and including
+ * stabilize (position 1.5), so only merging, canonicalization and stabilization run.
  */
 export const PRESETS: Readonly<Record<string, Query>> = {
   None: { include: [], exclude: [], require: [] },
@@ -115,12 +119,14 @@ export const PRESETS: Readonly<Record<string, Query>> = {
   o2: { include: ["fast_compile", "fusion"], exclude: [], require: [] },
   o3: { include: ["fast_run"], exclude: ["inplace"], require: [] },
   o4: { include: ["fast_run"], exclude: [], require: [] },
+  unsafe: { include: ["fast_run", "unsafe"], exclude: ["inplace"], require: [] },
+  stabilize: { include: ["fast_run"], exclude: [], require: [], positionCutoff: 1.5000001 },
 };
 
 export function presetQuery(optimizer: string, including: readonly string[] = [], excluding: readonly string[] = [], requiring: readonly string[] = []): Query {
   const base = PRESETS[optimizer];
   if (!base) throw new TheanoError(`unknown optimizer preset ${JSON.stringify(optimizer)}; valid presets are ${Object.keys(PRESETS).join(", ")}`);
-  return { include: [...base.include, ...including], exclude: [...base.exclude, ...excluding], require: [...base.require, ...requiring] };
+  return { ...base, include: [...base.include, ...including], exclude: [...base.exclude, ...excluding], require: [...base.require, ...requiring] };
 }
 
 type Tagged = { readonly name: string; readonly tags: ReadonlySet<string> };
@@ -197,6 +203,7 @@ export class SequenceDB {
     const steps: Step[] = [];
     for (const e of this.entries) {
       if (hits(e, q.exclude)) continue;
+      if (q.positionCutoff !== undefined && e.position > q.positionCutoff) continue;
       const inc = inherited || hits(e, q.include);
       const it = e.item;
       switch (it.kind) {
@@ -212,7 +219,8 @@ export class SequenceDB {
           break;
         }
         case "sequence":
-          steps.push(...it.select(q, inc));
+          // The cutoff counts positions of the database it was given for, not of nested ones.
+          steps.push(...it.select({ ...q, positionCutoff: undefined }, inc));
           break;
         default:
           it satisfies never;
