@@ -6,12 +6,18 @@
  * hands the graph to a linker; and wraps the thunk in a callable that validates arguments,
  * never returns aliases unless asked (`Out(v, { borrow: true })`), and applies updates only
  * after every output is computed, so a call that throws leaves every shared variable as it was.
+ *
+ * That holds by construction, on every backend: a shared variable whose memory the compiled
+ * graph may overwrite (an in-place update such as Gemm{inplace} into W) is never handed to the
+ * thunk; it gets a copy in the container's spare buffer (`Container.lend`), and a successful call
+ * commits by swapping buffers. A failing node, wherever it runs, can only spoil the copy. The cost
+ * is one memcpy of each such variable per call (no allocation after the first call).
  */
 
 import { config } from "../config/index.js";
 import { InputError, MissingInputError, TheanoError, TypeMismatchError, UnusedInputError } from "../errors.js";
 import { type Variable, ancestors } from "../graph/basic.js";
-import { DestroyHandler } from "../graph/destroy.js";
+import { DestroyHandler, overwrittenInputs } from "../graph/destroy.js";
 import { FunctionGraph } from "../graph/fgraph.js";
 import type { MemoryPlan } from "../link/memory.js";
 import { type ArrayLike, NDArray } from "../ndarray/ndarray.js";
@@ -19,7 +25,7 @@ import { specifyShape } from "../tensor/shape.js";
 import { TensorType, formatStaticShape } from "../tensor/type.js";
 import { TensorVariable, constant } from "../tensor/variable.js";
 import { type Mode, type ModeName, getMode } from "./mode.js";
-import { type Container, SharedVariable } from "./shared.js";
+import { type Container, SharedVariable, expose } from "./shared.js";
 
 /** An input with options (Theano's `In`); `theano.In(v, opts)` and `new theano.In(v, opts)` both work. */
 class InRecord {
@@ -258,6 +264,10 @@ export function function_<O extends OutputsArg>(
   const updateTargets = updatePairs.map(([s]) => s.container);
   // Where each update target's current value sits in `values` (an in-place update returns it).
   const updateSlots = updatePairs.map(([s]) => inputs.length + sharedVars.indexOf(s));
+  // Shared variables the thunk may write into: each call runs over a lent copy (see the header).
+  const written = thunk.writes ?? overwrittenInputs(fgraph);
+  const lentIdx = sharedVars.flatMap((_s, k) => (written.has(fgraph.inputs[inputs.length + k]!) ? [k] : []));
+  const borrowedOut = outputs.flatMap((o, k) => (o.borrow ? [k] : []));
   // Outputs must not alias the graph's constants either: mutating a result would change them.
   const constantBuffers = new Set<ArrayBufferLike>();
   for (const v of fgraph.variables) {
@@ -304,7 +314,19 @@ export function function_<O extends OutputsArg>(
       values[k] = inputTypes[k]!.filter(given[k], { allowDowncast, what: `${name}: ${describe(k)}` });
     }
     for (let k = 0; k < containers.length; k++) values[inputs.length + k] = containers[k]!.get();
+    const replaced = lentIdx.map((k) => values[inputs.length + k] as NDArray);
+    const lent = lentIdx.map((k) => containers[k]!.lend());
+    lentIdx.forEach((k, j) => (values[inputs.length + k] = lent[j]));
+    let committed = false;
+    try {
+      return runAndCommit(values, replaced, lent, () => (committed = true));
+    } finally {
+      // A call that threw spoiled at most the lent copies: they stay spares.
+      if (!committed) lentIdx.forEach((k, j) => containers[k]!.settle(lent[j]!, false, null, constantBuffers));
+    }
+  };
 
+  const runAndCommit = (values: unknown[], replaced: NDArray[], lent: NDArray[], commit: () => void): unknown => {
     const results = thunk(values) as NDArray[];
 
     // No aliasing unless borrowed: outputs vs inputs, shared storage and each other.
@@ -333,12 +355,21 @@ export function function_<O extends OutputsArg>(
       taken.add(r.data.buffer);
       return r;
     });
+    // Commit: nothing below throws.
+    commit();
     updateTargets.forEach((c, k) => {
       c.value = newVals[k]!;
     });
     inputUpdatePairs.forEach(([i], k) => {
       defaults[i] = newVals[updateTargets.length + k];
     });
+    for (const k of borrowedOut) expose(outVals[k]!);
+    if (lentIdx.length > 0) {
+      const kept = new Set<ArrayBufferLike>();
+      for (const r of outVals) kept.add(r.data.buffer);
+      for (const r of newVals) kept.add(r.data.buffer);
+      lentIdx.forEach((k, j) => containers[k]!.settle(lent[j]!, kept.has(lent[j]!.data.buffer), replaced[j]!, taken));
+    }
     return single ? outVals[0] : outVals;
   };
 

@@ -2,17 +2,42 @@
  * Shared variables (Theano's `compile/sharedvalue.py`): a symbolic tensor with a value that
  * lives between calls and is shared by every function that uses it. Functions read it as an
  * implicit input and write it through `updates`. `getValue`/`setValue` copy unless `borrow`.
+ *
+ * A container is double-buffered for functions that compute an update in place (API.md §6: a
+ * call that throws changes no shared variable): such a call runs over a spare buffer holding a
+ * copy of the value (`lend`), never over the value's own storage, and commits by swapping; the
+ * replaced storage becomes the next spare unless a user may still hold it (`borrow`).
  */
 
 import { InputError, TheanoError } from "../errors.js";
 import { requireUsableDevice } from "../link/device/index.js";
-import { type DType, checkDType } from "../ndarray/dtype.js";
+import { type DType, type TypedArray, checkDType, typedArrayCtor } from "../ndarray/dtype.js";
 import { type ArrayLike, NDArray, array } from "../ndarray/ndarray.js";
 import { type StaticShape, TensorType } from "../tensor/type.js";
 import { TensorVariable } from "../tensor/variable.js";
 
+/**
+ * Memory a user may hold: values handed out or taken in with `borrow` (and borrowed outputs).
+ * It is never recycled as a spare buffer, so theano-ts never writes into it.
+ */
+const exposed = new WeakSet<ArrayBufferLike>();
+
+/** Marks `a`'s memory as possibly held by the user (see `exposed`). */
+export function expose(a: NDArray): void {
+  exposed.add(a.data.buffer);
+}
+
+/** Whether `a` owns its whole buffer in C order and no user may hold it: fit to be a spare. */
+function recyclable(a: NDArray): boolean {
+  const d = a.data;
+  return !exposed.has(d.buffer) && a.offset === 0 && d.length === a.size && d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && a.isContiguous;
+}
+
 /** Where a shared value is kept; functions hold the container, not the value. */
 export class Container {
+  /** The double buffer: storage of the value's dtype and size that nothing else holds (or null). */
+  private spare: NDArray | null = null;
+
   constructor(
     public value: NDArray | null,
     readonly name: string,
@@ -22,6 +47,51 @@ export class Container {
     if (this.value === null) throw new TheanoError(`shared variable ${this.name} was disposed; create a new one with theano.shared(...)`);
     return this.value;
   }
+
+  /**
+   * A copy of the value in storage no one else holds (the spare, or a new buffer the first
+   * time), C-contiguous from offset 0 so that in-place kernels can write into it. The caller
+   * owns it until it hands it back with `settle`.
+   */
+  lend(): NDArray {
+    const v = this.get();
+    let s = this.spare;
+    this.spare = null;
+    if (s === null || s.dtype !== v.dtype || s.data.length !== v.size) s = new NDArray(v.dtype, v.shape, new (typedArrayCtor(v.dtype))(v.size));
+    else if (s.shape.length !== v.shape.length || s.shape.some((d, i) => d !== v.shape[i])) s = new NDArray(v.dtype, v.shape, s.data);
+    copyInto(s.data, v);
+    return s;
+  }
+
+  /**
+   * Ends a `lend`. `consumed`: the lent buffer now holds a committed value or a returned output.
+   * `replaced`: the storage the commit took the value out of (null when the call failed): it
+   * becomes the spare when nothing holds it, else the lent buffer stays the spare if it is free.
+   */
+  settle(lent: NDArray, consumed: boolean, replaced: NDArray | null, held: ReadonlySet<ArrayBufferLike>): void {
+    if (this.value === null) return; // disposed meanwhile: keep nothing
+    if (!consumed) this.spare = lent;
+    else if (replaced !== null && replaced !== this.value && !held.has(replaced.data.buffer) && recyclable(replaced)) this.spare = replaced;
+    else this.spare = null;
+  }
+
+  /** Releases the value and the spare. */
+  clear(): void {
+    this.value = null;
+    this.spare = null;
+  }
+}
+
+/** Copies `src`'s elements in C order into `dst` (a buffer of exactly `src.size` elements). */
+function copyInto(dst: TypedArray, src: NDArray): void {
+  const d = dst as Float64Array;
+  const sd = src.data as Float64Array;
+  if (src.isContiguous) {
+    d.set(src.offset === 0 && sd.length === dst.length ? sd : sd.subarray(src.offset, src.offset + dst.length));
+    return;
+  }
+  let i = 0;
+  for (const o of src.offsets()) d[i++] = sd[o]!;
 }
 
 export class SharedVariable extends TensorVariable {
@@ -39,7 +109,9 @@ export class SharedVariable extends TensorVariable {
   /** The value: a copy unless `borrow` (then mutating it changes the shared storage). */
   getValue(opts: { borrow?: boolean } = {}): NDArray {
     const v = this.container.get();
-    return opts.borrow ? v : v.copy();
+    if (!opts.borrow) return v.copy();
+    expose(v);
+    return v;
   }
 
   /** Sets the value (copied unless `borrow`); it must fit the variable's type. */
@@ -57,12 +129,13 @@ export class SharedVariable extends TensorVariable {
       if (e instanceof InputError) throw new InputError(e.message.replace("compile with allowInputDowncast: true", "create the shared variable with allowDowncast: true"));
       throw e;
     }
+    if (opts.borrow && v === value) expose(v);
     this.container.value = opts.borrow && v === value ? v : v === value ? v.copy() : v;
   }
 
   /** Releases the storage now; any later use raises a clear error. */
   dispose(): void {
-    this.container.value = null;
+    this.container.clear();
   }
 
   [Symbol.dispose](): void {
@@ -89,6 +162,7 @@ export function shared(
   const shape = opts.shape ?? v.shape.map(() => null);
   const type = new TensorType(v.dtype, shape);
   const checked = type.filter(v, { what: `theano.shared(${opts.name ?? ""})` });
+  if (checked === value) expose(checked);
   return new SharedVariable(type, checked, opts);
 }
 

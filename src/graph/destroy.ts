@@ -14,8 +14,9 @@
  *   handler adds these orderings to `FunctionGraph.toposort`, and refuses (InconsistencyError)
  *   a graph where a reader depends on the destroyer's result.
  *
- * Destroyers of mutable inputs (and what depends on them) are scheduled last, so a node that
- * fails at run time cannot leave a shared variable half-updated.
+ * Destroyers of mutable inputs (and what depends on them) are scheduled last. That alone cannot
+ * keep a failing call from changing a shared variable (a node that reads the in-place result may
+ * fail after it): `theano.function` lends such calls a copy instead (`overwrittenInputs`).
  *
  * In-place rewrites use `planner`, an incremental form of the same checks over a fixed order,
  * so making a 50 000-node chain in-place costs linear time.
@@ -235,6 +236,24 @@ export class DestroyHandler implements Feature {
   reasonProtected(fg: FunctionGraph, root: Variable): string | null {
     return this.protectedReason(fg, root);
   }
+}
+
+/**
+ * The inputs of `fg` whose memory `nodes` (default: every node of `fg`) may overwrite: each
+ * destroyed operand's root through any chain of views and in-place results. `theano.function`
+ * never hands a call the storage of a shared variable in this set (it lends a copy), so a call
+ * that throws changes no shared variable, whatever the backend and wherever the failing node is.
+ */
+export function overwrittenInputs(fg: FunctionGraph, nodes: Iterable<Apply> = fg.nodes): Set<Variable> {
+  const inputs = new Set(fg.inputs);
+  const found = new Set<Variable>();
+  for (const node of nodes) {
+    for (const j of destroyedInputs(node)) {
+      const r = rootOf(node.inputs[j]!);
+      if (inputs.has(r)) found.add(r);
+    }
+  }
+  return found;
 }
 
 /** The memory root of `v` by following view and destroy maps upwards. */

@@ -6,7 +6,7 @@
  */
 
 import type { FunctionGraph } from "../graph/fgraph.js";
-import type { Value } from "../graph/basic.js";
+import type { Value, Variable } from "../graph/basic.js";
 import type { MemoryPlan } from "./memory.js";
 
 export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
@@ -16,6 +16,14 @@ export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
   source?: string;
   /** Planned and measured memory of the results (src/link/memory.ts). */
   memoryPlan?: MemoryPlan;
+  /**
+   * The inputs (of `fgraph.inputs`) whose memory this thunk may write, when the backend knows it
+   * writes fewer than its graph's in-place nodes name (the C backend computes Elemwise{inplace}
+   * into fresh memory). Absent: every input `overwrittenInputs(fgraph)` names. `theano.function`
+   * lends these inputs a copy when they are shared variables (API.md §6: atomic updates); a
+   * backend that under-reports breaks that promise, so a new backend leaves this out.
+   */
+  writes?: ReadonlySet<Variable>;
 };
 
 /** What `theano.function` tells a linker about how its results are used. */
