@@ -25,6 +25,7 @@ import { specifyShape } from "../tensor/shape.js";
 import { TensorType, formatStaticShape } from "../tensor/type.js";
 import { TensorVariable, constant } from "../tensor/variable.js";
 import { type Mode, type ModeName, getMode } from "./mode.js";
+import { checkOptions } from "./options.js";
 import { type Container, SharedVariable, expose } from "./shared.js";
 
 /** An input with options (Theano's `In`); `theano.In(v, opts)` and `new theano.In(v, opts)` both work. */
@@ -38,6 +39,7 @@ class InRecord {
   readonly hasDefault: boolean;
 
   constructor(variable: Variable, opts: { value?: ArrayLike; name?: string; update?: Variable; borrow?: boolean; mutable?: boolean } = {}) {
+    checkOptions("In()", opts, IN_OPTIONS);
     if (!(variable instanceof TensorVariable)) throw new TypeMismatchError(`In() takes a symbolic tensor, got ${String(variable)}`);
     this.variable = variable;
     this.name = opts.name ?? variable.name;
@@ -55,7 +57,9 @@ class OutRecord {
   constructor(
     readonly variable: Variable,
     readonly opts: { borrow?: boolean } = {},
-  ) {}
+  ) {
+    checkOptions("Out()", opts, OUT_OPTIONS);
+  }
 
   get borrow(): boolean {
     return this.opts.borrow ?? false;
@@ -63,6 +67,12 @@ class OutRecord {
 }
 
 type InOpts = ConstructorParameters<typeof InRecord>[1];
+
+// The option keys each entry point accepts; anything else is an InputError (checkOptions).
+const IN_OPTIONS = ["value", "name", "update", "borrow", "mutable"] as const satisfies ReadonlyArray<keyof NonNullable<InOpts>>;
+const OUT_OPTIONS = ["borrow"] as const;
+const FUNCTION_OPTIONS = ["updates", "givens", "mode", "profile", "name", "allowInputDowncast", "onUnusedInput"] as const satisfies ReadonlyArray<keyof FunctionOptions>;
+const COPY_OPTIONS = ["swap", "deleteUpdates", "name", "profile"] as const satisfies ReadonlyArray<keyof CopyOptions>;
 
 // API.md spells them as calls (`theano.In(x, { value })`), Theano users also write `new`: a
 // plain function that builds the record answers both, and sharing the prototype keeps
@@ -107,8 +117,23 @@ export interface TheanoFunction<R> {
   readonly memoryPlan: MemoryPlan | undefined;
   /** Releases compiled code and buffers. */
   free(): void;
-  /** The same function over other shared variables. */
-  copy(opts?: { swap?: ReadonlyMap<SharedVariable, SharedVariable> }): TheanoFunction<R>;
+  /**
+   * A new function compiled from the same graph (Theano's `Function.copy`): `swap` replaces
+   * shared variables (their reads and their updates), `deleteUpdates` drops every update (of
+   * shared variables and of `In(..., { update })` inputs) while keeping the call signature.
+   */
+  copy(opts?: CopyOptions): TheanoFunction<R>;
+}
+
+export interface CopyOptions {
+  /** Shared variables to use instead of the original's (same type); also a list of pairs. */
+  swap?: ReadonlyMap<SharedVariable, SharedVariable> | ReadonlyArray<readonly [SharedVariable, SharedVariable]>;
+  /** Compile without any update: calling the copy changes no shared variable. */
+  deleteUpdates?: boolean;
+  /** The copy's name (default: the original's). */
+  name?: string;
+  /** Profile the copy (default: as the original). */
+  profile?: boolean;
 }
 
 type OutputsArg = Variable | Out | ReadonlyArray<Variable | Out>;
@@ -152,6 +177,7 @@ export function function_<O extends OutputsArg>(
   opts: FunctionOptions = {},
 ): TheanoFunction<O extends ReadonlyArray<unknown> ? NDArray[] : NDArray> {
   if (!Array.isArray(inputsArg)) throw new InputError(`theano.function takes an array of input variables first, got ${String(inputsArg)}`);
+  checkOptions("theano.function", opts, FUNCTION_OPTIONS);
   const inputs = inputsArg.map((i) => (i instanceof In ? i : new In(i as Variable)));
   const single = !Array.isArray(outputsArg);
   const outputs = (single ? [outputsArg as Variable | Out] : (outputsArg as ReadonlyArray<Variable | Out>)).map(asOut);
@@ -389,14 +415,32 @@ export function function_<O extends OutputsArg>(
       },
     },
     copy: {
-      value: (copyOpts: { swap?: ReadonlyMap<SharedVariable, SharedVariable> } = {}) => {
-        const swap = copyOpts.swap ?? new Map();
-        const swapGivens: GivensLike = [...givenList.map(([k, v]) => [k, v] as const), ...[...swap].map(([a, b]) => [a, b] as const)];
-        const swapUpdates = updList.map(([s, e]) => [swap.get(s) ?? s, e] as const);
+      value: (copyOpts: CopyOptions = {}) => {
+        checkOptions("f.copy", copyOpts, COPY_OPTIONS);
+        const swapArg = copyOpts.swap ?? [];
+        if (!(swapArg instanceof Map) && !Array.isArray(swapArg)) throw new InputError(`f.copy({ swap }): swap must be a Map from shared variables to shared variables (or a list of pairs), got ${String(swapArg)}`);
+        const swap = new Map<SharedVariable, SharedVariable>(swapArg instanceof Map ? swapArg : (swapArg as ReadonlyArray<readonly [SharedVariable, SharedVariable]>));
         for (const [a, b] of swap) {
+          if (!(a instanceof SharedVariable) || !(b instanceof SharedVariable)) throw new InputError(`f.copy({ swap }): ${String((a as Variable)?.label ?? a)} -> ${String((b as Variable)?.label ?? b)}: swap maps shared variables to shared variables`);
           if (!a.type.equals(b.type)) throw new TypeMismatchError(`copy({ swap }): ${a.label} (${a.type}) and ${b.label} (${b.type}) have different types`);
         }
-        return function_(inputsArg, outputsArg, { ...opts, givens: swapGivens, updates: swapUpdates as UpdatesLike });
+        const deleteUpdates = copyOpts.deleteUpdates ?? false;
+        if (typeof deleteUpdates !== "boolean") throw new InputError(`f.copy({ deleteUpdates }): expected true or false, got ${String(deleteUpdates)}`);
+        const swapGivens: GivensLike = [...givenList.map(([k, v]) => [k, v] as const), ...[...swap].map(([a, b]) => [a, b] as const)];
+        const swapUpdates = deleteUpdates ? [] : updList.map(([s, e]) => [swap.get(s) ?? s, e] as const);
+        // Without updates, an input read only by an update is unused; the copy keeps the
+        // original's signature anyway (as Theano's does), so it must not refuse it.
+        const copyInputs = deleteUpdates
+          ? inputsArg.map((i) => (i instanceof In && i.update ? new In(i.variable, { value: i.value, name: i.name ?? undefined, borrow: i.borrow, mutable: i.mutable }) : i))
+          : inputsArg;
+        return function_(copyInputs, outputsArg, {
+          ...opts,
+          givens: swapGivens,
+          updates: swapUpdates as UpdatesLike,
+          name: copyOpts.name ?? opts.name,
+          profile: copyOpts.profile ?? opts.profile,
+          ...(deleteUpdates ? { onUnusedInput: "ignore" as const } : {}),
+        });
       },
     },
   });

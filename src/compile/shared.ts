@@ -15,6 +15,7 @@ import { type DType, type TypedArray, checkDType, typedArrayCtor } from "../ndar
 import { type ArrayLike, NDArray, array } from "../ndarray/ndarray.js";
 import { type StaticShape, TensorType } from "../tensor/type.js";
 import { TensorVariable } from "../tensor/variable.js";
+import { checkOptions } from "./options.js";
 
 /**
  * Memory a user may hold: values handed out or taken in with `borrow` (and borrowed outputs).
@@ -155,6 +156,7 @@ export function shared(
   value: ArrayLike,
   opts: { name?: string; borrow?: boolean; strict?: boolean; allowDowncast?: boolean; shape?: StaticShape; dtype?: DType } = {},
 ): SharedVariable {
+  checkOptions("theano.shared", opts, SHARED_OPTIONS);
   requireUsableDevice();
   let v = value instanceof NDArray ? value : array(value, opts.dtype);
   if (opts.dtype !== undefined && v.dtype !== checkDType(opts.dtype)) v = v.astype(opts.dtype);
@@ -165,5 +167,8 @@ export function shared(
   if (checked === value) expose(checked);
   return new SharedVariable(type, checked, opts);
 }
+
+/** The keys `shared`'s options accept; any other is an InputError (`dtype` picks the dtype a JS number cannot carry). */
+const SHARED_OPTIONS = ["name", "borrow", "strict", "allowDowncast", "shape", "dtype"] as const satisfies ReadonlyArray<keyof NonNullable<Parameters<typeof shared>[1]>>;
 
 export const isShared = (v: unknown): v is SharedVariable => v instanceof SharedVariable;

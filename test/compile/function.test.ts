@@ -834,3 +834,61 @@ describe("run-time errors name the node", () => {
     expectError(() => g(f64([[1, 2]]), f64([[1, 2], [3, 4]])), theano.InputError, "input 1", "dimension 0 must be 1");
   });
 });
+
+describe("issue 12.3: copy({ deleteUpdates }) and unknown option keys", () => {
+  it("Theano's accumulator tutorial, line by line (swap, then deleteUpdates)", () => {
+    const state = theano.shared(0);
+    const inc = T.iscalar("inc");
+    const accumulator = theano.function([inc], state, { updates: [[state, state.add(inc)]] });
+    expect(accumulator(10).item()).toBe(0);
+    expect(state.getValue().item()).toBe(10);
+    const newState = theano.shared(0);
+    const newAccumulator = accumulator.copy({ swap: new Map([[state, newState]]) });
+    expect(newAccumulator(100).item()).toBe(0);
+    expect(newState.getValue().item()).toBe(100);
+    expect(state.getValue().item()).toBe(10);
+    const nullAccumulator = accumulator.copy({ deleteUpdates: true });
+    expect(nullAccumulator(9000).item()).toBe(10);
+    expect(state.getValue().item()).toBe(10); // Theano's tutorial: 10 (the update is gone)
+    expect(nullAccumulator.fgraph.outputs.length).toBe(1);
+    // the original keeps its update
+    accumulator(1);
+    expect(state.getValue().item()).toBe(11);
+  });
+
+  it("deleteUpdates also drops In(..., { update }) and composes with swap and name", () => {
+    const s = theano.shared(theano.array([1, 2], "float64"), { name: "s" });
+    const acc = T.dvector("acc");
+    const x = T.dvector("x");
+    const f = theano.function([theano.In(acc, { value: theano.array([0, 0], "float64"), update: acc.add(x) }), x], acc.add(s), { updates: [[s, s.mul(2)]] });
+    const s2 = theano.shared(theano.array([10, 20], "float64"), { name: "s2" });
+    const g = f.copy({ deleteUpdates: true, swap: [[s, s2]], name: "g" });
+    expect(g.name).toBe("g");
+    expect(g({ x: [1, 1] }).toArray()).toEqual([10, 20]);
+    expect(g({ x: [1, 1] }).toArray()).toEqual([10, 20]); // acc's default did not move
+    expect(s2.getValue().toArray()).toEqual([10, 20]);
+    expect(s.getValue().toArray()).toEqual([1, 2]);
+    expect(f({ x: [1, 1] }).toArray()).toEqual([1, 2]);
+    expect(f({ x: [1, 1] }).toArray()).toEqual([3, 5]); // acc = [1, 1], s = [2, 4]
+  });
+
+  it("an unknown key of copy, function, In, Out or shared is an InputError naming it and the valid ones", () => {
+    const state = theano.shared(0);
+    const inc = T.iscalar("inc");
+    const f = theano.function([inc], state, { updates: [[state, state.add(inc)]] });
+    const anyOpts = (o: Record<string, unknown>) => o as never;
+    expectError(() => f.copy(anyOpts({ delete_updates: true })), theano.InputError, "f.copy", "'delete_updates'", "swap, deleteUpdates", "spelt 'deleteUpdates'");
+    expectError(() => f.copy(anyOpts({ shareMemory: true })), theano.InputError, "'shareMemory'");
+    expectError(() => theano.function([inc], inc, anyOpts({ allow_input_downcast: true })), theano.InputError, "theano.function", "'allow_input_downcast'", "allowInputDowncast");
+    expectError(() => theano.function([inc], inc, anyOpts({ upates: [] })), theano.InputError, "'upates'", "updates, givens, mode");
+    expectError(() => theano.In(inc, anyOpts({ default: 3 })), theano.InputError, "In()", "'default'", "value, name, update, borrow, mutable");
+    expectError(() => theano.Out(inc, anyOpts({ borow: true })), theano.InputError, "Out()", "'borow'", "borrow");
+    expectError(() => theano.shared(0, anyOpts({ dtpye: "float64" })), theano.InputError, "theano.shared", "'dtpye'", "dtype");
+    expectError(() => theano.shared(0, anyOpts({ allow_downcast: true })), theano.InputError, "spelt 'allowDowncast'");
+    expectError(() => theano.function([inc], inc, "FAST_RUN" as never), theano.InputError, "must be an object");
+    expectError(() => f.copy({ swap: { a: 1 } as never }), theano.InputError, "swap must be a Map");
+    expectError(() => f.copy({ deleteUpdates: "yes" as never }), theano.InputError, "true or false");
+    // valid keys, explicitly undefined ones included, still pass
+    expect(theano.function([inc], inc.mul(2), { name: undefined, mode: undefined })(3).item()).toBe(6);
+  });
+});
