@@ -27,6 +27,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import {
+  appendFileSync,
   chmodSync,
   closeSync,
   existsSync,
@@ -38,9 +39,11 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
+  truncateSync,
   unlinkSync,
   utimesSync,
   writeFileSync,
@@ -52,6 +55,7 @@ import { join } from "node:path";
 import { BackendError, CompileError, warn } from "../errors.js";
 import { config } from "../config/index.js";
 import { openLibrary, type NativeLibrary } from "./c/ffi.js";
+import { untrustedReason } from "./trust.js";
 import { compileFlags, compileSharedObject, findCompiler } from "./c/compiler.js";
 
 /** Bumped when the layout or meta.json changes: old entries then simply stop matching. */
@@ -160,28 +164,89 @@ export function moduleKey(source: string, opts: ModuleOptions = {}): string {
 // ---------------------------------------------------------------------------------------------
 // Directories and safety checks.
 
-const uid = (): number | null => (typeof process.getuid === "function" ? process.getuid() : null);
-
-function describeMode(st: Stats): string {
-  return `0${(st.mode & 0o777).toString(8)}`;
-}
-
-/** Why `path` may not be trusted, or null. `entry` paths must also not be symlinks. */
+/** Why `path` may not be trusted (trust.ts's rule: this user's, not group/other-writable), or null. */
 function unsafeReason(path: string, st: Stats, inEntry: boolean): string | null {
-  const me = uid();
-  if (inEntry && st.isSymbolicLink()) return `${path} is a symbolic link`;
-  // Without POSIX owners (Windows) the mode bits mean nothing: there is nothing more to check.
-  if (me === null) return null;
-  if (st.uid !== me) return `${path} is owned by uid ${st.uid}, not by this user (uid ${me})`;
-  if ((st.mode & 0o022) !== 0) return `${path} is writable by ${st.mode & 0o020 ? "group" : "others"} (mode ${describeMode(st)})`;
-  return null;
+  return untrustedReason(path, st, { noSymlink: inEntry });
 }
 
+/**
+ * Errors that say the compiledir itself cannot be used (unsafe, unwritable, full), as opposed to
+ * a compiler or a module that failed. `linker=auto` then runs on JS with one warning, and the
+ * compiler probes (OpenMP, BLAS) pass them on rather than blaming the compiler.
+ */
+const dirErrors = new WeakSet<object>();
+export function isCompiledirError(e: unknown): boolean {
+  return typeof e === "object" && e !== null && dirErrors.has(e);
+}
+function dirError<E extends Error>(e: E): E {
+  dirErrors.add(e);
+  return e;
+}
+
+/** The refusal of an entry another user could have written (naming what to delete). */
 function refuse(what: string, reason: string): BackendError {
-  return new BackendError(
-    `refusing to use the compile cache entry ${what}: ${reason}. A shared object is code, so theano-ts never loads one that another user could have written; ` +
-      "remove the entry (theano-ts cache clear) or fix its owner and permissions (chmod go-w)",
+  return dirError(
+    new BackendError(
+      `refusing to use the compile cache entry ${what}: ${reason}. A shared object is code, so theano-ts never loads one that another user could have written; ` +
+        `delete the entry (rm -rf ${what}) or fix its owner and permissions (chmod go-w)`,
+    ),
   );
+}
+
+/** The refusal of a directory of the cache (the root, a shard, tmp/, failed/, trash/). */
+function refuseDir(dir: string, reason: string, isRoot: boolean): BackendError {
+  const fix = isRoot
+    ? `if it is yours and nothing was planted in it, run chmod 700 ${dir}; otherwise delete it (rm -rf ${dir}) or set THEANO_FLAGS=compiledir to a private directory`
+    : `delete it (rm -rf ${dir}); theano-ts recreates it, private, when needed`;
+  return dirError(new BackendError(`refusing to use the compile cache directory ${dir}: ${reason}. Another user could plant code there; ${fix}`));
+}
+
+/**
+ * A filesystem error met while writing into the compile cache, as a CompileError naming the
+ * path and the way out: a full disk (ENOSPC, EDQUOT), a read-only or foreign directory (EACCES,
+ * EPERM, EROFS), a path that cannot exist (ENOENT, ENOTDIR, EEXIST on a file). Never the raw
+ * Node error (it stays as `cause`).
+ */
+export function compiledirIoError(e: unknown, path: string, action: string): CompileError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const root = String(config.compiledir);
+  const elsewhere = "set THEANO_FLAGS=compiledir=/some/writable/dir";
+  let what: string;
+  let fix: string;
+  switch (code) {
+    case "ENOSPC":
+    case "EDQUOT":
+      what = code === "ENOSPC" ? "the disk is full" : "the disk quota is exhausted";
+      fix = `free space on the disk holding ${root} (old entries can go: rm -rf ${root}), or set THEANO_FLAGS=compiledir to a directory on another disk`;
+      break;
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      what = code === "EROFS" ? "the file system is read-only" : "permission denied";
+      fix = `${elsewhere}, or make ${root} writable by this user`;
+      break;
+    case "ENOENT":
+    case "ENOTDIR":
+    case "EEXIST":
+      what = code === "ENOENT" ? "a parent directory does not exist and cannot be made" : "a component of the path is not a directory";
+      fix = elsewhere;
+      break;
+    default:
+      what = (e as Error).message ?? String(e);
+      fix = elsewhere;
+  }
+  const err = new CompileError(`the compile cache cannot ${action} ${path}: ${what} (${code ?? (e as Error).message}); ${fix}`, undefined, undefined, { cause: e });
+  return dirError(err);
+}
+
+/** Runs a filesystem step of the cache, mapping its errno errors (see compiledirIoError). */
+function io<R>(path: string, action: string, fn: () => R): R {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string" && !(e instanceof CompileError)) throw compiledirIoError(e, path, action);
+    throw e;
+  }
 }
 
 const checkedRoots = new Set<string>();
@@ -189,26 +254,32 @@ const checkedRoots = new Set<string>();
 /** `config.compiledir`, created 0700 if missing and refused if another user could write into it. */
 export function compiledir(): string {
   const root = String(config.compiledir);
-  if (root === "") throw new CompileError("config.compiledir is empty (no home directory?); set THEANO_FLAGS=compiledir=/some/private/dir");
+  if (root === "") throw dirError(new CompileError("config.compiledir is empty (no home directory?); set THEANO_FLAGS=compiledir=/some/private/dir"));
   if (checkedRoots.has(root)) return root;
-  try {
-    mkdirSync(root, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    throw new CompileError(`cannot create the compile cache directory ${root}: ${(e as Error).message}; set THEANO_FLAGS=compiledir=/some/writable/dir`, undefined, undefined, { cause: e });
-  }
-  const why = unsafeReason(root, statSync(root), false);
-  if (why) {
-    throw new BackendError(
-      `refusing to use the compile cache directory ${root}: ${why}. Another user could plant code there; run chmod 700 ${root}, or set THEANO_FLAGS=compiledir to a private directory`,
-    );
-  }
+  io(root, "create the directory", () => mkdirSync(root, { recursive: true, mode: 0o700 }));
+  const st = io(root, "examine", () => statSync(root));
+  if (!st.isDirectory()) throw compiledirIoError(Object.assign(new Error("not a directory"), { code: "ENOTDIR" }), root, "use");
+  const why = unsafeReason(root, st, false);
+  if (why) throw refuseDir(root, why, true);
   checkedRoots.add(root);
   return root;
 }
 
+/**
+ * `root/name` (a shard, tmp, failed, trash), created 0700, and checked like the root: a
+ * directory planted there by another user, or opened to group/others, is refused, never used.
+ */
 function subdir(root: string, name: string): string {
   const d = join(root, name);
-  mkdirSync(d, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(d, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw compiledirIoError(e, d, "create the directory");
+  }
+  const st = io(d, "examine", () => lstatSync(d));
+  if (!st.isDirectory()) throw refuseDir(d, `${d} is ${st.isSymbolicLink() ? "a symbolic link" : "not a directory"}`, false);
+  const why = unsafeReason(d, st, true);
+  if (why) throw refuseDir(d, why, false);
   return d;
 }
 
@@ -263,7 +334,7 @@ function inspectEntry(root: string, key: string, dir: string): { problem: string
       return { problem: `${path} is missing`, meta: null };
     }
     const why = unsafeReason(path, st, inEntry);
-    if (why) throw refuse(dir, why);
+    if (why) throw inEntry ? refuse(dir, why) : refuseDir(path, why, false);
   }
   const files = ["meta.json", "mod.so"].map((n) => join(dir, n));
   for (const f of files) {
@@ -375,14 +446,18 @@ function tryLock(path: string): number | null {
     fd = openSync(path, "wx", 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") return null;
-    throw e;
+    throw compiledirIoError(e, path, "create the lock file");
   }
   try {
     const info: LockInfo = { pid: process.pid, hostname: hostname(), start: processStart(process.pid), ...threadIdentity(), nonce: lockNonce, time: new Date().toISOString() };
     writeSync(fd, JSON.stringify(info));
-  } finally {
+  } catch (e) {
+    // A full disk: an empty lock would stall others for seconds; leave none.
     closeSync(fd);
+    unlinkSync(path);
+    throw compiledirIoError(e, path, "write the lock file");
   }
+  closeSync(fd);
   return statSync(path).ino;
 }
 
@@ -585,50 +660,124 @@ export function loadModule(source: string, opts: ModuleOptions = {}): LoadedModu
   throw new BackendError(`the compile cache entry ${dir} kept disappearing while being loaded (is another process clearing ${root}?)`);
 }
 
-/** Compiles into a private temporary directory and publishes it with one rename. Lock held. */
+/** What a compiler prints when the disk fills under it (gcc, ld, clang, as). */
+const DISK_FULL_RE = /No space left on device|Disk quota exceeded/;
+
+/**
+ * Compiles into a private temporary directory and publishes it with one rename. Lock held.
+ * Filesystem failures become compiledirIoError; a compiler that failed because the disk is full
+ * is that too (its evidence is deleted, not kept: keeping it would fill the disk further).
+ */
 function build(root: string, key: string, source: string, parts: KeyParts, dir: string): void {
-  const tmp = mkdtempSync(join(subdir(root, "tmp"), `${key.slice(0, 16)}-`));
+  const tmpRoot = subdir(root, "tmp");
+  const tmp = io(tmpRoot, "create a build directory in", () => mkdtempSync(join(tmpRoot, `${key.slice(0, 16)}-`)));
+  const discard = (): void => rmSync(tmp, { recursive: true, force: true });
   let so: string;
   try {
-    so = compileSharedObject(source, { dir: tmp, ldflags: parts.ldflags, flags: parts.flags });
+    so = io(tmp, "write the module source into", () => compileSharedObject(source, { dir: tmp, ldflags: parts.ldflags, flags: parts.flags }));
   } catch (e) {
-    if (!(e instanceof CompileError)) {
-      rmSync(tmp, { recursive: true, force: true });
+    if (!(e instanceof CompileError) || isCompiledirError(e)) {
+      discard();
       throw e;
     }
-    // Keep the evidence where the user can find it: failed/<key>/ (the latest failure wins).
-    const failed = join(subdir(root, "failed"), key);
-    removeTree(root, failed);
-    renameSync(tmp, failed);
-    const src = join(failed, "mod.c");
-    const log = join(failed, "compile.log");
-    throw new CompileError(e.message.split(tmp).join(failed), src, log, { cause: e });
+    const full = DISK_FULL_RE.exec(`${e.message}\n${readHead(e.logPath, 1 << 16)}`);
+    if (full) {
+      discard();
+      throw compiledirIoError(Object.assign(new Error(full[0]), { code: full[0].startsWith("Disk") ? "EDQUOT" : "ENOSPC" }), tmp, "build a module in");
+    }
+    throw keepEvidence(root, key, tmp, e);
   }
-  // gcc honours the umask: under umask 002 the object would be group-writable, and refused.
-  chmodSync(so, 0o700);
-  const size = statSync(so).size;
-  const meta: Meta = {
-    format: FORMAT,
-    key,
-    sha256: sha256File(so),
-    size,
-    created: new Date().toISOString(),
-    compiler: parts.compiler,
-    compilerVersion: parts.compilerVersion.split("\n")[0] ?? "",
-    flags: [...parts.flags],
-    ldflags: [...parts.ldflags],
-    library: packageVersion(),
-    platform: `${process.platform}-${process.arch}-node${process.versions.node.split(".")[0]}`,
-  };
-  writeFileSync(join(tmp, "meta.json"), JSON.stringify(meta, null, 1), { mode: 0o600 });
   try {
+    // gcc honours the umask: under umask 002 the object would be group-writable, and refused.
+    chmodSync(so, 0o700);
+    const size = statSync(so).size;
+    const meta: Meta = {
+      format: FORMAT,
+      key,
+      sha256: sha256File(so),
+      size,
+      created: new Date().toISOString(),
+      compiler: parts.compiler,
+      compilerVersion: parts.compilerVersion.split("\n")[0] ?? "",
+      flags: [...parts.flags],
+      ldflags: [...parts.ldflags],
+      library: packageVersion(),
+      platform: `${process.platform}-${process.arch}-node${process.versions.node.split(".")[0]}`,
+    };
+    writeFileSync(join(tmp, "meta.json"), JSON.stringify(meta, null, 1), { mode: 0o600 });
     renameSync(tmp, dir);
   } catch (e) {
+    discard();
     const code = (e as NodeJS.ErrnoException).code;
     // Published by another builder (only possible after a stale lock was broken): keep theirs.
-    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-    rmSync(tmp, { recursive: true, force: true });
+    if (code === "ENOTEMPTY" || code === "EEXIST") return;
+    throw compiledirIoError(e, dir, "publish the module");
   }
+}
+
+/** The first `max` bytes of a file as text ("" when it cannot be read). */
+function readHead(path: string | undefined, max: number): string {
+  if (path === undefined) return "";
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, "r");
+    const buf = Buffer.alloc(max);
+    return buf.toString("utf8", 0, readSync(fd, buf, 0, max, 0));
+  } catch {
+    return "";
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/** Most bytes kept of each file of a failed build (mod.c, compile.log). */
+export const FAILED_FILE_MAX_BYTES = 4 << 20;
+/** Most failed builds kept in failed/ (the oldest go first). */
+export const FAILED_MAX_ENTRIES = 8;
+
+/**
+ * Keeps the evidence of a failed build where the user can find it, failed/<key>/ (the latest
+ * failure of a key wins), bounded: only mod.c and compile.log, each cut at
+ * FAILED_FILE_MAX_BYTES, and at most FAILED_MAX_ENTRIES builds. Returns the CompileError to
+ * throw, naming the kept files, or saying why nothing could be kept.
+ */
+function keepEvidence(root: string, key: string, tmp: string, e: CompileError): CompileError {
+  try {
+    for (const n of readdirSync(tmp)) if (n !== "mod.c" && n !== "compile.log") rmSync(join(tmp, n), { recursive: true, force: true });
+    for (const n of ["mod.c", "compile.log"]) {
+      const f = join(tmp, n);
+      if (!existsSync(f)) continue;
+      const size = statSync(f).size;
+      if (size <= FAILED_FILE_MAX_BYTES) continue;
+      truncateSync(f, FAILED_FILE_MAX_BYTES);
+      const note = `theano-ts kept the first ${FAILED_FILE_MAX_BYTES} of ${size} bytes`;
+      appendFileSync(f, n === "mod.c" ? `\n/* ${note} */\n` : `\n[${note}]\n`);
+    }
+    const failedRoot = subdir(root, "failed");
+    const failed = join(failedRoot, key);
+    removeTree(root, failed);
+    pruneFailed(failedRoot, FAILED_MAX_ENTRIES - 1);
+    renameSync(tmp, failed);
+    return new CompileError(e.message.split(tmp).join(failed), join(failed, "mod.c"), join(failed, "compile.log"), { cause: e });
+  } catch (why) {
+    rmSync(tmp, { recursive: true, force: true });
+    const reason = isCompiledirError(why) ? (why as Error).message : compiledirIoError(why, join(root, "failed"), "keep the failed build in").message;
+    return new CompileError(`${e.message.split(/; source kept at /)[0]}; the source and compiler log could not be kept (${reason})`, undefined, undefined, { cause: e });
+  }
+}
+
+/** Leaves at most `keep` entries in failed/, deleting the least recently written. */
+function pruneFailed(failedRoot: string, keep: number): void {
+  const entries: Array<[string, number]> = [];
+  for (const n of readdirSync(failedRoot)) {
+    try {
+      entries.push([n, lstatSync(join(failedRoot, n)).mtimeMs]);
+    } catch {
+      // removed concurrently
+    }
+  }
+  entries.sort((a, b) => b[1] - a[1]);
+  for (const [n] of entries.slice(Math.max(0, keep))) rmSync(join(failedRoot, n), { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ import { CompileError } from "../../errors.js";
 import { config } from "../../config/index.js";
 import { openLibrary, type NativeLibrary } from "./ffi.js";
 import { UNIT_BREAK } from "./support.js";
-import { loadModule, warn } from "../cache.js";
+import { isCompiledirError, loadModule, warn } from "../cache.js";
+import { libraryUntrustedReason } from "../trust.js";
 
 export interface CCompiler {
   /** The command (`config.cxx`). */
@@ -62,13 +63,22 @@ export function findCompiler(): CCompiler | null {
 /** How to get the C backend, appended to every "no C" message. */
 const HOW_TO_GET_C = "install gcc or clang (e.g. apt-get install gcc), or point THEANO_FLAGS=cxx=/path/to/cc at one";
 
+/**
+ * Marks a shared object never to be unmapped (ELF DF_1_NODELETE), nor the libraries it needs.
+ * The OpenMP probe carries it, which pins the OpenMP runtime for the process: libgomp's idle
+ * threads stay parked in libgomp between parallel regions, so unloading libgomp together with
+ * the last module that needs it (an explicit free, or koffi's finalizers unloading every
+ * library when node exits) makes them run unmapped code and node crashes.
+ */
+const NODELETE = process.platform === "linux" ? ["-Wl,-z,nodelete"] : [];
+
 /** The flags every module is built with, before OpenMP (no -ffast-math: NaN and Inf must behave). */
 function baseFlags(): string[] {
   const flags = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c11"];
-  // Never unmap a loaded module (ELF): unloading it would also unload libgomp under OpenMP
-  // threads that are still parked in it, and node crashes at exit (seen with koffi's finalizers).
-  if (process.platform === "linux") flags.push("-Wl,-z,nodelete");
-  if (config.cmodule.sanitize) flags.push("-fsanitize=address,undefined", "-fno-omit-frame-pointer");
+  // Modules are unloaded when their last function is freed (issue 13.11); what must outlive
+  // them is pinned by the OpenMP probe (NODELETE below). Sanitizer runtimes are not made to be
+  // unloaded (libubsan is a dependency of every instrumented module): those stay mapped.
+  if (config.cmodule.sanitize) flags.push("-fsanitize=address,undefined", "-fno-omit-frame-pointer", ...NODELETE);
   const extra = String(config.gcc.cxxflags).trim();
   if (extra) flags.push(...extra.split(/\s+/));
   return flags;
@@ -103,7 +113,9 @@ const openmpMemo = new Map<string, { ok: boolean; reason: string }>();
 export function openmpStatus(): { ok: boolean; reason: string } {
   const compiler = findCompiler();
   if (!compiler) return { ok: false, reason: `no C compiler: ${probeCompiler().why}` };
-  const flags = [...baseFlags(), "-fopenmp"];
+  // The probe stays loaded (NODELETE): every process and thread that builds an OpenMP module
+  // has loaded it first (compileFlags asks here), so the runtime outlives any module unloaded.
+  const flags = [...baseFlags(), "-fopenmp", ...NODELETE];
   // Not keyed by compiledir: whether OpenMP works is a fact about the compiler.
   const memoKey = `${compiler.command}\0${compiler.identity}\0${flags.join(" ")}`;
   const known = openmpMemo.get(memoKey);
@@ -114,6 +126,9 @@ export function openmpStatus(): { ok: boolean; reason: string } {
     const got = mod.library.func("int theano_ts_omp_probe(int n)")(100);
     status = got === 4950 ? { ok: true, reason: "" } : { ok: false, reason: `the OpenMP probe module computed ${String(got)} instead of 4950` };
   } catch (e) {
+    // An unusable compile cache (unsafe, unwritable, full) says nothing about OpenMP: pass it
+    // on, unmemoized, rather than warn "install the OpenMP runtime" and build without it.
+    if (isCompiledirError(e)) throw e;
     status = { ok: false, reason: (e as Error).message };
   }
   openmpMemo.set(memoKey, status);
@@ -148,7 +163,13 @@ const TEST_MODULE = `int theano_ts_probe(int a) { return 2 * a + 1; }\n`;
 export function cCompilerStatus(): CCompilerStatus {
   const { compiler, why } = probeCompiler();
   if (!compiler) return { ok: false, reason: `no C compiler: ${why}; ${HOW_TO_GET_C}`, compiler: null, openmp: false };
-  const flags = compileFlags();
+  let flags: string[];
+  try {
+    flags = compileFlags();
+  } catch (e) {
+    if (!isCompiledirError(e)) throw e;
+    return { ok: false, reason: `the compile cache cannot be used: ${(e as Error).message}`, compiler, openmp: false };
+  }
   const memoKey = `${compiler.command}\0${compiler.identity}\0${flags.join(" ")}\0${String(config.compiledir)}`;
   const known = statusMemo.get(memoKey);
   if (known) return known;
@@ -162,7 +183,10 @@ export function cCompilerStatus(): CCompilerStatus {
         ? { ok: true, reason: "", compiler, openmp }
         : { ok: false, reason: `${compiler.command} built a test module that computed ${String(got)} instead of 7; ${HOW_TO_GET_C}`, compiler, openmp };
   } catch (e) {
-    status = { ok: false, reason: `${compiler.command} cannot build and load a test module: ${(e as Error).message}; ${HOW_TO_GET_C}`, compiler, openmp };
+    // The compiler may be fine: say so rather than "install gcc" when the cache is what failed.
+    status = isCompiledirError(e)
+      ? { ok: false, reason: `the compile cache cannot be used: ${(e as Error).message}`, compiler, openmp }
+      : { ok: false, reason: `${compiler.command} cannot build and load a test module: ${(e as Error).message}; ${HOW_TO_GET_C}`, compiler, openmp };
   }
   statusMemo.set(memoKey, status);
   return status;
@@ -423,7 +447,7 @@ function blasCandidates(): Array<{ name: BlasInfo["name"]; path: string }> {
 
 const LINK_PROBE = (sym: string) => `extern void ${sym}(void);\nvoid *theano_ts_blas_probe(void) { return (void *)${sym}; }\n`;
 
-let blasMemo: { key: string; info: BlasInfo | null } | null = null;
+let blasMemo: { key: string; info: BlasInfo | null; report: BlasReport } | null = null;
 
 /**
  * The BLAS the C backend links for GEMM, decided once per process: none when `blas.builtin` is
@@ -441,6 +465,7 @@ export function findBlas(): BlasInfo | null {
   const key = `${builtin}\0${flag}\0${String(config.cxx)}\0${flag === "" && !builtin ? blasSearchDirs().join(":") : ""}`;
   if (blasMemo && blasMemo.key === key) return blasMemo.info;
   let info: BlasInfo | null = null;
+  const skipped: Array<{ path: string; reason: string }> = [];
   if (builtin) {
     // blas.builtin: the packed kernel of gemm.ts, whatever BLAS the machine has
   } else if (flag !== "") {
@@ -453,6 +478,7 @@ export function findBlas(): BlasInfo | null {
         info = { name: "custom", source: "config", path: null, ldflags, interface: iface };
         break;
       } catch (e) {
+        if (isCompiledirError(e)) throw e; // not the flag's fault; nothing memoized
         const msg = (e as Error).message.split("; source kept")[0] as string;
         tried.push(e instanceof CompileError && e.logPath ? `${sym}: ${msg} (log: ${e.logPath})` : `${sym}: ${msg}`);
       }
@@ -460,13 +486,55 @@ export function findBlas(): BlasInfo | null {
     if (!info) warn(`theano-ts: blas.ldflags=${JSON.stringify(flag)} does not link a module calling cblas_sgemm or sgemm_ (${tried.join("; ")}); using the built-in GEMM.`);
   } else {
     for (const c of blasCandidates()) {
+      // Loading a library runs its constructors: never one another user could have written
+      // (a libopenblas.so planted in a world-writable LD_LIBRARY_PATH entry or conda prefix).
+      const untrusted = libraryUntrustedReason(c.path);
+      if (untrusted) {
+        skipped.push({ path: c.path, reason: `not trusted: ${untrusted}` });
+        continue;
+      }
       const iface = blasInterface(c.path);
-      if (!iface) continue;
+      if (!iface) {
+        skipped.push({ path: c.path, reason: "exports neither cblas_sgemm/cblas_dgemm nor sgemm_/dgemm_ (or does not load)" });
+        continue;
+      }
       const dir = dirname(c.path);
       info = { name: c.name, source: "discovered", path: c.path, ldflags: [c.path, `-Wl,-rpath,${dir}`], interface: iface };
       break;
     }
+    const distrusted = skipped.filter((s) => s.reason.startsWith("not trusted"));
+    if (distrusted.length > 0) {
+      warn(
+        `theano-ts: skipped ${distrusted.length === 1 ? "a BLAS library" : `${distrusted.length} BLAS libraries`} another user could have written (${distrusted.map((s) => `${s.path}: ${s.reason.slice(13)}`).join("; ")}); ` +
+          `using ${info ? info.path : "the built-in GEMM"}. Fix the owner and permissions (chmod go-w), or name a library in THEANO_FLAGS=blas.ldflags to use it anyway.`,
+      );
+    }
   }
-  blasMemo = { key, info };
+  const how = builtin
+    ? "blas.builtin is set: the built-in GEMM"
+    : flag !== ""
+      ? info
+        ? `blas.ldflags=${JSON.stringify(flag)} links (${info.interface} interface)`
+        : `blas.ldflags=${JSON.stringify(flag)} does not link: the built-in GEMM`
+      : info
+        ? `discovered ${info.path} (${info.name}, ${info.interface} interface): owned by root or this user, not writable by group or others, nor its directory`
+        : "no trusted BLAS exporting sgemm and dgemm was found: the built-in GEMM";
+  blasMemo = { key, info, report: { blas: info, how, skipped } };
   return info;
+}
+
+/** Which BLAS the C backend uses and why, for `theano-ts check`. */
+export interface BlasReport {
+  /** The BLAS linked, or null for the built-in GEMM. */
+  readonly blas: BlasInfo | null;
+  /** One sentence: how it was chosen and why it is trusted. */
+  readonly how: string;
+  /** Libraries found by the search but not used, in search order, each with why. */
+  readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>;
+}
+
+/** The report of `findBlas()` (running it if it has not run for the current flags). */
+export function blasReport(): BlasReport {
+  findBlas();
+  return blasMemo!.report;
 }

@@ -21,11 +21,11 @@ import { BackendError, InputError, ShapeError } from "../../errors.js";
 import type { Apply, Value, Variable } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
 import { overwrittenInputs } from "../../graph/destroy.js";
-import { type DType, type TypedArray, typedArrayCtor } from "../../ndarray/dtype.js";
-import { NDArray } from "../../ndarray/ndarray.js";
+import type { DType, TypedArray } from "../../ndarray/dtype.js";
+import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
 import type { TensorType } from "../../tensor/type.js";
 import { Gemm } from "../../tensor/gemm.js";
-import { type LoadedModule, loadModule, warn } from "../cache.js";
+import { isCompiledirError, type LoadedModule, loadModule, warn } from "../cache.js";
 import { wrapNodeError } from "../errors.js";
 import { jsLinker } from "../js/linker.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
@@ -121,7 +121,15 @@ export const cLinker: Linker = {
 const cAutoLinker: Linker = {
   name: "c",
   make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk {
-    return makeC(fgraph, true, opts);
+    try {
+      return makeC(fgraph, true, opts);
+    } catch (e) {
+      // A compiledir that cannot take this module (read-only, full, unsafe) is, for `auto`, a
+      // C backend that is unavailable: run on JS with the one warning a missing compiler gets.
+      if (!isCompiledirError(e)) throw e;
+      warnAutoFallback((e as Error).message);
+      return jsLinker.make(fgraph, opts);
+    }
   },
 };
 
@@ -246,11 +254,24 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
     }
     calls.clear();
     steps = [];
-    mod?.library.close();
+    if (mod) {
+      unloader.unregister(thunk);
+      mod.library.close();
+    }
     mod = null;
   };
+  // A function dropped without free() still gives its module back (issue 13.11).
+  if (mod) unloader.register(thunk, mod.library, thunk);
   return thunk;
 }
+
+/**
+ * Closes the module handle of a thunk that was garbage-collected without `free()`: the cache's
+ * memo unloads a module when its last handle closes, so a long-running process that compiles
+ * and drops functions keeps only the modules of the functions it still holds. Nothing can call
+ * the thunk's native functions any more (they are only reachable from the thunk).
+ */
+const unloader = new FinalizationRegistry<{ close(): void }>((library) => library.close());
 
 /** One FFI call (two when an export's size changed since the previous call). */
 function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void {
@@ -304,7 +325,7 @@ function callSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): voi
     const n = c.lastSizes[q]!;
     const old = c.prev[q];
     bufs[q] =
-      overwritable(c, q, n, env) ?? (old && old.length === n && !inputUses(ptrs, pbase, nin, old.buffer) ? old : new (typedArrayCtor(c.exDtypes[q]!))(n < 0 ? 0 : n));
+      overwritable(c, q, n, env) ?? (old && old.length === n && !inputUses(ptrs, pbase, nin, old.buffer) ? old : allocData(c.exDtypes[q]!, [n < 0 ? 0 : n]));
     meta[c.capBase + q] = n;
     ptrs[pbase + nin + q] = bufs[q];
   }
@@ -312,10 +333,12 @@ function callSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): voi
   if (rc === -1) {
     let k = 0;
     for (let q = 0; q < nex; q++) {
-      let n = 1;
-      for (let d = 0; d < c.exNd[q]!; d++) n *= c.oshape[k++]!;
+      // C checked every shape (th_too_large); allocData names the shape and bytes if the
+      // runtime will not give that much memory (issue 13.3).
+      const shape = Array.from(c.oshape.subarray(k, (k += c.exNd[q]!)));
+      const n = shapeSize(shape);
       c.lastSizes[q] = n;
-      bufs[q] = overwritable(c, q, n, env) ?? new (typedArrayCtor(c.exDtypes[q]!))(n);
+      bufs[q] = overwritable(c, q, n, env) ?? allocData(c.exDtypes[q]!, shape);
       meta[c.capBase + q] = n;
       ptrs[pbase + nin + q] = bufs[q];
     }
@@ -399,9 +422,13 @@ let warnedAuto = false;
 export function autoLinker(): Linker {
   const status = cCompilerStatus();
   if (status.ok) return cAutoLinker;
-  if (!warnedAuto) {
-    warnedAuto = true;
-    warn(`theano-ts: the C backend is unavailable (${status.reason}); using the JS backend (set THEANO_FLAGS=linker=js to silence this warning).`);
-  }
+  warnAutoFallback(status.reason);
   return jsLinker;
+}
+
+/** The one warning per process that `linker=auto` runs on JS, and why. */
+function warnAutoFallback(reason: string): void {
+  if (warnedAuto) return;
+  warnedAuto = true;
+  warn(`theano-ts: the C backend is unavailable (${reason}); using the JS backend (set THEANO_FLAGS=linker=js to silence this warning).`);
 }
