@@ -29,6 +29,7 @@ import "./blas.js"; // gemm_optimizer (blas stage), local_inplace_gemm (in-place
 import "./reduce_fusion.js"; // local_careduce_fusion (49.5, after elemwise_fusion)
 import "./math.js"; // canonicalize + specialize algebra (local_add_canonizer, local_pow_specialize, ...)
 import "./stabilize.js"; // numerical stability (local_log1p, softplus/sigmoid recognition, logsumexp)
+import "./sigmoid.js"; // sigmoid algebra over products: the gradients of the hand-written logistic forms
 import "./nnet.js"; // softmax_simplifier, local_logsoftmax, local_logsoftmax_grad
 
 optdb.register(mergeRewriter("merge1"), { position: 0 });

@@ -10,8 +10,13 @@
  *                          (gz / sm - sum(gz / sm * sm)) * sm -> gz - sm * sum(gz): no division by
  *                          a probability that underflowed to 0, so the gradient stays finite
  *
- * The forward one-hot cross-entropy of a softmax keeps its op (which checks the labels): Theano
- * fuses it into CrossentropySoftmaxArgmax1HotWithBias, an op theano-ts does not have.
+ *   local_crossentropy_to_logsoftmax  CrossentropyCategorical1Hot(Softmax(x), y) ->
+ *                          CrossentropyLogCategorical1Hot(LogSoftmax(x), y): -log(softmax)[y]
+ *                          read from the log-softmax, so x = [0, -1000], y = 1 gives 1000, not
+ *                          -log(0) = inf (Theano fuses the pair into
+ *                          CrossentropySoftmaxArgmax1HotWithBias for the same reason); the label
+ *                          checks stay, and the gradient (built before rewriting) is
+ *                          local_logsoftmax_grad's business
  *
  * softmax_simplifier runs in canonicalize (Theano adds it to the mul canonizer) and again in
  * stabilize; the logsoftmax pair in stabilize and specialize, as Theano registers them.
@@ -23,7 +28,7 @@ import { fill } from "../tensor/alloc.js";
 import { DimShuffle, Elemwise } from "../tensor/elemwise.js";
 import * as M from "../tensor/math.js";
 import { CAReduce } from "../tensor/math.js";
-import { LogSoftmax, Softmax } from "../tensor/nnet.js";
+import { CrossentropyCategorical1Hot, CrossentropyLogCategorical1Hot, LogSoftmax, Softmax } from "../tensor/nnet.js";
 import type { TensorType } from "../tensor/type.js";
 import type { TensorVariable } from "../tensor/variable.js";
 import { type NodeRewriter, nodeRewriter, registerCanonicalize, registerSpecialize, registerStabilize } from "./engine.js";
@@ -99,6 +104,22 @@ export const localLogsoftmax = nodeRewriter({
   },
 });
 
+/** `local_crossentropy_to_logsoftmax`: see the module comment (lanes over the last axis only). */
+export const localCrossentropyToLogsoftmax = nodeRewriter({
+  name: "local_crossentropy_to_logsoftmax",
+  tracks: [CrossentropyCategorical1Hot],
+  transform(node) {
+    if (node.op.constructor !== CrossentropyCategorical1Hot) return null;
+    const [p, y] = node.inputs as [Variable, Variable];
+    const sm = p.owner;
+    if (!sm || !(sm.op instanceof Softmax)) return null;
+    const nd = (p.type as TensorType).ndim;
+    if (!(sm.op.axis === nd - 1 || (sm.op.axis === null && nd === 1))) return null;
+    const logp = new LogSoftmax(sm.op.axis).call(sm.inputs[0]!);
+    return [new CrossentropyLogCategorical1Hot().call(logp, y)];
+  },
+});
+
 /**
  * `g * sm` written without dividing by sm, when `g` is built from divisions by sm the way the
  * gradients of log and of the one-hot cross-entropy write them: gz / sm -> gz, inv(sm) -> 1,
@@ -167,10 +188,10 @@ export const localLogsoftmaxGrad = nodeRewriter({
 registerCanonicalize(softmaxSimplifier);
 // The same rewriter in a second database (as constant folding is): excluding its name removes both.
 registerStabilize(softmaxSimplifier);
-for (const r of [localLogsoftmax, localLogsoftmaxGrad]) {
+for (const r of [localLogsoftmax, localLogsoftmaxGrad, localCrossentropyToLogsoftmax]) {
   registerStabilize(r);
   registerSpecialize(r);
 }
 
 /** Every rewriter this module registers. */
-export const NNET_REWRITES: readonly NodeRewriter[] = [softmaxSimplifier, localLogsoftmax, localLogsoftmaxGrad];
+export const NNET_REWRITES: readonly NodeRewriter[] = [softmaxSimplifier, localLogsoftmax, localLogsoftmaxGrad, localCrossentropyToLogsoftmax];

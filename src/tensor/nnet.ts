@@ -232,7 +232,7 @@ export class CrossentropyCategorical1Hot extends Op {
       if (!(l >= 0 && l < k)) {
         throw new ShapeError(`CrossentropyCategorical1Hot: label ${labels[i]} at flat position ${i} is out of range for ${k} classes (coding distribution of shape [${p!.shape.join(", ")}])`);
       }
-      out[i] = -Math.log(probs[i * k + l]!);
+      out[i] = this.nll(probs[i * k + l]!);
     }
     return [fromFloat64(out, lead, p!.dtype)];
   }
@@ -255,7 +255,34 @@ export class CrossentropyCategorical1Hot extends Op {
     const classes = arange(shape(coding, nd - 1));
     const isLabel = math.eq(dimshuffle(y, [...lead, "x"]), classes);
     const g = dimshuffle(gz as TensorVariable, [...lead, "x"]);
-    return [math.where(isLabel, math.neg(math.trueDiv(g, coding)), 0), null];
+    return [math.where(isLabel, this.dNll(g, coding), 0), null];
+  }
+
+  /** The loss of one row from its entry at the label: -log p. */
+  protected nll(p: number): number {
+    return -Math.log(p);
+  }
+
+  /** The loss's derivative at the label entry, times gz: -gz / p. */
+  protected dNll(gz: TensorVariable, coding: TensorVariable): TensorVariable {
+    return math.neg(math.trueDiv(gz, coding));
+  }
+}
+
+/**
+ * `-logp[..., labels[...]]` from log-probabilities: what the stabilize rewrite
+ * `local_crossentropy_to_logsoftmax` makes of CrossentropyCategorical1Hot(Softmax(x), y), fed by
+ * LogSoftmax(x), so a probability that underflows (softmax([0, -1000])[1] = 0) keeps its loss
+ * (1000) instead of -log(0) = inf. The same label checks; the derivative at the label is -gz.
+ */
+export class CrossentropyLogCategorical1Hot extends CrossentropyCategorical1Hot {
+  protected override nll(logp: number): number {
+    return -logp;
+  }
+
+  // where(isLabel, -gz, 0) broadcasts gz over the classes: no division by a probability.
+  protected override dNll(gz: TensorVariable, _coding: TensorVariable): TensorVariable {
+    return math.neg(gz);
   }
 }
 

@@ -130,7 +130,9 @@ export const SCALAR_GRADS: Readonly<Record<string, ScalarGrad | typeof NOT_DIFFE
   arctanh: ([x], _out, gz) => [div(gz, mul(sub(1, x!), add(x!, 1)))],
 
   // --- special functions ---
-  sigmoid: unary((_x, out) => mul(out, sub(1, out))),
+  // s(x) s(-x) rather than s (1 - s): 1 - s(x) rounds to 0 for x > 17 (float32: x > 9) where
+  // s(-x) keeps its value, so the derivative's tail stays exact instead of becoming 0.
+  sigmoid: unary((x, out) => mul(out, math.sigmoid(neg(x)))),
   // softplus(x) = log(1 + e^x), whose derivative is sigmoid(x): never overflows.
   softplus: unary((x) => math.sigmoid(x)),
   erf: unary((x) => mul(exp(neg(sqr(x))), TWO_OVER_SQRT_PI)),

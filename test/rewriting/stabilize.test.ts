@@ -21,6 +21,9 @@ function noNaN(a: NDArray): void {
 }
 
 /** The default mode exactly as a user gets it (fusion and in-place included). */
+/** sigmoid.ts's product rewrites, which also find these forms (excluded where one rewrite is checked alone). */
+const SIGM_PRODUCTS = ["local_sigm_times_exp", "local_sigm_grad_distribute"];
+
 const defaultMode = (inputs: theano.TensorVariable[], out: theano.TensorVariable) => compile(inputs, out, { structure: false });
 
 describe("registration", () => {
@@ -82,7 +85,7 @@ describe("softplus and sigmoid recognition", () => {
   it("1 / (1 + exp(-x)) at ±800 is [0, 1] (local_inv_1_plus_exp)", () => {
     const x = T.dvector("x");
     const out = T.trueDiv(1, T.add(1, T.exp(x.neg())));
-    const got = checkRewrite({ name: "local_inv_1_plus_exp", inputs: [x], output: out, values: [v5()], present: ["sigmoid"], absent: ["exp", "trueDiv", "inv"] });
+    const got = checkRewrite({ name: "local_inv_1_plus_exp", inputs: [x], output: out, values: [v5()], present: ["sigmoid"], absent: ["exp", "trueDiv", "inv"], alsoExcluding: SIGM_PRODUCTS });
     expect(got).toEqual(["sigmoid"]);
     const f = defaultMode([x], out);
     expect(ops(f)).toEqual(["sigmoid"]);
@@ -93,8 +96,8 @@ describe("softplus and sigmoid recognition", () => {
 
   it("inv(1 + exp(-x)) -> sigmoid(x); 1 / (1 + exp(x)) -> sigmoid(-x)", () => {
     const x = T.dvector("x");
-    checkRewrite({ name: "local_inv_1_plus_exp", inputs: [x], output: T.inv(T.exp(x.neg()).add(1)), values: [v5(2)], present: ["sigmoid"], absent: ["inv", "exp"] });
-    const got = checkRewrite({ name: "local_inv_1_plus_exp", inputs: [x], output: T.trueDiv(1, T.add(1, T.exp(x))), values: [v5(3)], present: ["sigmoid", "neg"], absent: ["exp"] });
+    checkRewrite({ name: "local_inv_1_plus_exp", inputs: [x], output: T.inv(T.exp(x.neg()).add(1)), values: [v5(2)], present: ["sigmoid"], absent: ["inv", "exp"], alsoExcluding: SIGM_PRODUCTS });
+    const got = checkRewrite({ name: "local_inv_1_plus_exp", inputs: [x], output: T.trueDiv(1, T.add(1, T.exp(x))), values: [v5(3)], present: ["sigmoid", "neg"], absent: ["exp"], alsoExcluding: SIGM_PRODUCTS });
     expect(got).toEqual(["neg", "sigmoid"]);
   });
 
@@ -102,11 +105,11 @@ describe("softplus and sigmoid recognition", () => {
     const x = T.dvector("x");
     const e = T.exp(x);
     const out = e.div(e.add(1));
-    checkRewrite({ name: "local_exp_over_1_plus_exp", inputs: [x], output: out, values: [v5()], present: ["sigmoid"], absent: ["exp"] });
+    checkRewrite({ name: "local_exp_over_1_plus_exp", inputs: [x], output: out, values: [v5()], present: ["sigmoid"], absent: ["exp"], alsoExcluding: SIGM_PRODUCTS });
     const r = run(defaultMode([x], out), [-800, 800])[0]!;
     expectClose(r, [0, 1]);
     noNaN(r);
-    const off = compile([x], out, { excluding: ["local_exp_over_1_plus_exp"] });
+    const off = compile([x], out, { excluding: ["local_exp_over_1_plus_exp", ...SIGM_PRODUCTS] });
     expect(Number.isNaN(run(off, [800])[0]!.get(0) as number)).toBe(true);
   });
 

@@ -38,7 +38,7 @@ import { CAReduce } from "../../tensor/math.js";
 import { Dot } from "../../tensor/blas.js";
 import { FusedReduce } from "../../tensor/fused_reduce.js";
 import { Gemm } from "../../tensor/gemm.js";
-import { CrossentropyCategorical1Hot, LogSoftmax, Softmax } from "../../tensor/nnet.js";
+import { CrossentropyCategorical1Hot, CrossentropyLogCategorical1Hot, LogSoftmax, Softmax } from "../../tensor/nnet.js";
 import { ARange, Alloc } from "../../tensor/alloc.js";
 import { Join } from "../../tensor/join.js";
 import { Reshape, ShapeI } from "../../tensor/shape.js";
@@ -924,7 +924,9 @@ function genCrossentropy1Hot(w: SegmentWriter, node: Apply<CrossentropyCategoric
   r.push(
     `${ind}if (l < 0 || l >= kc) { snprintf(err, ${ERR_LEN}, "CrossentropyCategorical1Hot: label %lld at flat position %lld is out of range for %lld classes", (long long)${Y === "uint64" ? `${y}[${yoff}]` : "l"}, (long long)at, (long long)kc); rcode = ${k + 1}; goto kerr; }`,
   );
-  r.push(`${ind}${o}[at++] = (${T})(-log((double)${p}[${poff} + l * ${p}_s[${lead}]]));`);
+  // The log form (CrossentropyLogCategorical1Hot) reads log-probabilities: no log of its own.
+  const nll = node.op instanceof CrossentropyLogCategorical1Hot ? "-" : "-log";
+  r.push(`${ind}${o}[at++] = (${T})(${nll}((double)${p}[${poff} + l * ${p}_s[${lead}]]));`);
   for (let i = lead - 1; i >= 0; i--) r.push(`${"  ".repeat(i + 1)}}`);
   r.push(`}`);
   w.run.push(r.join("\n"));
