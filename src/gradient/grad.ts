@@ -196,9 +196,33 @@ function backprop(seeds: ReadonlyMap<Variable, Variable>, wrt: readonly Variable
 function checkWrt(v: unknown, k: number): Variable {
   if (!(v instanceof Variable)) throw new GradientError(`grad: wrt[${k}] must be a symbolic variable, got ${String(v)}`);
   if (isTensor(v) && !isFloat(v.type.dtype)) {
-    throw new GradientError(`grad: wrt[${k}] (${v.label}) has the integer dtype ${v.type.dtype}${where(v)}; gradients exist only with respect to float variables (cast it first)`);
+    throw new GradientError(`grad: wrt[${k}] (${v.label}) has the integer dtype ${v.type.dtype}${where(v)}; gradients exist only with respect to float variables` + (sharedHint(v) ?? " (cast it first)"));
   }
   return v;
+}
+
+/**
+ * For an integer shared variable: how to make it a float. `theano.shared(0.)` is a float in
+ * Theano but a JS number carries no dtype, so `theano.shared(0)` is int64 (NumPy's inference),
+ * and the tutorial's `b = theano.shared(0., name="b")` then `grad(cost, [w, b])` lands here.
+ * Shared variables live in src/compile, which this stage may not import: recognised by shape.
+ */
+function sharedHint(v: TensorVariable): string | undefined {
+  const sv = v as unknown as { container?: unknown; getValue?: () => { item(): unknown } };
+  if (sv.container === undefined || typeof sv.getValue !== "function") return undefined;
+  let value = "value";
+  if (v.ndim === 0) {
+    try {
+      value = String(sv.getValue().item());
+    } catch {
+      // disposed: keep the placeholder
+    }
+  }
+  const name = v.name !== null ? `, name: ${JSON.stringify(v.name)}` : "";
+  return (
+    `. ${v.label} is a shared variable made from an integer value (a JS number carries no dtype, so theano.shared(0) is int64, as NumPy infers it); ` +
+    `create it as a float: theano.shared(${value}, { dtype: "float64"${name} }) or theano.shared(theano.asarray(${value}, theano.config.floatX)${name ? `, { ${name.slice(2)} }` : ""})`
+  );
 }
 
 /** The cost's and known gradients' seeds, checked. */

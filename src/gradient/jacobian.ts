@@ -13,15 +13,21 @@
  * `Rop` (the Jacobian-vector product) uses the ops' `rop` where every op on the path has one,
  * and otherwise the double-Lop identity: with u a dummy of f's type, J v = ∂/∂u (Lop(f, wrt, u)·v)
  * (the result is linear in u, so u is then replaced by zeros).
+ *
+ * Each eval point enters through `pinned`: broadcast to its wrt's symbolic shape. That checks at
+ * run time that the direction has the point's shape, and keeps every wrt in the graph even where
+ * the product does not depend on its value (f linear in it: `Rop(dot(x, W), W, V)` = dot(x, V)),
+ * as Theano's Rop graph does, so `theano.function([W, V, x], ...)` accepts W as Theano's tutorial
+ * writes it instead of raising UnusedInputError.
  */
 
 import { GradientError, ShapeError } from "../errors.js";
 import { Apply, type GradResult, Op, type Value, Variable, ancestors, cloneGraph, graphInputs, toposort } from "../graph/basic.js";
 import { typedArrayCtor } from "../ndarray/dtype.js";
 import { NDArray } from "../ndarray/ndarray.js";
-import { zeros, zerosLike } from "../tensor/alloc.js";
+import { broadcastTo, zeros, zerosLike } from "../tensor/alloc.js";
 import { stack } from "../tensor/join.js";
-import { shape } from "../tensor/shape.js";
+import { reshape, shape } from "../tensor/shape.js";
 import * as math from "../tensor/math.js";
 import { TensorType } from "../tensor/type.js";
 import { type TensorVariable, constant } from "../tensor/variable.js";
@@ -266,15 +272,25 @@ export function Rop(f: Variable | readonly Variable[], wrt: Variable | readonly 
       throw new GradientError(`Rop: f[${i}] (${fs[i]!.label}) does not depend on any wrt; pass disconnectedOutputs: "zero" if this is expected`);
     }
   });
-  const out = ropForward(fs, ws, es) ?? ropViaLop(fs, ws, es);
+  const pins = es.map((e, j) => pinned(conformGrad(e, ws[j]!, () => `eval point ${j}`) as TensorVariable, ws[j]!));
+  const out = ropForward(fs, ws, pins) ?? ropViaLop(fs, ws, pins);
   const res = out.map((r, i) => (r ? (conformGrad(r, fs[i]!, () => `the Rop of f[${i}]`) as TensorVariable) : zerosLike(fs[i]!)));
   return single ? res[0]! : res;
+}
+
+/**
+ * The eval point `e` as a function of `w`'s shape (see the header): broadcast to `shape(w)` (a
+ * Shape node, symbolic even where the static shape is known, so w stays in the graph), or for a
+ * scalar reshaped to w's empty shape vector.
+ */
+function pinned(e: TensorVariable, w: TensorVariable): TensorVariable {
+  return w.ndim === 0 ? reshape(e, shape(w), 0) : broadcastTo(e, shape(w));
 }
 
 /** Forward mode through each op's `rop`; undefined when some op on the path has none. */
 function ropForward(fs: TensorVariable[], ws: TensorVariable[], es: TensorVariable[]): Array<Variable | null> | undefined {
   const tangent = new Map<Variable, Variable>();
-  ws.forEach((w, j) => tangent.set(w, conformGrad(es[j]!, w, () => `eval point ${j}`)));
+  ws.forEach((w, j) => tangent.set(w, es[j]!));
   for (const node of toposort(fs, new Set(ws))) {
     const ins = node.inputs.map((v) => tangent.get(v) ?? null);
     if (ins.every((t) => t === null)) continue;

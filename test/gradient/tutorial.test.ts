@@ -158,3 +158,99 @@ describe("the gradient tutorial", () => {
     expectClose(out, array(diag([6, 12]), "float32"));
   });
 });
+
+/** The tutorial's R-op, L-op and Hessian-times-vector blocks, written as the tutorial writes them. */
+describe("issue 12.2: the tutorial's Rop and Lop examples run unchanged", () => {
+  it("R-operator: Rop(dot(x, W), W, V) compiled over [W, V, x] gives [2, 2]", () => {
+    const W = T.dmatrix("W");
+    const V = T.dmatrix("V");
+    const x = T.dvector("x");
+    const y = T.dot(x, W);
+    const JV = T.Rop(y, W, V);
+    const f = theano.function([W, V, x], JV);
+    expectClose(f([[1, 1], [1, 1]], [[2, 2], [2, 2]], [0, 1]), [2, 2]);
+  });
+
+  it("L-operator: Lop(dot(x, W), W, v) compiled over [v, x] (W not needed) gives [[0, 0], [2, 2]]", () => {
+    const W = T.dmatrix("W");
+    const v = T.dvector("v");
+    const x = T.dvector("x");
+    const y = T.dot(x, W);
+    const VJ = T.Lop(y, W, v);
+    const f = theano.function([v, x], VJ);
+    expectClose(f([2, 2], [0, 1]), [[0, 0], [2, 2]]);
+  });
+
+  it("Hessian times a vector, by grad and by Rop (f linear in x: x stays an input), gives [4, 4]", () => {
+    const x = T.dvector("x");
+    const v = T.dvector("v");
+    const y = T.sum(x.pow(2));
+    const gy = T.grad(y, x);
+    const vH = T.grad(T.sum(gy.mul(v)), x);
+    expectClose(theano.function([x, v], vH)([4, 4], [2, 2]), [4, 4]);
+    const Hv = T.Rop(gy, x, v);
+    expectClose(theano.function([x, v], Hv)([4, 4], [2, 2]), [4, 4]);
+  });
+
+  it("a scalar or statically shaped wrt stays an input too, on every linker", () => {
+    const b = T.dscalar("b");
+    const vb = T.dscalar("vb");
+    const x = T.dvector("x");
+    const W = T.tensor({ dtype: "float64", shape: [2, 2], name: "W" });
+    const V = T.tensor({ dtype: "float64", shape: [2, 2], name: "V" });
+    for (const linker of ["py", "js", "c"] as const) {
+      theano.config.change({ linker }, () => {
+        expectClose(theano.function([x, b, vb], T.Rop(x.mul(b), b, vb))([1, 2], 5, 3), [3, 6]);
+        expectClose(theano.function([W, V, x], T.Rop(T.dot(x, W), W, V))([[1, 1], [1, 1]], [[2, 2], [2, 3]], [0, 1]), [2, 3]);
+      });
+    }
+  });
+
+  it("an eval point whose shape is not wrt's raises ShapeError instead of a wrong-shaped result", () => {
+    const W = T.dmatrix("W");
+    const V = T.dmatrix("V");
+    const x = T.dvector("x");
+    const f = theano.function([W, V, x], T.Rop(T.dot(x, W), W, V));
+    expect(() => f([[1, 1], [1, 1]], [[2, 2, 2], [2, 2, 2]], [0, 1])).toThrow(theano.ShapeError);
+  });
+});
+
+describe("issue 12.5: an integer shared wrt says how to make it a float", () => {
+  it("theano.shared(0) is int64 (NumPy's inference), and grad names both ways to a float", () => {
+    const x = T.dmatrix("x");
+    const w = theano.shared(theano.zeros([3], "float64"), { name: "w" });
+    const b = theano.shared(0, { name: "b" });
+    expect(b.dtype).toBe("int64");
+    const cost = T.dot(x, w).add(b).sum();
+    let err: unknown;
+    try {
+      theano.grad(cost, [w, b]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(theano.GradientError);
+    const msg = (err as Error).message;
+    expect(msg).toContain("wrt[1] (b) has the integer dtype int64");
+    expect(msg).toContain('theano.shared(0, { dtype: "float64", name: "b" })');
+    expect(msg).toContain('theano.shared(theano.asarray(0, theano.config.floatX), { name: "b" })');
+    // A symbolic integer variable keeps the plain advice.
+    const i = T.lscalar("i");
+    expect(() => theano.grad(i.mul(2).astype("float64"), i)).toThrow(/integer dtype int64.*\(cast it first\)$/);
+  });
+
+  it("both suggested spellings give a float shared variable the tutorial's gradient works with", () => {
+    const b1 = theano.shared(0, { dtype: "float64", name: "b" });
+    expect(b1.dtype).toBe("float64");
+    const b2 = theano.shared(theano.asarray(0, theano.config.floatX), { name: "b" });
+    expect(b2.dtype).toBe(theano.config.floatX);
+    expect(theano.shared([1, 2], { dtype: "float32" }).getValue().dtype).toBe("float32");
+    expect(theano.shared(theano.array([1, 2], "int32"), { dtype: "float64" }).getValue().toArray()).toEqual([1, 2]);
+    const x = T.dvector("x");
+    const w = theano.shared(theano.array([1, -1], "float64"), { name: "w" });
+    const [gw, gb] = theano.grad(T.sum(T.dot(x, w).add(b1).pow(2)), [w, b1]);
+    const [gwv, gbv] = theano.function([x], [gw!, gb!])([1, 2]);
+    expectClose(gwv!, [-2, -4]); // 2·(x·w + b)·x with x·w + b = -1
+    expectClose(gbv!, -2);
+    expect(() => theano.shared(0, { dtype: "float65" as never })).toThrow(theano.TheanoError);
+  });
+});
