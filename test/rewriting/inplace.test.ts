@@ -68,23 +68,29 @@ describe.each(LINKERS)("in-place elementwise (%s linker)", (linker) => {
     expect(destroyed.filter((v) => v.owner?.op.toString().startsWith("Elemwise{exp}"))).toHaveLength(1);
   });
 
-  it("updates a shared variable in its own buffer; outputs see the old value; other shared values stay", () => {
+  it("updates a shared variable in place (in the lent copy, swapped in); outputs see the old value; other shared values stay", () => {
     const w = theano.shared(theano.array([1, 2, 3, 4], "float64"), { name: "w" });
     const v = theano.shared(theano.array([10, 20, 30, 40], "float64"), { name: "v" });
     const x = T.dvector("x");
     const f = compile(linker, [x], [w.sum(), v.add(w)], { updates: [[w, w.sub(x.mul(0.5)).add(v.mul(0))]] });
     expect(destroyers(f.fgraph).some((n) => n.inputs.some((i) => i.name === "w"))).toBe(true);
-    const before = w.getValue({ borrow: true });
+    const before = w.container.value!; // not getValue({ borrow }): that would keep it from being the spare
     const [s, vw] = f(theano.array([2, 2, 2, 2], "float64")) as NDArray[];
     expectClose(s!, 10);
     expectClose(vw!, [11, 22, 33, 44]);
     const after = w.getValue({ borrow: true });
     expectClose(after, [0, 1, 2, 3]);
-    expect(after.data.buffer === before.data.buffer).toBe(true); // updated where it was
+    // computed in place in the copy lent for w (issue 13.1), which became w; the old storage is
+    // untouched and is the spare the next call computes in
+    expect(after.data.buffer === before.data.buffer).toBe(false);
+    expectClose(before, [1, 2, 3, 4], { rtol: 0, atol: 0 });
+    f(theano.array([2, 2, 2, 2], "float64"));
+    expect(w.container.value!.data.buffer === before.data.buffer).toBe(true);
+    expectClose(w.getValue(), [-1, 0, 1, 2]);
     expectClose(v.getValue(), [10, 20, 30, 40], { rtol: 0, atol: 0 });
     // A second function over w sees the update.
     const g = compile(linker, [], w.mul(1));
-    expectClose(g() as NDArray, [0, 1, 2, 3]);
+    expectClose(g() as NDArray, [-1, 0, 1, 2]);
   });
 
   it("In(x, { mutable: true }) lets the function overwrite x; outputs still never alias it", () => {
