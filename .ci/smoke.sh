@@ -4,7 +4,8 @@
 # Packs the repo (which runs `prepare`, i.e. the build), checks the tarball's contents, installs
 # it into an empty ESM project in a temp dir, and runs a short script there with plain `node`
 # and with tsx (the repo's own binary; tsx resolves `theano-ts` from the scratch project's
-# node_modules because the .ts file lives there), then `npx theano-ts --version`.
+# node_modules because the .ts file lives there), type-checks a consumer project (test/consumer/)
+# against the installed declarations, then `npx theano-ts --version`.
 # This catches what unit tests cannot: a wrong `exports`/`files`/`bin`, a missing build step,
 # an import that only resolves inside the repo.
 set -euo pipefail
@@ -56,6 +57,17 @@ echo "smoke: node ok ($out)"
 out="$(run THEANO_FLAGS=floatX=float32 "$repo/node_modules/.bin/tsx" smoke.ts)"
 [[ "$out" == 'float32 float32 [[1,2],[3,4]]' ]] || fail "tsx smoke.ts (THEANO_FLAGS=floatX=float32) printed: $out"
 echo "smoke: tsx ok ($out)"
+
+# 3b. The published declarations, type-checked as a user's project sees them (test/consumer/):
+#     skipLibCheck off, under the settings of a `tsc --init` project, of @tsconfig/node20 (inlined:
+#     nothing is fetched) and of lib ES2022 without Node types. The repo's own tsc does the work;
+#     `theano-ts` resolves to the installed tarball.
+cp "$repo"/test/consumer/{index.ts,disposable.ts,tsconfig.init.json,tsconfig.node20.json,tsconfig.es2022.json} .
+for cfg in init node20 es2022; do
+  out="$("$repo/node_modules/.bin/tsc" -p "tsconfig.$cfg.json" 2>&1)" || fail "the published .d.ts does not type-check under test/consumer/tsconfig.$cfg.json:
+$out"
+  echo "smoke: consumer types ok (tsconfig.$cfg.json)"
+done
 
 # 4. The bin entry, through npx as a user would call it.
 want="$(node -p "require('$repo/package.json').version")"

@@ -95,6 +95,18 @@ function copyInto(dst: TypedArray, src: NDArray): void {
   for (const o of src.offsets()) d[i++] = sd[o]!;
 }
 
+// `Symbol.dispose` (for `using`) is declared by TypeScript's esnext.disposable lib and by
+// @types/node, but a consumer compiling with lib es2022/es2023 and no Node types has neither,
+// and the `[Symbol.dispose]()` in this class's emitted .d.ts then fails to type-check (TS2550).
+// Declaring it here, as TypeScript's own lib and @types/node do, merges cleanly with both
+// (identical `unique symbol` declarations) and makes the published types stand on their own.
+// test/consumer/ type-checks the built declarations under those settings (.ci/smoke.sh).
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
+
 export class SharedVariable extends TensorVariable {
   readonly container: Container;
   readonly strict: boolean;
