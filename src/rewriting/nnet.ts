@@ -17,6 +17,14 @@
  *                          CrossentropySoftmaxArgmax1HotWithBias for the same reason); the label
  *                          checks stay, and the gradient (built before rewriting) is
  *                          local_logsoftmax_grad's business
+ *   local_softmax_ratio    a graph of degree 0 in e = exp(x), where e enters only through products,
+ *                          quotients, sums of equal degree, sums over the lanes of
+ *                          S = sum(e, lanes), broadcasts and DimShuffles (what T.grad makes of the
+ *                          hand-written softmax, logSoftmax, logsumexp and cross-entropy) ->
+ *                          the same graph in sm = Softmax(x): each term t of degree d is
+ *                          rewritten as t / S^d, so e becomes sm and S becomes 1, and factors of
+ *                          sm cancel against the 1 / sm of log's gradient. Nothing is left that
+ *                          overflows (exp(800)) or divides by an underflowed probability.
  *
  * softmax_simplifier runs in canonicalize (Theano adds it to the mul canonizer) and again in
  * stabilize; the logsoftmax pair in stabilize and specialize, as Theano registers them.
@@ -24,15 +32,18 @@
 
 import type { Apply, Variable } from "../graph/basic.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
-import { fill } from "../tensor/alloc.js";
+import { Alloc, fill } from "../tensor/alloc.js";
+import { Shape, ShapeI } from "../tensor/shape.js";
+import { isFloat } from "../ndarray/dtype.js";
 import { DimShuffle, Elemwise } from "../tensor/elemwise.js";
 import * as M from "../tensor/math.js";
 import { CAReduce } from "../tensor/math.js";
 import { CrossentropyCategorical1Hot, CrossentropyLogCategorical1Hot, LogSoftmax, Softmax } from "../tensor/nnet.js";
 import type { TensorType } from "../tensor/type.js";
-import type { TensorVariable } from "../tensor/variable.js";
+import { type TensorVariable, constant } from "../tensor/variable.js";
 import { type NodeRewriter, nodeRewriter, registerCanonicalize, registerSpecialize, registerStabilize } from "./engine.js";
 import { elemwiseName, finish, opInputs, scalarConstant } from "./math.js";
+import { type Product, buildProduct, flattenProduct } from "./sigmoid.js";
 
 const tv = (v: Variable): TensorVariable => v as TensorVariable;
 
@@ -185,13 +196,275 @@ export const localLogsoftmaxGrad = nodeRewriter({
   },
 });
 
+// ---------------------------------------------------------------------------------------------
+// local_softmax_ratio
+
+/** Bounds: the gradient graphs this serves are small; a larger one is left alone. */
+const RATIO_MAX_NODES = 256;
+const RATIO_MAX_TERMS = 32;
+
+/** Each axis of a scaled variable: a non-lane axis of x (its index) or a lane / broadcast axis. */
+type AxisMap = Array<number | "l">;
+
+/** A variable's degree in e, with where x's non-lane axes lie in it (when the degree is not 0). */
+interface Degree {
+  d: number;
+  map: AxisMap;
+  /** Degree 0 but computed from e through an op the analysis does not look into: kept whole. */
+  opaque?: boolean;
+}
+
+/**
+ * The degree analysis of local_softmax_ratio for one e = exp(x) with softmax lanes `lanes`: null
+ * when `v` is not homogeneous in e (or is too large to look at).
+ */
+class RatioAnalysis {
+  private readonly deps = new Map<Variable, boolean>();
+  private readonly degrees = new Map<Variable, Degree | null>();
+  private visited = 0;
+  /** Whether some node of non-zero degree was met (there is something to rewrite). */
+  scaled = false;
+
+  constructor(
+    readonly e: Variable,
+    readonly lanes: readonly number[],
+  ) {}
+
+  dependsOnE(v: Variable): boolean {
+    let r = this.deps.get(v);
+    if (r === undefined) {
+      r = v === this.e || (v.owner !== null && !(v.owner.op instanceof ShapeI || v.owner.op instanceof Shape) && v.owner.inputs.some((i) => this.dependsOnE(i)));
+      this.deps.set(v, r);
+    }
+    return r;
+  }
+
+  /** Whether `v` is sum(e) over exactly the lanes (the normaliser S, before any keepdims). */
+  isNormaliser(v: Variable): boolean {
+    const o = v.owner;
+    return !!o && o.op instanceof CAReduce && o.op.kind === "add" && o.inputs[0] === this.e && o.op.axis.length === this.lanes.length && this.lanes.every((a, i) => o.op instanceof CAReduce && o.op.axis[i] === a);
+  }
+
+  degree(v: Variable): Degree | null {
+    if (this.degrees.has(v)) return this.degrees.get(v)!;
+    if (++this.visited > RATIO_MAX_NODES) return null;
+    const r = this.compute(v);
+    this.degrees.set(v, r);
+    if (r && r.d !== 0) this.scaled = true;
+    return r;
+  }
+
+  private compute(v: Variable): Degree | null {
+    const ZERO: Degree = { d: 0, map: [] };
+    if (!this.dependsOnE(v)) return ZERO;
+    if (v === this.e) {
+      const nd = (v.type as TensorType).ndim;
+      return { d: 1, map: [...Array(nd).keys()].map((i) => (this.lanes.includes(i) ? "l" : i)) };
+    }
+    const node = v.owner!;
+    const ins = node.inputs.map((i) => this.degree(i));
+    if (ins.some((x) => x === null)) return null;
+    const ds = ins as Degree[];
+    const op = node.op;
+    const opaque = (): Degree | null => (ds.every((x) => x.d === 0) ? { d: 0, map: [], opaque: true } : null);
+    if (op instanceof CAReduce) {
+      const [a] = ds;
+      if (a!.d === 0) return opaque();
+      if (op.kind !== "add" || !op.axis.every((ax) => a!.map[ax] === "l")) return null;
+      return { d: a!.d, map: a!.map.filter((_m, i) => !op.axis.includes(i)) };
+    }
+    if (op instanceof DimShuffle) {
+      const [a] = ds;
+      if (a!.d === 0) return opaque();
+      const kept = new Set(op.pattern.filter((p): p is number => p !== "x"));
+      if (a!.map.some((m, i) => m !== "l" && !kept.has(i))) return null;
+      return { d: a!.d, map: op.pattern.map((p) => (p === "x" ? "l" : a!.map[p]!)) };
+    }
+    if (op instanceof Alloc) {
+      const [a, ...dims] = ds;
+      if (a!.d === 0) return opaque();
+      if (dims.some((x) => x.d !== 0) || (node.outputs[0]!.type as TensorType).ndim !== a!.map.length) return null;
+      return { d: a!.d, map: a!.map };
+    }
+    const name = elemwiseName(node);
+    if (name === null) return opaque();
+    const scaled = ds.filter((x) => x.d !== 0);
+    if (scaled.length === 0) return opaque();
+    const map = scaled[0]!.map;
+    if (scaled.some((x) => x.map.length !== map.length || x.map.some((m, i) => m !== map[i]))) return null;
+    const [a, b] = ds;
+    switch (name) {
+      case "mul":
+        return { d: a!.d + b!.d, map };
+      case "trueDiv":
+        return { d: a!.d - b!.d, map };
+      case "neg":
+        return { d: a!.d, map };
+      case "inv":
+        return { d: -a!.d, map };
+      case "sqr":
+        return { d: 2 * a!.d, map };
+      case "add":
+      case "sub":
+        return a!.d === b!.d ? { d: a!.d, map } : null;
+      default:
+        return null;
+    }
+  }
+}
+
+/** A sum of products (local_softmax_ratio's normal form). */
+type Terms = Product[];
+
+/** `v` as a product (its mul/div tree flattened, so a 1 / sm in it can meet an sm). */
+const productOf = (v: Variable): Product => {
+  const c = scalarConstant(v);
+  if (c !== null && (v.type as TensorType).ndim === 0) return { c, leaves: new Map() };
+  return flattenProduct(v) ?? { c: 1, leaves: new Map([[v, 1]]) };
+};
+
+function timesTerms(a: Terms, b: Terms): Terms | null {
+  if (a.length * b.length > RATIO_MAX_TERMS) return null;
+  const out: Terms = [];
+  for (const p of a) {
+    for (const q of b) {
+      const leaves = new Map(p.leaves);
+      for (const [v, k] of q.leaves) {
+        const n = (leaves.get(v) ?? 0) + k;
+        if (n === 0) leaves.delete(v);
+        else leaves.set(v, n);
+      }
+      out.push({ c: p.c * q.c, leaves });
+    }
+  }
+  return out;
+}
+
+const invertTerms = (a: Terms): Terms | null => (a.length === 1 && a[0]!.c !== 0 ? [{ c: 1 / a[0]!.c, leaves: new Map([...a[0]!.leaves].map(([v, k]) => [v, -k])) }] : null);
+
+/** Whether every term is a plain number (so a broadcast of it is the same numbers). */
+const constantTerms = (a: Terms): boolean => a.every((p) => p.leaves.size === 0);
+
+/**
+ * `v` divided by S^degree(v), as a sum of products over sm (see the module comment); null where
+ * the analysis says no. `build` turns a sum of products back into a graph.
+ */
+function normalise(v: Variable, an: RatioAnalysis, sm: Variable, build: (t: Terms) => TensorVariable | null, memo: Map<Variable, Terms | null>): Terms | null {
+  if (memo.has(v)) return memo.get(v)!;
+  const r = normaliseOnce(v, an, sm, build, memo);
+  memo.set(v, r);
+  return r;
+}
+
+function normaliseOnce(v: Variable, an: RatioAnalysis, sm: Variable, build: (t: Terms) => TensorVariable | null, memo: Map<Variable, Terms | null>): Terms | null {
+  const deg = an.degree(v);
+  if (!deg) return null;
+  if (deg.d === 0 && (!an.dependsOnE(v) || deg.opaque)) return [productOf(v)];
+  if (v === an.e) return [{ c: 1, leaves: new Map([[sm, 1]]) }];
+  if (an.isNormaliser(v)) return [{ c: 1, leaves: new Map() }];
+  const node = v.owner!;
+  const sub = (i: number): Terms | null => normalise(node.inputs[i]!, an, sm, build, memo);
+  const op = node.op;
+  if (op instanceof CAReduce || op instanceof DimShuffle || op instanceof Alloc) {
+    const a = sub(0);
+    if (!a) return null;
+    if (constantTerms(a)) return op instanceof CAReduce ? null : a;
+    const inner = build(a);
+    return inner ? [productOf(op.makeNode(inner, ...node.inputs.slice(1)).outputs[0]!)] : null;
+  }
+  const a = sub(0);
+  if (!a) return null;
+  switch (elemwiseName(node)) {
+    case "neg":
+      return a.map((p) => ({ c: -p.c, leaves: p.leaves }));
+    case "inv":
+      return invertTerms(a);
+    case "sqr":
+      return timesTerms(a, a);
+    case "mul": {
+      const b = sub(1);
+      return b ? timesTerms(a, b) : null;
+    }
+    case "trueDiv": {
+      const b = sub(1);
+      const ib = b ? invertTerms(b) : null;
+      return ib ? timesTerms(a, ib) : null;
+    }
+    case "add":
+    case "sub": {
+      const b = sub(1);
+      if (!b || a.length + b.length > RATIO_MAX_TERMS) return null;
+      return [...a, ...(elemwiseName(node) === "sub" ? b.map((p) => ({ c: -p.c, leaves: p.leaves })) : b)];
+    }
+    default:
+      return null;
+  }
+}
+
+/** The exp nodes under `root` (a bounded walk) that a lane sum reads, with those lanes. */
+function normalisedExps(root: Variable, fg: FunctionGraph): Array<{ e: Variable; lanes: readonly number[] }> {
+  const found: Array<{ e: Variable; lanes: readonly number[] }> = [];
+  const seen = new Set<Variable>();
+  const stack = [root];
+  while (stack.length > 0 && seen.size < RATIO_MAX_NODES) {
+    const v = stack.pop()!;
+    if (seen.has(v) || !v.owner) continue;
+    seen.add(v);
+    if (elemwiseName(v.owner) === "exp") {
+      for (const [c] of fg.clients.get(v) ?? []) {
+        if (c !== "output" && c.op instanceof CAReduce && c.op.kind === "add" && !found.some((f) => f.e === v)) found.push({ e: v, lanes: c.op.axis });
+      }
+    }
+    stack.push(...v.owner.inputs);
+  }
+  return found;
+}
+
+/** `local_softmax_ratio`: see the module comment. */
+export const localSoftmaxRatio = nodeRewriter({
+  name: "local_softmax_ratio",
+  tracks: [Elemwise],
+  transform(node, fg) {
+    const name = elemwiseName(node);
+    const out = node.outputs[0]!;
+    const dtype = (out.type as TensorType).dtype;
+    if ((name !== "mul" && name !== "trueDiv") || !isFloat(dtype)) return null;
+    for (const { e, lanes } of normalisedExps(out, fg)) {
+      const x = e.owner!.inputs[0]!;
+      const nd = (x.type as TensorType).ndim;
+      if ((x.type as TensorType).dtype !== dtype || (e.type as TensorType).dtype !== dtype) continue;
+      const axis = lanes.length === 1 ? lanes[0]! : lanes.length === nd && nd > 1 ? null : undefined;
+      if (axis === undefined) continue;
+      const an = new RatioAnalysis(e, lanes);
+      const deg = an.degree(out);
+      if (!deg || deg.d !== 0 || !an.scaled) continue;
+      // The forward pass's Softmax(x) when there is one, so log's 1 / sm cancels against it.
+      const existing = (fg.clients.get(x) ?? []).find(([c]) => c !== "output" && c.op instanceof Softmax && c.op.axis === axis)?.[0];
+      const sm = existing && existing !== "output" ? existing.outputs[0]! : new Softmax(axis).call(x);
+      const build = (t: Terms): TensorVariable | null => {
+        let acc: TensorVariable | null = null;
+        for (const p of t) {
+          const term = buildProduct(p, dtype) ?? constant(p.c, { dtype });
+          acc = acc ? M.add(acc, term) : term;
+        }
+        return acc;
+      };
+      const terms = normalise(out, an, sm, build, new Map());
+      const r = terms ? build(terms) : null;
+      const f = r ? finish(r, out, [x, ...node.inputs]) : null;
+      if (f) return [f];
+    }
+    return null;
+  },
+});
+
 registerCanonicalize(softmaxSimplifier);
 // The same rewriter in a second database (as constant folding is): excluding its name removes both.
 registerStabilize(softmaxSimplifier);
-for (const r of [localLogsoftmax, localLogsoftmaxGrad, localCrossentropyToLogsoftmax]) {
+for (const r of [localLogsoftmax, localLogsoftmaxGrad, localCrossentropyToLogsoftmax, localSoftmaxRatio]) {
   registerStabilize(r);
   registerSpecialize(r);
 }
 
 /** Every rewriter this module registers. */
-export const NNET_REWRITES: readonly NodeRewriter[] = [softmaxSimplifier, localLogsoftmax, localLogsoftmaxGrad, localCrossentropyToLogsoftmax];
+export const NNET_REWRITES: readonly NodeRewriter[] = [softmaxSimplifier, localLogsoftmax, localLogsoftmaxGrad, localCrossentropyToLogsoftmax, localSoftmaxRatio];

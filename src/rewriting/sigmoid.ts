@@ -112,7 +112,7 @@ export function flattenProduct(root: Variable): Product | null {
 }
 
 /** The product as a graph: c · Π num / Π den, in `dtype`; null when nothing but a constant is left. */
-function buildProduct(p: Product, dtype: DType): TensorVariable | null {
+export function buildProduct(p: Product, dtype: DType): TensorVariable | null {
   const num: TensorVariable[] = [];
   const den: TensorVariable[] = [];
   for (const [v, k] of p.leaves) {
