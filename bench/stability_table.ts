@@ -5,12 +5,13 @@
  * a reference computed here in float64 with stable formulas. test/rewriting/stability_battery.test.ts
  * asserts every cell; this script prints the table.
  *
- *   npx tsx bench/stability_table.ts [--linker py|js|c] [--dtype float32|float64]
+ *   npx tsx bench/stability_table.ts [--linker py|js|c] [--dtype float32|float64] [--tutorial [--steps N]]
  */
 
 import { pathToFileURL } from "node:url";
 import * as theano from "../src/index.js";
 import { cCompilerStatus } from "../src/link/c/compiler.js";
+import { mulberry32 } from "../src/ndarray/rng.js";
 import type { NDArray } from "../src/ndarray/ndarray.js";
 
 const { T } = theano;
@@ -169,6 +170,54 @@ export function runCase(c: Case, dtype: Dtype, linker: Linker): Cell[] {
 export const LINKERS: readonly Linker[] = cCompilerStatus().ok ? ["py", "js", "c"] : ["py", "js"];
 
 // ---------------------------------------------------------------------------------------------
+// The tutorial exercise
+
+/**
+ * The Theano tutorial's logistic-regression exercise, in float32 and written as the tutorial
+ * writes it; data as `D = (rng.randn(N, feats), rng.randint(0, 2, N))` from a seeded generator.
+ */
+export function tutorialLogisticRegression(opts: { linker: "py" | "js" | "c"; maxSteps: number; seed?: number }): { firstStep: { min: number; max: number; mean: number; nan: number }; accuracy: number; steps: number } {
+  const N = 400;
+  const feats = 784;
+  const u = mulberry32(opts.seed ?? 1234);
+  const randn = (): number => Math.sqrt(-2 * Math.log(u() || 1e-300)) * Math.cos(2 * Math.PI * u());
+  const Dx = theano.array(Array.from({ length: N }, () => Array.from({ length: feats }, randn)), "float32");
+  const Dy = theano.array(Array.from({ length: N }, () => (u() < 0.5 ? 0 : 1)), "float32");
+  const x = T.fmatrix("x");
+  const y = T.fvector("y");
+  const w = theano.shared(theano.array(Array.from({ length: feats }, randn), "float32"), { name: "w" });
+  const b = theano.shared(theano.array(0, "float32"), { name: "b" });
+  const p1 = T.trueDiv(1, T.add(1, T.exp(T.sub(T.neg(T.dot(x, w)), b))));
+  const prediction = T.gt(p1, 0.5);
+  const xent = T.sub(T.mul(T.neg(y), T.log(p1)), T.mul(T.sub(1, y), T.log(T.sub(1, p1))));
+  const cost = T.add(T.mean(xent), T.mul(0.01, T.sum(T.pow(w, 2))));
+  const [gw, gb] = theano.grad(cost, [w, b]);
+  const mode = new theano.Mode(opts.linker);
+  const train = theano.function([x, y], [prediction, xent], { updates: [[w, T.sub(w, T.mul(0.1, gw!))], [b, T.sub(b, T.mul(0.1, gb!))]], mode });
+  const predict = theano.function([x], prediction, { mode });
+  const accuracy = (): number => {
+    const p = ((predict as unknown as (a: unknown) => NDArray)(Dx)).toFlat();
+    const t = Dy.toFlat();
+    let ok = 0;
+    for (let i = 0; i < N; i++) if (Number(p[i]) === Number(t[i])) ok++;
+    return ok / N;
+  };
+  let firstStep = { min: NaN, max: NaN, mean: NaN, nan: 0 };
+  let steps = 0;
+  let acc = 0;
+  while (steps < opts.maxSteps) {
+    (train as unknown as (...a: unknown[]) => unknown)(Dx, Dy);
+    steps++;
+    if (steps === 1) {
+      const wv = Array.from((w.getValue() as NDArray).toFlat() as ArrayLike<number>);
+      firstStep = { min: Math.min(...wv), max: Math.max(...wv), mean: wv.reduce((s, v) => s + v, 0) / wv.length, nan: wv.filter(Number.isNaN).length };
+    }
+    if (steps % 50 === 0 && (acc = accuracy()) >= 0.99) break;
+  }
+  return { firstStep, accuracy: steps % 50 === 0 ? acc : accuracy(), steps };
+}
+
+// ---------------------------------------------------------------------------------------------
 // The table
 
 function main(): void {
@@ -198,6 +247,13 @@ function main(): void {
   }
   console.log(`\n(value/gradient per cell) ${cells} checks, ${cells - bad} finite and equal to the stable reference, ${bad} not.`);
   for (const f of failures) console.log(`  ${f}`);
+  if (process.argv.includes("--tutorial")) {
+    for (const linker of linkers) {
+      const t0 = performance.now();
+      const r = tutorialLogisticRegression({ linker, maxSteps: Number(arg("--steps") ?? 2000) });
+      console.log(`tutorial logistic regression (float32, ${linker}): after step 1 w min ${r.firstStep.min.toFixed(4)} max ${r.firstStep.max.toFixed(4)} mean ${r.firstStep.mean.toExponential(4)} NaN ${r.firstStep.nan}/784; accuracy ${r.accuracy} after ${r.steps} steps (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+  }
   console.log(`Expressions:\n${BATTERY.map((c) => `  ${c.name}: ${c.written}`).join("\n")}\nLane rows at t: [t, t/2, t - 1]; cost weights ${JSON.stringify(W)} for softmax and logSoftmax.`);
 }
 
