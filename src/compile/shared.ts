@@ -46,6 +46,8 @@ export class Container {
 
   get(): NDArray {
     if (this.value === null) throw new TheanoError(`shared variable ${this.name} was disposed; create a new one with theano.shared(...)`);
+    // A borrowed value whose buffer was detached or shrank reads as NaNs: an InputError (issue 13.4).
+    this.value.checkLive(`shared variable ${this.name}`);
     return this.value;
   }
 

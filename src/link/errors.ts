@@ -6,9 +6,10 @@
  */
 
 import { config } from "../config/index.js";
-import { TheanoError } from "../errors.js";
+import { ShapeError, TheanoError } from "../errors.js";
 import type { Apply } from "../graph/basic.js";
-import { NDArray } from "../ndarray/ndarray.js";
+import { type DType, itemsize } from "../ndarray/dtype.js";
+import { NDArray, formatBytes } from "../ndarray/ndarray.js";
 
 function summary(v: unknown): string {
   if (!(v instanceof NDArray)) return String(v);
@@ -27,9 +28,24 @@ function summary(v: unknown): string {
   return parts.join(", ");
 }
 
+/**
+ * An allocation the JS runtime refused inside an op's `perform` (a RangeError: a length past
+ * V8's TypedArray cap, or memory it would not give) as the ShapeError of a too-large result,
+ * naming the elements and bytes asked for. Sizes computed through `shapeSize`/`allocData` fail
+ * before this with the shape itself; this catches every other allocation site.
+ */
+function allocationError(err: unknown, node: Apply): unknown {
+  if (!(err instanceof RangeError) || !/Invalid typed array length|Array buffer allocation failed|Invalid array buffer length|Invalid array length/.test(err.message)) return err;
+  const n = Number(/length: (\d+(?:\.\d+)?(?:e\+?\d+)?)/.exec(err.message)?.[1] ?? NaN);
+  const out = node.outputs[0]?.type as { dtype?: DType } | undefined;
+  const size = Number.isFinite(n) && out?.dtype ? ` (${n} elements of ${out.dtype}: ${n * itemsize(out.dtype)} bytes, ${formatBytes(n * itemsize(out.dtype))})` : "";
+  return new ShapeError(`${String(node.op)}: its result is too large to allocate${size}: more memory than this JavaScript runtime gives one array (${err.message}); use smaller shapes`, { cause: err });
+}
+
 /** The same error class with the node's story appended; non-Theano errors become TheanoErrors. */
 export function wrapNodeError(err: unknown, node: Apply, inputs: readonly unknown[]): Error {
   if (err instanceof TheanoError && (err as { node?: Apply }).node) return err;
+  err = allocationError(err, node);
   const base = err instanceof Error ? err.message : String(err);
   const lines = [base, "", `Apply node that caused the error: ${node.toString()}`];
   lines.push(`Inputs types: [${node.inputs.map((i) => i.type.toString()).join(", ")}]`);

@@ -16,6 +16,7 @@ import {
   dtypeRange,
   isBigIntDType,
   isInteger,
+  itemsize,
   typedArrayCtor,
 } from "./dtype.js";
 
@@ -24,7 +25,93 @@ export type ArrayLike = NDArray | TypedArray | number | boolean | bigint | Neste
 export interface NestedArray extends ReadonlyArray<number | boolean | bigint | NestedArray> {}
 export type Scalar = number | boolean;
 
-export const shapeSize = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+/**
+ * The most elements an array may have (counting only its non-zero dimensions, as NumPy's
+ * "array is too big" check does): 2**53 - 1, the largest integer a JS number holds exactly.
+ * Sizes travel between the host and generated code as JS numbers, and a product past this
+ * bound is no longer exact: 2**32 * 2**32 elements would silently become a wrong size (and in
+ * C's int64 arithmetic, 0). Every size is checked against it before anything is allocated.
+ */
+export const MAX_ARRAY_ELEMENTS = Number.MAX_SAFE_INTEGER;
+
+/** The number of elements of `shape`; a ShapeError names the shape when it is too large. */
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) n *= shape[i]!;
+  // With every dimension >= 1 the partial products only grow, so a final product within
+  // bounds was exact all along; a zero (or a NaN from an overflow times zero) needs a look.
+  if (n > 0 && n <= MAX_ARRAY_ELEMENTS) return n;
+  if (n === 0 && shape.reduce((a, d) => (d === 0 ? a : a * d), 1) <= MAX_ARRAY_ELEMENTS) return 0;
+  throw tooLarge(shape);
+}
+
+/** The ShapeError of a shape with more than MAX_ARRAY_ELEMENTS elements (its exact count named). */
+export function tooLarge(shape: readonly number[], what = "an array of shape"): ShapeError {
+  let exact: string;
+  try {
+    exact = String(shape.reduce((a, d) => (d === 0 ? a : a * BigInt(d)), 1n));
+  } catch {
+    exact = "a non-integer number of";
+  }
+  return new ShapeError(
+    `${what} [${shape.join(", ")}] is too large: ${exact} elements (zero dimensions left out), more than the ${MAX_ARRAY_ELEMENTS} (2**53 - 1) an array can address`,
+  );
+}
+
+/**
+ * Fresh zeroed storage for an array of `shape`. A size past MAX_ARRAY_ELEMENTS, or memory the
+ * runtime will not give (V8 caps a TypedArray at 2**32 elements in Node 20, and a failed
+ * allocation is a RangeError), is a ShapeError naming the shape, the dtype and the bytes asked
+ * for: never a raw RangeError, never a wrong size.
+ */
+export function allocData(dtype: DType, shape: readonly number[]): TypedArray {
+  const n = shapeSize(shape);
+  try {
+    return new (typedArrayCtor(dtype))(n);
+  } catch (e) {
+    if (e instanceof RangeError) throw cannotAllocate(dtype, shape, e);
+    throw e;
+  }
+}
+
+/** The ShapeError of an allocation the runtime refused (`cause`: its RangeError). */
+export function cannotAllocate(dtype: DType, shape: readonly number[], cause?: unknown): ShapeError {
+  const bytes = shapeSize(shape) * itemsize(dtype);
+  return new ShapeError(
+    `cannot allocate ${bytes} bytes (${formatBytes(bytes)}) for an array of shape [${shape.join(", ")}] and dtype ${dtype}: ` +
+      `more memory than this JavaScript runtime gives one array (${cause instanceof Error ? cause.message : "allocation failed"}); use smaller shapes`,
+    { cause },
+  );
+}
+
+/** Bytes as a short human figure (binary units). */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}
+
+/**
+ * Whether `buf` was detached (its memory transferred: `structuredClone(b, { transfer: [b] })`,
+ * `postMessage`, `ArrayBuffer.prototype.transfer`). Node 20 has no `detached` getter; a detached
+ * buffer has byteLength 0 and cannot be viewed, which an empty live buffer can.
+ */
+export function isDetached(buf: ArrayBufferLike): boolean {
+  if (buf.byteLength !== 0) return false;
+  const flag = (buf as { detached?: unknown }).detached;
+  if (typeof flag === "boolean") return flag;
+  try {
+    new Uint8Array(buf);
+    return false;
+  } catch {
+    return true;
+  }
+}
 
 /** C-order (row-major) strides, in elements. */
 export function contiguousStrides(shape: readonly number[]): number[] {
@@ -47,6 +134,13 @@ function checkShape(shape: readonly number[], what = "shape"): number[] {
   return [...shape];
 }
 
+/** The InputError of an array or TypedArray whose buffer was detached (see `isDetached`). */
+function detachedError(what: string): InputError {
+  return new InputError(
+    `${what} is over a detached ArrayBuffer (its memory was transferred, e.g. by postMessage or structuredClone with transfer), so it holds no values; pass an array over live memory`,
+  );
+}
+
 /** Converts a stored element to a JS number, exactly or with an InputError. */
 export function exactNumber(v: number | bigint, dtype: DType): number {
   if (typeof v === "number") return v;
@@ -64,6 +158,8 @@ export class NDArray {
   readonly strides: readonly number[];
   readonly offset: number;
   readonly data: TypedArray;
+  /** One past the last element of `data` this array addresses (0 when empty): see `checkLive`. */
+  readonly #end: number;
 
   /** Low-level constructor: no copy, checks that every element addressed lies inside `data`. */
   constructor(dtype: DType, shape: readonly number[], data: TypedArray, strides?: readonly number[], offset = 0) {
@@ -79,6 +175,8 @@ export class NDArray {
     if (!(data instanceof ctor)) {
       throw new InputError(`dtype ${dtype} needs a ${ctor.name}, got a ${data.constructor.name}`);
     }
+    // `size` checks that the shape is not too large (shapeSize) before anything else uses it.
+    this.#end = 0;
     if (this.size > 0) {
       let lo = offset;
       let hi = offset;
@@ -87,10 +185,28 @@ export class NDArray {
         if (ext < 0) lo += ext;
         else hi += ext;
       }
+      if (isDetached(data.buffer)) throw detachedError("an array");
       if (lo < 0 || hi >= data.length) {
         throw new ShapeError(`a view of shape [${this.shape.join(", ")}] with strides [${this.strides.join(", ")}] and offset ${offset} does not fit a buffer of ${data.length} elements`);
       }
+      this.#end = hi + 1;
     }
+  }
+
+  /**
+   * Raises an InputError when the memory this array was made over is gone: its buffer was
+   * detached (transferred), or a resizable ArrayBuffer under it shrank below the elements the
+   * array addresses. JS reads past the end as `undefined`, so computing on such an array would
+   * silently give NaNs; every function input and shared value is checked here before a call.
+   */
+  checkLive(what = "array"): void {
+    const data = this.data;
+    if (data.length >= this.#end && (data.length > 0 || !isDetached(data.buffer))) return;
+    if (isDetached(data.buffer)) throw detachedError(`${what} of shape [${this.shape.join(", ")}]`);
+    throw new InputError(
+      `${what} of shape [${this.shape.join(", ")}] addresses ${this.#end} elements of its buffer, which now holds ${data.length}: ` +
+        `its resizable ArrayBuffer shrank after the array was made; pass an array over live memory (copy it, or make a new NDArray after resizing)`,
+    );
   }
 
   get ndim(): number {
@@ -179,7 +295,8 @@ export class NDArray {
 
   /** The elements in C order as a fresh TypedArray of this dtype. */
   toFlat(): TypedArray {
-    const out = new (typedArrayCtor(this.dtype))(this.size);
+    this.checkLive();
+    const out = allocData(this.dtype, this.shape);
     if (this.isContiguous) {
       (out as Float64Array).set((this.data as Float64Array).subarray(this.offset, this.offset + this.size));
       return out;
@@ -198,7 +315,8 @@ export class NDArray {
   astype(dtype: DType): NDArray {
     dtype = checkDType(dtype);
     if (dtype === this.dtype) return this.copy();
-    const out = new (typedArrayCtor(dtype))(this.size);
+    this.checkLive();
+    const out = allocData(dtype, this.shape);
     const big = isBigIntDType(dtype);
     const toBool = dtype === "bool";
     const fromBig = isBigIntDType(this.dtype);
@@ -295,7 +413,15 @@ export class NDArray {
   }
 
   toString(): string {
-    // Elements as text (bigints in full: printing must never fail on a value JS numbers can't hold).
+    // Elements as text (bigints in full: printing must never fail on a value JS numbers can't
+    // hold, nor on an array whose memory is gone).
+    let live = true;
+    try {
+      this.checkLive();
+    } catch {
+      live = false;
+    }
+    if (!live) return `array(<memory detached or shrunk>, dtype=${this.dtype}, shape=[${this.shape.join(", ")}])`;
     const flat = this.size > 1000 ? null : Array.from(this.toFlat() as Iterable<number | bigint>, (v) => (this.dtype === "bool" ? String(v !== 0) : String(v)));
     const nest = (ax: number, base: number): string => {
       if (ax === this.ndim) return flat![base]!;
@@ -444,6 +570,7 @@ export function array(value: ArrayLike, dtype?: DType): NDArray {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const own = dtypeOfTypedArray(value);
     if (own === undefined) throw new InputError(`unsupported TypedArray ${value.constructor.name}`);
+    if (isDetached(value.buffer)) throw detachedError(`a ${value.constructor.name}`);
     // A Uint8ClampedArray (canvas pixels) is uint8 data in a class NDArray does not store: view it.
     const view = value as ArrayBufferView as Uint8ClampedArray | TypedArray;
     const data = view instanceof Uint8ClampedArray ? new Uint8Array(view.buffer, view.byteOffset, view.length) : view;
@@ -452,7 +579,7 @@ export function array(value: ArrayLike, dtype?: DType): NDArray {
   }
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
     const dt = dtype ?? (typeof value === "boolean" ? "bool" : typeof value === "bigint" || Number.isSafeInteger(value) ? "int64" : "float64");
-    const out = new (typedArrayCtor(dt))(1);
+    const out = allocData(dt, []);
     storeScalar(out, 0, value, dt);
     return new NDArray(dt, [], out);
   }
@@ -461,7 +588,7 @@ export function array(value: ArrayLike, dtype?: DType): NDArray {
   }
   const { shape, dtype: inferred } = inferNested(value);
   const dt = dtype ?? inferred;
-  const out = new (typedArrayCtor(dt))(shapeSize(shape));
+  const out = allocData(dt, shape);
   let i = 0;
   const walk = (node: unknown, depth: number): void => {
     if (depth === shape.length) {
@@ -483,7 +610,7 @@ export function asarray(value: ArrayLike, dtype?: DType): NDArray {
 export function full(shape: readonly number[] | number, value: number | boolean | bigint, dtype?: DType): NDArray {
   const sh = checkShape(typeof shape === "number" ? [shape] : shape);
   const dt = dtype !== undefined ? checkDType(dtype) : typeof value === "boolean" ? "bool" : Number.isSafeInteger(value) || typeof value === "bigint" ? "int64" : "float64";
-  const out = new (typedArrayCtor(dt))(shapeSize(sh));
+  const out = allocData(dt, sh);
   if (out.length > 0) {
     storeScalar(out, 0, value, dt);
     (out as Float64Array).fill((out as Float64Array)[0]!);
@@ -510,7 +637,7 @@ export function arange(...args: Array<number | DType | undefined>): NDArray {
   if (step === 0) throw new InputError("arange step must not be zero");
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const dt = dtype ?? (nums.every(Number.isInteger) ? "int64" : "float64");
-  const out = new (typedArrayCtor(dt))(n);
+  const out = allocData(dt, [n]);
   for (let i = 0; i < n; i++) storeScalar(out, i, start + i * step, dt);
   return new NDArray(dt, [n], out);
 }

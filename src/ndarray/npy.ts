@@ -22,7 +22,7 @@
 
 import { InputError } from "../errors.js";
 import { type DType, type TypedArray, itemsize as dtypeItemsize, typedArrayCtor } from "./dtype.js";
-import { type ArrayLike, NDArray, asarray, shapeSize } from "./ndarray.js";
+import { type ArrayLike, NDArray, asarray } from "./ndarray.js";
 import { type ReadZipOptions, looksLikeZip, readZip, writeZip } from "./zip.js";
 
 /** The 6 bytes every .npy file starts with. */
@@ -262,7 +262,9 @@ export function fromNpyBytes(bytes: Uint8Array | ArrayBuffer, source = "npy data
   const b = toBytes(bytes);
   const h = readNpyHeader(b, source);
   const size = dtypeItemsize(h.dtype);
-  const count = shapeSize(h.shape);
+  // Unchecked product: a shape too large for any array is a file whose data cannot follow
+  // (the InputError below), not a ShapeError of a computation.
+  const count = h.shape.reduce((a, d) => a * d, 1);
   const nbytes = count * size;
   const available = b.length - h.dataOffset;
   const shapeRepr = `(${h.shape.join(", ")}${h.shape.length === 1 ? "," : ""})`;

@@ -11,8 +11,8 @@
 
 import { ShapeError, TypeMismatchError } from "../errors.js";
 import { Apply, type GradResult, GradUndefined, Op, type Value, type Variable } from "../graph/basic.js";
-import { type DType, isBigIntDType, isFloat, typedArrayCtor } from "../ndarray/dtype.js";
-import { NDArray, shapeSize } from "../ndarray/ndarray.js";
+import { type DType, isBigIntDType, isFloat } from "../ndarray/dtype.js";
+import { NDArray, allocData, shapeSize } from "../ndarray/ndarray.js";
 import { Composite } from "../scalar/composite.js";
 import { type ScalarOp } from "../scalar/table.js";
 // Namespace imports: these modules import this one, and are only used when a gradient is built.
@@ -143,7 +143,7 @@ export class Elemwise extends Op {
     const out =
       dst && dst.dtype === dtype && dst.isContiguous && dst.offset === 0 && dst.data.length === n && dst.shape.every((d, i) => d === outShape[i])
         ? dst.data
-        : new (typedArrayCtor(dtype))(n);
+        : allocData(dtype, outShape);
     const nd = outShape.length;
     const big = isBigIntDType(dtype);
     // Per-input strides with broadcast dimensions zeroed.

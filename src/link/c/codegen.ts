@@ -30,7 +30,7 @@
 import type { Apply, Variable } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, isFloat, resultType } from "../../ndarray/dtype.js";
-import { NDArray } from "../../ndarray/ndarray.js";
+import { MAX_ARRAY_ELEMENTS, NDArray } from "../../ndarray/ndarray.js";
 import { Composite, type Step } from "../../scalar/composite.js";
 import { type ScalarOp, renderTemplate } from "../../scalar/table.js";
 import { DimShuffle, Elemwise } from "../../tensor/elemwise.js";
@@ -277,10 +277,17 @@ function shapesString(w: SegmentWriter, vars: readonly Variable[], buf: string):
   return parts.join(" ");
 }
 
-/** Contiguous strides for a freshly allocated output. */
-function contiguousStrides(n: string, nd: number): string {
+/**
+ * Contiguous strides for a freshly allocated output of node `k`, after checking that its shape
+ * (computed from input shapes or shape values) is not too large to address (issue 13.3): the
+ * strides, the host's buffer size and every kernel's index arithmetic are products of it.
+ */
+function contiguousStrides(n: string, nd: number, k: number, what: string): string {
   if (nd === 0) return "";
-  const lines = [`${n}_s[${nd - 1}] = 1;`];
+  const lines = [
+    `if (th_too_large(${nd}, ${n}_n)) { char th_sz[128]; th_fmt_shape(th_sz, sizeof th_sz, ${nd}, ${n}_n); snprintf(err, ${ERR_LEN}, "${what}: output shape %s is too large: more than the ${MAX_ARRAY_ELEMENTS} (2**53 - 1) elements an array can address", th_sz); ${errReturn(k)} }`,
+    `${n}_s[${nd - 1}] = 1;`,
+  ];
   for (let i = nd - 2; i >= 0; i--) lines.push(`${n}_s[${i}] = ${n}_s[${i + 1}] * ${n}_n[${i + 1}];`);
   return lines.join(" ");
 }
@@ -313,7 +320,7 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
     }
     sh.push(`    ${o}_n[${i}] = d; }`);
   }
-  sh.push(`  ${contiguousStrides(o, nd)} }`);
+  sh.push(`  ${contiguousStrides(o, nd, k, sq(String(node.op)))} }`);
   w.shape.push(sh.join("\n"));
 
   // Kernel.
@@ -452,7 +459,7 @@ function genJoin(w: SegmentWriter, node: Apply<Join>, k: number): void {
   }
   sh.push(`  (void)bad; (void)bax; (void)bs; }`);
   for (let i = 0; i < nd; i++) sh.push(`  ${o}_n[${i}] = ${i === ax ? ins.map((x) => `${x}_n[${i}]`).join(" + ") : `${ins[0]}_n[${i}]`};`);
-  sh.push(`  ${contiguousStrides(o, nd)}`, `}`);
+  sh.push(`  ${contiguousStrides(o, nd, k, sq(String(node.op)))}`, `}`);
   w.shape.push(sh.join("\n"));
   const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, `  int64_t at = 0;`];
   ins.forEach((x, j) => {
@@ -482,7 +489,7 @@ function genReshape(w: SegmentWriter, node: Apply<Reshape>, k: number): void {
   const bad = `{ char sb[128]; th_fmt_shape(sb, sizeof sb, ${ndIn}, ${x}_n); snprintf(err, ${ERR_LEN}, "cannot reshape an array of shape %s (size %lld) into shape [${dims.join(", ")}]", sb, (long long)total); ${errReturn(k)} }`;
   if (dims.includes(-1)) sh.push(`  if (known == 0 || total % known != 0) ${bad} ${o}_n[free_ax] = total / known;`);
   else sh.push(`  if (known != total) ${bad}`);
-  sh.push(`  ${contiguousStrides(o, nd)}`);
+  sh.push(`  ${contiguousStrides(o, nd, k, sq(String(node.op)))}`);
   sh.push(`}`);
   w.shape.push(sh.join("\n"));
   // A contiguous input is reinterpreted (the pointer is shared); otherwise it is copied in C order.
@@ -507,7 +514,7 @@ function genCAReduce(w: SegmentWriter, node: Apply<CAReduce>, k: number): void {
   const extremum = op.kind === "maximum" || op.kind === "minimum";
   const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
   keep.forEach((ax, i) => sh.push(`  ${o}_n[${i}] = ${x}_n[${ax}];`));
-  sh.push(`  ${contiguousStrides(o, ndOut)}`);
+  sh.push(`  ${contiguousStrides(o, ndOut, k, sq(String(node.op)))}`);
   if (extremum && !op.emptyIdentity && op.axis.length > 0) {
     const inner = op.axis.map((a) => `${x}_n[${a}]`).join(" * ");
     sh.push(`  if ((${inner}) == 0 && th_size(${ndOut}, ${o}_n) > 0) { char sb[128]; th_fmt_shape(sb, sizeof sb, ${nd}, ${x}_n); snprintf(err, ${ERR_LEN}, "${sq(String(op))}: zero-size reduction over axes (${op.axis.join(", ")}) of shape %s has no identity", sb); ${errReturn(k)} }`);
@@ -692,7 +699,7 @@ function genDot(w: SegmentWriter, node: Apply<Dot>, k: number): boolean {
   let i = 0;
   if (na === 2) sh.push(`  ${o}_n[${i++}] = ${a}_n[0];`);
   if (nb === 2) sh.push(`  ${o}_n[${i++}] = ${b}_n[1];`);
-  sh.push(`  ${contiguousStrides(o, na + nb - 2)}`);
+  sh.push(`  ${contiguousStrides(o, na + nb - 2, k, sq(String(node.op)))}`);
   sh.push(`}`);
   w.shape.push(sh.join("\n"));
   const T = ctype(out);
@@ -739,7 +746,7 @@ function genGemm(w: SegmentWriter, node: Apply<Gemm>, k: number): void {
   char s1[64], s2[64];
   if (${x}_n[1] != ${y}_n[0]) { th_fmt_shape(s1, sizeof s1, 2, ${x}_n); th_fmt_shape(s2, sizeof s2, 2, ${y}_n); snprintf(err, ${ERR_LEN}, "${name}: shapes %s and %s not aligned: %lld (dim 1) != %lld (dim 0)", s1, s2, (long long)${x}_n[1], (long long)${y}_n[0]); ${errReturn(k)} }
   if (${z}_n[0] != ${x}_n[0] || ${z}_n[1] != ${y}_n[1]) { th_fmt_shape(s1, sizeof s1, 2, ${z}_n); snprintf(err, ${ERR_LEN}, "${name}: z has shape %s but dot(x, y) has shape (%lld, %lld)", s1, (long long)${x}_n[0], (long long)${y}_n[1]); ${errReturn(k)} }
-  ${o}_n[0] = ${x}_n[0]; ${o}_n[1] = ${y}_n[1]; ${contiguousStrides(o, 2)}
+  ${o}_n[0] = ${x}_n[0]; ${o}_n[1] = ${y}_n[1]; ${contiguousStrides(o, 2, k, sq(String(node.op)))}
 }`);
   // alpha·(x·y) + beta·z, z unread when beta == 0 (BLAS and perform do the same). The kernel
   // applies alpha and beta where it stores (gemm.ts): z is first copied into the output, unless
@@ -806,7 +813,7 @@ function genSoftmax(w: SegmentWriter, node: Apply<Softmax | LogSoftmax>, k: numb
   const axis = node.op.axis!;
   const s = dtypeOf(xv) === "float32" ? "f32" : "f64";
   const log = node.op instanceof LogSoftmax ? 1 : 0;
-  w.shape.push(`{ /* node ${k}: ${sq(node.toString())} */ for (int i = 0; i < ${nd}; i++) ${o}_n[i] = ${x}_n[i]; ${contiguousStrides(o, nd)} }`);
+  w.shape.push(`{ /* node ${k}: ${sq(node.toString())} */ for (int i = 0; i < ${nd}; i++) ${o}_n[i] = ${x}_n[i]; ${contiguousStrides(o, nd, k, sq(String(node.op)))} }`);
   w.run.push(`th_softmax_${s}(${nd}, ${x}_n, ${x}_s, ${axis}, ${x}, ${o}, ${log}); /* node ${k}: ${sq(node.toString())} */`);
 }
 
@@ -888,7 +895,7 @@ function genAlloc(w: SegmentWriter, node: Apply<Alloc>, k: number): void {
     const s = `${x}_n[${i - pad}]`;
     sh.push(`  if (${s} == ${o}_n[${i}]) ${o}_b[${i}] = ${x}_s[${i - pad}]; else if (${s} == 1) ${o}_b[${i}] = 0; else { char s1[128], s2[128]; th_fmt_shape(s1, sizeof s1, ${vnd}, ${x}_n); th_fmt_shape(s2, sizeof s2, ${nd}, ${o}_n); snprintf(err, ${ERR_LEN}, "Alloc: could not broadcast a value of shape %s to shape %s", s1, s2); ${errReturn(k)} }`);
   }
-  sh.push(`  ${contiguousStrides(o, nd)}`, `}`);
+  sh.push(`  ${contiguousStrides(o, nd, k, sq(String(node.op)))}`, `}`);
   w.shape.push(sh.join("\n"));
   w.run.push(`th_copy_strided(sizeof(*${o}), ${nd}, ${o}_n, ${o}_b, ${x}, ${o}); /* node ${k}: ${sq(node.toString())} */`);
 }
@@ -910,7 +917,7 @@ function genCrossentropy1Hot(w: SegmentWriter, node: Apply<CrossentropyCategoric
     sh.push(`  if (${checks.join(" || ")}) { char s1[128], s2[128]; th_fmt_shape(s1, sizeof s1, ${lead}, ${y}_n); th_fmt_shape(s2, sizeof s2, ${nd}, ${p}_n); snprintf(err, ${ERR_LEN}, "CrossentropyCategorical1Hot: labels of shape %s do not match the coding distribution of shape %s", s1, s2); ${errReturn(k)} }`);
   }
   for (let i = 0; i < lead; i++) sh.push(`  ${o}_n[${i}] = ${p}_n[${i}];`);
-  sh.push(`  ${contiguousStrides(o, lead)}`, `}`);
+  sh.push(`  ${contiguousStrides(o, lead, k, sq(String(node.op)))}`, `}`);
   w.shape.push(sh.join("\n"));
   const T = ctype(dtypeOf(node.outputs[0]!));
   const Y = dtypeOf(yv);
@@ -1294,7 +1301,15 @@ function segmentSource(
       }
       if (q >= 0) exportBufs.push(`${n} = (${ctype(dtypeOf(o))} *)p${nin + q};`);
       else {
-        alloc.push(`${n} = (${ctype(dtypeOf(o))} *)th_alloc((int64_t)sizeof(*${n}) * th_size(${ndimOf(o)}, ${n}_n)); if (!${n}) goto oom; tmp[ntmp++] = ${n};`);
+        // A refused allocation is the node's error (a ShapeError on the host) naming the bytes
+        // and the shape, as the JS backends say it (issue 13.3), not an anonymous out-of-memory.
+        const nd = ndimOf(o);
+        const bytes = `(long long)sizeof(*${n}) * (long long)th_size(${nd}, ${n}_n)`;
+        alloc.push(
+          `${n} = (${ctype(dtypeOf(o))} *)th_alloc((int64_t)sizeof(*${n}) * th_size(${nd}, ${n}_n)); ` +
+            `if (!${n}) { char th_sz[128]; th_fmt_shape(th_sz, sizeof th_sz, ${nd}, ${n}_n); snprintf(err, ${ERR_LEN}, "${sq(String(node.op))}: cannot allocate %lld bytes for an output of shape %s and dtype ${dtypeOf(o)}: out of memory; use smaller shapes", ${bytes}, th_sz); rcode = ${pos.get(node)! + 1}; goto kerr; } ` +
+            `tmp[ntmp++] = ${n};`,
+        );
       }
     }
   });

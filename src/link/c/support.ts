@@ -439,6 +439,18 @@ static inline uint64_t th_f2u64(double x) {
 
 /* ---- shapes and errors ---- */
 static inline int64_t th_size(int nd, const int64_t *shape) { int64_t n = 1; for (int i = 0; i < nd; i++) n *= shape[i]; return n; }
+/* whether a shape has more than 2^53 - 1 elements, counting its non-zero dimensions only (NumPy's
+   "array is too big"): sizes travel to the host as doubles, exact up to 2^53, and past it th_size
+   and the strides would wrap (2^32 x 2^32 is 0 in int64). Every computed output shape is checked
+   with it before its strides, so no size product after it can overflow. */
+static inline int th_too_large(int nd, const int64_t *shape) {
+  uint64_t n = 1;
+  for (int i = 0; i < nd; i++) {
+    if (shape[i] == 0) continue;
+    if (shape[i] < 0 || __builtin_mul_overflow(n, (uint64_t)shape[i], &n) || n > 9007199254740991ull) return 1;
+  }
+  return 0;
+}
 /* C-contiguous (dimensions of size 1 may have any stride) */
 static inline int th_contiguous(int nd, const int64_t *shape, const int64_t *strides) {
   int64_t want = 1;

@@ -12,8 +12,8 @@
 
 import type { Apply, Value, Variable } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
-import { type DType, type TypedArray, isBigIntDType, typedArrayCtor } from "../../ndarray/dtype.js";
-import { NDArray, shapeSize } from "../../ndarray/ndarray.js";
+import { type DType, type TypedArray, isBigIntDType } from "../../ndarray/dtype.js";
+import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
 import * as M from "../../scalar/math.js";
 import { Composite } from "../../scalar/composite.js";
 import { renderTemplate } from "../../scalar/table.js";
@@ -29,10 +29,12 @@ import type { Linker, Thunk } from "../types.js";
 class BufferPool {
   private readonly free = new Map<string, TypedArray[]>();
 
-  alloc(dtype: DType, n: number): TypedArray {
+  /** A buffer of n elements; `shape` (of n elements) names the array if the allocation fails. */
+  alloc(dtype: DType, n: number, shape: readonly number[] = [n]): TypedArray {
     const list = this.free.get(`${dtype}:${n}`);
     const b = list?.pop();
-    return b ?? new (typedArrayCtor(dtype))(n);
+    // allocData: a size past 2**53 or memory the runtime refuses is a ShapeError naming the shape.
+    return b ?? allocData(dtype, shape);
   }
 
   release(dtype: DType, buf: TypedArray): void {
@@ -97,8 +99,8 @@ export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): str
   // the destroy handler guarantees nothing reads it afterwards. Element i is read before written.
   const j = op.inplaceInput;
   if (j >= 0 && ins[j] === out) {
-    lines.push(`  const out = a${j}.isContiguous && a${j}.offset === 0 && a${j}.data.length === n && a${j}.shape.every((d, i) => d === shape[i]) ? a${j}.data : rt.pool.alloc(${JSON.stringify(out)}, n);`);
-  } else lines.push(`  const out = rt.pool.alloc(${JSON.stringify(out)}, n);`);
+    lines.push(`  const out = a${j}.isContiguous && a${j}.offset === 0 && a${j}.data.length === n && a${j}.shape.every((d, i) => d === shape[i]) ? a${j}.data : rt.pool.alloc(${JSON.stringify(out)}, n, shape);`);
+  } else lines.push(`  const out = rt.pool.alloc(${JSON.stringify(out)}, n, shape);`);
   for (const k of a) lines.push(`  const D${k} = a${k}.data;`);
   // Operands statically of size 1 (constants, broadcast scalars) are loaded once, outside loops.
   const stat = a.filter((k) => (node.inputs[k]!.type as TensorType).shape.every((d) => d === 1));
