@@ -53,8 +53,10 @@ export function tooLarge(shape: readonly number[], what = "an array of shape"): 
   } catch {
     exact = "a non-integer number of";
   }
+  // Dimensions past 2**53 in full (String(2**62) is "4611686018427388000", not its value).
+  const dims = shape.map((d) => (Number.isInteger(d) && !Number.isSafeInteger(d) ? String(BigInt(d)) : String(d)));
   return new ShapeError(
-    `${what} [${shape.join(", ")}] is too large: ${exact} elements (zero dimensions left out), more than the ${MAX_ARRAY_ELEMENTS} (2**53 - 1) an array can address`,
+    `${what} [${dims.join(", ")}] is too large: ${exact} elements (zero dimensions left out), more than the ${MAX_ARRAY_ELEMENTS} (2**53 - 1) an array can address`,
   );
 }
 

@@ -13,7 +13,8 @@ import { type ArrayLike, MAX_ARRAY_ELEMENTS, NDArray, array } from "../ndarray/n
 
 export type StaticShape = ReadonlyArray<number | null>;
 
-export const formatStaticShape = (s: StaticShape): string => `(${s.map((d) => (d === null ? "?" : String(d))).join(", ")}${s.length === 1 ? "," : ""})`;
+export const formatStaticShape = (s: StaticShape): string =>
+  `(${s.map((d) => (d === null ? "?" : Number.isInteger(d) && !Number.isSafeInteger(d) ? String(BigInt(d)) : String(d))).join(", ")}${s.length === 1 ? "," : ""})`;
 
 export class TensorType extends Type {
   readonly dtype: DType;

@@ -337,8 +337,9 @@ function callSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): voi
       // runtime will not give that much memory (issue 13.3).
       const shape = Array.from(c.oshape.subarray(k, (k += c.exNd[q]!)));
       const n = shapeSize(shape);
-      c.lastSizes[q] = n;
       bufs[q] = overwritable(c, q, n, env) ?? allocData(c.exDtypes[q]!, shape);
+      // Only a size that was allocated becomes the next call's first guess.
+      c.lastSizes[q] = n;
       meta[c.capBase + q] = n;
       ptrs[pbase + nin + q] = bufs[q];
     }
