@@ -237,12 +237,13 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
     return outSlots.map((s) => env[s]);
   };
   thunk.source = program.source;
-  // The inputs whose memory a call may write (issue 13.1): host nodes in place, and Gemm{inplace}
-  // (`overwritable`); C computes every other in-place op into fresh memory, so an in-place
-  // elementwise update costs theano.function no lent copy here.
+  // The inputs whose memory a call may write (issue 13.1): those of in-place host nodes, and
+  // those `overwritable` may hand a segment as an export's buffer (the `inplaceIn` exports); C
+  // computes every other in-place op into fresh memory, so e.g. an in-place elementwise update
+  // costs theano.function no lent copy here.
   thunk.writes = overwrittenInputs(
     fgraph,
-    program.steps.flatMap((st) => (st.kind === "c" ? st.segment.nodes.filter((n) => n.op instanceof Gemm && n.op.inplace) : [st.node])),
+    program.steps.flatMap((st) => (st.kind === "c" ? st.segment.exports.filter((v) => inplaceInput(v, st.segment.inputs) >= 0).map((v) => v.owner!) : [st.node])),
   );
   // Frees at once (issue 13.10): the borrowed outputs kept for reuse and the declared functions
   // go now, whatever still holds the thunk; the module is unloaded when no other function uses it.
