@@ -294,6 +294,7 @@ export function function_<O extends OutputsArg>(
   const written = thunk.writes ?? overwrittenInputs(fgraph);
   const lentIdx = sharedVars.flatMap((_s, k) => (written.has(fgraph.inputs[inputs.length + k]!) ? [k] : []));
   const borrowedOut = outputs.flatMap((o, k) => (o.borrow ? [k] : []));
+  const NONE: readonly NDArray[] = [];
   // Outputs must not alias the graph's constants either: mutating a result would change them.
   const constantBuffers = new Set<ArrayBufferLike>();
   for (const v of fgraph.variables) {
@@ -340,19 +341,21 @@ export function function_<O extends OutputsArg>(
       values[k] = inputTypes[k]!.filter(given[k], { allowDowncast, what: `${name}: ${describe(k)}` });
     }
     for (let k = 0; k < containers.length; k++) values[inputs.length + k] = containers[k]!.get();
+    if (lentIdx.length === 0) return runAndCommit(values, NONE, NONE);
     const replaced = lentIdx.map((k) => values[inputs.length + k] as NDArray);
     const lent = lentIdx.map((k) => containers[k]!.lend());
     lentIdx.forEach((k, j) => (values[inputs.length + k] = lent[j]));
-    let committed = false;
     try {
-      return runAndCommit(values, replaced, lent, () => (committed = true));
-    } finally {
-      // A call that threw spoiled at most the lent copies: they stay spares.
-      if (!committed) lentIdx.forEach((k, j) => containers[k]!.settle(lent[j]!, false, null, constantBuffers));
+      return runAndCommit(values, replaced, lent);
+    } catch (e) {
+      // It threw before committing (nothing after the commit throws): it spoiled at most the
+      // lent copies, which stay spares.
+      lentIdx.forEach((k, j) => containers[k]!.settle(lent[j]!, false, null, constantBuffers));
+      throw e;
     }
   };
 
-  const runAndCommit = (values: unknown[], replaced: NDArray[], lent: NDArray[], commit: () => void): unknown => {
+  const runAndCommit = (values: unknown[], replaced: readonly NDArray[], lent: readonly NDArray[]): unknown => {
     const results = thunk(values) as NDArray[];
 
     // No aliasing unless borrowed: outputs vs inputs, shared storage and each other.
@@ -382,7 +385,6 @@ export function function_<O extends OutputsArg>(
       return r;
     });
     // Commit: nothing below throws.
-    commit();
     updateTargets.forEach((c, k) => {
       c.value = newVals[k]!;
     });
