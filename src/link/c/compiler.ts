@@ -75,10 +75,10 @@ const NODELETE = process.platform === "linux" ? ["-Wl,-z,nodelete"] : [];
 /** The flags every module is built with, before OpenMP (no -ffast-math: NaN and Inf must behave). */
 function baseFlags(): string[] {
   const flags = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c11"];
-  // Modules are unloaded when their last function is freed (issue 13.11); what must outlive
-  // them is pinned by the OpenMP probe (NODELETE below). Sanitizer runtimes are not made to be
-  // unloaded (libubsan is a dependency of every instrumented module): those stay mapped.
-  if (config.cmodule.sanitize) flags.push("-fsanitize=address,undefined", "-fno-omit-frame-pointer", ...NODELETE);
+  // No NODELETE: modules are unloaded when their last function is freed (issue 13.11); the
+  // OpenMP runtime, which must outlive them, is pinned by the OpenMP probe (see NODELETE).
+  // Instrumented modules unload too (libasan is preloaded; libubsan unloads and reloads cleanly).
+  if (config.cmodule.sanitize) flags.push("-fsanitize=address,undefined", "-fno-omit-frame-pointer");
   const extra = String(config.gcc.cxxflags).trim();
   if (extra) flags.push(...extra.split(/\s+/));
   return flags;
