@@ -335,6 +335,7 @@ export function function_<O extends OutputsArg>(
     for (let k = 0; k < inputs.length; k++) {
       if (!have[k]) {
         if (defaults[k] === undefined) throw new InputError(`${name}: missing ${describe(k)} (${inputTypes[k]}); it has no default value`);
+        defaults[k]!.checkLive(`${name}: default value of ${describe(k)}`); // its memory may have been detached since (issue 13.4)
         values[k] = defaults[k];
         continue;
       }

@@ -200,10 +200,13 @@ export class NDArray {
    * detached (transferred), or a resizable ArrayBuffer under it shrank below the elements the
    * array addresses. JS reads past the end as `undefined`, so computing on such an array would
    * silently give NaNs; every function input and shared value is checked here before a call.
+   * (A detached TypedArray given directly is refused by `array`: its length reads 0, so the
+   * values it was meant to carry are gone.)
    */
   checkLive(what = "array"): void {
     const data = this.data;
-    if (data.length >= this.#end && (data.length > 0 || !isDetached(data.buffer))) return;
+    // An empty array reads nothing: it stays usable whatever happened to its buffer.
+    if (data.length >= this.#end) return;
     if (isDetached(data.buffer)) throw detachedError(`${what} of shape [${this.shape.join(", ")}]`);
     throw new InputError(
       `${what} of shape [${this.shape.join(", ")}] addresses ${this.#end} elements of its buffer, which now holds ${data.length}: ` +
@@ -299,6 +302,7 @@ export class NDArray {
   toFlat(): TypedArray {
     this.checkLive();
     const out = allocData(this.dtype, this.shape);
+    if (out.length === 0) return out; // nothing to read (the buffer may even be detached)
     if (this.isContiguous) {
       (out as Float64Array).set((this.data as Float64Array).subarray(this.offset, this.offset + this.size));
       return out;

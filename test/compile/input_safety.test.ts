@@ -138,15 +138,25 @@ describe("issue 13.4: arrays whose memory is gone are an InputError", () => {
       expectError(() => g(), theano.InputError, "shared variable w", "detached");
       w.setValue(theano.array([1, 1, 1], "float64"));
       expect(g().toArray()).toEqual([2, 2, 2]);
+      // an In default value whose buffer was transferred away after compiling
+      const dflt = theano.array([1, 2], "float64");
+      const h = theano.function([theano.In(x, { value: dflt, name: "x" })], x.mul(2), { mode: mode(l) });
+      expect(h().toArray()).toEqual([2, 4]);
+      detach(dflt.data.buffer);
+      expectError(() => h(), theano.InputError, "default value", "detached");
+      expect(h(theano.array([3], "float64")).toArray()).toEqual([6]);
     });
   }
 
-  it("issue 13.4: an empty array over a detached buffer is an InputError too, an empty live one is not", () => {
-    const e = new Float64Array(0);
-    expect(theano.array(e).size).toBe(0);
+  it("issue 13.4: a detached TypedArray is an InputError even when empty; an empty NDArray reads nothing and runs", () => {
+    expect(theano.array(new Float64Array(0)).size).toBe(0);
     const d = new Float64Array(0);
     detach(d.buffer);
     expectError(() => theano.array(d), theano.InputError, "detached");
+    const e = new theano.NDArray("float64", [0], new Float64Array(0));
+    detach(e.data.buffer);
+    const x = T.dvector("x");
+    for (const l of LINKERS) expect(theano.function([x], x.sum(), { mode: mode(l) })(e).item()).toBe(0);
   });
 });
 
