@@ -51,7 +51,7 @@ import {
   type Stats,
 } from "node:fs";
 import { cpus, hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { BackendError, CompileError, warn } from "../errors.js";
 import { config } from "../config/index.js";
 import { openLibrary, type NativeLibrary } from "./c/ffi.js";
@@ -256,13 +256,39 @@ export function compiledir(): string {
   const root = String(config.compiledir);
   if (root === "") throw dirError(new CompileError("config.compiledir is empty (no home directory?); set THEANO_FLAGS=compiledir=/some/private/dir"));
   if (checkedRoots.has(root)) return root;
-  io(root, "create the directory", () => mkdirSync(root, { recursive: true, mode: 0o700 }));
+  io(root, "create the directory", () => makeDirs(root));
   const st = io(root, "examine", () => statSync(root));
   if (!st.isDirectory()) throw compiledirIoError(Object.assign(new Error("not a directory"), { code: "ENOTDIR" }), root, "use");
   const why = unsafeReason(root, st, false);
   if (why) throw refuseDir(root, why, true);
   checkedRoots.add(root);
   return root;
+}
+
+/**
+ * `mkdir -p` with mode 0700 for what it creates. Not `mkdirSync(..., { recursive: true })`:
+ * Node's loops forever where a parent exists but refuses children with ENOENT (/proc/x/y).
+ */
+function makeDirs(path: string): void {
+  const missing: string[] = [];
+  for (let p = resolve(path); ; ) {
+    try {
+      statSync(p);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      missing.push(p);
+      if (dirname(p) === p) break;
+      p = dirname(p);
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
 }
 
 /**

@@ -32,7 +32,10 @@ export function untrustedReason(path: string, st: Stats, opts: { allowRoot?: boo
   if (st.uid !== me && !(opts.allowRoot && st.uid === 0)) {
     return `${path} is owned by uid ${st.uid}, not by this user (uid ${me})${opts.allowRoot ? " or root" : ""}`;
   }
-  if ((st.mode & 0o022) !== 0) return `${path} is writable by ${st.mode & 0o020 ? "group" : "others"} (mode ${describeMode(st)})`;
+  if ((st.mode & 0o022) !== 0) {
+    const who = st.mode & 0o020 ? (st.mode & 0o002 ? "group and others" : "group") : "others";
+    return `${path} is writable by ${who} (mode ${describeMode(st)})`;
+  }
   return null;
 }
 
