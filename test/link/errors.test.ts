@@ -17,6 +17,14 @@ describe("wrapNodeError", () => {
     expect(String(e.stack)).toContain("CompileError: cc failed");
   });
 
+  it("issue 13.3: an allocation RangeError inside perform becomes a ShapeError naming the bytes", () => {
+    const e = wrapNodeError(new RangeError("Invalid typed array length: 1099511627776"), node, []);
+    expect(e).toBeInstanceOf(ShapeError);
+    expect(e.message).toContain("1099511627776 elements of float64: 8796093022208 bytes");
+    expect(e.message).toContain("too large to allocate");
+    expect(wrapNodeError(new RangeError("Array buffer allocation failed"), node, [])).toBeInstanceOf(ShapeError);
+  });
+
   it("keeps ShapeError a ShapeError and turns foreign errors into TheanoErrors", () => {
     expect(wrapNodeError(new ShapeError("bad"), node, [])).toBeInstanceOf(ShapeError);
     const e = wrapNodeError(new RangeError("oops"), node, []);
