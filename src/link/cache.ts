@@ -6,23 +6,31 @@
  *   <2 hex>/<key>/mod.c, mod.so, compile.log, meta.json   a published entry (never modified)
  *   <2 hex>/<key>.lock                                      held while one process builds <key>
  *   tmp/<key16>-XXXXXX/                                     a build in progress
- *   failed/<key>/mod.c, compile.log                         the evidence of the last failed build
+ *   failed/<key>/mod.c, compile.log                         the evidence of a failed build (capped)
  *   trash/                                                  entries being deleted
  *
  * Theano's compiledir failed in three ways this design rules out:
  * - Deadlocks and waits on unrelated work: Theano held one lock for the whole compiledir, and a
  *   killed process left it held. Here a lock covers one key, records pid, host, process start
- *   time and date, and a lock whose process is gone (or older than LOCK_TIMEOUT_S) is broken with
- *   a warning. The lock only saves duplicate work: correctness comes from publishing with one
- *   `rename` of a finished directory, so even two builders of one key leave one whole entry.
+ *   time, the holder's OS thread and its start time (a worker thread can die in a live process),
+ *   a per-thread nonce and the date; a lock whose process or thread is gone (or older than
+ *   LOCK_TIMEOUT_S) is broken with a warning. No heartbeat: a lock is held only inside one
+ *   synchronous build, during which no timer of the holder could run. The lock only saves
+ *   duplicate work: correctness comes from publishing with one `rename` of a finished
+ *   directory, so even two builders of one key leave one whole entry.
  * - Corrupt entries: a build killed half-way, a full disk, a bit flip. Readers never see an
  *   unpublished build, and `meta.json` holds the shared object's sha256 and size, checked before
  *   every first load in a process; a bad entry is removed and rebuilt with one warning.
  * - Stale modules: the key hashes everything the bytes depend on (the whole source, the
  *   compiler's identity and version, the flags, the CPU's features (-march=native), the library
  *   version, platform and Node major), never a hand-maintained version number of the op.
- * A shared object is code: an entry (or the compiledir) owned by another user or writable by
- * group/others, or a symlink inside an entry, is refused with a BackendError, never loaded.
+ * A shared object is code: an entry, a directory of the cache (root, shard, tmp/, failed/,
+ * trash/) owned by another user or writable by group/others, or a symlink inside an entry, is
+ * refused with a BackendError naming what to delete, never used (trust.ts holds the rule).
+ * A compiledir that cannot be written (missing parent, read-only, full disk) is a CompileError
+ * naming the path and the fix (compiledirIoError); `isCompiledirError` tells both kinds apart
+ * from compiler failures, so `linker=auto` runs on JS and the probes do not blame the compiler.
+ * What failed builds keep in failed/ is bounded (FAILED_FILE_MAX_BYTES, FAILED_MAX_ENTRIES).
  */
 
 import { createHash, randomBytes } from "node:crypto";

@@ -458,6 +458,9 @@ let blasMemo: { key: string; info: BlasInfo | null; report: BlasReport } | null 
  * `libblas.so.3` found in the conda/venv prefixes, LD_LIBRARY_PATH, the loader's directories
  * (/etc/ld.so.conf, what `ldconfig -p` indexes) and the
  * standard library directories that exports sgemm and dgemm; else null (the built-in GEMM).
+ * A discovered library is loaded (its constructors run) only if trust.ts trusts it: owned by
+ * root or this user, not writable by group or others, nor its directory; the others are
+ * skipped with one warning, and `blasReport()` says which was used and why each was skipped.
  */
 export function findBlas(): BlasInfo | null {
   const flag = String(config.blas.ldflags).trim();
