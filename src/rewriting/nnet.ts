@@ -401,6 +401,9 @@ function normaliseOnce(v: Variable, an: RatioAnalysis, sm: Variable, build: (t: 
   }
 }
 
+/** The Elemwise ops local_softmax_ratio rewrites through. */
+const RATIO_OPS: ReadonlySet<string> = new Set(["mul", "trueDiv", "neg", "inv", "sqr", "add", "sub"]);
+
 /** The exp nodes under `root` (a bounded walk) that a lane sum reads, with those lanes. */
 function normalisedExps(root: Variable, fg: FunctionGraph): Array<{ e: Variable; lanes: readonly number[] }> {
   const found: Array<{ e: Variable; lanes: readonly number[] }> = [];
@@ -410,12 +413,16 @@ function normalisedExps(root: Variable, fg: FunctionGraph): Array<{ e: Variable;
     const v = stack.pop()!;
     if (seen.has(v) || !v.owner) continue;
     seen.add(v);
-    if (elemwiseName(v.owner) === "exp") {
+    const name = elemwiseName(v.owner);
+    if (name === "exp") {
       for (const [c] of fg.clients.get(v) ?? []) {
         if (c !== "output" && c.op instanceof CAReduce && c.op.kind === "add" && !found.some((f) => f.e === v)) found.push({ e: v, lanes: c.op.axis });
       }
     }
-    stack.push(...v.owner.inputs);
+    // Only through what the analysis looks into: an e behind anything else is opaque to it.
+    const op = v.owner.op;
+    if ((name !== null && RATIO_OPS.has(name)) || (op instanceof CAReduce && op.kind === "add")) stack.push(...v.owner.inputs);
+    else if (op instanceof DimShuffle || op instanceof Alloc) stack.push(v.owner.inputs[0]!);
   }
   return found;
 }

@@ -133,17 +133,29 @@ export function buildProduct(p: Product, dtype: DType): TensorVariable | null {
 // ---------------------------------------------------------------------------------------------
 // Arguments as linear forms
 
+/**
+ * Per-transform caches: structural keys (interned, so a key stays short however deep the
+ * expression under it) and argument classes. Per call only: a replacement changes inputs.
+ */
+export class KeyMemo {
+  readonly keys = new Map<Variable, string>();
+  readonly interned = new Map<string, string>();
+  readonly classes = new Map<Variable, { key: string; sign: 1 | -1 } | null>();
+}
+
 /** A structural key for `v` (equal keys: the same computation), `depth` levels deep. */
-function structKey(v: Variable, depth: number, memo: Map<Variable, string>): string {
-  const m = memo.get(v);
+function structKey(v: Variable, depth: number, memo: KeyMemo): string {
+  const m = memo.keys.get(v);
   if (m !== undefined) return m;
   let k: string;
   const d = v.constantData;
   if (d instanceof NDArray && d.size <= 16) k = `c:${d.dtype}:${d.shape.join(",")}:${Array.from(d.toFlat() as ArrayLike<number | bigint>, String).join(",")}`;
   else if (!v.owner || depth === 0) k = `v${v.id}`;
   else k = `${v.owner.op.key}#${v.index}(${v.owner.inputs.map((i) => structKey(i, depth - 1, memo)).join(",")})`;
-  memo.set(v, k);
-  return k;
+  let short = memo.interned.get(k);
+  if (short === undefined) memo.interned.set(k, (short = `k${memo.interned.size}`));
+  memo.keys.set(v, short);
+  return short;
 }
 
 /**
@@ -151,7 +163,14 @@ function structKey(v: Variable, depth: number, memo: Map<Variable, string>): str
  * t's add/sub/neg tree as leaf -> coefficient (plus a constant) and the canonical sign makes the
  * first coefficient positive. Null when the tree is too large.
  */
-function argClass(t: Variable, memo: Map<Variable, string>): { key: string; sign: 1 | -1 } | null {
+function argClass(t: Variable, memo: KeyMemo): { key: string; sign: 1 | -1 } | null {
+  if (memo.classes.has(t)) return memo.classes.get(t)!;
+  const r = argClassOnce(t, memo);
+  memo.classes.set(t, r);
+  return r;
+}
+
+function argClassOnce(t: Variable, memo: KeyMemo): { key: string; sign: 1 | -1 } | null {
   const coef = new Map<string, number>();
   let c = 0;
   const stack: Array<[Variable, number]> = [[t, 1]];
@@ -218,7 +237,7 @@ interface ClassInfo {
 }
 
 /** The product's family leaves grouped by argument class. */
-function classes(p: Product, memo: Map<Variable, string>): Map<string, ClassInfo> {
+function classes(p: Product, memo: KeyMemo): Map<string, ClassInfo> {
   const out = new Map<string, ClassInfo>();
   for (const [v, k] of p.leaves) {
     const m = member(v);
@@ -251,7 +270,7 @@ function sigmoidOf(c: ClassInfo, dir: 1 | -1): Variable {
 }
 
 /** `p` with every class whose exponents are not negative replaced by its sigmoid powers; null when no class changes. */
-function simplify(p: Product, memo: Map<Variable, string>): Product | null {
+function simplify(p: Product, memo: KeyMemo): Product | null {
   const cls = classes(p, memo);
   let changed = false;
   const leaves = new Map(p.leaves);
@@ -274,7 +293,7 @@ function simplify(p: Product, memo: Map<Variable, string>): Product | null {
 }
 
 /** Whether every class of `p` has non-negative exponents. */
-function allSafe(p: Product, memo: Map<Variable, string>): boolean {
+function allSafe(p: Product, memo: KeyMemo): boolean {
   for (const c of classes(p, memo).values()) if (c.a < 0 || c.b < 0) return false;
   return true;
 }
@@ -302,7 +321,7 @@ export const localSigmTimesExp = nodeRewriter({
     if (!PRODUCT_OPS.has(elemwiseName(node) ?? "") || !isFloat(dtypeOf(out))) return null;
     const p = flattenProduct(out);
     if (!p) return null;
-    const memo = new Map<Variable, string>();
+    const memo = new KeyMemo();
     const s = simplify(p, memo);
     if (!s) return null;
     const r = emit(s, out, refsOf(p, node.inputs));
@@ -349,7 +368,7 @@ export const localSigmGradDistribute = nodeRewriter({
     if (!PRODUCT_OPS.has(elemwiseName(node) ?? "") || !isFloat(dtypeOf(out))) return null;
     const p = flattenProduct(out);
     if (!p) return null;
-    const memo = new Map<Variable, string>();
+    const memo = new KeyMemo();
     if (classes(p, memo).size === 0) return null;
     for (const [s, k] of p.leaves) {
       if (k !== 1) continue;
