@@ -324,9 +324,9 @@ function removeTree(root: string, path: string): void {
     renameSync(path, trash);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw e;
+    throw compiledirIoError(e, path, "remove");
   }
-  rmSync(trash, { recursive: true, force: true });
+  io(trash, "delete", () => rmSync(trash, { recursive: true, force: true }));
 }
 
 function sha256File(path: string): string {
