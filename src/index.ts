@@ -41,3 +41,5 @@ export * as gradient from "./gradient/index.js";
 export * as printing from "./printing/index.js";
 export { debugprint } from "./printing/index.js";
 export type { GradOptions, VerifyGradOptions } from "./gradient/index.js";
+/** The compile cache's management (`theano-ts cache list|verify|clear|cleanup`). */
+export * as cache from "./link/cache_admin.js";

@@ -16,6 +16,7 @@
 
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { CACHE_DETAILS, CACHE_USAGE, parseCacheArgs, runCache } from "./cache.js";
 import { parseDemoArgs, runDemo } from "./demo.js";
 
 /** The public API, for commands that need it: `const theano = await library();`. */
@@ -83,6 +84,16 @@ export const commands: Record<string, Command> = {
         throw new UsageError((e as Error).message);
       }
       return runDemo(await library(), opts, io);
+    },
+  },
+  cache: {
+    summary: "List, verify, clear or clean up the compile cache",
+    usage: CACHE_USAGE,
+    details: CACHE_DETAILS,
+    async run(args, io) {
+      const opts = parseCacheArgs(args);
+      if (typeof opts === "string") throw new UsageError(opts);
+      return runCache(await library(), opts, io.out);
     },
   },
   version: {

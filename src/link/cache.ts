@@ -196,7 +196,7 @@ function refuse(what: string, reason: string): BackendError {
   return dirError(
     new BackendError(
       `refusing to use the compile cache entry ${what}: ${reason}. A shared object is code, so theano-ts never loads one that another user could have written; ` +
-        `delete the entry (rm -rf ${what}) or fix its owner and permissions (chmod go-w)`,
+        `delete the entry (rm -rf ${what}, or theano-ts cache clear for every entry) or fix its owner and permissions (chmod go-w)`,
     ),
   );
 }
