@@ -462,8 +462,17 @@ function lockHolderGone(info: LockInfo): string | null {
   // The process lives; its holding thread may not (a terminated worker). Only where /proc shows
   // the process at all, so that a missing /proc never reads as a dead thread.
   if (typeof info.tid === "number" && existsSync(`/proc/${info.pid}/stat`)) {
-    const tidStart = statStart(`/proc/${info.pid}/task/${info.tid}/stat`);
-    if (tidStart === null || (info.tidStart != null && tidStart !== info.tidStart)) return `thread ${info.tid} of process ${info.pid} has ended`;
+    const ended = `thread ${info.tid} of process ${info.pid} has ended`;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${info.pid}/task/${info.tid}/stat`, "utf8");
+    } catch (e) {
+      // Only "no such thread" means gone; a /proc that hides it (EACCES) proves nothing.
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === "ENOENT" || code === "ESRCH" ? ended : null;
+    }
+    const tidStart = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+    if (info.tidStart != null && tidStart !== null && tidStart !== info.tidStart) return ended;
   }
   return null;
 }
