@@ -1,23 +1,22 @@
 /**
- * The C backend against `perform` (test/helpers `evaluate`): every op with a C generator —
- * Elemwise (every scalar-table row, single and fused into Composites), CAReduce, Dot, Gemm,
- * FusedReduce, Softmax/LogSoftmax, DimShuffle, Subtensor, Reshape, Join — on float32, float64 and integer inputs that are
- * contiguous, transposed, step-sliced, reversed, offset, broadcast, empty, size-1 and 0-d.
- * Each test compiles one function with many outputs (C modules are shape-generic, so every
- * layout runs through the same module), which keeps the number of compiler runs small.
- * Then: five shapes, one module; shape errors are ShapeErrors naming the node; host nodes
- * between C segments.
+ * The C backend against `perform` (test/helpers `evaluate`): CAReduce, Dot, Gemm, FusedReduce,
+ * Softmax/LogSoftmax, DimShuffle, Subtensor, Reshape, Join on float32, float64 and integer
+ * inputs that are contiguous, transposed, step-sliced, reversed, offset, broadcast, empty,
+ * size-1 and 0-d (the elementwise rows are in agreement_elemwise.test.ts). Each test compiles
+ * one function with many outputs (C modules are shape-generic, so every layout runs through the
+ * same module), which keeps the number of compiler runs small. Then: five shapes, one module;
+ * shape errors are ShapeErrors naming the node; host nodes between C segments; linker=auto;
+ * GEMM through a system BLAS.
  */
 
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import * as theano from "../../../src/index.js";
 import type { DType } from "../../../src/ndarray/dtype.js";
-import { SCALAR_OPS } from "../../../src/scalar/table.js";
-import { cCompilerStatus, findBlas } from "../../../src/link/c/compiler.js";
+import { findBlas } from "../../../src/link/c/compiler.js";
 import { openLibrary } from "../../../src/link/c/ffi.js";
 import { autoLinker, cBuildCount, cModuleLoads, cSource } from "../../../src/link/c/linker.js";
 import { jsLinker } from "../../../src/link/js/linker.js";
@@ -26,185 +25,13 @@ import { FusedReduce } from "../../../src/tensor/fused_reduce.js";
 import { Gemm } from "../../../src/tensor/gemm.js";
 import { Subtensor } from "../../../src/tensor/subtensor.js";
 import { hasCGenerator } from "../../../src/link/c/codegen.js";
+import { C, CFUSED, agree, layouts, poolFill, rand, requireCompiler, tryBuild } from "./agreement_helpers.js";
 
 const { T } = theano;
 type NDArray = theano.NDArray;
 type TV = theano.TensorVariable;
 
-const C = new theano.Mode("c", "None");
-const CFUSED = new theano.Mode("c", "fast_run");
-
-/** Values per dtype: signs, zeros, halves, extremes, NaN and infinities (ints stay where JS doubles are exact). */
-const POOLS: Record<string, readonly number[]> = {
-  float64: [0, -0, 1, -1, 0.5, -0.5, 1.5, 2.5, -2.5, 3, -7, 0.1, 1e-3, 100, 1e10, -1e300, 0.9, 2, NaN, Infinity, -Infinity, 1e-300, 0.7, -0.3],
-  float32: [0, -0, 1, -1, 0.5, -0.5, 1.5, 2.5, -2.5, 3, -7, 0.1, 1e-3, 100, 1e10, 0.9, 2, NaN, Infinity, -Infinity, 0.7, -0.3, 1e-40],
-  int32: [0, 1, -1, 2, -2, 3, 7, -7, 100, -100, 2147483647, -2147483648, 65536, 46341, 13],
-  int64: [0, 1, -1, 2, -3, 7, 100, -100, 2 ** 20, -(2 ** 20), 2 ** 31, 63, 64],
-  uint8: [0, 1, 2, 3, 7, 100, 127, 128, 200, 255],
-  bool: [0, 1],
-};
-const DTYPES = Object.keys(POOLS) as DType[];
-
-function fill(dtype: DType, shape: readonly number[], pick: (i: number) => number): NDArray {
-  const a = theano.zeros(shape, dtype);
-  const pool = POOLS[dtype] ?? POOLS.float64!;
-  const d = a.data as unknown as Array<number | bigint>;
-  for (let i = 0; i < a.size; i++) {
-    const v = pool[pick(i) % pool.length]!;
-    d[i] = dtype === "int64" || dtype === "uint64" ? BigInt(v) : v;
-  }
-  return a;
-}
-
-/** Random floats in [-3, 3) from a small deterministic generator. */
-function rand(dtype: DType, shape: readonly number[], seed: number): NDArray {
-  let s = seed * 2654435761 + 12345;
-  const a = theano.zeros(shape, dtype);
-  const d = a.data as unknown as Array<number | bigint>;
-  for (let i = 0; i < a.size; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    const v = (s / 2147483648) * 6 - 3;
-    d[i] = dtype === "int64" || dtype === "uint64" ? BigInt(Math.round(v * 3)) : dtype.startsWith("float") ? v : dtype === "bool" ? (v > 0 ? 1 : 0) : Math.round(v * 3) & (dtype.startsWith("u") ? 0x7f : -1);
-  }
-  return a;
-}
-
-/** The rank-2 layouts, all of logical shape [4, 5] (or empty, or [1, 1]). */
-function layouts(dtype: DType, arity: number, make: (dtype: DType, shape: number[], k: number) => NDArray): Array<[string, NDArray[]]> {
-  const ks = [...Array(arity).keys()];
-  return [
-    ["contiguous", ks.map((k) => make(dtype, [4, 5], k))],
-    ["transposed", ks.map((k) => make(dtype, [5, 4], k).T)],
-    ["step-sliced", ks.map((k) => make(dtype, [4, 10], k).slice([null, null], [1, null, 2]))],
-    ["negative step", ks.map((k) => make(dtype, [8, 5], k).slice([null, null, -2]))],
-    ["mixed layouts", ks.map((k) => (k % 3 === 0 ? make(dtype, [5, 4], k).T : k % 3 === 1 ? make(dtype, [4, 5], k) : make(dtype, [4, 10], k).slice([null, null], [1, null, 2])))],
-    ["offset view", ks.map((k) => make(dtype, [6, 5], k).slice([2, null]))],
-    ["empty", ks.map(() => theano.zeros([0, 5], dtype))],
-    ["empty (other axis)", ks.map((k) => make(dtype, [4, 3], k).slice([null, null], [1, 1]))],
-    ["size-1", ks.map((k) => make(dtype, [1, 1], k + 5))],
-  ];
-}
-
-const poolFill = (dtype: DType, shape: number[], k: number): NDArray => {
-  const n = (POOLS[dtype] ?? POOLS.float64!).length;
-  return fill(dtype, shape, (i) => i * (2 * k + 1) + 3 * k + Math.floor(i / n));
-};
-
-/** Compiles `outs` with `mode` once and compares every output with perform for each case. */
-function agree(vars: TV[], outs: TV[], cases: Array<[string, NDArray[]]>, what: string, mode = C, tol: { rtol?: number; atol?: number } = {}): void {
-  const f = theano.function(vars, outs, { mode, onUnusedInput: "ignore" }) as unknown as (...a: NDArray[]) => NDArray[];
-  for (const [layout, values] of cases) {
-    const got = f(...values);
-    const want = evaluate(outs, new Map(vars.map((v, i) => [v, values[i]])));
-    outs.forEach((o, i) => {
-      try {
-        expectClose(got[i]!, want[i]!, tol);
-      } catch (e) {
-        throw new Error(`${what}: output ${i} (${o.owner ? String(o.owner.op) : o.label}) on ${layout}: ${(e as Error).message}`);
-      }
-    });
-  }
-}
-
-function tryBuild(build: () => TV): TV | null {
-  try {
-    return build();
-  } catch (e) {
-    if (e instanceof theano.TypeMismatchError) return null;
-    throw e;
-  }
-}
-
-/** Every row that accepts `dtype`, applied to the first `arity` of `vars`. */
-function everyRow(dtype: DType, vars: TV[]): TV[] {
-  const outs: TV[] = [];
-  for (const [name, row] of SCALAR_OPS) {
-    // Integer pow: both wrap modulo 2^n as NumPy does, but perform's int64 results are JS numbers
-    // (exact to 2^53) where C's are exact; compared separately (test/scalar/table.test.ts).
-    if (name === "pow" && !dtype.startsWith("float")) continue;
-    const o = tryBuild(() => new T.Elemwise(row).makeNode(...vars.slice(0, row.arity)).outputs[0] as TV);
-    if (o) outs.push(o);
-  }
-  return outs;
-}
-
-/**
- * Each `agree` compiles a module synchronously (theano.function is synchronous); under ASan the
- * cold builds of this file take over two minutes. vitest runs one test after another without
- * giving the event loop a turn, so its worker would not read the runner's RPC replies until the
- * file ends, and the RPC times out after 60 s. A turn of the event loop after each test (and
- * between the big builds) keeps the worker answering.
- */
-const yieldToRunner = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-afterEach(yieldToRunner);
-
-beforeAll(() => {
-  const s = cCompilerStatus();
-  if (!s.ok) throw new Error(`these tests need a C compiler: ${s.reason}`);
-});
-
-describe("C elementwise kernels agree with perform on every scalar-table row", () => {
-  for (const dtype of DTYPES) {
-    it(`${dtype}: every row, every layout, broadcasting, 0-d`, async () => {
-      const m = [0, 1, 2].map((k) => T.tensor({ dtype, shape: [null, null], name: `m${k}` }));
-      const outs = everyRow(dtype, m);
-      expect(outs.length).toBeGreaterThan(10);
-      agree(m, outs, layouts(dtype, 3, poolFill), dtype);
-      await yieldToRunner();
-
-      // Broadcasting: row + col + full, and a declared [1, 1] operand.
-      const b = [T.tensor({ dtype, shape: [1, null], name: "r" }), T.tensor({ dtype, shape: [null, 1], name: "c" }), T.tensor({ dtype, shape: [null, null], name: "f" })];
-      const bouts = everyRow(dtype, b);
-      const bv = [poolFill(dtype, [1, 5], 0), poolFill(dtype, [4, 1], 1), poolFill(dtype, [4, 5], 2)];
-      const bt = bv.map((v) => v.T.copy().T);
-      agree(b, bouts, [["row + col + full", bv], ["transposed storage", bt], ["empty", [poolFill(dtype, [1, 0], 0), poolFill(dtype, [4, 1], 1), theano.zeros([4, 0], dtype)]]], `${dtype} broadcast`);
-      await yieldToRunner();
-
-      // 0-d operands.
-      const z = [0, 1, 2].map((k) => T.tensor({ dtype, shape: [], name: `z${k}` }));
-      const zouts = everyRow(dtype, z);
-      const zcases: Array<[string, NDArray[]]> = [0, 1, 4, 5, 7].map((j) => [`0-d #${j}`, z.map((_, k) => fill(dtype, [], () => j + 3 * k))]);
-      agree(z, zouts, zcases, `${dtype} 0-d`);
-    });
-  }
-
-  it("integer pow agrees where perform's doubles are exact", () => {
-    for (const dtype of ["int32", "int64", "uint8", "int8"] as DType[]) {
-      const a = T.tensor({ dtype, shape: [null], name: "a" });
-      const b = T.tensor({ dtype, shape: [null], name: "b" });
-      const bases = dtype.startsWith("u") ? [0, 1, 2, 3, 5] : [-3, -2, -1, 0, 1, 2, 3, 5];
-      const exps = dtype.startsWith("u") ? [0, 1, 2, 3, 7] : [-2, -1, 0, 1, 2, 3, 7];
-      const pairs = bases.flatMap((x) => exps.map((y) => [x, y] as const));
-      const big = dtype === "int64";
-      const va = theano.array(pairs.map(([x]) => (big ? BigInt(x) : x)), dtype);
-      const vb = theano.array(pairs.map(([, y]) => (big ? BigInt(y) : y)), dtype);
-      agree([a, b], [T.pow(a, b)], [["pairs", [va, vb]]], `pow ${dtype}`);
-    }
-  });
-
-  it("casts between every pair of dtypes (float → int wraps as typed-array stores do)", () => {
-    for (const from of ["float32", "float64", "int32", "int64", "uint8", "bool"] as DType[]) {
-      const x = T.tensor({ dtype: from, shape: [null], name: "x" });
-      const outs = (["float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "bool"] as DType[]).filter((d) => d !== from).map((d) => T.cast(x, d));
-      const pool = (POOLS[from] ?? []).filter((v) => Number.isFinite(v) && Math.abs(v) < 2 ** 53);
-      const vals = theano.array(from === "int64" ? pool.map((v) => BigInt(v)) : pool, from);
-      agree([x], outs, [["values", [vals]], ["reversed", [vals.slice([null, null, -1])]]], `cast from ${from}`);
-    }
-  });
-
-  it("fused composites (fast_run fusion) agree, float32 and float64, with broadcast constants", () => {
-    for (const dtype of ["float32", "float64"] as DType[]) {
-      const x = T.tensor({ dtype, shape: [null, null], name: "x" });
-      const y = T.tensor({ dtype, shape: [1, null], name: "y" });
-      const w2 = T.tanh(x.mul(0.5).add(0.1)).mul(T.sigmoid(x)).sub(T.exp(x.neg().mul(x)));
-      const other = T.softplus(x.add(y)).mul(T.erf(y)).add(T.log1p(T.abs(x))).sub(T.expm1(y.mul(0.25)));
-      const ints = T.cast(x.mul(3), "int32").add(T.cast(y, "int32"));
-      const ys = rand(dtype, [1, 5], 9);
-      const cases: Array<[string, NDArray[]]> = layouts(dtype, 1, (d, s, k) => rand(d, s, k)).map(([n, [a]]) => [n, [a!, a!.shape[1] === 5 ? ys : rand(dtype, [1, a!.shape[1]!], 3)]]);
-      agree([x, y], [w2, other, ints], cases, `fused ${dtype}`, CFUSED, dtype === "float32" ? { rtol: 1e-5, atol: 1e-6 } : {});
-    }
-  });
-});
+beforeAll(requireCompiler);
 
 describe("C reductions, dot, softmax, dimshuffle and reshape agree with perform", () => {
   it("CAReduce: sum/prod/max/min/all/any over every axis set", () => {
