@@ -9,6 +9,8 @@ import { describe, expect, it } from "vitest";
 import { BATTERY, type Dtype, LINKERS, POINTS, runCase, tutorialLogisticRegression } from "../../bench/stability_table.js";
 import * as theano from "../../src/index.js";
 import { expectClose } from "../helpers.js";
+import { stabilize, specialize } from "../../src/rewriting/engine.js";
+import { SIGMOID_REWRITES } from "../../src/rewriting/sigmoid.js";
 import { checkRewrite, compile, ops, randomValues, run } from "./catalogue_helpers.js";
 
 const { T } = theano;
@@ -78,6 +80,14 @@ describe("issue 13.6: categoricalCrossentropy(softmax(x), y) from the log-softma
 
 describe("the rewrites one by one", () => {
   const v5 = (seed = 1) => randomValues([5], -3, 3, seed);
+
+  it("are registered under their names: the product pair in stabilize and specialize, the softmax pair in stabilize", () => {
+    for (const r of SIGMOID_REWRITES) {
+      expect(stabilize.names, r.name).toContain(r.name);
+      expect(specialize.names, r.name).toContain(r.name);
+    }
+    for (const n of ["local_softmax_ratio", "local_crossentropy_to_logsoftmax"]) expect(stabilize.names).toContain(n);
+  });
 
   it("local_sigm_times_exp: exp(x) * sigmoid(-x) -> sigmoid(x); exp(-x) / (1 + exp(-x))² -> sigmoid(x) sigmoid(-x)", () => {
     const x = T.dvector("x");
