@@ -33,6 +33,7 @@ import * as T from "./tensor_api.js";
 export { T, T as tensor };
 export { function_ as function, function_ as fn, In, Out, shared, SharedVariable, Mode, FAST_RUN, FAST_COMPILE } from "./compile/index.js";
 export type { FunctionOptions, CopyOptions, TheanoFunction } from "./compile/index.js";
+export { RandomStreams } from "./compile/index.js";
 export { Variable, Constant, Apply, Op, Type } from "./graph/basic.js";
 export { FunctionGraph } from "./graph/fgraph.js";
 export { TensorType, TensorVariable, TensorConstant } from "./tensor/index.js";

@@ -71,7 +71,7 @@ type InOpts = ConstructorParameters<typeof InRecord>[1];
 // The option keys each entry point accepts; anything else is an InputError (checkOptions).
 const IN_OPTIONS = ["value", "name", "update", "borrow", "mutable"] as const satisfies ReadonlyArray<keyof NonNullable<InOpts>>;
 const OUT_OPTIONS = ["borrow"] as const;
-const FUNCTION_OPTIONS = ["updates", "givens", "mode", "profile", "name", "allowInputDowncast", "onUnusedInput"] as const satisfies ReadonlyArray<keyof FunctionOptions>;
+const FUNCTION_OPTIONS = ["updates", "givens", "mode", "profile", "name", "allowInputDowncast", "onUnusedInput", "noDefaultUpdates"] as const satisfies ReadonlyArray<keyof FunctionOptions>;
 const COPY_OPTIONS = ["swap", "deleteUpdates", "name", "profile"] as const satisfies ReadonlyArray<keyof CopyOptions>;
 
 // API.md spells them as calls (`theano.In(x, { value })`), Theano users also write `new`: a
@@ -100,6 +100,8 @@ export interface FunctionOptions {
   name?: string;
   allowInputDowncast?: boolean;
   onUnusedInput?: "raise" | "warn" | "ignore";
+  /** Skip the shared variables' `defaultUpdate`s (Theano's no_default_updates). */
+  noDefaultUpdates?: boolean;
 }
 
 export interface TheanoFunction<R> {
@@ -230,6 +232,27 @@ export function function_<O extends OutputsArg>(
     givens.set(k, fitStaticShape(`givens: ${k.label}`, k.type, vv as TensorVariable));
   }
 
+  // Default updates (Theano's default_update): a shared variable the graph reads that carries a
+  // `defaultUpdate` (a random generator's state) is updated with it unless an explicit update
+  // names it or `noDefaultUpdates` is set. A variable swapped in by givens (f.copy({ swap }))
+  // takes the default update of the one it replaces. Repeated until no new one appears, since a
+  // default update may read further shared variables.
+  if (opts.noDefaultUpdates !== true) {
+    const stopAt = new Set<Variable>([...inputs.map((i) => i.variable), ...givens.keys()]);
+    const swappedFrom = new Map<Variable, SharedVariable>();
+    for (const [k, v] of givens) if (k instanceof SharedVariable && v instanceof SharedVariable) swappedFrom.set(v, k);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const v of ancestors([...outputs.map((o) => o.variable), ...updatePairs.map(([, e]) => e), ...givens.values()], stopAt)) {
+        const src = swappedFrom.get(v) ?? v;
+        if (!(v instanceof SharedVariable) || !(src instanceof SharedVariable) || src.defaultUpdate === null || updated.has(v) || stopAt.has(v)) continue;
+        updated.add(v);
+        updatePairs.push([v, fitUpdate(`the default update of ${v.label}`, v, src.defaultUpdate)]);
+        grew = true;
+      }
+    }
+  }
+
   const outVars = outputs.map((o) => o.variable);
   const updVars = [...updatePairs.map(([, e]) => e), ...inputUpdatePairs.map(([, e]) => e)];
   const roots = [...outVars, ...updVars, ...givens.values()];
@@ -280,6 +303,8 @@ export function function_<O extends OutputsArg>(
   const rewriteStart = performance.now();
   mode.rewrite(fgraph);
   const rewriteTime = performance.now() - rewriteStart;
+  // Ops with inner graphs (src/scan: Scan, IfElse) compile them with this function's mode.
+  for (const node of fgraph.toposort()) if ((node.op as { compilesInnerGraph?: boolean }).compilesInnerGraph) node.tag.outerMode = mode;
   const thunk = mode.linker().make(fgraph, { borrowed: outputs.map((o) => o.borrow) });
 
   const nOut = outputs.length;
@@ -442,7 +467,7 @@ export function function_<O extends OutputsArg>(
           updates: swapUpdates as UpdatesLike,
           name: copyOpts.name ?? opts.name,
           profile: copyOpts.profile ?? opts.profile,
-          ...(deleteUpdates ? { onUnusedInput: "ignore" as const } : {}),
+          ...(deleteUpdates ? { onUnusedInput: "ignore" as const, noDefaultUpdates: true } : {}),
         });
       },
     },

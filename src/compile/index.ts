@@ -5,3 +5,4 @@ export type { FunctionOptions, CopyOptions, TheanoFunction, UpdatesLike, GivensL
 export { shared, SharedVariable, isShared } from "./shared.js";
 export { Mode, FAST_RUN, FAST_COMPILE, getMode, registerRewritePipeline } from "./mode.js";
 export type { ModeName, LinkerName, RewriteQuery } from "./mode.js";
+export { RandomStreams } from "./random_streams.js";

@@ -10,6 +10,7 @@
  */
 
 import { InputError, TheanoError } from "../errors.js";
+import type { Variable } from "../graph/basic.js";
 import { requireUsableDevice } from "../link/device/index.js";
 import { type DType, type TypedArray, checkDType, typedArrayCtor } from "../ndarray/dtype.js";
 import { type ArrayLike, NDArray, array } from "../ndarray/ndarray.js";
@@ -113,6 +114,11 @@ export class SharedVariable extends TensorVariable {
   readonly container: Container;
   readonly strict: boolean;
   readonly allowDowncast: boolean | undefined;
+  /**
+   * Theano's `default_update`: the expression `theano.function` updates this variable with when
+   * the caller gives no update of its own (a random generator's next state). Null: none.
+   */
+  defaultUpdate: Variable | null = null;
 
   constructor(type: TensorType, value: NDArray, opts: { name?: string | null; strict?: boolean; allowDowncast?: boolean }) {
     super(type, null, 0, opts.name ?? null);

@@ -16,3 +16,4 @@ export * from "./nnet.js";
 export * from "./blas.js";
 export * from "./extra.js";
 export { nlinalg } from "./nlinalg.js";
+export { RandomVariable } from "./random.js";
