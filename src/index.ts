@@ -44,3 +44,8 @@ export { debugprint } from "./printing/index.js";
 export type { GradOptions, VerifyGradOptions } from "./gradient/index.js";
 /** The compile cache's management (`theano-ts cache list|verify|clear|cleanup`). */
 export * as cache from "./link/cache_admin.js";
+/** The environment report behind `theano-ts check` (compiler, OpenMP, BLAS, CUDA, WebGPU, cache, flags). */
+export * as environment from "./link/environment.js";
+/** Loops and branches (API.md §8). */
+export { scan, scanUntil, map, reduce, foldl, foldr } from "./scan/index.js";
+export type { ScanOptions, ScanUpdates, ScanOutputs } from "./scan/index.js";

@@ -17,6 +17,7 @@
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CACHE_DETAILS, CACHE_USAGE, parseCacheArgs, runCache } from "./cache.js";
+import { CHECK_DETAILS, CHECK_USAGE, parseCheckArgs, runCheck } from "./check.js";
 import { parseDemoArgs, runDemo } from "./demo.js";
 
 /** The public API, for commands that need it: `const theano = await library();`. */
@@ -94,6 +95,16 @@ export const commands: Record<string, Command> = {
       const opts = parseCacheArgs(args);
       if (typeof opts === "string") throw new UsageError(opts);
       return runCache(await library(), opts, io.out);
+    },
+  },
+  check: {
+    summary: "Report the environment: C compiler, OpenMP, BLAS, CUDA, WebGPU, compile cache, flags",
+    usage: CHECK_USAGE,
+    details: CHECK_DETAILS,
+    async run(args, io) {
+      const opts = parseCheckArgs(args);
+      if (typeof opts === "string") throw new UsageError(opts);
+      return runCheck(await library(), opts, packageVersion(), io.out);
     },
   },
   version: {
