@@ -1,0 +1,70 @@
+/**
+ * What the ops with inner graphs (Scan, IfElse) share: compiling an inner graph once per mode
+ * with `theano.function`, and copying rows in and out of preallocated histories.
+ *
+ * An inner graph is compiled with the mode of the outer function that runs the op (src/compile
+ * stamps it on the node as `tag.outerMode` before linking), so `linker=py` stays the pure
+ * reference all the way down; where no outer function is known (verifyGrad's evaluator, constant
+ * folding), the default mode is used.
+ */
+
+import { type Mode, getMode } from "../compile/mode.js";
+import { type TheanoFunction, function_ } from "../compile/function.js";
+import type { Apply, Variable } from "../graph/basic.js";
+import { NDArray, allocData } from "../ndarray/ndarray.js";
+
+/** Marker the compile stage looks for: ops holding inner graphs get `node.tag.outerMode`. */
+export interface HasInnerGraph {
+  readonly compilesInnerGraph: true;
+}
+
+type InnerFn = TheanoFunction<NDArray[]>;
+
+/** One inner graph, compiled lazily per mode and cached. */
+export class InnerGraph {
+  private readonly compiled = new Map<Mode | null, InnerFn>();
+
+  constructor(
+    readonly inputs: readonly Variable[],
+    readonly outputs: readonly Variable[],
+    readonly name: string,
+  ) {}
+
+  /** The compiled function for the mode of the outer function running `node`. */
+  fn(node: Apply): InnerFn {
+    const mode = (node.tag.outerMode as Mode | undefined) ?? null;
+    let f = this.compiled.get(mode);
+    if (!f) {
+      f = function_([...this.inputs], [...this.outputs], { mode: mode ?? getMode(undefined), onUnusedInput: "ignore", name: this.name }) as InnerFn;
+      this.compiled.set(mode, f);
+    }
+    return f;
+  }
+}
+
+/** Row i of an array, as a view (no copy). */
+export function row(a: NDArray, i: number): NDArray {
+  return new NDArray(a.dtype, a.shape.slice(1), a.data, a.strides.slice(1), a.offset + i * a.strides[0]!);
+}
+
+/** A fresh contiguous array of `shape` and `dtype`. */
+export function emptyLike(dtype: NDArray["dtype"], shape: readonly number[]): NDArray {
+  return new NDArray(dtype, shape, allocData(dtype, shape));
+}
+
+/** Writes `value` (of the row shape) into row i of the contiguous array `buf`. */
+export function writeRow(buf: NDArray, i: number, value: NDArray): void {
+  const rowSize = buf.shape.slice(1).reduce((a, b) => a * b, 1);
+  (buf.data as unknown as { set(src: ArrayLike<number | bigint>, off: number): void }).set(value.toFlat() as unknown as ArrayLike<number>, buf.offset + i * rowSize);
+}
+
+/** The first `n` rows of a contiguous array, copied. */
+export function firstRows(buf: NDArray, n: number): NDArray {
+  const rowSize = buf.shape.slice(1).reduce((a, b) => a * b, 1);
+  const out = emptyLike(buf.dtype, [n, ...buf.shape.slice(1)]);
+  (out.data as unknown as { set(src: unknown, off: number): void }).set(buf.data.subarray(buf.offset, buf.offset + n * rowSize), 0);
+  return out;
+}
+
+export const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+export const fmtShape = (s: readonly number[]): string => `[${s.join(", ")}]`;

@@ -1,0 +1,216 @@
+/**
+ * The Scan op (Theano's `scan/op.py`): a loop whose body is an inner graph.
+ *
+ * Layout (Theano's, without mit-mot, which the gradient here does not need):
+ * - outer inputs: `[nSteps, ...sequences, ...stateInits, ...sharedInits, ...nonSequences]`.
+ *   Sequences are already sliced per tap (so each is read at row t of step t); a state's init
+ *   holds exactly `k` rows, k the largest lag among its taps.
+ * - inner inputs: one row per sequence, one value per state tap (states in order, taps as given),
+ *   the current value of each updated shared variable, the non-sequences.
+ * - inner outputs: each state's new value, each map-like ("nit-sot") output, each shared
+ *   variable's new value, then the `until` condition for while loops.
+ * - outer outputs: each state's history `[k + steps, ...]` (init rows first), each map-like
+ *   output `[steps, ...]`, each shared variable's final value.
+ *
+ * `perform` compiles the inner graph once per mode (src/scan/inner.ts) and runs it step by step,
+ * writing into preallocated histories; it is the reference for every backend. The gradient is
+ * backpropagation through time as another Scan (see `grad`).
+ */
+
+import { ShapeError } from "../errors.js";
+import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
+import { isFloat } from "../ndarray/dtype.js";
+import { NDArray } from "../ndarray/ndarray.js";
+import { TensorType } from "../tensor/type.js";
+import * as math from "../tensor/math.js";
+import { cast } from "../tensor/math.js";
+import { shape } from "../tensor/shape.js";
+import type { TensorVariable } from "../tensor/variable.js";
+import { scanGrad } from "./grad.js";
+import { type HasInnerGraph, InnerGraph, emptyLike, firstRows, fmtShape, row, sameShape, writeRow } from "./inner.js";
+
+export interface ScanInfo {
+  readonly name: string;
+  readonly nSeqs: number;
+  /** Per state output: its taps (negative), in the order fn receives them. */
+  readonly stateTaps: ReadonlyArray<readonly number[]>;
+  readonly nNitSot: number;
+  readonly nShared: number;
+  readonly nNonSeqs: number;
+  readonly asWhile: boolean;
+  /** Backpropagate through at most this many steps (-1: all). */
+  readonly truncateGradient: number;
+  /** How each sequence input is described in messages ("sequence 0 (x), tap -1"). */
+  readonly seqLabels: readonly string[];
+}
+
+let nextScanId = 1;
+
+/** The largest lag of a state's taps: how many init rows it needs. */
+export const lagOf = (taps: readonly number[]): number => Math.max(...taps.map((t) => -t));
+
+export class Scan extends Op implements HasInnerGraph {
+  readonly compilesInnerGraph = true as const;
+  readonly id = nextScanId++;
+  readonly inner: InnerGraph;
+
+  constructor(
+    readonly innerInputs: readonly Variable[],
+    readonly innerOutputs: readonly Variable[],
+    readonly info: ScanInfo,
+  ) {
+    super();
+    this.inner = new InnerGraph(innerInputs, innerOutputs, `scan_fn(${info.name})`);
+    // A while loop's length is known only after running it: no symbolic shapes then.
+    if (info.asWhile) this.inferShape = undefined;
+  }
+
+  /** Each scan is its own operation: its inner graph is its identity. */
+  override props(): Record<string, unknown> {
+    return { name: this.info.name, id: this.id };
+  }
+
+  override toString(): string {
+    return `Scan{${this.info.name}${this.info.asWhile ? ", while" : ""}}`;
+  }
+
+  get nStates(): number {
+    return this.info.stateTaps.length;
+  }
+
+  makeNode(...inputs: Variable[]): Apply {
+    const { nSeqs, nShared, nNitSot } = this.info;
+    const nS = this.nStates;
+    const stateInit = inputs.slice(1 + nSeqs, 1 + nSeqs + nS) as TensorVariable[];
+    const sharedInit = inputs.slice(1 + nSeqs + nS, 1 + nSeqs + nS + nShared) as TensorVariable[];
+    const outs = this.innerOutputs as TensorVariable[];
+    const types = [
+      ...stateInit.map((s) => new TensorType(s.dtype, [null, ...s.type.shape.slice(1)])),
+      ...outs.slice(nS, nS + nNitSot).map((o) => new TensorType(o.dtype, [null, ...o.type.shape])),
+      ...sharedInit.map((s) => s.type),
+    ];
+    return new Apply(this, inputs, types);
+  }
+
+  perform(node: Apply, inputs: Value[]): Value[] {
+    const { name, nSeqs, stateTaps, nNitSot, nShared, asWhile } = this.info;
+    const nS = this.nStates;
+    const n = Number((inputs[0] as NDArray).getBig());
+    if (!Number.isInteger(n) || n < 0) throw new ShapeError(`scan '${name}': nSteps is ${n}; the number of steps must be 0 or more`);
+    const seqs = inputs.slice(1, 1 + nSeqs) as NDArray[];
+    seqs.forEach((s, j) => {
+      if (s.shape[0]! < n) {
+        throw new ShapeError(`scan '${name}': nSteps (${n}) is larger than ${this.info.seqLabels[j]}, which has ${s.shape[0]} rows for that tap; give a smaller nSteps or a longer sequence`);
+      }
+    });
+    const inits = inputs.slice(1 + nSeqs, 1 + nSeqs + nS) as NDArray[];
+    let shared = inputs.slice(1 + nSeqs + nS, 1 + nSeqs + nS + nShared) as NDArray[];
+    const nonSeqs = inputs.slice(1 + nSeqs + nS + nShared);
+    const lags = stateTaps.map(lagOf);
+    const bufs = inits.map((init, i) => {
+      if (init.shape[0] !== lags[i]) {
+        throw new ShapeError(`scan '${name}': output ${i} has taps [${stateTaps[i]!.join(", ")}], which reach ${lags[i]} steps back, but its initial value has ${init.shape[0]} rows (shape ${fmtShape(init.shape)}); give ${lags[i]} initial rows`);
+      }
+      const b = emptyLike(init.dtype, [lags[i]! + n, ...init.shape.slice(1)]);
+      for (let r = 0; r < lags[i]!; r++) writeRow(b, r, row(init, r));
+      return b;
+    });
+    const rowShapes = inits.map((b) => b.shape.slice(1));
+    const nitTypes = node.outputs.slice(nS, nS + nNitSot).map((o) => o.type as TensorType);
+    let nits: Array<NDArray | null> = nitTypes.map(() => null);
+    const f = this.inner.fn(node);
+    let steps = n;
+    for (let t = 0; t < n; t++) {
+      const args: Value[] = seqs.map((s) => row(s, t));
+      stateTaps.forEach((taps, i) => taps.forEach((tap) => args.push(row(bufs[i]!, lags[i]! + t + tap))));
+      args.push(...shared, ...nonSeqs);
+      const outs = f(...args);
+      for (let i = 0; i < nS; i++) {
+        const o = outs[i]!;
+        if (!sameShape(o.shape, rowShapes[i]!)) {
+          throw new ShapeError(`scan '${name}': at step ${t}, output ${i} has shape ${fmtShape(o.shape)} but its initial value's rows have shape ${fmtShape(rowShapes[i]!)}; a state must keep its shape from step to step`);
+        }
+        writeRow(bufs[i]!, lags[i]! + t, o);
+      }
+      for (let j = 0; j < nNitSot; j++) {
+        const o = outs[nS + j]!;
+        let b = nits[j];
+        if (!b) nits[j] = b = emptyLike(o.dtype, [n, ...o.shape]);
+        else if (!sameShape(o.shape, b.shape.slice(1))) {
+          throw new ShapeError(`scan '${name}': at step ${t}, output ${nS + j} has shape ${fmtShape(o.shape)} but had ${fmtShape(b.shape.slice(1))} at step 0; every step must give the same shape`);
+        }
+        writeRow(b, t, o);
+      }
+      shared = outs.slice(nS + nNitSot, nS + nNitSot + nShared);
+      if (asWhile && truthy(outs[nS + nNitSot + nShared]!)) {
+        steps = t + 1;
+        break;
+      }
+    }
+    if (n === 0) nits = this.emptyNitSots(node, seqs, inits, shared, nonSeqs);
+    const states = steps < n ? bufs.map((b, i) => firstRows(b, lags[i]! + steps)) : bufs;
+    const nitOut = nits.map((b) => (steps < n ? firstRows(b!, steps) : b!));
+    return [...states, ...nitOut, ...shared.map((s) => (inputs.includes(s) ? s.copy() : s))];
+  }
+
+  /**
+   * Map-like outputs of a loop that ran 0 times: `[0, ...rowShape]`, the row shape from the
+   * inner graph's output types where they are static, else from one trial step on zeros (its
+   * values are discarded; a trial that fails leaves the unknown sizes at 0).
+   */
+  private emptyNitSots(node: Apply, seqs: NDArray[], inits: NDArray[], shared: NDArray[], nonSeqs: Value[]): NDArray[] {
+    const { nNitSot } = this.info;
+    const nS = this.nStates;
+    const types = this.innerOutputs.slice(nS, nS + nNitSot).map((o) => o.type as TensorType);
+    let trial: NDArray[] | null = null;
+    if (types.some((t) => t.shape.some((d) => d === null))) {
+      try {
+        const args: Value[] = seqs.map((s) => emptyLike(s.dtype, s.shape.slice(1)));
+        this.info.stateTaps.forEach((taps, i) => taps.forEach(() => args.push(emptyLike(inits[i]!.dtype, inits[i]!.shape.slice(1)))));
+        args.push(...shared, ...nonSeqs);
+        trial = this.inner.fn(node)(...args);
+      } catch {
+        trial = null;
+      }
+    }
+    return types.map((t, j) => emptyLike(t.dtype, [0, ...(trial ? trial[nS + j]!.shape : t.shape.map((d) => d ?? 0))]));
+  }
+
+  override inferShape?(node: Apply, shapes: Array<Variable[] | null>): Variable[][] {
+    const { nSeqs, nNitSot } = this.info;
+    const nS = this.nStates;
+    const n = node.inputs[0]!;
+    return node.outputs.map((o, k) => {
+      if (k < nS) {
+        const s = shapes[1 + nSeqs + k]!;
+        return [addInt(s[0]!, n), ...s.slice(1)];
+      }
+      if (k < nS + nNitSot) return [n, ...shapeTail(o as TensorVariable)];
+      return [...Array((o as TensorVariable).ndim).keys()].map((d) => shape(o as TensorVariable, d));
+    });
+  }
+
+  /**
+   * Backpropagation through time (Theano's `Scan.L_op`), as another Scan running backwards.
+   * Step t of the backward loop (t = n-1 down to 0) gets the forward step's inputs, the
+   * external gradient of its outputs, and for each state the gradient already accumulated from
+   * later steps that read it through a tap; it gives the gradient of the step's sequence rows
+   * (stacked), of the non-sequences (summed in an accumulator), and passes on the contributions
+   * to earlier states (a shift register of k accumulators per state with lag k). After the
+   * loop, those accumulators hold the gradient of the initial values.
+   */
+  override grad(inputs: Variable[], outputGrads: Variable[], outputs: Variable[]): GradResult[] {
+    return scanGrad(this, inputs, outputGrads, outputs);
+  }
+}
+
+function truthy(v: NDArray): boolean {
+  if (v.size !== 1) throw new ShapeError(`scan: the until condition must be a scalar, got shape ${fmtShape(v.shape)}`);
+  const x = v.toFlat()[0]!;
+  return typeof x === "bigint" ? x !== 0n : x !== 0;
+}
+
+const addInt = (a: Variable, b: Variable): Variable => math.add(a as TensorVariable, cast(b as TensorVariable, (a as TensorVariable).dtype));
+const shapeTail = (v: TensorVariable): Variable[] => [...Array(v.ndim - 1).keys()].map((d) => shape(v, d + 1));
+
+export const isFloatVar = (v: Variable): boolean => v.type instanceof TensorType && isFloat(v.type.dtype);
