@@ -78,8 +78,8 @@ export class RandomStreams {
   }
 
   binomial(size: SizeLike, n: unknown = 1, p: unknown = 0.5, dtype: DType = "int64"): TensorVariable {
+    // Any numeric dtype: Theano code draws dropout masks as floatX (binomial(..., dtype=floatX)).
     const d = checkDType(dtype);
-    if (!isInteger(d) && d !== "bool") throw new TypeMismatchError(`binomial: dtype must be an integer dtype, got ${d}`);
     return this.draw("binomial", d, size, [paramArgument(n, "int64", count, "binomial", "n"), paramArgument(p, "float64", inUnit, "binomial", "p")]);
   }
 
