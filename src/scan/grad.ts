@@ -1,9 +1,146 @@
 /**
- * The gradient of Scan: backpropagation through time as another Scan (Theano's `Scan.L_op`).
+ * The gradient of Scan: backpropagation through time as another scan (Theano's `Scan.L_op`,
+ * without mit-mot: the contributions a step sends to earlier states travel in a shift register
+ * of accumulators, one per step back that the state's taps reach).
+ *
+ * Backward step t (t = n-1 down to 0, `goBackwards` over the forward step's inputs):
+ *   a_i     = external gradient of state i at step t + P_i[0]   (its total adjoint)
+ *   c       = vjp of the forward body at step t with (a_i, external gradients of map outputs)
+ *   P_i'[d] = P_i[d+1] + c(tap of lag d+1)        (P_i[k_i] = 0)
+ *   acc_m'  = acc_m + c(non-sequence m)
+ *   out     = c(sequence rows)                    (stacked, then reversed into forward order)
+ * After the loop P_i[d] holds the gradient reaching initial row k_i-1-d from inside the loop.
+ * `truncateGradient = k` runs only the last k forward steps backwards: earlier sequence rows get
+ * zeros, and initial values get only their external gradient unless the loop had ≤ k steps.
+ * Not handled (a GradientError names them, if they lie on the path to a `wrt`): while loops and
+ * scans that update shared variables (their history is not kept).
  */
-import { GradUndefined, type GradResult, type Variable } from "../graph/basic.js";
-import type { Scan } from "./op.js";
 
-export function scanGrad(op: Scan, inputs: Variable[], _outputGrads: Variable[], _outputs: Variable[]): GradResult[] {
-  return inputs.map((_v, i) => new GradUndefined(op, i, "not yet"));
+import { GradUndefined, type GradResult, type Variable, cloneGraph } from "../graph/basic.js";
+import { grad } from "../gradient/grad.js";
+import { zerosLike } from "../tensor/alloc.js";
+import { dimshuffle } from "../tensor/basic.js";
+import { concatenate } from "../tensor/join.js";
+import * as math from "../tensor/math.js";
+import { incSubtensor, slice } from "../tensor/subtensor.js";
+import type { TensorVariable } from "../tensor/variable.js";
+import { type Scan, isFloatVar, lagOf } from "./op.js";
+import { scan } from "./scan.js";
+
+export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], _outputs: Variable[]): GradResult[] {
+  const { name, nSeqs, stateTaps, nNitSot, nShared, nNonSeqs, asWhile, truncateGradient } = op.info;
+  const nS = stateTaps.length;
+  const why = asWhile
+    ? `scan '${name}' is a while loop (scanUntil); its gradient is not implemented`
+    : nShared > 0
+      ? `scan '${name}' updates shared variables inside its body; the gradient through those updates is not implemented (pass the variable as an output state instead)`
+      : null;
+  if (why) return inputs.map((v, i) => (i === 0 || !isFloatVar(v) ? null : new GradUndefined(op, i, why)));
+
+  const n = inputs[0] as TensorVariable;
+  const seqs = inputs.slice(1, 1 + nSeqs) as TensorVariable[];
+  const inits = inputs.slice(1 + nSeqs, 1 + nSeqs + nS) as TensorVariable[];
+  const nonSeqs = inputs.slice(1 + nSeqs + nS, 1 + nSeqs + nS + nNonSeqs) as TensorVariable[];
+  const gBufs = outputGrads.slice(0, nS) as TensorVariable[];
+  const gNits = outputGrads.slice(nS, nS + nNitSot) as TensorVariable[];
+  const lags = stateTaps.map(lagOf);
+  const bufs = _outputs.slice(0, nS) as TensorVariable[];
+
+  // The forward body's inputs and outputs, in the Scan layout.
+  const fIn = op.innerInputs as TensorVariable[];
+  const fSeqIn = fIn.slice(0, nSeqs);
+  let p = nSeqs;
+  const fTapIn = stateTaps.map((taps) => {
+    const vs = fIn.slice(p, p + taps.length);
+    p += taps.length;
+    return vs;
+  });
+  const fNonSeqIn = fIn.slice(p, p + nNonSeqs);
+  const fStateOut = op.innerOutputs.slice(0, nS) as TensorVariable[];
+  const fNitOut = op.innerOutputs.slice(nS, nS + nNitSot) as TensorVariable[];
+
+  const floatStates = [...Array(nS).keys()].filter((i) => isFloatVar(inits[i]!));
+  const floatSeqs = [...Array(nSeqs).keys()].filter((j) => isFloatVar(seqs[j]!));
+  const floatNonSeqs = [...Array(nNonSeqs).keys()].filter((m) => isFloatVar(nonSeqs[m]!));
+  const floatNits = [...Array(nNitSot).keys()].filter((j) => isFloatVar(fNitOut[j]!));
+
+  // Backward sequences: the forward step's inputs and the external gradients, n rows each.
+  const firstN = (x: TensorVariable): TensorVariable => x.get(slice(0, n));
+  const bSeqs: TensorVariable[] = [
+    ...seqs.map(firstN),
+    ...stateTaps.flatMap((taps, i) => taps.map((tap) => bufs[i]!.get(`${lags[i]! + tap}:${tap}`))),
+    ...floatStates.map((i) => gBufs[i]!.get(`${lags[i]!}:`)),
+    ...floatNits.map((j) => gNits[j]!),
+  ];
+  const nTapIn = stateTaps.reduce((a, t) => a + t.length, 0);
+  const outputsInfo = [
+    ...floatStates.flatMap((i) => [...Array(lags[i]!).keys()].map(() => zerosLike(inits[i]!.get(0)))),
+    ...floatNonSeqs.map((m) => zerosLike(nonSeqs[m]!)),
+    ...floatSeqs.map(() => null),
+  ];
+  const nb = truncateGradient > 0 ? math.minimum(n, truncateGradient) : n;
+
+  const body = (...args: TensorVariable[]): TensorVariable[] => {
+    let q = 0;
+    const take = (k: number): TensorVariable[] => args.slice(q, (q += k));
+    const seqRows = take(nSeqs);
+    const tapVals = take(nTapIn);
+    const gStateRows = take(floatStates.length);
+    const gNitRows = take(floatNits.length);
+    const P = floatStates.map((i) => take(lags[i]!));
+    const acc = take(floatNonSeqs.length);
+    const nonSeqVals = take(nNonSeqs);
+    const replace = new Map<Variable, Variable>();
+    fSeqIn.forEach((v, j) => replace.set(v, seqRows[j]!));
+    fTapIn.flat().forEach((v, j) => replace.set(v, tapVals[j]!));
+    fNonSeqIn.forEach((v, m) => replace.set(v, nonSeqVals[m]!));
+    const memo = cloneGraph([], [...fStateOut, ...fNitOut], { replace });
+    const terms: TensorVariable[] = [];
+    floatStates.forEach((i, s) => {
+      const a = math.add(gStateRows[s]!, P[s]![0]!);
+      terms.push(math.sum(math.mul(memo.get(fStateOut[i]!) as TensorVariable, a)));
+    });
+    floatNits.forEach((j, s) => terms.push(math.sum(math.mul(memo.get(fNitOut[j]!) as TensorVariable, gNitRows[s]!))));
+    const tapFlat = stateTaps.flatMap((taps, i) => taps.map((tap) => ({ i, lag: -tap })));
+    const wrt = [...floatSeqs.map((j) => seqRows[j]!), ...tapVals.filter((_v, k) => floatStates.includes(tapFlat[k]!.i)), ...floatNonSeqs.map((m) => nonSeqVals[m]!)];
+    const gs =
+      terms.length === 0
+        ? wrt.map((w) => zerosLike(w))
+        : grad(terms.reduce((x, y) => math.add(x, y)), wrt, { disconnectedInputs: "ignore" });
+    const gSeq = gs.slice(0, floatSeqs.length);
+    const gTap = gs.slice(floatSeqs.length, wrt.length - floatNonSeqs.length);
+    const gNon = gs.slice(wrt.length - floatNonSeqs.length);
+    const floatTaps = tapFlat.filter((t) => floatStates.includes(t.i));
+    const newP = floatStates.flatMap((i, s) => {
+      const k = lags[i]!;
+      return [...Array(k).keys()].map((d) => {
+        let v: TensorVariable = d + 1 < k ? P[s]![d + 1]! : zerosLike(P[s]![0]!);
+        floatTaps.forEach((t, r) => {
+          if (t.i === i && t.lag === d + 1) v = math.add(v, gTap[r]!);
+        });
+        return math.cast(v, P[s]![0]!.dtype);
+      });
+    });
+    const newAcc = acc.map((x, m) => math.cast(math.add(x, gNon[m]!), x.dtype));
+    return [...newP, ...newAcc, ...gSeq.map((g, j) => math.cast(g, seqRows[floatSeqs[j]!]!.dtype))];
+  };
+
+  const [outs] = scan({ fn: body, sequences: bSeqs, outputsInfo, nonSequences: nonSeqs, nSteps: nb, goBackwards: true, name: `grad_of_${name}` });
+  const list = Array.isArray(outs) ? outs : [outs];
+  const result: GradResult[] = inputs.map(() => null);
+  let r = 0;
+  floatStates.forEach((i) => {
+    const k = lags[i]!;
+    const finals = [...Array(k).keys()].map(() => list[r++]!.get(-1));
+    // Initial row k-1-d receives P[d]; only when the backward loop reached the start.
+    const fromLoop = concatenate([...Array(k).keys()].map((row) => dimshuffle(finals[k - 1 - row]!, ["x", ...[...Array(finals[0]!.ndim).keys()]])), 0);
+    const reached = truncateGradient > 0 ? math.where(math.le(n, truncateGradient), fromLoop, zerosLike(fromLoop)) : fromLoop;
+    result[1 + nSeqs + i] = math.add(gBufs[i]!.get(`:${k}`), reached);
+  });
+  floatNonSeqs.forEach((m) => (result[1 + nSeqs + nS + m] = list[r++]!.get(-1)));
+  floatSeqs.forEach((j) => {
+    const rev = list[r++]!.get("::-1");
+    result[1 + j] = incSubtensor(zerosLike(seqs[j]!).get(slice(math.sub(n, nb), n)), rev);
+  });
+  return result;
 }
