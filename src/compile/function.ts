@@ -123,6 +123,8 @@ export interface TheanoFunction<R> {
    * A new function compiled from the same graph (Theano's `Function.copy`): `swap` replaces
    * shared variables (their reads and their updates), `deleteUpdates` drops every update (of
    * shared variables and of `In(..., { update })` inputs) while keeping the call signature.
+   * Random streams' states are shared variables: a copy advances the same streams as the
+   * original (Theano's default) unless it swaps them (`swap: srng.swapStates()`).
    */
   copy(opts?: CopyOptions): TheanoFunction<R>;
 }

@@ -21,7 +21,7 @@ import { type DType, checkDType, isInteger } from "../ndarray/dtype.js";
 import { NDArray } from "../ndarray/ndarray.js";
 import { philox4x32 } from "../ndarray/philox.js";
 import { type Distribution, RNG_STATE_TYPE, RandomVariable, type SizeLike, floatDrawDtype, paramArgument, sizeArgument } from "../tensor/random.js";
-import { TensorVariable } from "../tensor/variable.js";
+import { TensorVariable, asTensorVariable } from "../tensor/variable.js";
 import { type SharedVariable, shared } from "./shared.js";
 
 /** The initial state of stream `index` under `seed` (see the header). */
@@ -86,8 +86,8 @@ export class RandomStreams {
   /** Integers in [low, high), or [0, low) when high is omitted (NumPy's Generator.integers). */
   integers(size: SizeLike, low: unknown, high?: unknown): TensorVariable {
     if (high === undefined) [low, high] = [0, low];
-    const lo = paramArgument(low, "int64");
-    const hi = paramArgument(high, "int64");
+    const lo = paramArgument(low, "int64", undefined, "integers", "low");
+    const hi = paramArgument(high, "int64", undefined, "integers", "high");
     for (const t of [lo, hi]) if (!isInteger(t.dtype)) throw new TypeMismatchError(`integers: low and high must be integers, got ${t.label}: ${t.type}`);
     const [cl, ch] = [lo, hi].map((t) => (t.isConstant ? (t.constantData as NDArray).toFlat() : null));
     if (cl && ch && cl.length === 1 && ch.length === 1 && Number(cl[0]) >= Number(ch[0])) throw new InputError(`integers: low (${Number(cl[0])}) must be below high (${Number(ch[0])})`);
@@ -99,7 +99,7 @@ export class RandomStreams {
     for (const k of Object.keys(opts)) if (k !== "replace" && k !== "p") throw new InputError(`choice: unknown option '${k}'; the options are replace and p`);
     const replace = opts.replace ?? true;
     if (typeof replace !== "boolean") throw new InputError(`choice: replace must be true or false, got ${String(replace)}`);
-    const at = paramArgument(a, "int64");
+    const at = typeof a === "number" ? paramArgument(a, "int64", undefined, "choice", "a") : asTensorVariable(a);
     if (at.ndim > 1) throw new TypeMismatchError(`choice: a must be an integer scalar or a vector, got ${at.label}: ${at.type}`);
     if (at.ndim === 0 && !isInteger(at.dtype)) throw new TypeMismatchError(`choice: a scalar a must be an integer (the population 0..a-1), got ${at.type}`);
     const params = [at];

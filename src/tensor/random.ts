@@ -29,7 +29,7 @@
  * naming this op when a `wrt` lies behind one, as Theano's grad_undefined).
  * Bad values (negative size, p outside [0, 1], low >= high, too many items without replacement)
  * raise InputError naming the argument: at graph-building time when the value is a constant,
- * at call time otherwise.
+ * at call time otherwise. A parameter whose shape does not broadcast to the size: ShapeError.
  */
 
 import { InputError, ShapeError, TypeMismatchError } from "../errors.js";
@@ -439,7 +439,11 @@ export function floatDrawDtype(op: string, dtype: DType | undefined, params: unk
  * values checked now by `check` (the same rule perform enforces at run time).
  */
 export function paramArgument(x: unknown, dtype: DType, check?: (v: number) => string | null, op = "", what = ""): TensorVariable {
-  const t = x instanceof TensorVariable ? x : asTensorVariable(x, typeof x === "number" || Array.isArray(x) ? dtype : undefined);
+  const plain = typeof x === "number" || Array.isArray(x);
+  if (plain && isInteger(dtype) && (Array.isArray(x) ? x.flat(Infinity) : [x]).some((v) => !Number.isInteger(v))) {
+    throw new InputError(`${op}: ${what} must be an integer, got ${JSON.stringify(x)}`);
+  }
+  const t = x instanceof TensorVariable ? x : asTensorVariable(x, plain ? dtype : undefined);
   const c = constantValue(t);
   if (c && check) {
     for (const v of c.toFlat()) {

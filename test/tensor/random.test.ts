@@ -346,6 +346,14 @@ describe("issue 17.1: bad input", () => {
     expect(() => srng.normal([2], 0, -1)).toThrow(/std must be non-negative/);
   });
 
+  it("non-integer counts and bounds name the argument; a parameter of the wrong shape is a ShapeError", () => {
+    expect(() => srng.integers([2], 0, 2.5)).toThrow(/integers: high must be an integer, got 2.5/);
+    expect(() => srng.binomial([2], 2.5)).toThrow(/binomial: n must be an integer/);
+    expect(() => srng.choice([2], 2.5)).toThrow(/choice: a must be an integer/);
+    expect(nums(theano.function([], srng.choice([3], [1.5, 2.5]))()).every((v) => v === 1.5 || v === 2.5)).toBe(true);
+    expect(() => theano.function([], srng.binomial([2, 3], 5, theano.array([0, 0.5])))()).toThrow(theano.ShapeError);
+  });
+
   it("a failing call leaves the state unchanged", () => {
     const p = T.dscalar("p");
     const f = theano.function([p], srng.binomial([3], 1, p));
