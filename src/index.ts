@@ -31,8 +31,8 @@ export type { InflateRaw, ReadZipOptions } from "./ndarray/zip.js";
 import "./rewriting/index.js";
 import * as T from "./tensor_api.js";
 export { T, T as tensor };
-export { function_ as function, function_ as fn, In, Out, shared, SharedVariable, Mode, FAST_RUN, FAST_COMPILE } from "./compile/index.js";
-export type { FunctionOptions, CopyOptions, TheanoFunction } from "./compile/index.js";
+export { function_ as function, function_ as fn, In, Out, shared, SharedVariable, Mode, FAST_RUN, FAST_COMPILE, NanGuardMode, DebugMode } from "./compile/index.js";
+export type { FunctionOptions, CopyOptions, TheanoFunction, NanGuardOptions } from "./compile/index.js";
 export { RandomStreams } from "./compile/index.js";
 export { Variable, Constant, Apply, Op, Type } from "./graph/basic.js";
 export { FunctionGraph } from "./graph/fgraph.js";
@@ -47,5 +47,5 @@ export * as cache from "./link/cache_admin.js";
 /** The environment report behind `theano-ts check` (compiler, OpenMP, BLAS, CUDA, WebGPU, cache, flags). */
 export * as environment from "./link/environment.js";
 /** Loops and branches (API.md §8). */
-export { scan, scanUntil, map, reduce, foldl, foldr } from "./scan/index.js";
+export { scan, scanUntil, map, reduce, foldl, foldr, ifelse } from "./scan/index.js";
 export type { ScanOptions, ScanUpdates, ScanOutputs } from "./scan/index.js";

@@ -4,3 +4,4 @@
 export { scan, scanUntil, map, reduce, foldl, foldr, ScanUntil } from "./scan.js";
 export type { ScanOptions, SequenceSpec, OutputSpec, ScanUpdates, ScanOutputs } from "./scan.js";
 export { Scan } from "./op.js";
+export { ifelse, IfElse } from "./ifelse.js";
