@@ -431,7 +431,7 @@ export const SCHEMA = {
     doc: "NanGuardMode raises NaNError when a node's output holds a value of magnitude above 1e10.",
   }),
   // Theano's DebugMode flags, spelt as Theano spells them so its tutorials' THEANO_FLAGS and
-  // rc files are accepted as written. Nothing reads them yet: DebugMode itself is not built.
+  // rc files are accepted as written. DebugMode (src/compile/debug_modes.ts) reads check_c and warn_only; the others are accepted only.
   "DebugMode.patience": number("int", {
     default: 10,
     min: 1,
@@ -441,7 +441,7 @@ export const SCHEMA = {
   "DebugMode.check_c": bool({
     default: true,
     inCacheKey: false,
-    doc: "DebugMode: compare the compiled (C) implementation of each node with the reference. Accepted; no effect until DebugMode lands.",
+    doc: "DebugMode: also compare each node's C code (when a compiler works) with its reference perform; the JS code is always compared.",
   }),
   "DebugMode.check_py": bool({
     default: true,
@@ -463,7 +463,7 @@ export const SCHEMA = {
   "DebugMode.warn_only": bool({
     default: false,
     inCacheKey: false,
-    doc: "DebugMode: warn instead of raising DebugModeError. Accepted; no effect until DebugMode lands.",
+    doc: "DebugMode: warn instead of raising DebugModeError.",
   }),
   "DebugMode.warn_input_not_reused": bool({
     default: true,
