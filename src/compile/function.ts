@@ -245,9 +245,14 @@ export function function_<O extends OutputsArg>(
     for (const [k, v] of givens) if (k instanceof SharedVariable && v instanceof SharedVariable) swappedFrom.set(v, k);
     for (let grew = true; grew; ) {
       grew = false;
-      for (const v of ancestors([...outputs.map((o) => o.variable), ...updatePairs.map(([, e]) => e), ...givens.values()], stopAt)) {
+      const reached = new Set(ancestors([...outputs.map((o) => o.variable), ...updatePairs.map(([, e]) => e), ...givens.values()], stopAt));
+      for (const v of reached) {
         const src = swappedFrom.get(v) ?? v;
         if (!(v instanceof SharedVariable) || !(src instanceof SharedVariable) || src.defaultUpdate === null || updated.has(v) || stopAt.has(v)) continue;
+        // Only when the graph holds the node that makes the update: a state read by a Scan
+        // whose body draws from it is advanced by scan's returned updates, not from outside.
+        const maker = src.defaultUpdate.owner;
+        if (maker && !maker.outputs.some((o) => reached.has(o))) continue;
         updated.add(v);
         updatePairs.push([v, fitUpdate(`the default update of ${v.label}`, v, src.defaultUpdate)]);
         grew = true;

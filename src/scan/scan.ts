@@ -212,6 +212,17 @@ export function scan(opts: ScanOptions): [ScanOutputs, ScanUpdates] {
     }
     return [s, v] as const;
   });
+  // Random draws in the body (Theano's default_update): a shared variable the body reads that
+  // carries a defaultUpdate (a RandomStreams state) and no explicit update is updated with it
+  // every step, and the update is returned, so each step (and each call) draws anew.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const v of graphInputs([...outs, ...updates.map(([, e]) => e), ...(until ? [until] : [])])) {
+      if (!(v instanceof SharedVariable) || v.defaultUpdate === null || updates.some(([s]) => s === v)) continue;
+      updates.push([v, v.defaultUpdate as TensorVariable] as const);
+      grew = true;
+    }
+  }
 
   // --- free variables of the body become inputs -------------------------------------------------
   const stateOuts = kinds.flatMap((k, i) => (k.kind === "state" ? [outs[i]!] : []));

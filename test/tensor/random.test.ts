@@ -190,6 +190,25 @@ describe("issue 17.1: default updates, noDefaultUpdates, copies", () => {
     expect(nums(f.copy({ deleteUpdates: true })())).toEqual(nums(f.copy({ deleteUpdates: true })()));
   });
 
+  it("inside scan: a fresh draw each step and each call (with scan's updates), the same on every linker", () => {
+    const results = LINKERS.map((linker) => {
+      const srng = new theano.RandomStreams(3);
+      const [ys, updates] = theano.scan({ fn: () => srng.uniform([2]), nSteps: 4 });
+      expect(updates.length).toBe(1);
+      const f = theano.function([], ys as theano.TensorVariable, { updates, mode: mode(linker) });
+      const a = f();
+      const rows = (a.toArray() as number[][]).map((r) => JSON.stringify(r));
+      expect(new Set(rows).size).toBe(4);
+      const b = f();
+      expect(nums(b)).not.toEqual(nums(a));
+      // Without scan's updates the state is not advanced (Theano's rule): the same draws again.
+      const g = theano.function([], ys as theano.TensorVariable, { mode: mode(linker) });
+      expect(nums(g())).toEqual(nums(g()));
+      return [nums(a), nums(b)];
+    });
+    for (const r of results.slice(1)) expect(r).toEqual(results[0]);
+  });
+
   it("the state is a shared variable: get/setValue replays a draw", () => {
     const srng = new theano.RandomStreams(8);
     const f = theano.function([], srng.normal([5]));
