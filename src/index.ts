@@ -40,7 +40,7 @@ export { TensorType, TensorVariable, TensorConstant } from "./tensor/index.js";
 export { grad } from "./gradient/index.js";
 export * as gradient from "./gradient/index.js";
 export * as printing from "./printing/index.js";
-export { debugprint } from "./printing/index.js";
+export { debugprint, pp } from "./printing/index.js";
 export type { GradOptions, VerifyGradOptions } from "./gradient/index.js";
 /** The compile cache's management (`theano-ts cache list|verify|clear|cleanup`). */
 export * as cache from "./link/cache_admin.js";
