@@ -16,13 +16,14 @@
  *   works and DebugMode.check_c is on), each on its own copy of the inputs, and raises
  *   DebugModeError when a backend's result differs from `perform` beyond the dtype's tolerance,
  *   when any implementation wrote into an input its op does not declare in its destroy map, and
- *   when the rewritten graph's outputs differ from the graph as the user wrote it.
+ *   when the rewritten graph's outputs differ from the graph as the user wrote it (then naming
+ *   the first recorded rewrite whose replacement differs from what it replaced on those inputs).
  *   DebugMode.warn_only turns the errors into warnings.
  */
 
 import { config } from "../config/index.js";
 import { DebugModeError, NaNError, warn } from "../errors.js";
-import { type Apply, type Value, type Variable, ancestors } from "../graph/basic.js";
+import { type Apply, type Value, type Variable, ancestors, toposort } from "../graph/basic.js";
 import { DestroyHandler } from "../graph/destroy.js";
 import { FunctionGraph } from "../graph/fgraph.js";
 import { NDArray } from "../ndarray/ndarray.js";
@@ -296,6 +297,52 @@ function singleNode(node: Apply, linker: Linker): (args: readonly Value[]) => Va
 
 const before = new WeakMap<FunctionGraph, FunctionGraph>();
 
+/** A replacement a rewrite made (Theano's DebugMode keeps the same history to name the culprit). */
+interface Replacement {
+  readonly old: Variable;
+  readonly new: Variable;
+  readonly reason: string;
+}
+const history = new WeakMap<FunctionGraph, Replacement[]>();
+
+/**
+ * `vars` computed by `perform` from the graph inputs' values, every node on copies of its
+ * arguments (the replaced and the replacing subgraphs together have no destroy-handler order).
+ */
+function evaluate(fgraph: FunctionGraph, values: readonly Value[], vars: readonly Variable[]): Value[] {
+  const env = new Map<Variable, Value>();
+  fgraph.inputs.forEach((v, i) => env.set(v, values[i]));
+  const get = (v: Variable): Value => (env.has(v) ? env.get(v) : v.constantData);
+  for (const node of toposort(vars, new Set(fgraph.inputs))) {
+    const outs = perform(node, node.inputs.map((v) => copyValue(get(v))));
+    node.outputs.forEach((o, i) => env.set(o, outs[i]));
+  }
+  return vars.map(get);
+}
+
+/** The first recorded replacement whose two sides differ on these input values, as a sentence. */
+function culprit(fgraph: FunctionGraph, values: readonly Value[]): string {
+  for (const r of history.get(fgraph) ?? []) {
+    if (r.reason.endsWith("(undone)")) continue;
+    let d: string | null;
+    let pair: Value[];
+    try {
+      pair = evaluate(fgraph, values, [r.old, r.new]);
+      d = difference(pair[1], pair[0]);
+    } catch {
+      continue; // a side that cannot be evaluated alone says nothing about the rewrite
+    }
+    if (d) {
+      return (
+        `The rewrite ${r.reason} replaced ${r.old.owner ? r.old.owner.toString() : r.old.label} by ${r.new.owner ? r.new.owner.toString() : r.new.label}, ` +
+        `which differ on these inputs: ${d}.\n  replacement: ${summary(pair[1])}\n  original: ${summary(pair[0])}\n` +
+        `Exclude it with THEANO_FLAGS=optimizer_excluding=${r.reason} (or mode.excluding("${r.reason}")).`
+      );
+    }
+  }
+  return "No single recorded replacement differs on these inputs: run with THEANO_FLAGS=optimizer_verbose=True to see the rewrites applied, and exclude the culprit with optimizer_excluding=<name>.";
+}
+
 function report(message: string): void {
   if (config.DebugMode.warn_only) warn(`theano-ts: ${message}`);
   else throw new DebugModeError(message);
@@ -358,6 +405,7 @@ function debugLinker(): Linker {
       );
 
       return (values: readonly Value[]): Value[] => {
+        const kept = reference ? values.map(copyValue) : [];
         const ref = reference ? reference(values.map(copyValue)) : null;
         const outs = nodeCheck(values);
         if (ref) {
@@ -367,7 +415,7 @@ function debugLinker(): Linker {
               report(
                 `DebugMode: the rewrites changed a result: output ${j} (${fgraph.outputs[j]!.label}) of the rewritten graph differs from the graph as written: ${d}.\n` +
                   `  rewritten: ${summary(o)}\n  as written: ${summary(ref[j])}\n` +
-                  "Run with THEANO_FLAGS=optimizer_verbose=True to see the rewrites applied, and exclude the culprit with optimizer_excluding=<name>.",
+                  culprit(fgraph, kept),
               );
             }
           });
@@ -387,6 +435,14 @@ export class DebugMode extends Mode {
   override rewrite(fgraph: FunctionGraph): void {
     // The graph as the user wrote it (givens applied), kept to check the rewrites' result.
     before.set(fgraph, new FunctionGraph(fgraph.inputs, fgraph.outputs));
+    const replacements: Replacement[] = [];
+    history.set(fgraph, replacements);
+    fgraph.attachFeature({
+      onChangeInput(_fg, _node, _index, oldVar, newVar, reason) {
+        const last = replacements[replacements.length - 1];
+        if (!last || last.old !== oldVar || last.new !== newVar) replacements.push({ old: oldVar, new: newVar, reason });
+      },
+    });
     super.rewrite(fgraph);
   }
 

@@ -145,6 +145,9 @@ describe("DebugMode", () => {
     );
     expect(e).toBeInstanceOf(theano.DebugModeError);
     expect(e.message).toMatch(/the rewrites changed a result: output 0 .* differs from the graph as written: element \[0\] is 0\.97\d+ instead of 0/);
+    // ... and names the rewrite whose replacement differs from what it replaced.
+    expect(e.message).toMatch(/The rewrite (\S+) replaced Elemwise\{log\}.* by .*which differ on these inputs: element \[0\]/);
+    expect(e.message).toMatch(/optimizer_excluding=\S+/);
   });
 
   it("issue 16.2: DebugMode.warn_only warns instead of raising", async () => {
