@@ -15,10 +15,29 @@ export function tensor(opts: { dtype?: DType; shape: StaticShape; name?: string 
   return new TensorType(checkDType(opts.dtype ?? currentFloatX()), opts.shape).makeVariable(opts.name ?? null) as TensorVariable;
 }
 
+/** Theano's keyword form, `T.vector(name=..., dtype=...)`, spelt as an options object. */
+export interface ConstructorOptions {
+  name?: string | null;
+  dtype?: DType;
+}
+
 const make =
   (shape: StaticShape, fixed?: DType) =>
-  (name?: string | null, dtype?: DType): TensorVariable =>
-    tensor({ dtype: fixed ?? dtype, shape, name: name ?? null });
+  (name?: string | null | ConstructorOptions, dtype?: DType): TensorVariable => {
+    if (name !== null && typeof name === "object") {
+      const extra = Object.keys(name).filter((k) => k !== "name" && k !== "dtype");
+      if (extra.length > 0) throw new InputError(`tensor constructors take { name, dtype }; unknown option ${extra.map((k) => `'${k}'`).join(", ")}`);
+      if (dtype !== undefined) throw new InputError(`give the dtype once: in the options object or as the second argument, not both`);
+      ({ name, dtype } = name);
+    }
+    if (name !== undefined && name !== null && typeof name !== "string") {
+      throw new InputError(`a tensor's name must be a string; got ${typeof name} ${String(name)}`);
+    }
+    if (fixed !== undefined && dtype !== undefined && checkDType(dtype) !== fixed) {
+      throw new InputError(`this constructor makes ${fixed} tensors; got dtype ${dtype} (use the untyped form, e.g. T.vector(name, "${dtype}"))`);
+    }
+    return tensor({ dtype: fixed ?? dtype, shape, name: name ?? null });
+  };
 
 /**
  * A plural constructor (Theano's `dscalars('x', 'y')`): names as separate arguments, one string

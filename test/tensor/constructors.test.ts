@@ -80,3 +80,21 @@ describe("issue 12.4: Theano's names on T and on variables", () => {
     expect(T.dmatrix("m").dimshuffle("x", 0, 1).broadcastable).toEqual([true, false, false]);
   });
 });
+
+describe("constructor arguments (Theano's keywords as an options object)", () => {
+  it("T.vector({ name, dtype }) is a named vector of that dtype, not a floatX vector named [object Object]", () => {
+    const v = T.vector({ name: "v", dtype: "int32" });
+    expect(v.name).toBe("v");
+    expect(v.dtype).toBe("int32");
+    expect(T.fmatrix({ name: "m" }).dtype).toBe("float32");
+    expect(T.matrix({ dtype: "float64" }).name).toBeNull();
+  });
+
+  it("bad arguments are InputErrors naming the problem", () => {
+    expect(() => T.vector({ name: "v", dtyp: "int32" } as never)).toThrow(/unknown option 'dtyp'/);
+    expect(() => T.vector(42 as never)).toThrow(theano.InputError);
+    expect(() => T.vector({ name: "v", dtype: "int32" }, "int32")).toThrow(/dtype once/);
+    expect(() => T.fvector("x", "float64")).toThrow(/makes float32 tensors/);
+    expect(() => T.vector("x", "float31" as never)).toThrow(theano.TheanoError);
+  });
+});
