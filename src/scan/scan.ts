@@ -232,6 +232,9 @@ export function scan(opts: ScanOptions): [ScanOutputs, ScanUpdates] {
   const updated = updates.map(([s]) => s);
   const sharedInner = updated.map((s) => s.type.makeVariable(s.name) as TensorVariable);
   const free = graphInputs(innerOuts).filter((v) => !args.has(v) && !updated.includes(v as SharedVariable));
+  if (opts.strict && free.length > 0) {
+    throw new InputError(`${where}: strict is set but fn uses ${free.map((v) => v.label).join(", ")} without receiving ${free.length === 1 ? "it" : "them"}; pass ${free.length === 1 ? "it" : "them"} in nonSequences`);
+  }
   const freeInner = free.map((v) => v.type.makeVariable(v.name) as TensorVariable);
   const replace = new Map<Variable, Variable>([...updated.map((s, k) => [s, sharedInner[k]!] as const), ...free.map((v, k) => [v, freeInner[k]!] as const)]);
   const memo = cloneGraph([], innerOuts, { replace });

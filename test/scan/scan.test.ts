@@ -129,6 +129,15 @@ describe.each(LINKERS)("issue 14.1: scan on the %s linker", (linker) => {
     expectClose(acc.getValue(), 6);
   });
 
+  it("outer variables used inside fn become inputs (unless strict); their gradient flows", () => {
+    const x = T.dvector("x");
+    const k = T.dscalar("k");
+    const [y] = theano.scan({ fn: (a: TV) => a.mul(k), sequences: x });
+    expectClose(fn([x, k], one(y))([1, 2, 3], 2), [2, 4, 6]);
+    expectClose(fn([x, k], theano.grad(one(y).sum(), k))([1, 2, 3], 2), 6);
+    expect(() => theano.scan({ fn: (a: TV) => a.mul(k), sequences: x, strict: true, name: "st" })).toThrow(/scan 'st': strict is set but fn uses k/);
+  });
+
   it("nSteps symbolic and smaller than the sequence", () => {
     const x = T.dvector("x");
     const n = T.lscalar("n");
@@ -183,6 +192,33 @@ describe.each(LINKERS)("issue 14.2: scan gradients on the %s linker", (linker) =
       [theano.array([0.3, -0.2, 0.5, 0.1, 0.7]), theano.array([0.2, -0.4]), theano.array(0.8)],
       { seed: 5 },
     );
+  });
+
+  it("a Hessian-vector product through scan equals finite differences of the gradient", () => {
+    const v = T.dmatrix("v");
+    const g = theano.grad(lossOf(rnn(X, W, U, h0)), W);
+    const hv = theano.function([X, W, U, h0, v], theano.grad(g.mul(v).sum(), W), { mode });
+    const fg = theano.function([X, W, U, h0], g, { mode });
+    const vv = [[1, 0.5], [-0.3, 0.2]];
+    const eps = 1e-6;
+    const shift = (s: number) => w.map((r, i) => r.map((e, j) => e + s * eps * vv[i]![j]!));
+    const a = Array.from(fg(x, shift(1), u, h).toFlat() as Float64Array);
+    const b = Array.from(fg(x, shift(-1), u, h).toFlat() as Float64Array);
+    const fd = theano.array(a.map((p, k) => (p - b[k]!) / (2 * eps))).reshape([2, 2]);
+    expectClose(hv(x, w, u, h, vv), fd, { rtol: 1e-6, atol: 1e-8 });
+  });
+
+  it("Rop through scan equals finite differences", () => {
+    const v = T.dmatrix("v");
+    const H = rnn(X, W, U, h0);
+    const r = theano.function([X, W, U, h0, v], theano.gradient.Rop(H, W, v), { mode });
+    const f = theano.function([X, W, U, h0], H, { mode });
+    const vv = [[1, 0.5], [-0.3, 0.2]];
+    const eps = 1e-6;
+    const shift = (s: number) => w.map((row, i) => row.map((e, j) => e + s * eps * vv[i]![j]!));
+    const a = Array.from(f(x, shift(1), u, h).toFlat() as Float64Array);
+    const b = Array.from(f(x, shift(-1), u, h).toFlat() as Float64Array);
+    expectClose(r(x, w, u, h, vv), theano.array(a.map((p, k) => (p - b[k]!) / (2 * eps))).reshape([x.length, 2]), { rtol: 1e-6, atol: 1e-8 });
   });
 
   it("truncateGradient = k backpropagates through the last k steps only", () => {
