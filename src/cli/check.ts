@@ -3,7 +3,8 @@
  * manual version matrix: Node, koffi and theano-ts; the C compiler, its flags and OpenMP; the
  * BLAS chosen and each library skipped with why; the CUDA driver, NVRTC and cuBLAS search; the
  * WebGPU package; the compile cache's health; every flag that differs from its default and where
- * it came from. The facts come from `theano.environment.report()`; this file only lays them out.
+ * it came from; and a 1-second GEMM measurement through `theano.function` (the public API is
+ * all the CLI may use, so the measurement lives here rather than in the library's report). The facts come from `theano.environment.report()`; this file only lays them out.
  *
  * Exit 0 when the default path works (a missing compiler is a note: the JS backend runs);
  * 1 when something the user configured (device, linker=c, cxx, blas.ldflags, compiledir)
@@ -15,29 +16,70 @@ import type * as Theano from "../index.js";
 type Library = typeof Theano;
 type Report = ReturnType<Library["environment"]["report"]>;
 
-export const CHECK_USAGE = "[--json]";
+export const CHECK_USAGE = "[--json] [--no-bench]";
 
 export const CHECK_DETAILS =
   "Reports Node and koffi; the C compiler (path, version, flags), whether it builds and loads a test\n" +
   "module, OpenMP; the BLAS chosen and why (and each library skipped); the CUDA driver, NVRTC and\n" +
   "cuBLAS found; the WebGPU package; the compile cache (path, entries, size, bad entries); the flags\n" +
-  "that differ from their defaults with their source. --json prints the same as one JSON object.\n" +
+  "that differ from their defaults with their source, and a 1-second float32 GEMM measurement (GFLOP/s)\n" +
+  "through theano.function on the configured linker (--no-bench skips it). --json prints the same as\n" +
+  "one JSON object.\n" +
   "Exit code 1 when the configured device, linker, cxx, blas.ldflags or compiledir cannot work.";
 
 /** Parses the arguments; a string is the usage mistake to report. */
-export function parseCheckArgs(args: readonly string[]): { json: boolean } | string {
+export function parseCheckArgs(args: readonly string[]): { json: boolean; bench: boolean } | string {
   let json = false;
+  let bench = true;
   for (const a of args) {
     if (a === "--json") json = true;
+    else if (a === "--no-bench") bench = false;
     else return `check does not take ${a}`;
   }
-  return { json };
+  return { json, bench };
+}
+
+/** What the GEMM measurement found (null fields: not run, with `skipped` saying why). */
+export interface GemmMeasure {
+  readonly n: number;
+  readonly dtype: "float32";
+  readonly linker: string;
+  readonly calls: number;
+  readonly seconds: number;
+  readonly gflops: number;
+}
+
+/**
+ * float32 n×n×n products through `theano.function` for about `seconds` (after one warm-up
+ * call), on whatever linker the flags choose: the figure a user's dot actually gets.
+ */
+export function measureGemm(theano: Library, seconds = 1, n = 512): GemmMeasure {
+  const A = theano.T.fmatrix("A");
+  const B = theano.T.fmatrix("B");
+  const f = theano.function([A, B], theano.T.dot(A, B));
+  try {
+    const a = theano.full([n, n], 0.5, "float32");
+    const b = theano.full([n, n], 0.25, "float32");
+    f(a, b);
+    let calls = 0;
+    const start = performance.now();
+    let elapsed = 0;
+    while (elapsed < seconds * 1000) {
+      f(a, b);
+      calls++;
+      elapsed = performance.now() - start;
+    }
+    const linker = String(theano.config.linker);
+    return { n, dtype: "float32", linker, calls, seconds: elapsed / 1000, gflops: (2 * n * n * n * calls) / (elapsed / 1000) / 1e9 };
+  } finally {
+    f.free();
+  }
 }
 
 const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 const yes = (b: boolean): string => (b ? "yes" : "no");
 
-export function formatReport(r: Report, version: string): string {
+export function formatReport(r: Report, version: string, gemm: GemmMeasure | string | null = null): string {
   const L: string[] = [];
   const row = (k: string, v: string): void => void L.push(`  ${k.padEnd(14)} ${v}`);
   L.push(`theano-ts ${version} environment check`, "");
@@ -54,6 +96,8 @@ export function formatReport(r: Report, version: string): string {
   row("using", r.blas.using);
   row("why", r.blas.how);
   for (const s of r.blas.skipped) row("skipped", `${s.path}: ${s.reason}`);
+  if (typeof gemm === "string") row("gemm", `not measured: ${gemm}`);
+  else if (gemm) row("gemm", `${gemm.gflops.toFixed(1)} GFLOP/s (${gemm.dtype} ${gemm.n}x${gemm.n}x${gemm.n} dot, ${gemm.calls} calls in ${gemm.seconds.toFixed(2)} s, linker=${gemm.linker})`);
   L.push("", "CUDA");
   row("driver", r.cuda.driver ?? "libcuda.so.1 not found");
   row("nvrtc", r.cuda.nvrtc.length > 0 ? r.cuda.nvrtc.join(", ") : "libnvrtc.so* not found");
@@ -80,8 +124,18 @@ export function formatReport(r: Report, version: string): string {
   return L.join("\n") + "\n";
 }
 
-export function runCheck(theano: Library, opts: { json: boolean }, version: string, out: (t: string) => void): number {
+export function runCheck(theano: Library, opts: { json: boolean; bench: boolean }, version: string, out: (t: string) => void): number {
   const r = theano.environment.report();
-  out(opts.json ? JSON.stringify({ theano: version, ...r }, null, 2) + "\n" : formatReport(r, version));
+  let gemm: GemmMeasure | string | null = null;
+  if (opts.bench) {
+    // A configuration with problems may not compile at all (device=cuda): report, do not raise.
+    try {
+      const m = measureGemm(theano);
+      gemm = m.linker === "auto" ? { ...m, linker: r.c.ok ? "c (auto)" : "js (auto)" } : m;
+    } catch (e) {
+      gemm = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+    }
+  }
+  out(opts.json ? JSON.stringify({ theano: version, ...r, gemm }, null, 2) + "\n" : formatReport(r, version, gemm));
   return r.problems.length === 0 ? 0 : 1;
 }

@@ -24,10 +24,12 @@ function scratch(): string {
   return join(d, "compiledir");
 }
 
+/** `theano-ts check` without the GEMM measurement unless `bench` is among the arguments. */
 async function check(flags: Partial<FlagValues>, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const code = await config.change(flags, () => main(["check", ...args], { out: (t) => void (out += t), err: (t) => void (err += t) }));
+  const argv = args.includes("bench") ? args.filter((a) => a !== "bench") : [...args, "--no-bench"];
+  const code = await config.change(flags, () => main(["check", ...argv], { out: (t) => void (out += t), err: (t) => void (err += t) }));
   return { code, out, err };
 }
 
@@ -57,7 +59,7 @@ describe("theano-ts check", () => {
   });
 
   it("issue 16.7: --json gives the same facts to machines", async () => {
-    const r = await check({ compiledir: scratch() }, "--json");
+    const r = await check({ compiledir: scratch() }, "--json", "bench");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as Record<string, unknown> & { node: { version: string }; c: { ok: boolean }; cuda: { searched: string[]; backendBuilt: boolean }; problems: string[]; flags: Array<{ name: string; source: string }> };
     expect(j.node.version).toBe(process.version);
@@ -67,6 +69,12 @@ describe("theano-ts check", () => {
     expect(j.problems).toEqual([]);
     expect(j.flags.find((f) => f.name === "compiledir")?.source).toBe("set in code");
     for (const k of ["koffi", "blas", "webgpu", "cache", "notes"]) expect(j).toHaveProperty(k);
+    // The 1-second GEMM measurement through theano.function.
+    const gemm = j["gemm"] as { gflops: number; calls: number; seconds: number; linker: string };
+    expect(gemm.calls).toBeGreaterThan(0);
+    expect(gemm.seconds).toBeGreaterThanOrEqual(1);
+    expect(gemm.gflops).toBeGreaterThan(0);
+    expect(gemm.linker).toBe(HAVE_CC ? "c (auto)" : "js (auto)");
   });
 
   it("issue 16.7: a configured device that cannot work exits 1 with the fix", async () => {
@@ -74,6 +82,10 @@ describe("theano-ts check", () => {
     expect(r.code).toBe(1);
     expect(r.out).toContain("Result: PROBLEMS");
     expect(r.out).toMatch(/device=cuda: .*no CUDA backend yet.*Set device=cpu/);
+    // The GEMM measurement cannot run there: it says why instead of raising.
+    const b = await check({ compiledir: scratch(), device: "cuda" }, "bench");
+    expect(b.code).toBe(1);
+    expect(b.out).toMatch(/gemm +not measured: device=cuda: /);
   });
 
   it("issue 16.7: linker=c without a usable compiler exits 1; without linker=c it is only a note", async () => {
