@@ -239,7 +239,13 @@ export class RandomVariable extends Op {
       const cdf = p ? cumulative(p) : null;
       for (let i = 0; i < k; i++) {
         s.reset(k0, k1, c + i);
-        idx[i] = cdf ? searchCdf(cdf, s.uniform53() * cdf[n - 1]!) : s.below(n);
+        if (!cdf) {
+          idx[i] = s.below(n);
+          continue;
+        }
+        let j = searchCdf(cdf, s.uniform53() * cdf[n - 1]!);
+        while (p![j]! <= 0 && j > 0) j--; // u * sum rounded up to sum: the last item of non-zero weight
+        idx[i] = j;
       }
     } else if (!p) {
       if (k > n) throw new InputError(`${this}: cannot take ${k} items without replacement from a population of ${n} (a); pass { replace: true } or a smaller size`);
