@@ -25,7 +25,7 @@ import * as math from "../tensor/math.js";
 import { incSubtensor, slice } from "../tensor/subtensor.js";
 import type { TensorVariable } from "../tensor/variable.js";
 import { type Scan, isFloatVar, lagOf } from "./op.js";
-import { scan } from "./scan.js";
+import { lastValue, scan } from "./scan.js";
 
 export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], _outputs: Variable[]): GradResult[] {
   const { name, nSeqs, stateTaps, nNitSot, nShared, nNonSeqs, asWhile, truncateGradient } = op.info;
@@ -131,13 +131,13 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
   let r = 0;
   floatStates.forEach((i) => {
     const k = lags[i]!;
-    const finals = [...Array(k).keys()].map(() => list[r++]!.get(-1));
+    const finals = [...Array(k).keys()].map(() => lastValue(list[r++]!));
     // Initial row k-1-d receives P[d]; only when the backward loop reached the start.
     const fromLoop = concatenate([...Array(k).keys()].map((row) => dimshuffle(finals[k - 1 - row]!, ["x", ...[...Array(finals[0]!.ndim).keys()]])), 0);
     const reached = truncateGradient > 0 ? math.where(math.le(n, truncateGradient), fromLoop, zerosLike(fromLoop)) : fromLoop;
     result[1 + nSeqs + i] = math.add(gBufs[i]!.get(`:${k}`), reached);
   });
-  floatNonSeqs.forEach((m) => (result[1 + nSeqs + nS + m] = list[r++]!.get(-1)));
+  floatNonSeqs.forEach((m) => (result[1 + nSeqs + nS + m] = lastValue(list[r++]!)));
   floatSeqs.forEach((j) => {
     const rev = list[r++]!.get("::-1");
     result[1 + j] = incSubtensor(zerosLike(seqs[j]!).get(slice(math.sub(n, nb), n)), rev);

@@ -267,6 +267,16 @@ export function scan(opts: ScanOptions): [ScanOutputs, ScanUpdates] {
   return [results.length === 1 ? results[0]! : results, scanUpdates];
 }
 
+/**
+ * The last value of a scan output: for a state, the last row of its whole history (init rows
+ * included), so a loop of 0 steps gives the last initial value (a fold of nothing is its start);
+ * for a map-like output, its last row.
+ */
+export function lastValue(o: TensorVariable): TensorVariable {
+  const buf = o.owner?.inputs[0];
+  return buf?.owner?.op instanceof Scan && buf.index < (buf.owner.op as Scan).nStates ? (buf as TensorVariable).get(-1) : o.get(-1);
+}
+
 /** Theano's `map`: fn applied to each row of the sequences. Returns `[outputs, updates]`. */
 export function map(fn: ScanOptions["fn"], sequences: ScanOptions["sequences"], nonSequences?: ScanOptions["nonSequences"], opts: { goBackwards?: boolean; name?: string } = {}): [ScanOutputs, ScanUpdates] {
   return scan({ fn, sequences, nonSequences, goBackwards: opts.goBackwards ?? false, name: opts.name ?? "map" });
@@ -275,8 +285,7 @@ export function map(fn: ScanOptions["fn"], sequences: ScanOptions["sequences"], 
 /** Theano's `reduce`: a scan keeping only the last value of each output. */
 export function reduce(fn: ScanOptions["fn"], sequences: ScanOptions["sequences"], outputsInfo: ScanOptions["outputsInfo"], nonSequences?: ScanOptions["nonSequences"], opts: { goBackwards?: boolean; name?: string } = {}): [ScanOutputs, ScanUpdates] {
   const [outs, updates] = scan({ fn, sequences, outputsInfo, nonSequences, goBackwards: opts.goBackwards ?? false, name: opts.name ?? "reduce" });
-  const last = (o: TensorVariable): TensorVariable => o.get(-1);
-  return [Array.isArray(outs) ? outs.map(last) : last(outs), updates];
+  return [Array.isArray(outs) ? outs.map(lastValue) : lastValue(outs), updates];
 }
 
 /** Theano's `foldl`: reduce from the first row to the last. */

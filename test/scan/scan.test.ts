@@ -221,6 +221,44 @@ describe.each(LINKERS)("issue 14.2: scan gradients on the %s linker", (linker) =
     expectClose(r(x, w, u, h, vv), theano.array(a.map((p, k) => (p - b[k]!) / (2 * eps))).reshape([x.length, 2]), { rtol: 1e-6, atol: 1e-8 });
   });
 
+  it("gradients of a loop of 0 steps: zeros for W, an empty one for X, the external one for h0", () => {
+    const gs = theano.grad(rnn(X, W, U, h0).sum().add(h0.sum()), [W, X, h0]);
+    const [gw, gx, gh] = theano.function([X, W, U, h0], gs, { mode })(theano.zeros([0, 2], "float64"), w, u, h);
+    expectClose(gw!, [[0, 0], [0, 0]]);
+    expect([...gx!.shape]).toEqual([0, 2]);
+    expectClose(gh!, [1, 1]);
+    const e = T.dvector("e");
+    const [last] = theano.reduce((a: TV, acc: TV) => acc.add(a), e, T.constant(7, { dtype: "float64" }));
+    expectClose(theano.function([e], one(last), { mode })([]), 7); // a fold of nothing is its start
+  });
+
+  it("goBackwards with sequence taps, nSteps shorter than the sequence, integer sequences, nested scans", () => {
+    theano.gradient.verifyGrad(
+      (xs, wv) => {
+        const [y] = theano.scan({
+          fn: (a: TV, b: TV, hh: TV, Wi: TV) => T.tanh(a.mul(b).add(hh.dot(Wi))),
+          sequences: [{ input: xs!, taps: [-1, 1] }],
+          outputsInfo: T.zeros([2], "float64"),
+          nonSequences: wv!,
+          goBackwards: true,
+        });
+        return one(y).mul(one(y)).sum();
+      },
+      [theano.array([[0.1, 0.3], [0.2, -0.5], [0.7, 0.1], [0.3, 0.3]]), theano.array([[0.2, 0.1], [-0.3, 0.5]])],
+      { seed: 2 },
+    );
+    const n = T.lscalar("n");
+    const [H2] = theano.scan({ fn: (xt: TV, ht: TV) => xt.mul(ht), sequences: X, outputsInfo: h0, nSteps: n });
+    expectClose(theano.function([X, h0, n], theano.grad(one(H2).sum(), X), { mode })([[1, 2], [3, 4], [5, 6]], [1, 1], 2), [[4, 5], [1, 2], [0, 0]]);
+    const iv = T.lvector("iv");
+    const xv = T.dvector("xv");
+    const [m] = theano.scan({ fn: (i: TV, xx: TV, acc: TV) => acc.add(xx.mul(i)), sequences: [iv, xv], outputsInfo: T.constant(0, { dtype: "float64" }) });
+    expectClose(theano.function([iv, xv], theano.grad(one(m).sum(), xv), { mode })([1, 2, 3], [1, 1, 1]), [3, 4, 3]);
+    const M = T.dmatrix("M");
+    const [nest] = theano.scan({ fn: (r: TV) => one(theano.reduce((a: TV, acc: TV) => acc.add(a.mul(a)), r, T.constant(0, { dtype: "float64" }))[0]), sequences: M });
+    expectClose(theano.function([M], theano.grad(one(nest).sum(), M), { mode })([[1, 2], [3, 4]]), [[2, 4], [6, 8]]);
+  });
+
   it("truncateGradient = k backpropagates through the last k steps only", () => {
     const H = rnn(X, W, U, h0, { truncateGradient: 2 });
     const loss = H.get(-1).sum();
