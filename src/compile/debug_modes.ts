@@ -15,7 +15,8 @@
  * - DebugMode also runs every node through its compiled code (JS always; C when a compiler
  *   works and DebugMode.check_c is on), each on its own copy of the inputs, and raises
  *   DebugModeError when a backend's result differs from `perform` beyond the dtype's tolerance,
- *   when any implementation wrote into an input its op does not declare in its destroy map, and
+ *   when any implementation wrote into an input its op does not declare in its destroy map, when
+ *   a node's `inferShape` disagrees with the shape `perform` computed, and
  *   when the rewritten graph's outputs differ from the graph as the user wrote it (then naming
  *   the first recorded rewrite whose replacement differs from what it replaced on those inputs).
  *   DebugMode.warn_only turns the errors into warnings.
@@ -27,6 +28,9 @@ import { type Apply, type Value, type Variable, ancestors, toposort } from "../g
 import { DestroyHandler } from "../graph/destroy.js";
 import { FunctionGraph } from "../graph/fgraph.js";
 import { NDArray } from "../ndarray/ndarray.js";
+import { shape } from "../tensor/shape.js";
+import { TensorType } from "../tensor/type.js";
+import type { TensorVariable } from "../tensor/variable.js";
 import { cCompilerStatus } from "../link/c/compiler.js";
 import { cLinker } from "../link/c/linker.js";
 import { requireUsableDevice } from "../link/device/index.js";
@@ -295,6 +299,37 @@ function singleNode(node: Apply, linker: Linker): (args: readonly Value[]) => Va
   return (args) => thunk(pos.map((p) => args[p]));
 }
 
+/**
+ * The node's `inferShape` as a graph over its inputs (their dimensions through Shape_i), or
+ * null when it has none or it cannot be built (then there is nothing to check, as for the
+ * shape-lifting rewrite, which leaves such ops alone).
+ */
+function inferredShapes(node: Apply): Variable[][] | null {
+  if (!node.op.inferShape || !node.outputs.every((o) => o.type instanceof TensorType)) return null;
+  try {
+    const ins = node.inputs.map((v) => (v.type instanceof TensorType ? v.type.shape.map((_d, i) => shape(v as TensorVariable, i) as Variable) : null));
+    return node.op.inferShape(node, ins);
+  } catch {
+    return null;
+  }
+}
+
+/** The inferred shapes' values for these input values, or null when they cannot be computed. */
+function shapeValues(node: Apply, dims: Variable[][], args: readonly Value[]): number[][] | null {
+  const env = new Map<Variable, Value>();
+  node.inputs.forEach((v, i) => env.set(v, args[i]));
+  const get = (v: Variable): Value => (env.has(v) ? env.get(v) : v.constantData);
+  try {
+    for (const n of toposort(dims.flat(), new Set(node.inputs))) {
+      const outs = n.op.perform(n, n.inputs.map(get));
+      n.outputs.forEach((o, i) => env.set(o, outs[i]));
+    }
+    return dims.map((ds) => ds.map((d) => Number((get(d) as NDArray).getBig())));
+  } catch {
+    return null;
+  }
+}
+
 const before = new WeakMap<FunctionGraph, FunctionGraph>();
 
 /** A replacement a rewrite made (Theano's DebugMode keeps the same history to name the culprit). */
@@ -358,6 +393,11 @@ function debugLinker(): Linker {
       if (config.DebugMode.check_c && cCompilerStatus().ok) backends.push({ name: "C", linker: cLinker });
       const compiled = new Map<Apply, Array<{ name: string; run: (args: readonly Value[]) => Value[] }>>();
       for (const node of order) compiled.set(node, backends.map((b) => ({ name: b.name, run: singleNode(node, b.linker) })));
+      const shapes = new Map<Apply, Variable[][]>();
+      for (const node of order) {
+        const dims = inferredShapes(node);
+        if (dims) shapes.set(node, dims);
+      }
       const original = before.get(fgraph);
       const reference = original ? pyLinker.make(original) : null;
 
@@ -384,6 +424,15 @@ function debugLinker(): Linker {
             return outs;
           };
           const want = run("perform", (a) => perform(node, a));
+          const dims = shapes.get(node);
+          if (dims) {
+            const inferred = shapeValues(node, dims, args);
+            want.forEach((w, j) => {
+              const s = inferred?.[j];
+              if (!s || !(w instanceof NDArray) || (s.length === w.shape.length && s.every((d, i) => d === w.shape[i]))) return;
+              report(`DebugMode: the inferShape of ${node.op.toString()} gives output ${j} the shape [${s.join(", ")}], but perform computed [${w.shape.join(", ")}].\n${describeNode(node, k, n).join("\n")}`);
+            });
+          }
           for (const impl of compiled.get(node)!) {
             const got = run(impl.name, impl.run);
             want.forEach((w, j) => {

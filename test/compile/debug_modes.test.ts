@@ -150,6 +150,25 @@ describe("DebugMode", () => {
     expect(e.message).toMatch(/optimizer_excluding=\S+/);
   });
 
+  it("issue 16.2: an inferShape that disagrees with perform raises DebugModeError", () => {
+    const x = T.dmatrix("x");
+    const W = T.dmatrix("W");
+    const y = T.dot(x, W);
+    const op = y.owner!.op;
+    const orig = op.inferShape!.bind(op);
+    // Wrong on purpose: the two dimensions of the product swapped. Read when compiling.
+    (op as { inferShape: unknown }).inferShape = (node: Apply, shapes: Parameters<typeof orig>[1]) => orig(node, shapes).map((s) => [...s].reverse());
+    let f;
+    try {
+      f = theano.function([x, W], y, { mode: new theano.DebugMode().excluding("fast_run") });
+    } finally {
+      delete (op as { inferShape?: unknown }).inferShape;
+    }
+    const e = thrown(() => f(theano.zeros([2, 3], "float64"), theano.zeros([3, 4], "float64")));
+    expect(e).toBeInstanceOf(theano.DebugModeError);
+    expect(e.message).toMatch(/the inferShape of dot gives output 0 the shape \[4, 2\], but perform computed \[2, 4\]/);
+  });
+
   it("issue 16.2: DebugMode.warn_only warns instead of raising", async () => {
     const x = T.dvector("x");
     const y = T.exp(x);
