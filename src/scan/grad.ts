@@ -12,8 +12,9 @@
  * After the loop P_i[d] holds the gradient reaching initial row k_i-1-d from inside the loop.
  * `truncateGradient = k` runs only the last k forward steps backwards: earlier sequence rows get
  * zeros, and initial values get only their external gradient unless the loop had ≤ k steps.
- * Not handled (a GradientError names them, if they lie on the path to a `wrt`): while loops and
- * scans that update shared variables (their history is not kept).
+ * A while loop is differentiated over the steps it took (its outputs' length). Not handled (a
+ * GradientError names it, if it lies on the path to a `wrt`): scans that update shared variables
+ * inside the body (their history is not kept).
  */
 
 import { GradUndefined, type GradResult, type Variable, cloneGraph } from "../graph/basic.js";
@@ -22,6 +23,7 @@ import { zerosLike } from "../tensor/alloc.js";
 import { dimshuffle } from "../tensor/basic.js";
 import { concatenate } from "../tensor/join.js";
 import * as math from "../tensor/math.js";
+import { shape } from "../tensor/shape.js";
 import { incSubtensor, slice } from "../tensor/subtensor.js";
 import type { TensorVariable } from "../tensor/variable.js";
 import { type Scan, isFloatVar, lagOf } from "./op.js";
@@ -30,14 +32,17 @@ import { lastValue, scan } from "./scan.js";
 export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], _outputs: Variable[]): GradResult[] {
   const { name, nSeqs, stateTaps, nNitSot, nShared, nNonSeqs, asWhile, truncateGradient } = op.info;
   const nS = stateTaps.length;
-  const why = asWhile
-    ? `scan '${name}' is a while loop (scanUntil); its gradient is not implemented`
-    : nShared > 0
-      ? `scan '${name}' updates shared variables inside its body; the gradient through those updates is not implemented (pass the variable as an output state instead)`
-      : null;
-  if (why) return inputs.map((v, i) => (i === 0 || !isFloatVar(v) ? null : new GradUndefined(op, i, why)));
-
-  const n = inputs[0] as TensorVariable;
+  if (nShared > 0) {
+    const why = `scan '${name}' updates shared variables inside its body; the gradient through those updates is not implemented (carry the value as an output state instead)`;
+    return inputs.map((v, i) => (i === 0 || !isFloatVar(v) ? null : new GradUndefined(op, i, why)));
+  }
+  if (nS + nNitSot === 0) return inputs.map(() => null);
+  // The steps actually taken: nSteps, or for a while loop the length of an output.
+  const n = !asWhile
+    ? (inputs[0] as TensorVariable)
+    : nS > 0
+      ? math.sub(shape(_outputs[0] as TensorVariable, 0), lagOf(stateTaps[0]!))
+      : shape(_outputs[0] as TensorVariable, 0);
   const seqs = inputs.slice(1, 1 + nSeqs) as TensorVariable[];
   const inits = inputs.slice(1 + nSeqs, 1 + nSeqs + nS) as TensorVariable[];
   const nonSeqs = inputs.slice(1 + nSeqs + nS, 1 + nSeqs + nS + nNonSeqs) as TensorVariable[];

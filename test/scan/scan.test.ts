@@ -259,6 +259,16 @@ describe.each(LINKERS)("issue 14.2: scan gradients on the %s linker", (linker) =
     expectClose(theano.function([M], theano.grad(one(nest).sum(), M), { mode })([[1, 2], [3, 4]]), [[2, 4], [6, 8]]);
   });
 
+  it("a while loop is differentiated over the steps it took", () => {
+    const s = T.dscalar("s");
+    const k = T.dscalar("k");
+    const [d] = theano.scan({ fn: (p: TV, kk: TV) => [p.mul(kk), theano.scanUntil(p.mul(kk).gt(50))], outputsInfo: s, nonSequences: k, nSteps: 100 });
+    const [gs, gk] = theano.function([s, k], theano.grad(one(d).sum(), [s, k]), { mode })(1, 2);
+    // outputs 2, 4, ..., 64 = s·k^t for t = 1..6
+    expectClose(gs!, 2 + 4 + 8 + 16 + 32 + 64);
+    expectClose(gk!, [1, 2, 3, 4, 5, 6].reduce((a, t) => a + t * 2 ** (t - 1), 0));
+  });
+
   it("truncateGradient = k backpropagates through the last k steps only", () => {
     const H = rnn(X, W, U, h0, { truncateGradient: 2 });
     const loss = H.get(-1).sum();
@@ -318,10 +328,11 @@ describe("issue 14 (bad input): each a documented error naming the scan and the 
     expect(() => theano.scan({ fn: id, sequences: x, n_steps: 3 } as never)).toThrow(/'n_steps' is spelt 'nSteps'/);
   });
 
-  it("the gradient of a while loop is a GradientError naming the scan", () => {
+  it("the gradient through shared-variable updates inside fn is a GradientError naming the scan", () => {
     const s = T.dscalar("s");
-    const [d] = theano.scan({ fn: (p: TV) => [p.mul(2), theano.scanUntil(p.gt(50))], outputsInfo: s, nSteps: 10, name: "dbl" });
+    const acc = theano.shared(theano.array(0, "float64"), { name: "acc" });
+    const [d] = theano.scan({ fn: (p: TV) => [p.mul(2), [[acc, acc.add(p)]]], outputsInfo: s, nSteps: 3, name: "upd" });
     expect(() => theano.grad(one(d).sum(), s)).toThrow(theano.GradientError);
-    expect(() => theano.grad(one(d).sum(), s)).toThrow(/scan 'dbl' is a while loop/);
+    expect(() => theano.grad(one(d).sum(), s)).toThrow(/scan 'upd' updates shared variables/);
   });
 });
