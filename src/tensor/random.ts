@@ -112,19 +112,19 @@ export class RandomVariable extends Op {
     }
   }
 
-  perform(node: Apply, [state, size, ...params]: Value[]): Value[] {
+  perform(_node: Apply, [state, size, ...params]: Value[]): Value[] {
     const st = (state as NDArray).toFlat();
     const k0 = Number(st[0]);
     const k1 = Number(st[1]);
     const c = Number(st[2]) + Number(st[3]) * TWO32;
-    const { value, consumed } = this.sample(node, size as NDArray, params as NDArray[], k0, k1, c);
+    const { value, consumed } = this.sample(size as NDArray, params as NDArray[], k0, k1, c);
     const next = c + consumed;
     if (next > Number.MAX_SAFE_INTEGER) throw new InputError(`${this}: the generator's counter passed 2^53; reseed it with srng.seed(...)`);
     const ns = new Uint32Array([k0, k1, next % TWO32, Math.floor(next / TWO32)]);
     return [new NDArray("uint32", [4], ns), value];
   }
 
-  private sample(node: Apply, size: NDArray, params: NDArray[], k0: number, k1: number, c: number): { value: NDArray; consumed: number } {
+  private sample(size: NDArray, params: NDArray[], k0: number, k1: number, c: number): { value: NDArray; consumed: number } {
     const s = new ElementStream();
     const name = PARAMS[this.dist];
     const dtype = this.dtype;
