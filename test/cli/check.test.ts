@@ -117,6 +117,17 @@ describe("theano-ts check", () => {
     expect(r.out).toContain("theano-ts cache verify --repair");
   });
 
+  it("issue 16.7: a configured compiledir that cannot be used exits 1 and says why", async () => {
+    const dir = scratch();
+    const file = `${dir}.file`;
+    writeFileSync(file, "not a directory");
+    dirs.push(file);
+    const r = await check({ compiledir: file });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/usable +no: /);
+    expect(r.out).toMatch(new RegExp(`the compile cache ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} cannot be used`));
+  });
+
   it("issue 16.7: unknown arguments are a usage error (exit 2)", async () => {
     const r = await check({}, "--bogus");
     expect(r.code).toBe(2);

@@ -68,6 +68,13 @@ describe("NanGuardMode", () => {
     expect(h([1e6]).item()).toBe(1e12);
   });
 
+  it("issue 16.2: THEANO_FLAGS=mode=NanGuardMode selects it for functions compiled without a mode", () => {
+    const x = T.dvector("x");
+    const f = config.change({ mode: "NanGuardMode" }, () => theano.function([x], T.log(x)));
+    expect(f.mode).toBeInstanceOf(theano.NanGuardMode);
+    expect(thrown(() => f([-1]))).toBeInstanceOf(theano.NaNError);
+  });
+
   it("issue 16.2: a NaN given as an input is reported as that input, before any node runs", () => {
     const x = T.dvector("x");
     const w = theano.shared(theano.array([1, 1], "float64"), { name: "w" });
