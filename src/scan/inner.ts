@@ -22,7 +22,8 @@ type InnerFn = TheanoFunction<NDArray[]>;
 
 /** One inner graph, compiled lazily per mode and cached. */
 export class InnerGraph {
-  private readonly compiled = new Map<Mode | null, InnerFn>();
+  // Keyed by what the mode resolves to, so recompiling outer functions reuses inner ones.
+  private readonly compiled = new Map<string, InnerFn>();
 
   constructor(
     readonly inputs: readonly Variable[],
@@ -32,11 +33,12 @@ export class InnerGraph {
 
   /** The compiled function for the mode of the outer function running `node`. */
   fn(node: Apply): InnerFn {
-    const mode = (node.tag.outerMode as Mode | undefined) ?? null;
-    let f = this.compiled.get(mode);
+    const mode = (node.tag.outerMode as Mode | undefined) ?? getMode(undefined);
+    const key = `${mode}|${mode.includeTags.join(":")}|${mode.excludeTags.join(":")}|${mode.requireTags.join(":")}`;
+    let f = this.compiled.get(key);
     if (!f) {
-      f = function_([...this.inputs], [...this.outputs], { mode: mode ?? getMode(undefined), onUnusedInput: "ignore", name: this.name }) as InnerFn;
-      this.compiled.set(mode, f);
+      f = function_([...this.inputs], [...this.outputs], { mode, onUnusedInput: "ignore", name: this.name }) as InnerFn;
+      this.compiled.set(key, f);
     }
     return f;
   }

@@ -90,6 +90,15 @@ function parseReturn(where: string, r: unknown): { outs: unknown[]; updates: Arr
 /**
  * Theano's scan. Returns `[outputs, updates]`: one output as a variable, several as an array;
  * `updates` (pairs for `theano.function`'s `updates`) always.
+ *
+ * Errors, each naming the scan (`name`, default "scan") and the argument:
+ * - InputError: unknown option, fn not a function, bad taps (not integers, repeated, an output
+ *   tap that is not negative), neither sequences nor nSteps, `strict` with free variables;
+ * - ShapeError: nSteps negative or larger than a sequence (at build time when both are known,
+ *   else when the function runs), a sequence shorter than its tap span, an initial value with
+ *   fewer rows than its taps reach back, a state whose shape changes between steps;
+ * - TypeMismatchError: fn's outputs not matching outputsInfo in count, dtype or rank, a scalar
+ *   sequence, a non-integer nSteps, a non-scalar until condition, an update of the wrong type.
  */
 export function scan(opts: ScanOptions): [ScanOutputs, ScanUpdates] {
   checkOptions("theano.scan", opts, SCAN_OPTIONS);
