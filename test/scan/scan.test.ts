@@ -323,6 +323,14 @@ describe("issue 14 (bad input): each a documented error naming the scan and the 
     expect(() => theano.scan({ fn: (a: TV) => [a.mul(2), theano.scanUntil(a.gt(1))], outputsInfo: x, nSteps: 3, name: "wh" })).toThrow(/scan 'wh': the until condition must be a scalar/);
   });
 
+  it("a state whose shape changes between steps; repeated taps", () => {
+    const h = T.dvector("h");
+    const [y] = theano.scan({ fn: (p: TV) => T.concatenate([p, p]), outputsInfo: h, nSteps: 2, name: "grow" });
+    const f = theano.function([h], one(y), { mode: modeFor("py") });
+    expect(() => f([1])).toThrow(/scan 'grow': at step 0, output 0 has shape \[2\] but its initial value's rows have shape \[1\]/);
+    expect(() => theano.scan({ fn: id, sequences: [{ input: x, taps: [0, 0] }], name: "rep" })).toThrow(/scan 'rep', sequence 0: taps \[0,0\] repeat an entry/);
+  });
+
   it("no sequences and no nSteps; unknown options", () => {
     expect(() => theano.scan({ fn: id, outputsInfo: x })).toThrow(theano.InputError);
     expect(() => theano.scan({ fn: id, sequences: x, n_steps: 3 } as never)).toThrow(/'n_steps' is spelt 'nSteps'/);
