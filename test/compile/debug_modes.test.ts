@@ -96,6 +96,7 @@ describe("DebugMode", () => {
     const f = theano.function([x, W], y, { mode: "DebugMode" });
     expect(f.mode.toString()).toContain("DebugMode");
     expectClose(f(...args), theano.function([x, W], y)(...args));
+    f.free(); // frees every per-node module too
   });
 
   it("issue 16.2: a perform that differs from the compiled code raises DebugModeError with the node and both values", () => {
