@@ -12,6 +12,7 @@
  *   per `nanIsError`/`infIsError`/`bigIsError` (defaults: the NanGuardMode.* flags). It runs
  *   the usual rewrites except fusion, so each node is one of the user's own operations.
  *   Integers are never "big": counts, indices and generator states are legitimately large.
+ *   `linker: "js" | "c"` checks the values as that backend's generated code computes them.
  * - DebugMode also runs every node through its compiled code (JS always; C when a compiler
  *   works and DebugMode.check_c is on), each on its own copy of the inputs, and raises
  *   DebugModeError when a backend's result differs from `perform` beyond the dtype's tolerance,
@@ -23,7 +24,7 @@
  */
 
 import { config } from "../config/index.js";
-import { DebugModeError, NaNError, warn } from "../errors.js";
+import { ConfigError, DebugModeError, NaNError, warn } from "../errors.js";
 import { type Apply, type Value, type Variable, ancestors, toposort } from "../graph/basic.js";
 import { DestroyHandler } from "../graph/destroy.js";
 import { FunctionGraph } from "../graph/fgraph.js";
@@ -144,6 +145,12 @@ export interface NanGuardOptions {
   infIsError?: boolean;
   /** Raise on a float of magnitude above 1e10 (default: NanGuardMode.big_is_error). */
   bigIsError?: boolean;
+  /**
+   * Which code computes each node: "py" (default) its reference `perform`; "js" or "c" the
+   * generated code of that backend, one module per node (so values are checked as that backend
+   * computes them; "c" compiles one module per node the first time, then loads from the cache).
+   */
+  linker?: "py" | "js" | "c";
 }
 
 interface Guard {
@@ -189,9 +196,14 @@ function nanGuardLinker(opts: NanGuardOptions): Linker {
         inf: opts.infIsError ?? config.NanGuardMode.inf_is_error,
         big: opts.bigIsError ?? config.NanGuardMode.big_is_error,
       };
-      const n = fgraph.toposort().length;
+      const order = fgraph.toposort();
+      const n = order.length;
+      const backend = opts.linker ?? "py";
+      if (backend === "c" && !cCompilerStatus().ok) throw new ConfigError(`NanGuardMode({ linker: "c" }): the C backend cannot run here: ${cCompilerStatus().reason}`);
+      const compiled = new Map<Apply, ReturnType<typeof singleNode>>();
+      if (backend !== "py") for (const node of order) compiled.set(node, singleNode(node, backend === "c" ? cLinker : jsLinker));
       const hint = "Fix the computation (e.g. clip a log's argument, subtract the max before exp), or turn the check off with NanGuardMode({ nanIsError, infIsError, bigIsError }).";
-      return nodeByNode(
+      const thunk = nodeByNode(
         fgraph,
         (values) =>
           values.forEach((v, i) => {
@@ -199,14 +211,17 @@ function nanGuardLinker(opts: NanGuardOptions): Linker {
             if (bad) throw new NaNError(`NanGuardMode: function input ${i} (${fgraph.inputs[i]!.label}) holds ${bad}; it was given that way, before any node ran.\n${hint}`);
           }),
         (node, k, args) => {
-          const outs = perform(node, args);
+          // An in-place node overwrites an input: keep its value for the report.
+          const saved = new Map<number, Value>();
+          for (const ins of node.op.destroyMap.values()) for (const i of ins) saved.set(i, copyValue(args[i]));
+          const outs = backend === "py" ? perform(node, args) : compiled.get(node)!.run(args);
           outs.forEach((o, j) => {
             const bad = badValues(o, g);
             if (!bad) return;
             const lines = [
               `NanGuardMode: output ${j} of ${node.op.toString()} holds ${bad}. It is the first node whose output is bad: its inputs were fine.`,
               ...describeNode(node, k, n),
-              ...node.inputs.map((inp, i) => `  node input ${i} (${inp.label}): ${summary(args[i])}`),
+              ...node.inputs.map((inp, i) => `  node input ${i} (${inp.label}): ${summary(saved.has(i) ? saved.get(i) : args[i])}`),
               involvedInputs(fgraph, node),
               hint,
             ];
@@ -217,6 +232,10 @@ function nanGuardLinker(opts: NanGuardOptions): Linker {
           return outs;
         },
       );
+      thunk.free = () => {
+        for (const c of compiled.values()) c.free();
+      };
+      return thunk;
     },
   };
 }

@@ -10,6 +10,7 @@ import * as theano from "../../src/index.js";
 import { config } from "../../src/config/index.js";
 import type { Apply, Value } from "../../src/graph/basic.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
+import { findCompiler } from "../../src/link/c/compiler.js";
 import { expectClose } from "../helpers.js";
 
 const { T } = theano;
@@ -66,6 +67,32 @@ describe("NanGuardMode", () => {
     const i = T.lvector("i");
     const h = theano.function([i], i.mul(1e6), { mode: "NanGuardMode" });
     expect(h([1e6]).item()).toBe(1e12);
+  });
+
+  it("issue 16.2: NanGuardMode on the JS and C backends checks each node's generated code", () => {
+    const x = T.dvector("x");
+    const y = T.log(x).mul(2).add(1);
+    const linkers: Array<"js" | "c"> = findCompiler() ? ["js", "c"] : ["js"];
+    for (const linker of linkers) {
+      const f = theano.function([x], y, { mode: new theano.NanGuardMode({ linker }) });
+      expectClose(f([1, Math.E]), theano.array([1, 3], "float64"));
+      const e = thrown(() => f([1, -1]));
+      expect(e).toBeInstanceOf(theano.NaNError);
+      expect(e.message).toMatch(/output 0 of Elemwise\{log\}.* holds NaN: 1 of 2 elements, the first at \[1\]/);
+      f.free();
+    }
+    if (!findCompiler()) expect(() => theano.function([x], y, { mode: new theano.NanGuardMode({ linker: "c" }) })).toThrow(theano.ConfigError);
+  });
+
+  it("issue 16.2: the report shows an in-place node's input as it was before the node overwrote it", () => {
+    const x = T.dvector("x");
+    const y = T.log(x.sub(3)); // sub's result is an intermediate: log runs in place on it
+    const f = theano.function([x], y, { mode: "NanGuardMode" });
+    const node = f.fgraph.toposort().find((n) => String(n.op).startsWith("Elemwise{log}"))!;
+    const e = thrown(() => f([4, 1]));
+    expect(e.message).toContain("node input 0 (");
+    expect(e.message).toMatch(/node input 0 \(.*\): float64 shape \[2\], min -2, max 1$/m);
+    expect(node.op.destroyMap.size === 0 || e.message.includes("[(0, 0)]")).toBe(true);
   });
 
   it("issue 16.2: THEANO_FLAGS=mode=NanGuardMode selects it for functions compiled without a mode", () => {
