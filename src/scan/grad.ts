@@ -12,12 +12,11 @@
  * After the loop P_i[d] holds the gradient reaching initial row k_i-1-d from inside the loop.
  * `truncateGradient = k` runs only the last k forward steps backwards: earlier sequence rows get
  * zeros, and initial values get only their external gradient unless the loop had ≤ k steps.
- * A while loop is differentiated over the steps it took (its outputs' length). Not handled (a
- * GradientError names it, if it lies on the path to a `wrt`): scans that update shared variables
- * inside the body (their history is not kept).
+ * A while loop is differentiated over the steps it took (its outputs' length); a shared
+ * variable updated inside the body is a state like any other (src/scan/scan.ts).
  */
 
-import { GradUndefined, type GradResult, type Variable, cloneGraph } from "../graph/basic.js";
+import { type GradResult, type Variable, cloneGraph } from "../graph/basic.js";
 import { grad } from "../gradient/grad.js";
 import { zerosLike } from "../tensor/alloc.js";
 import { dimshuffle } from "../tensor/basic.js";
@@ -30,12 +29,8 @@ import { type Scan, isFloatVar, lagOf } from "./op.js";
 import { lastValue, scan } from "./scan.js";
 
 export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], _outputs: Variable[]): GradResult[] {
-  const { name, nSeqs, stateTaps, nNitSot, nShared, nNonSeqs, asWhile, truncateGradient } = op.info;
+  const { name, nSeqs, stateTaps, nNitSot, nNonSeqs, asWhile, truncateGradient } = op.info;
   const nS = stateTaps.length;
-  if (nShared > 0) {
-    const why = `scan '${name}' updates shared variables inside its body; the gradient through those updates is not implemented (carry the value as an output state instead)`;
-    return inputs.map((v, i) => (i === 0 || !isFloatVar(v) ? null : new GradUndefined(op, i, why)));
-  }
   if (nS + nNitSot === 0) return inputs.map(() => null);
   // The steps actually taken: nSteps, or for a while loop the length of an output.
   const n = !asWhile

@@ -2,15 +2,16 @@
  * The Scan op (Theano's `scan/op.py`): a loop whose body is an inner graph.
  *
  * Layout (Theano's, without mit-mot, which the gradient here does not need):
- * - outer inputs: `[nSteps, ...sequences, ...stateInits, ...sharedInits, ...nonSequences]`.
- *   Sequences are already sliced per tap (so each is read at row t of step t); a state's init
- *   holds exactly `k` rows, k the largest lag among its taps.
- * - inner inputs: one row per sequence, one value per state tap (states in order, taps as given),
- *   the current value of each updated shared variable, the non-sequences.
- * - inner outputs: each state's new value, each map-like ("nit-sot") output, each shared
- *   variable's new value, then the `until` condition for while loops.
+ * - outer inputs: `[nSteps, ...sequences, ...stateInits, ...nonSequences]`. Sequences are
+ *   already sliced per tap (so each is read at row t of step t); a state's init holds exactly
+ *   `k` rows, k the largest lag among its taps. A shared variable that fn updates is a state
+ *   with taps [-1] (its update is the history's last row), so its gradient needs nothing more.
+ * - inner inputs: one row per sequence, one value per state tap (states in order, taps as
+ *   given), the non-sequences.
+ * - inner outputs: each state's new value, each map-like ("nit-sot") output, then the `until`
+ *   condition for while loops.
  * - outer outputs: each state's history `[k + steps, ...]` (init rows first), each map-like
- *   output `[steps, ...]`, each shared variable's final value.
+ *   output `[steps, ...]`.
  *
  * `perform` compiles the inner graph once per mode (src/scan/inner.ts) and runs it step by step,
  * writing into preallocated histories; it is the reference for every backend. The gradient is
@@ -35,7 +36,8 @@ export interface ScanInfo {
   /** Per state output: its taps (negative), in the order fn receives them. */
   readonly stateTaps: ReadonlyArray<readonly number[]>;
   readonly nNitSot: number;
-  readonly nShared: number;
+  /** How each state is named in messages ("output 0", "shared variable acc"). */
+  readonly stateLabels: readonly string[];
   readonly nNonSeqs: number;
   readonly asWhile: boolean;
   /** Backpropagate through at most this many steps (-1: all). */
@@ -79,21 +81,19 @@ export class Scan extends Op implements HasInnerGraph {
   }
 
   makeNode(...inputs: Variable[]): Apply {
-    const { nSeqs, nShared, nNitSot } = this.info;
+    const { nSeqs, nNitSot } = this.info;
     const nS = this.nStates;
     const stateInit = inputs.slice(1 + nSeqs, 1 + nSeqs + nS) as TensorVariable[];
-    const sharedInit = inputs.slice(1 + nSeqs + nS, 1 + nSeqs + nS + nShared) as TensorVariable[];
     const outs = this.innerOutputs as TensorVariable[];
     const types = [
       ...stateInit.map((s) => new TensorType(s.dtype, [null, ...s.type.shape.slice(1)])),
       ...outs.slice(nS, nS + nNitSot).map((o) => new TensorType(o.dtype, [null, ...o.type.shape])),
-      ...sharedInit.map((s) => s.type),
     ];
     return new Apply(this, inputs, types);
   }
 
   perform(node: Apply, inputs: Value[]): Value[] {
-    const { name, nSeqs, stateTaps, nNitSot, nShared, asWhile } = this.info;
+    const { name, nSeqs, stateTaps, stateLabels, nNitSot, asWhile } = this.info;
     const nS = this.nStates;
     const n = Number((inputs[0] as NDArray).getBig());
     if (!Number.isInteger(n) || n < 0) throw new ShapeError(`scan '${name}': nSteps is ${n}; the number of steps must be 0 or more`);
@@ -104,12 +104,11 @@ export class Scan extends Op implements HasInnerGraph {
       }
     });
     const inits = inputs.slice(1 + nSeqs, 1 + nSeqs + nS) as NDArray[];
-    let shared = inputs.slice(1 + nSeqs + nS, 1 + nSeqs + nS + nShared) as NDArray[];
-    const nonSeqs = inputs.slice(1 + nSeqs + nS + nShared);
+    const nonSeqs = inputs.slice(1 + nSeqs + nS);
     const lags = stateTaps.map(lagOf);
     const bufs = inits.map((init, i) => {
       if (init.shape[0] !== lags[i]) {
-        throw new ShapeError(`scan '${name}': output ${i} has taps [${stateTaps[i]!.join(", ")}], which reach ${lags[i]} steps back, but its initial value has ${init.shape[0]} rows (shape ${fmtShape(init.shape)}); give ${lags[i]} initial rows`);
+        throw new ShapeError(`scan '${name}': ${stateLabels[i]} has taps [${stateTaps[i]!.join(", ")}], which reach ${lags[i]} steps back, but its initial value has ${init.shape[0]} rows (shape ${fmtShape(init.shape)}); give ${lags[i]} initial rows`);
       }
       const b = emptyLike(init.dtype, [lags[i]! + n, ...init.shape.slice(1)]);
       for (let r = 0; r < lags[i]!; r++) writeRow(b, r, row(init, r));
@@ -123,12 +122,12 @@ export class Scan extends Op implements HasInnerGraph {
     for (let t = 0; t < n; t++) {
       const args: Value[] = seqs.map((s) => row(s, t));
       stateTaps.forEach((taps, i) => taps.forEach((tap) => args.push(row(bufs[i]!, lags[i]! + t + tap))));
-      args.push(...shared, ...nonSeqs);
+      args.push(...nonSeqs);
       const outs = f(...args);
       for (let i = 0; i < nS; i++) {
         const o = outs[i]!;
         if (!sameShape(o.shape, rowShapes[i]!)) {
-          throw new ShapeError(`scan '${name}': at step ${t}, output ${i} has shape ${fmtShape(o.shape)} but its initial value's rows have shape ${fmtShape(rowShapes[i]!)}; a state must keep its shape from step to step`);
+          throw new ShapeError(`scan '${name}': at step ${t}, ${stateLabels[i]} has shape ${fmtShape(o.shape)} but its initial value's rows have shape ${fmtShape(rowShapes[i]!)}; a state must keep its shape from step to step`);
         }
         writeRow(bufs[i]!, lags[i]! + t, o);
       }
@@ -141,16 +140,15 @@ export class Scan extends Op implements HasInnerGraph {
         }
         writeRow(b, t, o);
       }
-      shared = outs.slice(nS + nNitSot, nS + nNitSot + nShared);
-      if (asWhile && truthy(outs[nS + nNitSot + nShared]!)) {
+      if (asWhile && truthy(outs[nS + nNitSot]!)) {
         steps = t + 1;
         break;
       }
     }
-    if (n === 0) nits = this.emptyNitSots(node, seqs, inits, shared, nonSeqs);
+    if (n === 0) nits = this.emptyNitSots(node, seqs, inits, nonSeqs);
     const states = steps < n ? bufs.map((b, i) => firstRows(b, lags[i]! + steps)) : bufs;
     const nitOut = nits.map((b) => (steps < n ? firstRows(b!, steps) : b!));
-    return [...states, ...nitOut, ...shared.map((s) => (inputs.includes(s) ? s.copy() : s))];
+    return [...states, ...nitOut];
   }
 
   /**
@@ -158,7 +156,7 @@ export class Scan extends Op implements HasInnerGraph {
    * inner graph's output types where they are static, else from one trial step on zeros (its
    * values are discarded; a trial that fails leaves the unknown sizes at 0).
    */
-  private emptyNitSots(node: Apply, seqs: NDArray[], inits: NDArray[], shared: NDArray[], nonSeqs: Value[]): NDArray[] {
+  private emptyNitSots(node: Apply, seqs: NDArray[], inits: NDArray[], nonSeqs: Value[]): NDArray[] {
     const { nNitSot } = this.info;
     const nS = this.nStates;
     const types = this.innerOutputs.slice(nS, nS + nNitSot).map((o) => o.type as TensorType);
@@ -167,7 +165,7 @@ export class Scan extends Op implements HasInnerGraph {
       try {
         const args: Value[] = seqs.map((s) => emptyLike(s.dtype, s.shape.slice(1)));
         this.info.stateTaps.forEach((taps, i) => taps.forEach(() => args.push(emptyLike(inits[i]!.dtype, inits[i]!.shape.slice(1)))));
-        args.push(...shared, ...nonSeqs);
+        args.push(...nonSeqs);
         trial = this.inner.fn(node)(...args);
       } catch {
         trial = null;
@@ -177,7 +175,7 @@ export class Scan extends Op implements HasInnerGraph {
   }
 
   override inferShape?(node: Apply, shapes: Array<Variable[] | null>): Variable[][] {
-    const { nSeqs, nNitSot } = this.info;
+    const { nSeqs } = this.info;
     const nS = this.nStates;
     const n = node.inputs[0]!;
     return node.outputs.map((o, k) => {
@@ -185,8 +183,7 @@ export class Scan extends Op implements HasInnerGraph {
         const s = shapes[1 + nSeqs + k]!;
         return [addInt(s[0]!, n), ...s.slice(1)];
       }
-      if (k < nS + nNitSot) return [n, ...shapeTail(o as TensorVariable)];
-      return [...Array((o as TensorVariable).ndim).keys()].map((d) => shape(o as TensorVariable, d));
+      return [n, ...shapeTail(o as TensorVariable)];
     });
   }
 

@@ -234,12 +234,15 @@ export function scan(opts: ScanOptions): [ScanOutputs, ScanUpdates] {
   }
 
   // --- free variables of the body become inputs -------------------------------------------------
+  // A shared variable fn updates is one more state with taps [-1]: its value at each step is
+  // the state, its update the next row, its final value the history's last row (so its gradient
+  // is that of any state). Theano carries it the same way.
   const stateOuts = kinds.flatMap((k, i) => (k.kind === "state" ? [outs[i]!] : []));
   const nitOuts = kinds.flatMap((k, i) => (k.kind === "nit" ? [outs[i]!] : []));
-  const innerOuts: Variable[] = [...stateOuts, ...nitOuts, ...updates.map(([, v]) => v), ...(until ? [until] : [])];
-  const args = new Set<Variable>([...seqInner, ...outArgs, ...nonSeqInner]);
   const updated = updates.map(([s]) => s);
-  const sharedInner = updated.map((s) => s.type.makeVariable(s.name) as TensorVariable);
+  const sharedInner = updated.map((s) => unknownRank((s.type as TensorType).dtype, (s.type as TensorType).ndim).makeVariable(s.name) as TensorVariable);
+  const innerOuts: Variable[] = [...stateOuts, ...updates.map(([, v]) => v), ...nitOuts, ...(until ? [until] : [])];
+  const args = new Set<Variable>([...seqInner, ...outArgs, ...nonSeqInner]);
   const free = graphInputs(innerOuts).filter((v) => !args.has(v) && !updated.includes(v as SharedVariable));
   if (opts.strict && free.length > 0) {
     throw new InputError(`${where}: strict is set but fn uses ${free.map((v) => v.label).join(", ")} without receiving ${free.length === 1 ? "it" : "them"}; pass ${free.length === 1 ? "it" : "them"} in nonSequences`);
@@ -249,19 +252,20 @@ export function scan(opts: ScanOptions): [ScanOutputs, ScanUpdates] {
   const memo = cloneGraph([], innerOuts, { replace });
   const innerOutsCloned = innerOuts.map((o) => memo.get(o) ?? o);
 
+  const nS = states.length + updated.length;
   const op = new Scan([...seqInner, ...outArgs, ...sharedInner, ...nonSeqInner, ...freeInner], innerOutsCloned, {
     name,
     nSeqs: seqOuter.length,
-    stateTaps: states.map((s) => s.taps),
+    stateTaps: [...states.map((s) => s.taps), ...updated.map(() => [-1])],
+    stateLabels: [...kinds.flatMap((k, i) => (k.kind === "state" ? [`output ${i}`] : [])), ...updated.map((s) => `shared variable ${s.label}`)],
     nNitSot: nitOuts.length,
-    nShared: updated.length,
     nNonSeqs: nonSeqOuter.length + free.length,
     asWhile: until !== null,
     truncateGradient: truncate,
     seqLabels,
   });
-  const node = op.makeNode(nSteps, ...seqOuter, ...states.map((s) => s.init), ...updated, ...nonSeqOuter, ...free);
-  const nS = states.length;
+  const sharedInit = updated.map((s) => dimshuffle(s as unknown as TensorVariable, ["x", ...[...Array((s.type as TensorType).ndim).keys()]]));
+  const node = op.makeNode(nSteps, ...seqOuter, ...states.map((s) => s.init), ...sharedInit, ...nonSeqOuter, ...free);
   let si = 0;
   let ni = 0;
   const results = kinds.map((k) => {
@@ -272,7 +276,7 @@ export function scan(opts: ScanOptions): [ScanOutputs, ScanUpdates] {
     return node.outputs[nS + ni++] as TensorVariable;
   });
   results.forEach((r, i) => (r.name = `${name}.out${i}`));
-  const scanUpdates: ScanUpdates = updated.map((s, k) => [s, node.outputs[nS + nitOuts.length + k] as TensorVariable]);
+  const scanUpdates: ScanUpdates = updated.map((s, k) => [s, (node.outputs[states.length + k] as TensorVariable).get(-1)]);
   return [results.length === 1 ? results[0]! : results, scanUpdates];
 }
 
