@@ -100,7 +100,10 @@ export async function runDemo(theano: Theano, opts: DemoOptions, io: CliIO): Pro
   });
   const evaluate = theano.function([x, y], [loss, accuracy]);
   const compileMs = performance.now() - t0;
-  io.out(`compiled the training step and the evaluation in ${compileMs.toFixed(0)} ms (${train.mode.linker().name} backend)\n`);
+  const backend = train.mode.linker().name;
+  // A first run builds the C modules (seconds); later runs load them from the compile cache.
+  const why = backend === "c" ? "; a first run builds the C modules, later runs load them from the compile cache" : "";
+  io.out(`compiled the training step and the evaluation in ${compileMs.toFixed(0)} ms (${backend} backend${why})\n`);
 
   const X = theano.array(data.x, floatX).reshape([SAMPLES, FEATURES]);
   const Y = theano.array(data.y, "int32");
