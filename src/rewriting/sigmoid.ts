@@ -28,7 +28,7 @@
  * Both run in stabilize and specialize, as Theano registers local_sigm_times_exp.
  */
 
-import type { Variable } from "../graph/basic.js";
+import type { Apply, Variable } from "../graph/basic.js";
 import { type DType, isFloat } from "../ndarray/dtype.js";
 import { NDArray } from "../ndarray/ndarray.js";
 import { fill } from "../tensor/alloc.js";
@@ -312,14 +312,20 @@ const PRODUCT_OPS: ReadonlySet<string> = new Set(["mul", "trueDiv", "inv", "neg"
 /** The leaves a product's result must broadcast against (the inputs of the whole tree). */
 const refsOf = (p: Product, extra: readonly Variable[]): Variable[] => [...p.leaves.keys(), ...extra];
 
+/** The product tree a float mul/div/inv/neg/sqr/pow node computes, or null. */
+function productAt(node: Apply): Product | null {
+  const out = node.outputs[0]!;
+  if (!PRODUCT_OPS.has(elemwiseName(node) ?? "") || !isFloat(dtypeOf(out))) return null;
+  return flattenProduct(out);
+}
+
 /** `local_sigm_times_exp`: see the module comment. */
 export const localSigmTimesExp = nodeRewriter({
   name: "local_sigm_times_exp",
   tracks: [Elemwise],
   transform(node) {
     const out = node.outputs[0]!;
-    if (!PRODUCT_OPS.has(elemwiseName(node) ?? "") || !isFloat(dtypeOf(out))) return null;
-    const p = flattenProduct(out);
+    const p = productAt(node);
     if (!p) return null;
     const memo = new KeyMemo();
     const s = simplify(p, memo);
@@ -365,8 +371,7 @@ export const localSigmGradDistribute = nodeRewriter({
   tracks: [Elemwise],
   transform(node) {
     const out = node.outputs[0]!;
-    if (!PRODUCT_OPS.has(elemwiseName(node) ?? "") || !isFloat(dtypeOf(out))) return null;
-    const p = flattenProduct(out);
+    const p = productAt(node);
     if (!p) return null;
     const memo = new KeyMemo();
     if (classes(p, memo).size === 0) return null;
