@@ -30,7 +30,7 @@ import { childSource } from "./cache_sources.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CACHE_CHILD = fileURLToPath(new URL("./cache_child.ts", import.meta.url));
-const GRAPH_CHILD = fileURLToPath(new URL("./compiledir_child.ts", import.meta.url));
+const GRAPH_CHILD = fileURLToPath(new URL("./cache_dir_child.ts", import.meta.url));
 const HAVE_CC = findCompiler() !== null;
 const AS_ROOT = typeof process.getuid === "function" && process.getuid() === 0;
 const NOBODY = 65534;
@@ -260,7 +260,7 @@ describe("issue 13.13: an unusable compiledir is a documented error, and linker=
   }, 60_000);
 });
 
-/** Runs compiledir_child.ts (as nobody when asked) and returns its JSON line and theano-ts warnings. */
+/** Runs cache_dir_child.ts (as nobody when asked) and returns its JSON line and theano-ts warnings. */
 function runGraph(dir: string, linker: string, k: number, asNobody = false): { line: unknown; warnings: string[] } {
   const r = spawnSync(process.execPath, ["--import", "tsx", GRAPH_CHILD, dir, linker, String(k)], {
     cwd: ROOT,

@@ -3,13 +3,13 @@
  * `x * k + 1` with the linker given, in the compiledir given, and prints one JSON line with the
  * result or the error's class and message. Warnings go to stderr as usual, for the test to count.
  *
- * Usage: node --import tsx test/link/c/compiledir_child.ts <compiledir> <linker> <k>
+ * Usage: node --import tsx test/link/c/cache_dir_child.ts <compiledir> <linker> <k>
  */
 
 import * as theano from "../../../src/index.js";
 
 const [dir, linker, k] = process.argv.slice(2);
-if (dir === undefined || linker === undefined || k === undefined) throw new Error("usage: compiledir_child.ts <compiledir> <linker> <k>");
+if (dir === undefined || linker === undefined || k === undefined) throw new Error("usage: cache_dir_child.ts <compiledir> <linker> <k>");
 let line: unknown;
 try {
   line = theano.config.change({ compiledir: dir, linker: linker as "auto" }, () => {
