@@ -1,24 +1,30 @@
 /**
- * Runs before every test file. vitest's worker reports each test to its runner over an RPC
- * channel whose calls time out after 60 s, and replies are only read when the worker's event
- * loop turns. A test starts by sending such a report; a synchronous test (C compiles are
- * synchronous: `theano.function` is) then keeps the loop from turning, so on a loaded machine a
- * test longer than 60 s ended the run with "Timeout calling onTaskUpdate" although every test
- * passed (issue 12.6). Before each test, one round trip on the same channel waits until the
- * runner has answered what was sent so far; after each test, one macrotask turn reads what came
- * in meanwhile. Nothing is left waiting while a test blocks, whatever its length.
+ * Runs before every test file. vitest's worker reports each test's progress to its runner with
+ * `onTaskUpdate` calls over an RPC channel that times out a call after 60 s. The reports are
+ * sent on a throttle timer and their replies are only read when the worker's event loop turns,
+ * and theano.function is synchronous (a C compile blocks the loop): on a loaded machine a test
+ * that yielded once and then compiled for more than 60 s ended the run with "Timeout calling
+ * onTaskUpdate" although every test passed (issue 12.6). The runner never uses the reply to a
+ * report, so this file sends reports as one-way events instead, on the same channel and in the
+ * same order: nothing is left waiting while a test blocks, whatever its length.
  */
 
-import { afterEach, beforeEach } from "vitest";
-
-interface WorkerRpc {
-  onTaskUpdate?: (packs: unknown[], events: unknown[]) => Promise<void>;
+interface Rpc {
+  onTaskUpdate?: ((...args: unknown[]) => Promise<unknown>) & { asEvent?: (...args: unknown[]) => void };
 }
 
-beforeEach(async () => {
-  // vitest's worker state (not a public API: when it is absent, only the turn below is left).
-  const rpc = (globalThis as { __vitest_worker__?: { rpc?: WorkerRpc } }).__vitest_worker__?.rpc;
-  await rpc?.onTaskUpdate?.([], []);
-});
-
-afterEach(() => new Promise<void>((resolve) => setImmediate(resolve)));
+// vitest's worker state (not a public API: when its shape differs, reports stay calls).
+const state = (globalThis as { __vitest_worker__?: { rpc?: Rpc } }).__vitest_worker__;
+const rpc = state?.rpc;
+const asEvent = rpc?.onTaskUpdate?.asEvent;
+// (Any key of vitest's RPC object is a remote method, so the marker lives beside it, not on it.)
+const marked = globalThis as { __theanoOneWayRpc?: unknown };
+if (state && rpc && typeof asEvent === "function" && marked.__theanoOneWayRpc !== rpc) {
+  state.rpc = new Proxy(rpc, {
+    get(target, key, receiver) {
+      if (key === "onTaskUpdate") return (...args: unknown[]) => Promise.resolve(asEvent(...args));
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  marked.__theanoOneWayRpc = state.rpc;
+}
