@@ -15,7 +15,7 @@
 
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync, statSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, dirname, basename } from "node:path";
 import { CompileError } from "../../errors.js";
 import { config } from "../../config/index.js";
@@ -194,23 +194,38 @@ export function cCompilerStatus(): CCompilerStatus {
 
 /**
  * Split compilation: a module whose pieces (support.ts UNIT_BREAK) hold at least this many
- * characters is compiled as up to `availableParallelism()` translation units at once, then
- * linked. gcc uses one core per unit, and at -O3 a module costs about 15 ms per KB of source
- * (the W3 MLP step: 125 KB, 1.7 s on one core), so two cores about halve the wall time of a
- * cold compile; below this size the extra compiler runs and the link cost more than they save.
+ * characters is compiled as several translation units at once, then linked. gcc uses one core
+ * per unit, and at -O3 a module costs about 15 ms per KB of source (the W3 MLP step: 125 KB,
+ * 1.7 s on one core), so two idle cores about halve the wall time of a cold compile; below this
+ * size the extra compiler runs and the link cost more than they save.
  */
 export const SPLIT_MIN_SOURCE = 12_000;
 
 /** Most units a module is split into (beyond this, the per-unit header parse dominates). */
 const SPLIT_MAX_UNITS = 8;
 
-/** How many translation units `source` is compiled as: 1, or one per core up to the pieces. */
-function unitCount(source: string): number {
+/**
+ * How many units to compile a module of `pieces` pieces holding `size` characters as, on
+ * `cores` cores whose 1-minute load average is `load`. Splitting only pays on idle cores: each
+ * extra unit parses the prelude again and the objects are linked (about 0.2 s of CPU more per
+ * module), so on a busy machine (a test suite's workers, a build beside it) it makes the
+ * compile slower, not faster. One unit per core that the load leaves idle, the compiling
+ * process's own core included.
+ */
+export function splitUnitCount(size: number, pieces: number, cores: number, load: number): number {
+  if (size < SPLIT_MIN_SOURCE || pieces < 2) return 1;
+  const idle = Math.floor(cores - load + 1.5);
+  return Math.max(1, Math.min(cores, idle, SPLIT_MAX_UNITS, pieces));
+}
+
+/** How many translation units `source` is compiled as here and now (`parallel` overrides the machine's idle cores). */
+function unitCount(source: string, parallel?: number): number {
   if (process.platform === "win32" || !existsSync("/bin/sh")) return 1;
   const first = source.indexOf(UNIT_BREAK);
-  if (first < 0 || source.length - first < SPLIT_MIN_SOURCE) return 1;
+  if (first < 0) return 1;
   const pieces = source.split(UNIT_BREAK).length - 1;
-  return Math.max(1, Math.min(availableParallelism(), SPLIT_MAX_UNITS, pieces));
+  const cores = parallel ?? availableParallelism();
+  return splitUnitCount(source.length - first, pieces, cores, parallel === undefined ? loadavg()[0]! : 0);
 }
 
 /** The units' sources: the prelude, then the pieces spread by size (longest first, onto the shortest unit). */
@@ -237,14 +252,15 @@ function firstDiagnostic(lines: readonly string[]): string {
 
 /**
  * Compiles `source` into a shared object in `dir` (a fresh temporary directory when omitted)
- * and returns its path. `flags` replaces `compileFlags()` (the probes use it). A large module
+ * and returns its path. `flags` replaces `compileFlags()` (the probes use it); `parallel` fixes the
+ * number of idle cores assumed (default: the machine's, from its load). A large module
  * made of pieces (support.ts UNIT_BREAK) is compiled as several units in parallel, each with
  * the same flags (so sanitizer builds instrument all of them), and linked into one object. On
  * failure the source and the compiler's log stay in `dir` and the CompileError says where.
  */
 export function compileSharedObject(
   source: string,
-  opts: { dir?: string; ldflags?: readonly string[]; flags?: readonly string[] } = {},
+  opts: { dir?: string; ldflags?: readonly string[]; flags?: readonly string[]; parallel?: number } = {},
 ): string {
   const { compiler, why } = probeCompiler();
   if (!compiler) throw new CompileError(`no C compiler: ${why}; ${HOW_TO_GET_C}`);
@@ -254,7 +270,7 @@ export function compileSharedObject(
   const log = join(dir, "compile.log");
   writeFileSync(src, source, { mode: 0o600 });
   const flags = opts.flags ?? compileFlags();
-  const units = unitCount(source);
+  const units = unitCount(source, opts.parallel);
   const fail = (text: string): never => {
     const firstError = firstDiagnostic(text.split("\n"));
     throw new CompileError(

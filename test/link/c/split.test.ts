@@ -8,12 +8,12 @@
  */
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as theano from "../../../src/index.js";
 import { CompileError } from "../../../src/errors.js";
-import { SPLIT_MIN_SOURCE, cCompilerStatus, compileSharedObject, findBlas } from "../../../src/link/c/compiler.js";
+import { SPLIT_MIN_SOURCE, cCompilerStatus, compileSharedObject, findBlas, splitUnitCount } from "../../../src/link/c/compiler.js";
 import { openLibrary } from "../../../src/link/c/ffi.js";
 import { cSource } from "../../../src/link/c/linker.js";
 import { SUPPORT_HEADER, UNIT_BREAK } from "../../../src/link/c/support.js";
@@ -21,7 +21,6 @@ import { evaluate, expectClose } from "../../helpers.js";
 
 const T = theano.tensor;
 const hasC = cCompilerStatus().ok;
-const multiCore = availableParallelism() > 1;
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -46,7 +45,7 @@ function piecedSource(bad = false): string {
 describe.skipIf(!hasC)("split compilation of pieced modules", () => {
   it("builds the same function as one unit and as parallel units, exporting only the entry points", () => {
     const source = piecedSource();
-    const split = compileSharedObject(source, { dir: scratch() });
+    const split = compileSharedObject(source, { dir: scratch(), parallel: 2 });
     const single = compileSharedObject(source.split(UNIT_BREAK).join("\n"), { dir: scratch() });
     const want = (x: number): number => 2 * (Math.exp(x) * 3 + x);
     for (const so of [split, single]) {
@@ -62,14 +61,27 @@ describe.skipIf(!hasC)("split compilation of pieced modules", () => {
     expect(readdirSync(dir).sort()).toEqual(["compile.log", "mod.c", "mod.so"]);
     expect(readFileSync(join(dir, "mod.c"), "utf8")).toBe(source);
     const compiles = readFileSync(join(dir, "compile.log"), "utf8").split("\n").filter((l) => / -c -o /.test(l)).length;
-    expect(compiles).toBe(multiCore ? Math.min(availableParallelism(), 3) : 0);
+    expect(compiles).toBe(2);
+  });
+
+  it("splits only onto the cores the load leaves idle (an extra unit costs CPU: a busy machine compiles one)", () => {
+    const big = SPLIT_MIN_SOURCE * 4;
+    expect(splitUnitCount(big, 6, 2, 0.1)).toBe(2); // a quiet 2-core machine
+    expect(splitUnitCount(big, 6, 2, 1.2)).toBe(2); // its own previous compile still in the average
+    expect(splitUnitCount(big, 6, 2, 2.0)).toBe(1); // a test suite's two workers
+    expect(splitUnitCount(big, 6, 2, 4.5)).toBe(1); // stress --cpu 2 beside them
+    expect(splitUnitCount(big, 6, 16, 3)).toBe(6); // no more units than pieces
+    expect(splitUnitCount(big, 20, 16, 3)).toBe(8); // nor than SPLIT_MAX_UNITS
+    expect(splitUnitCount(big, 20, 1, 0)).toBe(1); // one core
+    expect(splitUnitCount(SPLIT_MIN_SOURCE - 1, 6, 16, 0)).toBe(1); // small modules stay whole
+    expect(splitUnitCount(big, 1, 16, 0)).toBe(1);
   });
 
   it("reports a unit's compile error with its diagnostic and keeps the source and the log", () => {
     const dir = scratch();
     let err: unknown = null;
     try {
-      compileSharedObject(piecedSource(true), { dir });
+      compileSharedObject(piecedSource(true), { dir, parallel: 2 });
     } catch (e) {
       err = e;
     }
@@ -94,10 +106,14 @@ describe.skipIf(!hasC)("split compilation of pieced modules", () => {
     expect(prog.source).toMatch(/#define TH_RT_th_softmax_f32 TH_UNIT_FN/);
     expect(prog.source).toMatch(/#define TH_RT_th_gemm_f64 static/);
     // a module calling a system BLAS (one found on this machine) links it, as the linker does
-    const single = compileSharedObject(prog.source.split(UNIT_BREAK).join("\n"), { dir: scratch(), ldflags: findBlas()?.ldflags ?? [] });
-    const lib = openLibrary(single);
-    expect(() => lib.func("int th_seg0(double *meta, double *oshape, uint8_t *err, void **pp)")).not.toThrow();
-    lib.close();
+    const ldflags = findBlas()?.ldflags ?? [];
+    const single = compileSharedObject(prog.source.split(UNIT_BREAK).join("\n"), { dir: scratch(), ldflags });
+    const split = compileSharedObject(prog.source, { dir: scratch(), ldflags, parallel: 3 });
+    for (const so of [single, split]) {
+      const lib = openLibrary(so);
+      expect(() => lib.func("int th_seg0(double *meta, double *oshape, uint8_t *err, void **pp)")).not.toThrow();
+      lib.close();
+    }
     const xv = theano.array([...Array(6 * 5).keys()].map((i) => Math.sin(i) * 0.7), "float32").reshape([6, 5]);
     const wv = theano.array([...Array(5 * 4).keys()].map((i) => Math.cos(i) * 0.3), "float32").reshape([5, 4]);
     const got = f(xv, wv) as theano.NDArray[];
