@@ -8,7 +8,7 @@
  *   (W2 and W4 also with `Out(expr, { borrow: true })`: the C linker reuses the previous output)
  *   tiny: per-call overhead of a 10-element x*2+1 (µs)
  * plus W3's compile time, cold (fresh compiledir) and warm (same process, new function).
- * Median of N runs after one warm-up call. The machine may be shared: read the ratios.
+ * Median of N runs after three warm-up calls. The machine may be shared: read the ratios.
  *
  *   npx tsx bench/c.ts [--runs 7] [--no-js] [--no-numpy] [--no-peers]
  *
@@ -38,9 +38,13 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Median milliseconds of `fn`, after one warm-up call; `n` overrides the number of runs. */
+/**
+ * Median milliseconds of `fn`, after three warm-up calls (the steady state: the first calls with
+ * fresh outputs grow the process heap that later ones reuse, src/link/host_heap.ts); `n`
+ * overrides the number of runs.
+ */
 function time(fn: () => unknown, n = runs): number {
-  fn();
+  for (let i = 0; i < 3; i++) fn();
   const ts: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();

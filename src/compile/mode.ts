@@ -10,6 +10,7 @@ import { ConfigError } from "../errors.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
 import { autoLinker, cLinker } from "../link/c/linker.js";
 import { requireUsableDevice } from "../link/device/index.js";
+import { tuneHostHeap } from "../link/host_heap.js";
 import { jsLinker } from "../link/js/linker.js";
 import { pyLinker } from "../link/py.js";
 import type { Linker } from "../link/types.js";
@@ -63,6 +64,7 @@ export class Mode {
   /** The linker: this mode's, else the `linker` flag. */
   linker(): Linker {
     requireUsableDevice();
+    tuneHostHeap();
     return linkerFor(this.linkerName ?? config.linker);
   }
 

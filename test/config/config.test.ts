@@ -390,7 +390,7 @@ describe("the config object", () => {
     expect(Object.keys(c)).toContain("floatX");
     expect(Object.keys(c)).toContain("lib");
     expect(Object.keys(c)).not.toContain("change");
-    expect(JSON.parse(JSON.stringify(c)).lib).toEqual({ cnmem: 0 });
+    expect(JSON.parse(JSON.stringify(c)).lib).toEqual({ cnmem: 0, host_reuse_mb: -1 });
   });
 });
 
