@@ -124,7 +124,29 @@ export function hasCGenerator(node: Apply): boolean {
   if (op instanceof ARange) return node.inputs.every(shapePhaseScalar);
   if (op instanceof Alloc) return node.inputs.slice(1).every((d) => shapePhaseScalar(d) && !isFloat(dtypeOf(d)));
   if (op instanceof CrossentropyCategorical1Hot) return isFloat(dtypeOf(node.inputs[0]!));
-  return false;
+  return extraGenerators.some((g) => g.matches(node));
+}
+
+/**
+ * A C generator that lives in its own file under `link/c/ops/<family>.ts` (ARCHITECTURE.md
+ * "Backends"), named like `src/tensor/`'s families; `ops/index.ts` imports every one, and they
+ * register here. The generators above move there as they are touched.
+ */
+export interface CGenerator {
+  /** Whether this generator renders `node` (its inputs and outputs are tensors already). */
+  matches(node: Apply): boolean;
+  /**
+   * Appends the node's shape checks (`w.shape`, before any kernel runs), output allocations and
+   * kernel (`w.run`); returns true when the code calls the GEMM runtime (`th_gemm_<s>`).
+   */
+  generate(w: SegmentWriter, node: Apply, k: number): boolean;
+}
+
+const extraGenerators: CGenerator[] = [];
+
+/** Adds a generator (once per generator; the first one that matches a node renders it). */
+export function registerCGenerator(g: CGenerator): void {
+  if (!extraGenerators.includes(g)) extraGenerators.push(g);
 }
 
 /** Ops whose output is a view of their input in the generated code (exports are copied). */
@@ -214,7 +236,7 @@ function elemwiseBody(node: Apply<Elemwise>): string {
 // ---------------------------------------------------------------------------------------------
 // The generator
 
-class SegmentWriter {
+export class SegmentWriter {
   readonly decl: string[] = [];
   readonly shape: string[] = [];
   readonly run: string[] = [];
@@ -261,11 +283,13 @@ class SegmentWriter {
   }
 }
 
-const errReturn = (k: number): string => `return ${k + 1};`;
-const sq = (s: string): string => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\*\//g, "* /").replace(/\n/g, " ");
+/** The statement that ends the shape phase or a chunk with node `k`'s error (its message is in `err`). */
+export const errReturn = (k: number): string => `return ${k + 1};`;
+/** `s` made safe inside a C string literal and a C comment (and as printf text). */
+export const sq = (s: string): string => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\*\//g, "* /").replace(/\n/g, " ");
 
 /** The shape list "[(a, b), (c,)]" of `vars` into a local char buffer `buf`. */
-function shapesString(w: SegmentWriter, vars: readonly Variable[], buf: string): string {
+export function shapesString(w: SegmentWriter, vars: readonly Variable[], buf: string): string {
   const parts = [`char ${buf}[256]; size_t ${buf}k = 0; ${buf}[0] = 0;`];
   parts.push(`${buf}k += (size_t)snprintf(${buf} + ${buf}k, sizeof ${buf} - ${buf}k, "[");`);
   vars.forEach((v, i) => {
@@ -282,7 +306,7 @@ function shapesString(w: SegmentWriter, vars: readonly Variable[], buf: string):
  * (computed from input shapes or shape values) is not too large to address (issue 13.3): the
  * strides, the host's buffer size and every kernel's index arithmetic are products of it.
  */
-function contiguousStrides(n: string, nd: number, k: number, what: string): string {
+export function contiguousStrides(n: string, nd: number, k: number, what: string): string {
   if (nd === 0) return "";
   const lines = [
     `if (th_too_large(${nd}, ${n}_n)) { char th_sz[128]; th_fmt_shape(th_sz, sizeof th_sz, ${nd}, ${n}_n); snprintf(err, ${ERR_LEN}, "${what}: output shape %s is too large: more than the ${MAX_ARRAY_ELEMENTS} (2**53 - 1) elements an array can address", th_sz); ${errReturn(k)} }`,
@@ -1269,7 +1293,11 @@ function segmentSource(
     else if (op instanceof ARange) genARange(w, node as Apply<ARange>, k);
     else if (op instanceof Alloc) genAlloc(w, node as Apply<Alloc>, k);
     else if (op instanceof CrossentropyCategorical1Hot) genCrossentropy1Hot(w, node as Apply<CrossentropyCategorical1Hot>, k);
-    else throw new Error(`internal: no C generator for ${String(op)}`);
+    else {
+      const g = extraGenerators.find((x) => x.matches(node));
+      if (!g) throw new Error(`internal: no C generator for ${String(op)}`);
+      gemm = g.generate(w, node, k) || gemm;
+    }
   }
   // Exports: sizes against the host's buffers; then where each one is written.
   const exLines: string[] = ["int resize = 0;"];

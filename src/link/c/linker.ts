@@ -16,6 +16,7 @@
  * runs that function on the JS linker with one warning (`c` still compiles it, at -O1).
  */
 
+import "./ops/index.js"; // registers the generators of link/c/ops/
 import { config } from "../../config/index.js";
 import { BackendError, InputError, ShapeError } from "../../errors.js";
 import type { Apply, Value, Variable } from "../../graph/basic.js";

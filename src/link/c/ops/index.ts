@@ -1,0 +1,6 @@
+/**
+ * The C generators that live in their own files, one per family of `src/tensor/` (ARCHITECTURE.md
+ * "Backends"). Importing this module registers them with codegen.ts (`registerCGenerator`); the
+ * C linker imports it. Add a family's file here with one import line.
+ */
+export {};
