@@ -339,9 +339,19 @@ export function function_<O extends OutputsArg>(
     return `input ${k}${nm ? ` ('${nm}')` : ""}`;
   };
 
+  // The filter options of each input, made once (a call on tiny arrays is mostly overhead).
+  const filterOpts = inputs.map((_inp, k) => ({ allowDowncast, what: `${name}: ${describe(k)}` }));
+
   let freed = false;
   const call = (...args: unknown[]): unknown => {
     if (freed) throw new TheanoError(`${name} was freed with f.free(); compile it again to call it`);
+    const nIn = inputs.length;
+    if (args.length === nIn && (nIn === 0 || !isNamedArgs(args[nIn - 1]))) {
+      // Every input given by position (the common call): no bookkeeping of what was given.
+      const values: unknown[] = new Array(fgInputs.length);
+      for (let k = 0; k < nIn; k++) values[k] = inputTypes[k]!.filter(args[k], filterOpts[k]);
+      return runWith(values);
+    }
     let named: Record<string, unknown> | undefined;
     if (args.length > 0 && isNamedArgs(args[args.length - 1])) named = args.pop() as Record<string, unknown>;
     if (args.length > inputs.length) {
@@ -371,8 +381,13 @@ export function function_<O extends OutputsArg>(
         values[k] = defaults[k];
         continue;
       }
-      values[k] = inputTypes[k]!.filter(given[k], { allowDowncast, what: `${name}: ${describe(k)}` });
+      values[k] = inputTypes[k]!.filter(given[k], filterOpts[k]);
     }
+    return runWith(values);
+  };
+
+  /** Runs the thunk on `values` (the inputs filled in), adding the shared values. */
+  const runWith = (values: unknown[]): unknown => {
     for (let k = 0; k < containers.length; k++) values[inputs.length + k] = containers[k]!.get();
     if (lentIdx.length === 0) return runAndCommit(values, NONE, NONE);
     const replaced = lentIdx.map((k) => values[inputs.length + k] as NDArray);
@@ -388,8 +403,19 @@ export function function_<O extends OutputsArg>(
     }
   };
 
+  // Every result is memory of its own call (Thunk.freshOutputs), nothing is borrowed or lent:
+  // no result can alias anything, so the checks below (which need each result's ArrayBuffer)
+  // are skipped. This is most of what a call on tiny arrays costs (issue 15.5).
+  const fresh = thunk.freshOutputs;
+  const allFresh = fresh !== undefined && fgraph.outputs.every((_o, k) => fresh[k] === true) && borrowedOut.length === 0 && lentIdx.length === 0;
+
   const runAndCommit = (values: unknown[], replaced: readonly NDArray[], lent: readonly NDArray[]): unknown => {
     const results = thunk(values) as NDArray[];
+    if (allFresh) {
+      for (let k = 0; k < updateTargets.length; k++) updateTargets[k]!.value = results[nOut + k]!;
+      for (let k = 0; k < inputUpdatePairs.length; k++) defaults[inputUpdatePairs[k]![0]] = results[nOut + updateTargets.length + k];
+      return single ? results[0] : results.length === nOut ? results : results.slice(0, nOut);
+    }
 
     // No aliasing unless borrowed: outputs vs inputs, shared storage and each other.
     const taken = new Set<ArrayBufferLike>(constantBuffers);

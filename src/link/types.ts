@@ -24,6 +24,13 @@ export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
    * backend that under-reports breaks that promise, so a new backend leaves this out.
    */
   writes?: ReadonlySet<Variable>;
+  /**
+   * Per entry of `fgraph.outputs`: true when every call returns that value in memory allocated
+   * during the call that no input, constant or other output shares. When all are, `theano.function`
+   * skips its aliasing checks (each needs the value's ArrayBuffer, which V8 materialises for a
+   * small typed array at about 1 µs apiece: most of a tiny call). Absent or false: checked.
+   */
+  freshOutputs?: readonly boolean[];
 };
 
 /** What `theano.function` tells a linker about how its results are used. */

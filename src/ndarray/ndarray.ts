@@ -187,7 +187,9 @@ export class NDArray {
         if (ext < 0) lo += ext;
         else hi += ext;
       }
-      if (isDetached(data.buffer)) throw detachedError("an array");
+      // (A detached buffer's views have length 0; reading `data.buffer` otherwise would make V8
+      // materialise the ArrayBuffer of every small on-heap typed array, a copy per array.)
+      if (data.length === 0 && isDetached(data.buffer)) throw detachedError("an array");
       if (lo < 0 || hi >= data.length) {
         throw new ShapeError(`a view of shape [${this.shape.join(", ")}] with strides [${this.strides.join(", ")}] and offset ${offset} does not fit a buffer of ${data.length} elements`);
       }

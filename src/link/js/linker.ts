@@ -48,10 +48,14 @@ class BufferPool {
     this.free.clear();
   }
 
-  /** Forgets a buffer (it escaped as an output). */
-  forget(buf: ArrayBufferLike): void {
+  /**
+   * Forgets an array the pool handed out (it escaped as an output). By identity: the pool only
+   * holds arrays it made, and reading `.buffer` would materialise every small one.
+   */
+  forget(arr: TypedArray): void {
+    if (this.free.size === 0) return;
     for (const list of this.free.values()) {
-      const k = list.findIndex((b) => b.buffer === buf);
+      const k = list.indexOf(arr);
       if (k >= 0) list.splice(k, 1);
     }
   }
@@ -155,7 +159,7 @@ export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): str
 }
 
 /** The whole generated program for a graph, plus what it needs at run time. */
-export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[]; constants: Value[]; staticPeakBytes: number | null; buffers: number } {
+export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[]; constants: Value[]; staticPeakBytes: number | null; buffers: number; freshOutputs: boolean[] } {
   const order = fgraph.toposort();
   const ids = new Map<Variable, string>();
   const constants: Value[] = [];
@@ -227,7 +231,7 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
   const outs = fgraph.outputs.map(name);
   body.push(`  rt.memory.lastPeakBytes = peak;`);
   body.push(`  const result = [${outs.join(", ")}];`);
-  body.push(`  for (const r of result) if (r && r.data) rt.pool.forget(r.data.buffer);`);
+  body.push(`  for (const r of result) if (r && r.data) rt.pool.forget(r.data);`);
   body.push(`  return result;`);
   const source = [
     `"use strict";`,
@@ -237,13 +241,21 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
     ...body,
     `};`,
   ].join("\n");
-  return { source, nodes: order, constants, staticPeakBytes: layout.staticPeakBytes, buffers: layout.fresh.size };
+  // Outputs a kernel wrote into memory of this call (see Thunk.freshOutputs): not in place over
+  // an input, not a view, and listed once.
+  const freshOutputs = fgraph.outputs.map((o) => {
+    const node = o.owner;
+    if (!node || fgraph.outputs.indexOf(o) !== fgraph.outputs.lastIndexOf(o)) return false;
+    if (node.op instanceof FusedReduce) return true;
+    return node.op instanceof Elemwise && node.op.inplaceInput < 0;
+  });
+  return { source, nodes: order, constants, staticPeakBytes: layout.staticPeakBytes, buffers: layout.fresh.size, freshOutputs };
 }
 
 export const jsLinker: Linker = {
   name: "js",
   make(fgraph: FunctionGraph): Thunk {
-    const { source, nodes, constants, staticPeakBytes, buffers } = generate(fgraph);
+    const { source, nodes, constants, staticPeakBytes, buffers, freshOutputs } = generate(fgraph);
     const rt: Runtime = {
       NDArray,
       checkShapes: Elemwise.checkShapes,
@@ -259,6 +271,7 @@ export const jsLinker: Linker = {
     const run = factory(rt, nodes, ...constants);
     const thunk: Thunk = (inputs: readonly Value[]): Value[] => run(inputs);
     thunk.source = source;
+    thunk.freshOutputs = freshOutputs;
     thunk.free = () => rt.pool.clear();
     thunk.memoryPlan = {
       staticPeakBytes,
