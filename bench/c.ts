@@ -112,14 +112,29 @@ v = np.ones(10, np.float32)
 n = 100000; t0 = time.perf_counter()
 for _ in range(n): v * np.float32(2) + np.float32(1)
 out["tiny"] = (time.perf_counter() - t0) / n * 1e6
+t0 = time.perf_counter()
+for _ in range(n): v + v
+out["tiny_add"] = (time.perf_counter() - t0) / n * 1e6
 print(json.dumps(out))
 `;
 
+// NumPy as users run it: without the OpenBLAS core-type pin this environment sets (issue 15:
+// "unset it for that subprocess only"); and, when the pin is set, pinned too, in its own column.
+const PIN_VARS = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+const pinned = PIN_VARS.some((k) => process.env[k] !== undefined);
+function runNumpy(env: NodeJS.ProcessEnv): Record<string, number> {
+  const r = spawnSync("python3", ["-c", NUMPY, String(runs)], { encoding: "utf8", env });
+  if (r.status === 0) return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
+  console.error(`NumPy column skipped: ${(r.stderr || String(r.error)).trim().split("\n").pop()}`);
+  return {};
+}
 let np: Record<string, number> = {};
+let npPinned: Record<string, number> = {};
 if (withNumpy) {
-  const r = spawnSync("python3", ["-c", NUMPY, String(runs)], { encoding: "utf8" });
-  if (r.status === 0) np = JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
-  else console.error(`NumPy column skipped: ${(r.stderr || String(r.error)).trim().split("\n").pop()}`);
+  const unpinnedEnv = { ...process.env };
+  for (const k of PIN_VARS) delete unpinnedEnv[k];
+  np = runNumpy(unpinnedEnv);
+  if (pinned) npPinned = runNumpy(process.env);
 }
 
 // ---- W1 -----------------------------------------------------------------------------------------
@@ -231,6 +246,9 @@ for (const [key, shape] of [["F2", [10_000_000]], ["F4", [4096, 1000]]] as const
   const fc = theano.function([x], x.mul(2).add(1), { mode: C });
   const fj = theano.function([x], x.mul(2).add(1), { mode: JS });
   rows.push({ name: "tiny call x*2+1 (10 elements)", unit: "µs", higherBetter: false, c: per(fc as never), js: withJs ? per(fj as never) : null, np: np.tiny ?? null, target: "≤ 3" });
+  const ga = theano.function([x], x.add(x), { mode: C });
+  const gj = theano.function([x], x.add(x), { mode: JS });
+  rows.push({ name: "tiny call a+b (10 elements)", unit: "µs", higherBetter: false, c: per(ga as never), js: withJs ? per(gj as never) : null, np: np.tiny_add ?? null, target: "≤ NumPy" });
 }
 
 // ---- JS peers (bench/peers), one child process ---------------------------------------------------
@@ -243,7 +261,8 @@ if (withPeers && existsSync(new URL("node_modules/", peersDir))) {
 } else if (withPeers) console.error("peer columns skipped: bench/peers is not installed (cd bench/peers && npm ci)");
 const peerNames = Object.keys(peers);
 /** The key bench/peers and the NumPy script use for a row (W1_512, W2, W3, W4, tiny). */
-const rowKey = (name: string): string => (name.startsWith("W1") ? `W1_${/n=(\d+)/.exec(name)![1]}` : name.startsWith("tiny") ? "tiny" : name.slice(0, 2));
+const rowKey = (name: string): string =>
+  name.startsWith("W1") ? `W1_${/n=(\d+)/.exec(name)![1]}` : name.startsWith("tiny call a+b") ? "tiny_add" : name.startsWith("tiny") ? "tiny" : name.slice(0, 2);
 
 // ---- table --------------------------------------------------------------------------------------
 const fmt = (v: number | null): string => (v === null ? "—" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -252,12 +271,14 @@ const blas = findBlas();
 console.log(`theano-ts C backend (${blas ? `BLAS: ${blas.name}` : "built-in GEMM"}), ${runs} runs, median; speed-up = how many times faster C is`);
 const peerHead = peerNames.map((p) => ` ${p} |`).join("");
 const peerVs = peerNames.map((p) => ` C vs ${p} |`).join("");
-console.log(`| workload | unit | theano-ts C | theano-ts JS | NumPy |${peerHead} C vs JS | C vs NumPy |${peerVs} target |`);
-console.log(`|---|---|---:|---:|---:|${peerNames.map(() => "---:|").join("")}---:|---:|${peerNames.map(() => "---:|").join("")}---:|`);
+const pinHead = pinned ? " NumPy (OpenBLAS pin) |" : "";
+console.log(`| workload | unit | theano-ts C | theano-ts JS | NumPy |${pinHead}${peerHead} C vs JS | C vs NumPy |${peerVs} target |`);
+console.log(`|---|---|---:|---:|---:|${pinned ? "---:|" : ""}${peerNames.map(() => "---:|").join("")}---:|---:|${peerNames.map(() => "---:|").join("")}---:|`);
 for (const r of rows) {
   const pv = peerNames.map((p) => peers[p]![rowKey(r.name)] ?? null);
   const cells = pv.map((v) => ` ${fmt(v)} |`).join("");
   const vs = pv.map((v) => ` ${ratio(r.c, v, r.higherBetter)} |`).join("");
-  console.log(`| ${r.name} | ${r.unit} | ${fmt(r.c)} | ${fmt(r.js)} | ${fmt(r.np)} |${cells} ${ratio(r.c, r.js, r.higherBetter)} | ${ratio(r.c, r.np, r.higherBetter)} |${vs} ${r.target} |`);
+  const pin = pinned ? ` ${fmt(npPinned[rowKey(r.name)] ?? null)} |` : "";
+  console.log(`| ${r.name} | ${r.unit} | ${fmt(r.c)} | ${fmt(r.js)} | ${fmt(r.np)} |${pin}${cells} ${ratio(r.c, r.js, r.higherBetter)} | ${ratio(r.c, r.np, r.higherBetter)} |${vs} ${r.target} |`);
 }
-console.log(`| W3 compile, cold / warm | ms | ${fmt(w3.cold)} / ${fmt(w3.warm)} | | |${peerNames.map(() => " |").join("")} | |${peerNames.map(() => " |").join("")} ≤ 1500 / ≤ 50 |`);
+console.log(`| W3 compile, cold / warm | ms | ${fmt(w3.cold)} / ${fmt(w3.warm)} | | |${pinned ? " |" : ""}${peerNames.map(() => " |").join("")} | |${peerNames.map(() => " |").join("")} ≤ 1500 / ≤ 50 |`);

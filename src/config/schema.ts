@@ -379,7 +379,8 @@ export const SCHEMA = {
   "blas.builtin": bool({
     default: false,
     inCacheKey: true,
-    doc: "Use the built-in GEMM kernel even when a system BLAS is found or blas.ldflags is set.",
+    defaultDoc: "unset: the built-in kernel on x86-64 with AVX2+FMA or AVX-512 unless blas.ldflags is set, else a system BLAS",
+    doc: "True: always the built-in GEMM kernel. False: blas.ldflags, else a system BLAS found (OpenBLAS/BLIS/MKL). Unset: the built-in kernel where it has a vector micro-kernel (x86-64 AVX2+FMA/AVX-512) and blas.ldflags is empty, a system BLAS elsewhere.",
   }),
   "cmodule.sanitize": bool({
     default: false,

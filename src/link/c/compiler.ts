@@ -21,6 +21,7 @@ import { CompileError } from "../../errors.js";
 import { config } from "../../config/index.js";
 import { openLibrary, type NativeLibrary } from "./ffi.js";
 import { UNIT_BREAK } from "./support.js";
+import { builtinGemmKernel } from "./gemm.js";
 import { isCompiledirError, loadModule, warn } from "../cache.js";
 import { libraryUntrustedReason } from "../trust.js";
 
@@ -480,7 +481,12 @@ let blasMemo: { key: string; info: BlasInfo | null; report: BlasReport } | null 
  */
 export function findBlas(): BlasInfo | null {
   const flag = String(config.blas.ldflags).trim();
-  const builtin = config.blas.builtin === true;
+  // Unset, blas.builtin means: the built-in kernel where it has a vector micro-kernel and no
+  // library was named (issue 15.4: on this machine kind it ran W1 at 207 GFLOP/s against the
+  // Debian OpenBLAS's 118, and its OpenMP threads are ours, where OpenBLAS's own pool spun
+  // against them and slowed the rest of each function); a system BLAS elsewhere (ARM, old x86).
+  const builtinUnset = config.sourceOf("blas.builtin").kind === "default";
+  const builtin = config.blas.builtin === true || (builtinUnset && flag === "" && builtinGemmKernel() !== null);
   const key = `${builtin}\0${flag}\0${String(config.cxx)}\0${flag === "" && !builtin ? blasSearchDirs().join(":") : ""}`;
   if (blasMemo && blasMemo.key === key) return blasMemo.info;
   let info: BlasInfo | null = null;

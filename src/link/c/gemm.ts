@@ -17,6 +17,28 @@
  * `th_gemm_*` calls cblas_{s,d}gemm whenever each operand has a unit stride on one axis.
  */
 
+import { readFileSync } from "node:fs";
+
+/**
+ * The micro-kernel the built-in GEMM compiles to on this machine's CPU (modules are built with
+ * -march=native): "avx512" or "avx2" (AVX2 with FMA) on x86-64, else null (the portable scalar
+ * kernel). Read from /proc/cpuinfo's flags; null where that is not available.
+ */
+export function builtinGemmKernel(): "avx512" | "avx2" | null {
+  if (kernelMemo !== undefined) return kernelMemo;
+  kernelMemo = null;
+  if (process.arch === "x64" && process.platform === "linux") {
+    try {
+      const flags = new Set((/^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "").trim().split(/\s+/));
+      kernelMemo = flags.has("avx512f") ? "avx512" : flags.has("avx2") && flags.has("fma") ? "avx2" : null;
+    } catch {
+      kernelMemo = null;
+    }
+  }
+  return kernelMemo;
+}
+let kernelMemo: "avx512" | "avx2" | null | undefined;
+
 /**
  * C source of `th_gemm_f32` / `th_gemm_f64` (after the support header). Their linkage is the
  * macro `TH_RT_th_gemm_<s>` that the module's prelude defines (codegen.ts `runtimeLinkage`):

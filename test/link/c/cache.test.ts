@@ -29,6 +29,7 @@ import { config } from "../../../src/config/index.js";
 import { BackendError, CompileError } from "../../../src/errors.js";
 import { ageCache, clearCache, listEntries, loadModule, moduleKey, verifyCache } from "../../../src/link/cache.js";
 import { cCompilerStatus, compileFlags, compileSharedObject, findBlas, findCompiler } from "../../../src/link/c/compiler.js";
+import { builtinGemmKernel } from "../../../src/link/c/gemm.js";
 import { childSource } from "./cache_sources.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -414,15 +415,20 @@ describe("BLAS discovery", () => {
     const saved = process.env.CONDA_PREFIX;
     process.env.CONDA_PREFIX = prefix;
     try {
-      const info = config.change({ "blas.ldflags": "" }, () => findBlas());
+      // blas.builtin=False asks for a system BLAS
+      const info = config.change({ "blas.ldflags": "", "blas.builtin": false }, () => findBlas());
       expect(info).toMatchObject({ name: "openblas", source: "discovered", path: lib, interface: "cblas" });
       expect(info?.ldflags).toContain(lib);
+      // issue 15.4: unset, the built-in kernel wins where it has a vector micro-kernel
+      const byDefault = config.change({ "blas.ldflags": "" }, () => findBlas());
+      if (builtinGemmKernel() !== null) expect(byDefault).toBe(null);
+      else expect(byDefault).toMatchObject({ name: "openblas", path: lib });
     } finally {
       if (saved === undefined) delete process.env.CONDA_PREFIX;
       else process.env.CONDA_PREFIX = saved;
     }
     // Without it: whatever the machine has (a real BLAS exporting sgemm), or none.
-    const system = config.change({ "blas.ldflags": "" }, () => findBlas());
+    const system = config.change({ "blas.ldflags": "", "blas.builtin": false }, () => findBlas());
     if (system) expect(existsSync(system.path as string)).toBe(true);
   });
 });
