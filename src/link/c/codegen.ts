@@ -213,8 +213,8 @@ function renderStep(op: ScalarOp, names: readonly string[], dts: readonly DType[
   return out === "bool" ? `const uint8_t ${target} = ((${expr}) != 0);` : `const ${ctype(out)} ${target} = (${ctype(out)})(${expr});`;
 }
 
-/** The statements of an Elemwise node's scalar program on locals x0.. ; the result is in `r`. */
-function elemwiseBody(node: Apply<Elemwise>): string {
+/** The statements of an Elemwise node's scalar program on locals x0.. ; the result is in `r` (exported: ops/conv.ts evaluates shape scalars with it in the shape phase). */
+export function elemwiseBody(node: Apply<Elemwise>): string {
   const op = node.op;
   const ins = node.inputs.map(dtypeOf);
   const out = dtypeOf(node.outputs[0]!);

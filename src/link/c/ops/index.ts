@@ -3,4 +3,5 @@
  * "Backends"). Importing this module registers them with codegen.ts (`registerCGenerator`); the
  * C linker imports it. Add a family's file here with one import line.
  */
+import "./conv.js";
 export {};

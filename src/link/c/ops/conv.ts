@@ -1,0 +1,522 @@
+/**
+ * C generators for 2-d convolution and pooling (src/tensor/conv.ts), so a CNN's training step
+ * runs in C segments instead of `perform` on the host between them (issue 15.1).
+ *
+ * Convolution is im2col + GEMM, as Theano's CorrMM (`tensor/nnet/corr.py`, `corr_gemm.c`): per
+ * image, the patches of the (zero-padded, strided, dilated) input are unrolled into a temporary
+ * matrix `col` of (C·KH·KW) rows by (OH·OW) columns, whose rows follow the filters' memory order
+ * (the filter flip is a permutation of those rows, free); then
+ *   Conv2d            out[b]  = W · col[b]                   (O × OH·OW, written in place: NCHW)
+ *   Conv2dGradInputs  col[b]  = Wᵀ · gz[b], scattered back into gx[b] (col2im)
+ *   Conv2dGradWeights gW     += gz[b] · col[b]ᵀ              (summed over the batch)
+ * with the module's built-in GEMM (gemm.ts, or the system BLAS behind it). Images go to OpenMP
+ * threads, each with its own `col` (and, for the weights' gradient, its own partial sum, added in
+ * thread order afterwards) when the batch is big enough; a batch of a few big images runs image
+ * by image instead, and the GEMM spreads each product over the threads itself (no nested teams).
+ *
+ * Pooling (Pool, MaxPoolGrad, MaxPoolGradGrad, AveragePoolGrad) is a direct loop over (plane,
+ * window) pairs with perform's window geometry, planes on OpenMP threads; sums and averages
+ * accumulate in double as perform does. Leading axes of any rank and any input strides are read
+ * in place (no copies).
+ *
+ * Every size check of the ops' `perform` happens in the segment's shape phase with the same
+ * message, before any kernel runs, and a few more that perform leaves to a RangeError (negative
+ * sizes). The size scalars of the gradient ops (input rows/cols, kernel rows/cols) must be known
+ * in the shape phase: constants, graph inputs, Shape_i, or integer Elemwise arithmetic over those
+ * (the shapes the ShapeFeature computes), which is evaluated there; other nodes stay on the host.
+ * float32 and float64 only (other dtypes stay on the host).
+ */
+
+import type { Apply, Variable } from "../../../graph/basic.js";
+import type { DType } from "../../../ndarray/dtype.js";
+import { AveragePoolGrad, Conv2d, Conv2dGradInputs, Conv2dGradWeights, MaxPoolGrad, MaxPoolGradGrad, Pool } from "../../../tensor/conv.js";
+import { Elemwise } from "../../../tensor/elemwise.js";
+import { ShapeI } from "../../../tensor/shape.js";
+import { TensorType } from "../../../tensor/type.js";
+import { ERR_LEN, type SegmentWriter, contiguousStrides, ctype, elemwiseBody, errReturn, registerCGenerator, sq } from "../codegen.js";
+
+type ConvOp = Conv2d | Conv2dGradInputs | Conv2dGradWeights;
+type PoolOp = Pool | MaxPoolGrad | MaxPoolGradGrad | AveragePoolGrad;
+
+const dtypeOf = (v: Variable): DType => (v.type as TensorType).dtype;
+const ndimOf = (v: Variable): number => (v.type as TensorType).ndim;
+const isF = (d: DType): boolean => d === "float32" || d === "float64";
+/** The op's integer parameters are rendered as C literals: keep them far from any overflow. */
+const small = (xs: readonly number[]): boolean => xs.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 31);
+/** Largest size a scalar size input may have (sizes travel as doubles, exact to 2^53). */
+const MAX_SIZE = "9007199254740991LL";
+/** MACs of a convolution below which its images are not worth threads (about one elementwise op's cost per element). */
+const MACS_PER_ELEMENT = 16;
+/** Per-image GEMM size (m·n·k) from which gemm.ts threads one product itself (its TH_GEMM_OMP_MIN). */
+const GEMM_OMP_MIN = 2_000_000;
+
+/** `a / b` rounded down (C divides towards zero), for b > 0. */
+const fdiv = (a: string, b: string): string => `((${a}) >= 0 ? (${a}) / (${b}) : -((-(${a}) + (${b}) - 1) / (${b})))`;
+
+/** A piece of an error message: text, one int64 value (`{ v }`), or a shape "[a, b]" of C expressions. */
+type MsgPart = string | { readonly v: string } | readonly string[];
+const dimsOf = (n: string, nd: number): string[] => [...Array(nd).keys()].map((i) => `${n}_n[${i}]`);
+
+/** The statement that writes node `k`'s error message (perform's wording) and ends the shape phase. */
+function fail(k: number, parts: readonly MsgPart[]): string {
+  let fmt = "";
+  const args: string[] = [];
+  for (const p of parts) {
+    if (typeof p === "string") fmt += sq(p);
+    else if ("v" in p) {
+      fmt += "%lld";
+      args.push(`(long long)(${p.v})`);
+    } else {
+      fmt += `[${p.map(() => "%lld").join(", ")}]`;
+      args.push(...p.map((d) => `(long long)(${d})`));
+    }
+  }
+  return `{ snprintf(err, ${ERR_LEN}, "${fmt}"${args.map((a) => `, ${a}`).join("")}); ${errReturn(k)} }`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Size scalars in the shape phase
+
+/**
+ * Whether the shape phase can compute scalar `v`: a constant or graph input (its memory is
+ * readable before any kernel runs), a Shape_i output, or integer Elemwise arithmetic over those
+ * (at most `budget` nodes, so the recomputation stays small).
+ */
+function shapeComputable(v: Variable, budget = { n: 24 }): boolean {
+  const t = v.type;
+  if (!(t instanceof TensorType) || t.ndim !== 0) return false;
+  const owner = v.owner;
+  if (owner === null || owner.op instanceof ShapeI) return true;
+  if (owner.op instanceof Elemwise && --budget.n >= 0) return owner.inputs.every((u) => shapeComputable(u, budget));
+  return false;
+}
+
+/**
+ * A C expression of scalar `v`'s value valid in the shape phase (statements it needs are pushed
+ * onto `lines`), or null. An Elemwise of this segment is recomputed from its inputs (it runs only
+ * in the kernel phase); one that is an input of the segment (computed earlier) is read from its
+ * memory, as are constants, graph inputs and another segment's Shape_i. `shapeComputable` proves
+ * that one of the two always works: an Elemwise of this segment has inputs that are this
+ * segment's Shape_i (w.shapeValues), computable Elemwise, or inputs of the segment.
+ */
+function shapePhaseValue(w: SegmentWriter, v: Variable, lines: string[], memo: Map<Variable, string>): string | null {
+  const known = w.shapeValues.get(v) ?? memo.get(v);
+  if (known !== undefined) return known;
+  const owner = v.owner;
+  if (owner !== null && owner.op instanceof Elemwise) {
+    const mark = lines.length;
+    const ins = owner.inputs.map((u) => shapePhaseValue(w, u, lines, memo));
+    if (ins.every((e) => e !== null)) {
+      const name = `sv${memo.size}`;
+      const decl = owner.inputs.map((u, j) => `const ${ctype(dtypeOf(u))} x${j} = ${ins[j]};`).join(" ");
+      lines.push(`${ctype(dtypeOf(v))} ${name}; { ${decl} ${elemwiseBody(owner as Apply<Elemwise>)} ${name} = r; }`);
+      memo.set(v, name);
+      return name;
+    }
+    lines.length = mark;
+  }
+  return w.names.has(v) ? `${w.name(v)}[0]` : null;
+}
+
+/**
+ * Reads the size scalars `vars` into int64 locals `names` in the shape phase, rejecting values
+ * past 2^53 (perform's sizes are doubles; no size arithmetic after this can overflow).
+ */
+function readSizes(w: SegmentWriter, k: number, op: string, vars: readonly Variable[], names: readonly string[], what: readonly string[]): string[] {
+  const lines: string[] = [];
+  const memo = new Map<Variable, string>();
+  vars.forEach((v, i) => {
+    const e = shapePhaseValue(w, v, lines, memo);
+    if (e === null) throw new Error(`internal: ${op}: the ${what[i]} are not known in the shape phase`);
+    lines.push(`const int64_t ${names[i]} = (int64_t)(${e});`);
+    lines.push(`if (${names[i]} > ${MAX_SIZE} || ${names[i]} < -${MAX_SIZE}) ${fail(k, [`${op}: the ${what[i]} `, { v: names[i]! }, " are out of range"])}`);
+  });
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution
+
+/** The C expression of the padding along one axis, given the dilated kernel size `dk` (>= 1 in kernels). */
+function padC(op: ConvOp, a: 0 | 1, dk: string, double: boolean): string {
+  const bm = op.borderMode;
+  if (bm === "valid") return "0";
+  if (bm === "full") return `(${dk} - 1)`;
+  if (bm === "half") return double ? `floor(${dk} / 2)` : `(${dk} / 2)`;
+  return String(bm[a]);
+}
+
+/**
+ * Shape-phase code of `convOutputSize` along axis `a` (perform's check and message, in doubles
+ * as perform computes them): sets int64 `out` from input size `size` and kernel size `kern`.
+ */
+function convAxis(op: ConvOp, k: number, a: 0 | 1, size: string, kern: string, out: string): string {
+  const st = op.subsample[a];
+  const dil = op.filterDilation[a];
+  const dk = `dk${a}`;
+  const pad = `pd${a}`;
+  return [
+    `int64_t ${out}; { const double ${dk} = ((double)${kern} - 1) * ${dil} + 1, ${pad} = ${padC(op, a, dk, true)};`,
+    `  if (${kern} < 1 || (double)${size} + 2 * ${pad} < ${dk}) { char pb[64] = ""; if (${pad} != 0) snprintf(pb, sizeof pb, " padded by %.0f", ${pad});`,
+    `    snprintf(err, ${ERR_LEN}, "conv2d: a kernel of %lld (dilated to %.0f) does not fit an input of %lld%s on spatial axis ${a}", (long long)${kern}, ${dk}, (long long)${size}, pb); ${errReturn(k)} }`,
+    `  ${out} = (int64_t)floor(((double)${size} + 2 * ${pad} - ${dk}) / ${st}) + 1; }`,
+  ].join("\n");
+}
+
+/** Geometry locals of a kernel: sizes from the operands' shapes, paddings from the kernel sizes. */
+function convLocals(op: ConvOp, g: { B: string; C: string; H: string; W: string; O: string; KH: string; KW: string; OH: string; OW: string }): string {
+  const [sh, sw] = op.subsample;
+  const [dh, dw] = op.filterDilation;
+  return [
+    `  const int64_t B = ${g.B}, C = ${g.C}, H = ${g.H}, W = ${g.W}, O = ${g.O}, KH = ${g.KH}, KW = ${g.KW}, OH = ${g.OH}, OW = ${g.OW};`,
+    `  const int64_t sh = ${sh}, sw = ${sw}, dh = ${dh}, dw = ${dw};`,
+    `  const int64_t ph = ${padC(op, 0, "((KH - 1) * dh + 1)", false)}, pw = ${padC(op, 1, "((KW - 1) * dw + 1)", false)};`,
+    `  const int64_t CK = C * KH * KW, OHW = OH * OW; (void)B; (void)C; (void)H; (void)W; (void)O; (void)KH; (void)KW; (void)CK; (void)OHW; (void)sh; (void)sw; (void)dh; (void)dw; (void)ph; (void)pw;`,
+  ].join("\n");
+}
+
+/**
+ * The loops over (channel, kernel tap, output row) that im2col and col2im share: `row` is the
+ * col row of the tap in the filters' memory order (flipped taps for a convolution), `iy` the input
+ * row, and [ox0, ox1) the output columns whose input column lies inside the image; `inside` runs
+ * for rows inside the image, `outside` for rows in the padding.
+ */
+function tapLoops(op: ConvOp, T: string, inside: string, outside: string): string {
+  const flip = op.filterFlip;
+  return [
+    `    for (int64_t c = 0; c < C; c++) for (int64_t i = 0; i < KH; i++) for (int64_t j = 0; j < KW; j++) {`,
+    `      ${T} *row = col + ((c * KH + ${flip ? "KH - 1 - i" : "i"}) * KW + ${flip ? "KW - 1 - j" : "j"}) * OHW;`,
+    `      const int64_t jo = j * dw - pw; /* input column of output column ox: ox * sw + jo */`,
+    `      int64_t ox1 = W - jo <= 0 ? 0 : (W - jo - 1) / sw + 1; if (ox1 > OW) ox1 = OW;`,
+    `      int64_t ox0 = jo >= 0 ? 0 : (-jo + sw - 1) / sw; if (ox0 > ox1) ox0 = ox1;`,
+    `      for (int64_t oy = 0; oy < OH; oy++) {`,
+    `        ${T} *r = row + oy * OW; const int64_t iy = oy * sh + i * dh - ph;`,
+    `        if (iy < 0 || iy >= H) { ${outside} continue; }`,
+    `        ${inside}`,
+    `      }`,
+    `    }`,
+  ].join("\n");
+}
+
+/** im2col of the image at `xb` (strides xs1..xs3) into `col`. */
+function im2col(op: ConvOp, T: string): string {
+  return tapLoops(
+    op,
+    T,
+    [
+      `const ${T} *xr = xb + c * xs1 + iy * xs2;`,
+      `for (int64_t ox = 0; ox < ox0; ox++) r[ox] = 0;`,
+      `if (sw == 1 && xs3 == 1) for (int64_t ox = ox0; ox < ox1; ox++) r[ox] = xr[ox + jo];`,
+      `else for (int64_t ox = ox0; ox < ox1; ox++) r[ox] = xr[(ox * sw + jo) * xs3];`,
+      `for (int64_t ox = ox1; ox < OW; ox++) r[ox] = 0;`,
+    ].join("\n        "),
+    `for (int64_t ox = 0; ox < OW; ox++) r[ox] = 0;`,
+  );
+}
+
+/** col2im: `col` added into the contiguous image gradient at `gb`. */
+function col2im(op: ConvOp, T: string): string {
+  return tapLoops(op, T, `${T} *gr = gb + (c * H + iy) * W; for (int64_t ox = ox0; ox < ox1; ox++) gr[ox * sw + jo] += r[ox];`, "");
+}
+
+
+/**
+ * `local` = the operand `n` as a contiguous array: itself, or a copy in `local_c` (GEMM reads the
+ * filters and the output gradient as matrices). Sets `fail` when the copy cannot be allocated.
+ */
+function contiguousOperand(T: string, n: string, nd: number, local: string): string {
+  return `const ${T} *${local} = ${n};
+    if (!fail && !th_contiguous(${nd}, ${n}_n, ${n}_s)) { ${local}_c = (${T} *)th_alloc((int64_t)sizeof(${T}) * th_size(${nd}, ${n}_n)); if (!${local}_c) fail = 1; else { th_copy_strided(sizeof(${T}), ${nd}, ${n}_n, ${n}_s, ${n}, ${local}_c); ${local} = ${local}_c; } }`;
+}
+
+/** The helper's call: in a team of `nth` threads, or directly on this one. */
+const teamCall = (call: string): string => [`    if (nth > 1) {`, `#pragma omp parallel num_threads(nth)`, `      ${call}`, `    } else ${call}`].join("\n");
+
+function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
+  const op = node.op as ConvOp;
+  const name = String(op);
+  const o = w.name(node.outputs[0]!);
+  const D = dtypeOf(node.outputs[0]!);
+  const T = ctype(D);
+  const s = D === "float32" ? "f32" : "f64";
+  const [a0, a1] = node.inputs.map((v) => w.name(v)) as [string, string];
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  // Shapes, with perform's checks in perform's order.
+  let geom: Parameters<typeof convLocals>[1];
+  let x = "";
+  let wt = "";
+  let gz = "";
+  const topgrad = (B: string, O: string): string =>
+    `  if (${gz}_n[0] != ${B} || ${gz}_n[1] != ${O} || ${gz}_n[2] != oh || ${gz}_n[3] != ow) ${fail(k, [`${name}: the output gradient has shape `, dimsOf(gz, 4), " but the convolution's output has shape ", [B, O, "oh", "ow"]])}`;
+  if (op instanceof Conv2d) {
+    [x, wt] = [a0, a1];
+    sh.push(`  if (${x}_n[1] != ${wt}_n[1]) ${fail(k, [`${name}: the input (shape `, dimsOf(x, 4), ") has ", { v: `${x}_n[1]` }, " channels but the filters (shape ", dimsOf(wt, 4), ") expect ", { v: `${wt}_n[1]` }])}`);
+    sh.push(convAxis(op, k, 0, `${x}_n[2]`, `${wt}_n[2]`, "oh"), convAxis(op, k, 1, `${x}_n[3]`, `${wt}_n[3]`, "ow"));
+    sh.push(`  ${o}_n[0] = ${x}_n[0]; ${o}_n[1] = ${wt}_n[0]; ${o}_n[2] = oh; ${o}_n[3] = ow;`);
+    geom = { B: `${x}_n[0]`, C: `${x}_n[1]`, H: `${x}_n[2]`, W: `${x}_n[3]`, O: `${wt}_n[0]`, KH: `${wt}_n[2]`, KW: `${wt}_n[3]`, OH: `${o}_n[2]`, OW: `${o}_n[3]` };
+  } else if (op instanceof Conv2dGradInputs) {
+    [wt, gz] = [a0, a1];
+    sh.push(...readSizes(w, k, name, node.inputs.slice(2), ["sz0", "sz1"], ["input rows", "input cols"]).map((l) => `  ${l}`));
+    // the input's shape: [gz's batch, the filters' channels, sz0, sz1]
+    sh.push(convAxis(op, k, 0, "sz0", `${wt}_n[2]`, "oh"), convAxis(op, k, 1, "sz1", `${wt}_n[3]`, "ow"));
+    sh.push(topgrad(`${gz}_n[0]`, `${wt}_n[0]`));
+    sh.push(`  if (sz0 < 0 || sz1 < 0) ${fail(k, [`${name}: negative input size (`, { v: "sz0" }, ", ", { v: "sz1" }, ")"])}`);
+    sh.push(`  ${o}_n[0] = ${gz}_n[0]; ${o}_n[1] = ${wt}_n[1]; ${o}_n[2] = sz0; ${o}_n[3] = sz1;`);
+    geom = { B: `${gz}_n[0]`, C: `${wt}_n[1]`, H: `${o}_n[2]`, W: `${o}_n[3]`, O: `${wt}_n[0]`, KH: `${wt}_n[2]`, KW: `${wt}_n[3]`, OH: `${gz}_n[2]`, OW: `${gz}_n[3]` };
+  } else {
+    [x, gz] = [a0, a1];
+    sh.push(...readSizes(w, k, name, node.inputs.slice(2), ["sz0", "sz1"], ["kernel rows", "kernel cols"]).map((l) => `  ${l}`));
+    sh.push(convAxis(op, k, 0, `${x}_n[2]`, "sz0", "oh"), convAxis(op, k, 1, `${x}_n[3]`, "sz1", "ow"));
+    sh.push(topgrad(`${x}_n[0]`, `${gz}_n[1]`));
+    sh.push(`  ${o}_n[0] = ${gz}_n[1]; ${o}_n[1] = ${x}_n[1]; ${o}_n[2] = sz0; ${o}_n[3] = sz1;`);
+    geom = { B: `${x}_n[0]`, C: `${x}_n[1]`, H: `${x}_n[2]`, W: `${x}_n[3]`, O: `${gz}_n[1]`, KH: `${o}_n[2]`, KW: `${o}_n[3]`, OH: `${gz}_n[2]`, OW: `${gz}_n[3]` };
+  }
+  sh.push(`  ${contiguousStrides(o, 4, k, sq(name))}`, `}`);
+  w.shape.push(sh.join("\n"));
+
+  // Kernel: a function over one thread's share of the images (an orphaned `omp for`: called in a
+  // parallel region it is shared out, called directly it runs whole; see codegen.ts genElemwise).
+  // Temporaries are the node's own (allocated and freed here, whatever happens).
+  const fn = `${w.fn}_k${w.helperCount++}`;
+  const locals = convLocals(op, geom);
+  const xstr = `  const int64_t xs0 = ${x}_s[0], xs1 = ${x}_s[1], xs2 = ${x}_s[2], xs3 = ${x}_s[3];`;
+  const head = (args: string, what: string): string => `static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S, ${T} *colbuf, int64_t colsz, ${args}, int *fail) { /* node ${k}: ${what} */`;
+  const gemmFail = [`#pragma omp atomic write`, `      *fail = 1;`];
+  const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, locals];
+  r.push(`  ${T} *colbuf = NULL, *wp_c = NULL, *gzp_c = NULL, *parts = NULL; int fail = 0; (void)wp_c; (void)gzp_c; (void)parts;`);
+  r.push(`  if (th_size(4, ${o}_n) > 0) {`);
+  // Threads over the images when there are enough MACs and either each image's product is too
+  // small for the GEMM's own threads or there is an image for every thread.
+  r.push(`    const int64_t macs = O * OHW * CK; const int mt = th_omp_max_threads();`);
+  r.push(`    const int nth = (B > 1 && (double)B * (double)macs >= ${w.opts.ompMinSize * MACS_PER_ELEMENT}.0 && (macs < ${GEMM_OMP_MIN} || B >= mt)) ? (mt < B ? mt : (int)B) : 1;`);
+  r.push(`    int64_t colsz = 0, colbytes = 0;`);
+  r.push(`    if (__builtin_mul_overflow(CK, OHW, &colsz) || __builtin_mul_overflow(colsz, (int64_t)sizeof(${T}) * nth, &colbytes) || !(colbuf = (${T} *)th_alloc(colbytes))) fail = 1;`);
+  let h: string[];
+  if (op instanceof Conv2d) {
+    r.push(`    ${contiguousOperand(T, wt, 4, "wp")}`);
+    h = [
+      head(`const ${T} *wp`, "im2col + GEMM per image"),
+      locals,
+      xstr,
+      `  ${T} *col = colbuf + (int64_t)th_omp_thread_num() * colsz;`,
+      `#pragma omp for schedule(static)`,
+      `  for (int64_t b = 0; b < B; b++) {`,
+      `    const ${T} *xb = ${x} + b * xs0;`,
+      im2col(op, T),
+      `    if (th_gemm_${s}(O, OHW, CK, 1, wp, CK, 1, col, OHW, 1, 0, ${o} + b * O * OHW)) {`,
+      ...gemmFail,
+      `    }`,
+      `  }`,
+      `}`,
+    ];
+    r.push(`    if (!fail) {`, teamCall(`${fn}(S, colbuf, colsz, wp, &fail);`), `    }`);
+  } else if (op instanceof Conv2dGradInputs) {
+    r.push(`    ${contiguousOperand(T, wt, 4, "wp")}`, `    ${contiguousOperand(T, gz, 4, "gzp")}`);
+    h = [
+      head(`const ${T} *wp, const ${T} *gzp`, "GEMM + col2im per image"),
+      locals,
+      `  ${T} *col = colbuf + (int64_t)th_omp_thread_num() * colsz;`,
+      `#pragma omp for schedule(static)`,
+      `  for (int64_t b = 0; b < B; b++) {`,
+      `    ${T} *gb = ${o} + b * C * H * W;`,
+      `    for (int64_t q = 0; q < C * H * W; q++) gb[q] = 0;`,
+      `    if (th_gemm_${s}(CK, OHW, O, 1, wp, 1, CK, gzp + b * O * OHW, OHW, 1, 0, col)) {`,
+      ...gemmFail,
+      `      continue;`,
+      `    }`,
+      col2im(op, T),
+      `  }`,
+      `}`,
+    ];
+    r.push(`    if (!fail) {`, teamCall(`${fn}(S, colbuf, colsz, wp, gzp, &fail);`), `    }`);
+  } else {
+    r.push(`    ${contiguousOperand(T, gz, 4, "gzp")}`);
+    // Partial sums per thread (the output itself on one thread), added in thread order.
+    r.push(`    const int64_t psz = O * CK; int used = 1; ${T} *acc0 = ${o};`);
+    r.push(`    if (!fail && nth > 1 && !(acc0 = parts = (${T} *)th_alloc((int64_t)sizeof(${T}) * psz * nth))) fail = 1;`);
+    h = [
+      head(`const ${T} *gzp, ${T} *parts, int64_t psz, int *used`, "im2col + GEMM per image, summed over the batch"),
+      locals,
+      xstr,
+      `  const int th = th_omp_thread_num(), nt = th_omp_num_threads(); if (th == 0) *used = nt;`,
+      `  ${T} *col = colbuf + (int64_t)th * colsz, *acc = parts + (int64_t)th * psz;`,
+      `  for (int64_t q = 0; q < psz; q++) acc[q] = 0;`,
+      `#pragma omp for schedule(static)`,
+      `  for (int64_t b = 0; b < B; b++) {`,
+      `    const ${T} *xb = ${x} + b * xs0;`,
+      im2col(op, T),
+      `    if (th_gemm_${s}(O, CK, OHW, 1, gzp + b * O * OHW, OHW, 1, col, 1, OHW, 1, acc)) {`,
+      ...gemmFail,
+      `    }`,
+      `  }`,
+      `}`,
+    ];
+    r.push(`    if (!fail) {`, teamCall(`${fn}(S, colbuf, colsz, gzp, acc0, psz, &used, &fail);`));
+    r.push(`      if (parts) for (int64_t q = 0; q < psz; q++) { ${T} a = parts[q]; for (int t = 1; t < used; t++) a += parts[(int64_t)t * psz + q]; ${o}[q] = a; }`, `    }`);
+  }
+  r.push(`  }`, `  free(colbuf); free(wp_c); free(gzp_c); free(parts);`, `  if (fail) goto oom;`, `}`);
+  const entry = r.join("\n");
+  w.helpers.set(entry, h.join("\n"));
+  w.run.push(entry);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pooling
+
+/** Shape-phase statement: int64 `out` = the pooled size of `size` along axis `a` (poolOutputSize). */
+function poolOutSize(op: PoolOp, a: 0 | 1, size: string, out: string): string {
+  const [ws, st, pad] = [op.ws[a], op.stride[a], op.pad[a]];
+  if (op.ignoreBorder) return `int64_t ${out} = ${fdiv(`${size} + ${2 * pad} - ${ws}`, String(st))} + 1; if (${out} < 0) ${out} = 0;`;
+  if (st >= ws) return `const int64_t ${out} = ${fdiv(`${size} - 1`, String(st))} + 1;`;
+  return `int64_t ${out} = ${fdiv(`${size} - 1 - ${ws}`, String(st))} + 1; if (${out} < 0) ${out} = 0; ${out} += 1;`;
+}
+
+/**
+ * Statements declaring window `idx`'s extent along axis `a` of an input of `size`: real elements
+ * [<p>s, <p>e) and the span in padded coordinates <p>n (perform's axisWindows).
+ */
+function poolWindow(op: PoolOp, a: 0 | 1, idx: string, size: string, p: string): string {
+  const [ws, st, pad] = [op.ws[a], op.stride[a], op.pad[a]];
+  return `const int64_t ${p}0 = ${idx} * ${st}, ${p}1 = ${p}0 + ${ws} < ${size} + ${2 * pad} ? ${p}0 + ${ws} : ${size} + ${2 * pad};
+        const int64_t ${p}s = (${p}0 > ${pad} ? ${p}0 : ${pad}) - ${pad}, ${p}e = (${p}1 < ${size} + ${pad} ? ${p}1 : ${size} + ${pad}) - ${pad}, ${p}n = ${p}1 - ${p}0; (void)${p}n;`;
+}
+
+/** The divisor of an average over the window (rows r*, cols c*), as a double; null for "sum". */
+function poolDivisor(op: PoolOp): string | null {
+  if (op.mode === "average_inc_pad") return `(double)(rn * cn)`;
+  if (op.mode === "average_exc_pad") return `(double)((re > rs ? re - rs : 0) * (ce > cs ? ce - cs : 0))`;
+  return null;
+}
+
+function genPool(w: SegmentWriter, node: Apply, k: number): boolean {
+  const op = node.op as PoolOp;
+  const name = String(op);
+  const out = node.outputs[0]!;
+  const o = w.name(out);
+  const T = ctype(dtypeOf(out));
+  const nd = ndimOf(out);
+  const lead = nd - 2;
+  const ins = node.inputs.map((v) => w.name(v));
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  // The pooled input's shape (x, or for AveragePoolGrad gz's leading axes and the sizes).
+  let inDims: string[];
+  if (op instanceof AveragePoolGrad) {
+    sh.push(...readSizes(w, k, name, node.inputs.slice(1), ["sz0", "sz1"], ["input rows", "input cols"]).map((l) => `  ${l}`));
+    sh.push(`  if (sz0 < 0 || sz1 < 0) ${fail(k, [`${name}: negative input size (`, { v: "sz0" }, ", ", { v: "sz1" }, ")"])}`);
+    inDims = [...dimsOf(ins[0]!, nd).slice(0, lead), "sz0", "sz1"];
+  } else inDims = dimsOf(ins[0]!, nd);
+  const [H, W] = [inDims[lead]!, inDims[lead + 1]!];
+  sh.push(`  ${poolOutSize(op, 0, H, "pr")}`, `  ${poolOutSize(op, 1, W, "pc")}`);
+  const pooled = [...inDims.slice(0, lead), "pr", "pc"];
+  const checkPooled = (v: string, what: string): string => {
+    const cond = pooled.map((d, i) => `${v}_n[${i}] != ${d}`).join(" || ");
+    return `  if (${cond}) ${fail(k, [`${name}: the ${what} has shape `, dimsOf(v, nd), " but pooling an input of shape ", inDims, " gives ", pooled])}`;
+  };
+  let outDims: string[];
+  if (op instanceof Pool) {
+    outDims = pooled;
+    if (op.mode === "max") {
+      // perform's error for a window that holds only padding, at the first output that has one
+      const some = [...inDims.slice(0, lead), "pr", "pc"].map((d) => `${d} > 0`).join(" && ");
+      sh.push(`  if (${some}) { int64_t er = -1, ec = -1;`);
+      sh.push(`    for (int64_t r = 0; r < pr && er < 0; r++) { ${poolWindow(op, 0, "r", H, "r")} if (re <= rs) er = r; }`);
+      sh.push(`    for (int64_t c = 0; c < pc && ec < 0; c++) { ${poolWindow(op, 1, "c", W, "c")} if (ce <= cs) ec = c; }`);
+      sh.push(`    if (er >= 0 || ec >= 0) { const int64_t fr = er == 0 || ec >= 0 ? 0 : er, fc = er == 0 ? 0 : ec >= 0 ? ec : 0;`);
+      sh.push(`      ${fail(k, [`${name}: output (`, { v: "fr" }, ", ", { v: "fc" }, ") of an input of shape ", inDims, " pools a window that holds only padding"])} } }`);
+    }
+  } else if (op instanceof MaxPoolGrad) {
+    sh.push(checkPooled(ins[1]!, "pooled maximum"), checkPooled(ins[2]!, "output gradient"));
+    outDims = inDims;
+  } else if (op instanceof MaxPoolGradGrad) {
+    sh.push(checkPooled(ins[1]!, "pooled maximum"));
+    sh.push(`  if (${inDims.map((d, i) => `${ins[2]}_n[${i}] != ${d}`).join(" || ")}) ${fail(k, [`${name}: the gradient has shape `, dimsOf(ins[2]!, nd), " but the input has ", inDims])}`);
+    outDims = pooled;
+  } else {
+    sh.push(checkPooled(ins[0]!, "output gradient"));
+    outDims = inDims;
+  }
+  outDims.forEach((d, i) => sh.push(`  ${o}_n[${i}] = ${d};`));
+  sh.push(`  ${contiguousStrides(o, nd, k, sq(name))}`, `}`);
+  w.shape.push(sh.join("\n"));
+
+  // Kernel: planes (the leading axes) on threads; each reads its strided inputs in place.
+  const fn = `${w.fn}_k${w.helperCount++}`;
+  const strided = op instanceof AveragePoolGrad ? [0] : [0, 1, 2].slice(0, node.inputs.length);
+  const h: string[] = [`static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S) { /* node ${k}: pooling windows, planes on threads */`];
+  const inShape = op instanceof AveragePoolGrad ? `${o}_n` : `${ins[0]}_n`;
+  h.push(`  const int64_t H = ${inShape}[${lead}], W = ${inShape}[${lead + 1}], PR = ${op instanceof Pool || op instanceof MaxPoolGradGrad ? o : ins[op instanceof AveragePoolGrad ? 0 : 1]}_n[${lead}], PC = ${op instanceof Pool || op instanceof MaxPoolGradGrad ? o : ins[op instanceof AveragePoolGrad ? 0 : 1]}_n[${lead + 1}];`);
+  h.push(`  const int64_t planes = th_size(${lead}, ${o}_n); (void)H; (void)W;`);
+  h.push(`#pragma omp for schedule(static)`);
+  h.push(`  for (int64_t p = 0; p < planes; p++) {`);
+  h.push(`    int64_t rem = p; ${strided.map((j) => `int64_t off${j} = 0;`).join(" ")} (void)rem;`);
+  for (let a = lead - 1; a >= 0; a--) {
+    h.push(`    { const int64_t q = rem % ${o}_n[${a}]; rem /= ${o}_n[${a}]; ${strided.map((j) => `off${j} += q * ${ins[j]}_s[${a}];`).join(" ")} }`);
+  }
+  for (const j of strided) h.push(`    const ${ctype(dtypeOf(node.inputs[j]!))} *in${j} = ${ins[j]} + off${j}; const int64_t sr${j} = ${ins[j]}_s[${lead}], sc${j} = ${ins[j]}_s[${lead + 1}]; (void)sr${j}; (void)sc${j};`);
+  const scatter = op instanceof MaxPoolGrad || op instanceof AveragePoolGrad;
+  h.push(scatter ? `    ${T} *po = ${o} + p * H * W; for (int64_t q = 0; q < H * W; q++) po[q] = 0;` : `    ${T} *po = ${o} + p * PR * PC;`);
+  h.push(`    for (int64_t r = 0; r < PR; r++) {`, `      ${poolWindow(op, 0, "r", "H", "r")}`, `      for (int64_t c = 0; c < PC; c++) {`, `        ${poolWindow(op, 1, "c", "W", "c")}`);
+  const at = (j: number, i: string, c: string): string => `in${j}[${i} * sr${j} + ${c} * sc${j}]`;
+  const isMax = (v: string): string => `(${v} == m || (m != m && ${v} != ${v}))`;
+  const div = poolDivisor(op);
+  const body: string[] = [];
+  if (op instanceof Pool && op.mode === "max") {
+    // the first maximum, or the first NaN (the shape phase proved every window non-empty)
+    body.push(`${T} bv = ${at(0, "rs", "cs")};`);
+    body.push(`for (int64_t i = rs; i < re && bv == bv; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = ${at(0, "i", "j")}; if (v > bv || v != v) { bv = v; if (v != v) break; } }`);
+    body.push(`po[r * PC + c] = bv;`);
+  } else if (op instanceof Pool) {
+    body.push(`double s = 0; for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) s += (double)${at(0, "i", "j")};`);
+    body.push(`po[r * PC + c] = (${T})(${div ? `s / ${div}` : "s"});`);
+  } else if (op instanceof MaxPoolGrad) {
+    body.push(`const ${T} m = ${at(1, "r", "c")}, g = ${at(2, "r", "c")};`);
+    body.push(`for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = ${at(0, "i", "j")}; if ${isMax("v")} po[i * W + j] += g; }`);
+  } else if (op instanceof MaxPoolGradGrad) {
+    body.push(`const ${T} m = ${at(1, "r", "c")}; double s = 0;`);
+    body.push(`for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = ${at(0, "i", "j")}; if ${isMax("v")} s += (double)${at(2, "i", "j")}; }`);
+    body.push(`po[r * PC + c] = (${T})s;`);
+  } else {
+    body.push(`const ${T} g = (${T})((double)${at(0, "r", "c")}${div ? ` / ${div}` : ""});`);
+    body.push(`for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) po[i * W + j] += g;`);
+  }
+  h.push(...body.map((l) => `        ${l}`), `      }`, `    }`, `  }`, `}`);
+  // threads past the elementwise threshold (counting the bigger side: input or output)
+  const big = `th_size(${nd}, ${inShape}) + th_size(${nd}, ${o}_n) >= ${w.opts.ompMinSize} && th_size(${lead}, ${o}_n) > 1`;
+  const entry = [`{ /* node ${k}: ${sq(node.toString())} */`, `  if (${big}) {`, `#pragma omp parallel`, `    ${fn}(S);`, `  } else ${fn}(S);`, `}`].join("\n");
+  w.helpers.set(entry, h.join("\n"));
+  w.run.push(entry);
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+
+/** Every operand and the output in one float dtype (the GEMM and the kernels' one element type). */
+function oneFloat(node: Apply, tensors: readonly Variable[]): boolean {
+  const d = dtypeOf(node.outputs[0]!);
+  return isF(d) && tensors.every((v) => v.type instanceof TensorType && dtypeOf(v) === d);
+}
+
+registerCGenerator({
+  matches(node: Apply): boolean {
+    const op = node.op;
+    if (!(op instanceof Conv2d || op instanceof Conv2dGradInputs || op instanceof Conv2dGradWeights)) return false;
+    const bm = op.borderMode;
+    if (!small([...op.subsample, ...op.filterDilation, ...(typeof bm === "string" ? [] : bm)])) return false;
+    if (!oneFloat(node, node.inputs.slice(0, 2))) return false;
+    return op instanceof Conv2d || node.inputs.slice(2).every((v) => shapeComputable(v));
+  },
+  generate: genConv,
+});
+
+registerCGenerator({
+  matches(node: Apply): boolean {
+    const op = node.op;
+    if (!(op instanceof Pool || op instanceof MaxPoolGrad || op instanceof MaxPoolGradGrad || op instanceof AveragePoolGrad)) return false;
+    if (!small([...op.ws, ...op.stride, ...op.pad])) return false;
+    if (op instanceof AveragePoolGrad) return oneFloat(node, [node.inputs[0]!]) && node.inputs.slice(1).every((v) => shapeComputable(v));
+    return oneFloat(node, node.inputs);
+  },
+  generate: genPool,
+});
