@@ -98,6 +98,8 @@ export function formatReport(r: Report, version: string, gemm: GemmMeasure | str
   for (const s of r.blas.skipped) row("skipped", `${s.path}: ${s.reason}`);
   if (typeof gemm === "string") row("gemm", `not measured: ${gemm}`);
   else if (gemm) row("gemm", `${gemm.gflops.toFixed(1)} GFLOP/s (${gemm.dtype} ${gemm.n}x${gemm.n}x${gemm.n} dot, ${gemm.calls} calls in ${gemm.seconds.toFixed(2)} s, linker=${gemm.linker})`);
+  L.push("", "Memory");
+  row("heap reuse", r.heap.reuseMb > 0 ? `up to ${r.heap.reuseMb} MiB of freed array memory is reused (lib.host_reuse_mb): fresh outputs cost no page faults` : `off: ${r.heap.reason}`);
   L.push("", "CUDA");
   row("driver", r.cuda.driver ?? "libcuda.so.1 not found");
   row("nvrtc", r.cuda.nvrtc.length > 0 ? r.cuda.nvrtc.join(", ") : "libnvrtc.so* not found");

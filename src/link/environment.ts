@@ -17,6 +17,7 @@ import { config, FLAG_NAMES, flagSource, formatSource } from "../config/index.js
 import { cCompilerStatus, compileFlags, blasReport, openmpStatus } from "./c/compiler.js";
 import { compiledir, listEntries, verifyCache } from "./cache.js";
 import { findCudaDriver, requireUsableDevice } from "./device/index.js";
+import { tuneHostHeap } from "./host_heap.js";
 
 export interface EnvironmentReport {
   readonly node: { readonly version: string; readonly platform: string; readonly arch: string };
@@ -40,6 +41,8 @@ export interface EnvironmentReport {
     readonly how: string;
     readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>;
   };
+  /** The process heap's reuse of freed array memory (lib.host_reuse_mb, src/link/host_heap.ts). */
+  readonly heap: { readonly reuseMb: number; readonly reason: string };
   readonly cuda: {
     readonly searched: readonly string[];
     readonly driver: string | null;
@@ -216,6 +219,7 @@ export function report(): EnvironmentReport {
       openmp: { enabled: config.openmp === true, ok: omp.ok, reason: omp.reason },
     },
     blas,
+    heap: tuneHostHeap(),
     cuda,
     webgpu,
     cache,

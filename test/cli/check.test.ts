@@ -68,7 +68,11 @@ describe("theano-ts check", () => {
     expect(j.cuda.backendBuilt).toBe(false);
     expect(j.problems).toEqual([]);
     expect(j.flags.find((f) => f.name === "compiledir")?.source).toBe("set in code");
-    for (const k of ["koffi", "blas", "webgpu", "cache", "notes"]) expect(j).toHaveProperty(k);
+    for (const k of ["koffi", "blas", "webgpu", "cache", "notes", "heap"]) expect(j).toHaveProperty(k);
+    // issue 15.3: the heap's reuse of freed array memory, on by default where glibc has mallopt
+    const heap = j["heap"] as { reuseMb: number; reason: string };
+    if (process.platform === "linux" && heap.reason !== "not a glibc system") expect(heap.reuseMb).toBeGreaterThan(0);
+    else expect(heap.reuseMb).toBe(0);
     // The 1-second GEMM measurement through theano.function.
     const gemm = j["gemm"] as { gflops: number; calls: number; seconds: number; linker: string };
     expect(gemm.calls).toBeGreaterThan(0);

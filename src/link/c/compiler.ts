@@ -536,7 +536,9 @@ export function findBlas(): BlasInfo | null {
     }
   }
   const how = builtin
-    ? "blas.builtin is set: the built-in GEMM"
+    ? config.blas.builtin === true
+      ? "blas.builtin is set: the built-in GEMM"
+      : `the built-in GEMM, by default on CPUs it has a vector kernel for (here ${builtinGemmKernel()}): it shares the OpenMP threads, where a system BLAS's own pool competes with them; blas.builtin=False searches for a system BLAS`
     : flag !== ""
       ? info
         ? `blas.ldflags=${JSON.stringify(flag)} links (${info.interface} interface)`
