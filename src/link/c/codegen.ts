@@ -256,6 +256,11 @@ export class SegmentWriter {
     readonly opts: CodegenOptions,
     /** The segment's function name: its state struct is `struct <fn>_st`. */
     readonly fn: string,
+    /**
+     * The segment being written (its nodes, inputs, exports): a generator can tell whether a
+     * value is computed by this segment's kernels or readable already in the shape phase.
+     */
+    readonly segment?: Segment,
   ) {}
 
   name(v: Variable): string {
@@ -847,12 +852,12 @@ function genSoftmax(w: SegmentWriter, node: Apply<Softmax | LogSoftmax>, k: numb
  * is its input's shape entry; anything else is a segment input or an embedded constant, whose
  * memory is readable before any kernel runs (hasCGenerator admits nothing else).
  */
-function shapeScalar(w: SegmentWriter, v: Variable): string {
+export function shapeScalar(w: SegmentWriter, v: Variable): string {
   return w.shapeValues.get(v) ?? `${w.name(v)}[0]`;
 }
 
 /** A scalar input readable in the shape phase: a constant, a graph input or a Shape_i output. */
-function shapePhaseScalar(v: Variable): boolean {
+export function shapePhaseScalar(v: Variable): boolean {
   const t = ttype(v);
   return t !== null && t.ndim === 0 && (v.owner === null || v.owner.op instanceof ShapeI);
 }
@@ -1243,7 +1248,7 @@ function segmentSource(
   pos: Map<Apply, number>,
   opts: CodegenOptions,
 ): { decls: string; pieces: string[]; gemm: boolean } {
-  const w = new SegmentWriter(opts, seg.fn);
+  const w = new SegmentWriter(opts, seg.fn, seg);
   const nin = seg.inputs.length;
   const nex = seg.exports.length;
   const constLines: string[] = [];

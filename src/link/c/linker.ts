@@ -26,6 +26,7 @@ import { type DType, type TypedArray, itemsize } from "../../ndarray/dtype.js";
 import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
 import type { TensorType } from "../../tensor/type.js";
 import { Gemm } from "../../tensor/gemm.js";
+import { AdvancedIncSubtensor, IncSubtensor } from "../../tensor/subtensor.js";
 import { isCompiledirError, type LoadedModule, loadModule, warn } from "../cache.js";
 import { wrapNodeError } from "../errors.js";
 import { jsLinker } from "../js/linker.js";
@@ -403,7 +404,8 @@ function outOfBounds(v: Variable, shape: readonly number[], lo: number, hi: numb
 /** The segment input (index) that the node of export `v` may overwrite, or -1 (see `inplaceIn`). */
 function inplaceInput(v: Variable, inputs: readonly Variable[]): number {
   const node = v.owner;
-  if (!node || !(node.op instanceof Gemm) || !node.op.inplace) return -1;
+  // the in-place ops whose C generators write over the operand when it is handed over as the output
+  if (!node || !(node.op instanceof Gemm || node.op instanceof IncSubtensor || node.op instanceof AdvancedIncSubtensor) || !node.op.inplace) return -1;
   const destroyed = node.op.destroyMap.get(v.index)?.[0];
   return destroyed === undefined ? -1 : inputs.indexOf(node.inputs[destroyed]!);
 }

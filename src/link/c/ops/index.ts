@@ -3,5 +3,6 @@
  * "Backends"). Importing this module registers them with codegen.ts (`registerCGenerator`); the
  * C linker imports it. Add a family's file here with one import line.
  */
+import "./subtensor.js";
 import "./conv.js";
 export {};
