@@ -1,6 +1,8 @@
 /**
  * The public API of theano-ts (API.md), and nothing else.
  */
+import * as printingBase from "./printing/index.js";
+import { profileSummary } from "./compile/profile.js";
 export {
   TheanoError,
   InputError,
@@ -39,7 +41,11 @@ export { FunctionGraph } from "./graph/fgraph.js";
 export { TensorType, TensorVariable, TensorConstant } from "./tensor/index.js";
 export { grad } from "./gradient/index.js";
 export * as gradient from "./gradient/index.js";
-export * as printing from "./printing/index.js";
+/** `theano.printing`: debugprint, pp, and (API.md §10) profileSummary, every profiled function's tables. */
+export const printing = { ...printingBase, profileSummary };
+export type { DebugprintOptions, Printable, PpPrintable } from "./printing/index.js";
+export { ProfileStats } from "./compile/profile.js";
+export type { ProfileJSON } from "./compile/profile.js";
 export { debugprint, pp } from "./printing/index.js";
 export type { GradOptions, VerifyGradOptions } from "./gradient/index.js";
 /** The compile cache's management (`theano-ts cache list|verify|clear|cleanup`). */

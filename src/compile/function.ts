@@ -14,6 +14,7 @@
  * is one memcpy of each such variable per call (no allocation after the first call).
  */
 
+import { ProfileStats } from "./profile.js";
 import { config } from "../config/index.js";
 import { InputError, MissingInputError, TheanoError, TypeMismatchError, UnusedInputError } from "../errors.js";
 import { type Variable, ancestors } from "../graph/basic.js";
@@ -111,7 +112,8 @@ export interface TheanoFunction<R> {
   readonly outputs: readonly Out[];
   readonly fgraph: FunctionGraph;
   readonly mode: Mode;
-  readonly profile: unknown;
+  /** The profile of a function compiled with `profile` (option or flag), else undefined (API.md §10). */
+  readonly profile: ProfileStats | undefined;
   /**
    * Memory of the results (not the inputs): `staticPeakBytes` planned from static shapes (null
    * when some size is only known at run time), `lastPeakBytes` measured during the last call.
@@ -312,7 +314,19 @@ export function function_<O extends OutputsArg>(
   const rewriteTime = performance.now() - rewriteStart;
   // Ops with inner graphs (src/scan: Scan, IfElse) compile them with this function's mode.
   for (const node of fgraph.toposort()) if ((node.op as { compilesInnerGraph?: boolean }).compilesInnerGraph) node.tag.outerMode = mode;
-  const thunk = mode.linker().make(fgraph, { borrowed: outputs.map((o) => o.borrow) });
+  // The profiler (API.md §10): only a profiled function's backend times its nodes.
+  const linker = mode.linker();
+  const profiler = opts.profile ?? config.profile ? new ProfileStats(name, fgraph.toposort(), linker.name, config.profile_memory === true) : undefined;
+  const linkStart = performance.now();
+  const thunk = linker.make(fgraph, { borrowed: outputs.map((o) => o.borrow), ...(profiler ? { profiler } : {}) });
+  if (profiler) {
+    profiler.rewriteMs = rewriteTime;
+    profiler.linkMs = performance.now() - linkStart;
+    profiler.link = thunk.linkStats ?? null;
+    profiler.memoryPlan = thunk.memoryPlan ?? null;
+    // With the flag, every profiled function reports at exit, as Theano does.
+    if (config.profile) profiler.printAtExit();
+  }
 
   const nOut = outputs.length;
   const containers: Container[] = sharedVars.map((s) => s.container);
@@ -460,7 +474,16 @@ export function function_<O extends OutputsArg>(
     return single ? outVals[0] : outVals;
   };
 
-  const f = call as unknown as TheanoFunction<O extends ReadonlyArray<unknown> ? NDArray[] : NDArray>;
+  // A profiled function also times each whole call (an unprofiled one runs `call` as it is).
+  const profiledCall = (...args: unknown[]): unknown => {
+    const start = profiler!.beginCall();
+    try {
+      return call(...args);
+    } finally {
+      profiler!.endCall(start);
+    }
+  };
+  const f = (profiler ? profiledCall : call) as unknown as TheanoFunction<O extends ReadonlyArray<unknown> ? NDArray[] : NDArray>;
   Object.defineProperties(f, {
     name: { value: name },
     inputs: { value: Object.freeze(inputs) },
@@ -468,7 +491,7 @@ export function function_<O extends OutputsArg>(
     fgraph: { value: fgraph },
     memoryPlan: { get: () => thunk.memoryPlan },
     mode: { value: mode },
-    profile: { value: opts.profile ?? config.profile ? { rewriteTime } : undefined },
+    profile: { value: profiler },
     free: {
       value: () => {
         freed = true;

@@ -8,7 +8,7 @@ import type { FunctionGraph } from "../graph/fgraph.js";
 import type { Value, Variable } from "../graph/basic.js";
 import { wrapNodeError } from "./errors.js";
 import { planMemory } from "./memory.js";
-import type { Linker, Thunk } from "./types.js";
+import type { Linker, LinkOptions, Thunk } from "./types.js";
 
 /** For each node position, the variables whose last reader it is (outputs are never freed). */
 export function lastUses(fgraph: FunctionGraph, order = fgraph.toposort()): Variable[][] {
@@ -22,7 +22,8 @@ export function lastUses(fgraph: FunctionGraph, order = fgraph.toposort()): Vari
 
 export const pyLinker: Linker = {
   name: "py",
-  make(fgraph: FunctionGraph): Thunk {
+  make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk {
+    const profiler = opts?.profiler;
     const order = fgraph.toposort();
     const frees = lastUses(fgraph, order);
     const inputs = fgraph.inputs;
@@ -44,11 +45,13 @@ export const pyLinker: Linker = {
         const node = order[k]!;
         const args = node.inputs.map(get);
         let outs: Value[];
+        const t = profiler ? performance.now() : 0;
         try {
           outs = node.op.perform(node, args);
         } catch (e) {
           throw wrapNodeError(e, node, args);
         }
+        if (profiler) profiler.record(node, t, performance.now() - t);
         node.outputs.forEach((o, i) => {
           env.set(o, outs[i]);
           if (layout.fresh.has(o)) {

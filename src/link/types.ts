@@ -6,7 +6,7 @@
  */
 
 import type { FunctionGraph } from "../graph/fgraph.js";
-import type { Value, Variable } from "../graph/basic.js";
+import type { Apply, Value, Variable } from "../graph/basic.js";
 import type { MemoryPlan } from "./memory.js";
 
 export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
@@ -31,7 +31,31 @@ export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
    * small typed array at about 1 µs apiece: most of a tiny call). Absent or false: checked.
    */
   freshOutputs?: readonly boolean[];
+  /** How the thunk was made, for the profiler's compile-time split (milliseconds). */
+  linkStats?: LinkStats;
 };
+
+/** Where the linker's time went while making a thunk. */
+export interface LinkStats {
+  /** Generating code (JS source, C source). */
+  readonly codegenMs: number;
+  /** Compiling it (the C compiler); 0 when it came from the cache. */
+  readonly compileMs: number;
+  /** Loading compiled modules from the compile cache (disk or this process's memo). */
+  readonly cacheLoadMs: number;
+  /** Modules compiled and modules loaded from the cache. */
+  readonly compiled: number;
+  readonly cacheLoads: number;
+}
+
+/**
+ * Receives per-node timings when `theano.function` profiles (API.md §10): a backend reports
+ * each node it ran, on every call, with the call's clock (`performance.now()`) at its start and
+ * its duration in milliseconds. Nodes a backend fused into one kernel report the kernel's time.
+ */
+export interface NodeProfiler {
+  record(node: Apply, startMs: number, ms: number): void;
+}
 
 /** What `theano.function` tells a linker about how its results are used. */
 export interface LinkOptions {
@@ -40,6 +64,8 @@ export interface LinkOptions {
    * so the backend may hand out memory it overwrites on the next call (Theano's borrow).
    */
   readonly borrowed?: readonly boolean[];
+  /** Set when the function is profiled: the backend times its nodes (and only then). */
+  readonly profiler?: NodeProfiler;
 }
 
 export interface Linker {

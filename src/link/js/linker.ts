@@ -23,7 +23,7 @@ import { fusedReduceKernelSource } from "../../tensor/fused_reduce_js.js";
 import type { TensorType } from "../../tensor/type.js";
 import { wrapNodeError } from "../errors.js";
 import { planMemory } from "../memory.js";
-import type { Linker, Thunk } from "../types.js";
+import type { Linker, LinkOptions, Thunk } from "../types.js";
 
 /** Free buffers by dtype and length, reused across nodes and calls. */
 class BufferPool {
@@ -71,6 +71,9 @@ export interface Runtime {
   readonly wrap: typeof wrapNodeError;
   /** Filled by each call: the peak bytes of results held at once (see src/link/memory.ts). */
   readonly memory: { lastPeakBytes: number | null };
+  /** Profiled functions only: the clock, and the report of node k that started at t. */
+  readonly now: () => number;
+  readonly rec: (k: number, t: number) => void;
 }
 
 const toBig = (r: number): bigint => (Number.isFinite(r) ? BigInt(Math.trunc(r)) : 0n);
@@ -159,7 +162,7 @@ export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): str
 }
 
 /** The whole generated program for a graph, plus what it needs at run time. */
-export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[]; constants: Value[]; staticPeakBytes: number | null; buffers: number; freshOutputs: boolean[] } {
+export function generate(fgraph: FunctionGraph, profile = false): { source: string; nodes: Apply[]; constants: Value[]; staticPeakBytes: number | null; buffers: number; freshOutputs: boolean[] } {
   const order = fgraph.toposort();
   const ids = new Map<Variable, string>();
   const constants: Value[] = [];
@@ -193,6 +196,8 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
     const outNames = node.outputs.map(name);
     body.push(`  // node ${k}: ${node.toString().replace(/\*\//g, "* /")}`);
     body.push(`  let ${outNames.join(", ")};`);
+    // A profiled function times each node (rt.rec reports it to the profiler).
+    if (profile) body.push(`  const t${k} = rt.now();`);
     if (node.op instanceof Elemwise || node.op instanceof FusedReduce) {
       // Nodes with the same op, dtypes and static layout share one kernel.
       const src = node.op instanceof FusedReduce ? fusedReduceKernelSource(node as Apply<FusedReduce>, "KERNEL") : elemwiseKernelSource(node as Apply<Elemwise>, "KERNEL");
@@ -211,6 +216,7 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
       body.push(`  try { [${outNames.join(", ")}] = nodes[${k}].op.perform(nodes[${k}], [${argNames.join(", ")}]); }`);
     }
     body.push(`  catch (e) { throw rt.wrap(e, nodes[${k}], [${argNames.join(", ")}]); }`);
+    if (profile) body.push(`  rt.rec(${k}, t${k});`);
     // Memory accounting: fresh results count until their memory (and every alias) is dead.
     const born = node.outputs.filter((o) => layout.fresh.has(o)).map((o) => bytes(name(o)));
     if (born.length > 0) body.push(`  mem += ${born.join(" + ")}; if (mem > peak) peak = mem;`);
@@ -254,8 +260,10 @@ export function generate(fgraph: FunctionGraph): { source: string; nodes: Apply[
 
 export const jsLinker: Linker = {
   name: "js",
-  make(fgraph: FunctionGraph): Thunk {
-    const { source, nodes, constants, staticPeakBytes, buffers, freshOutputs } = generate(fgraph);
+  make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk {
+    const t0 = performance.now();
+    const profiler = opts?.profiler;
+    const { source, nodes, constants, staticPeakBytes, buffers, freshOutputs } = generate(fgraph, profiler !== undefined);
     const rt: Runtime = {
       NDArray,
       checkShapes: Elemwise.checkShapes,
@@ -264,6 +272,8 @@ export const jsLinker: Linker = {
       $: { ...M, toBig },
       wrap: wrapNodeError,
       memory: { lastPeakBytes: null },
+      now: () => performance.now(),
+      rec: profiler ? (k, t) => profiler.record(nodes[k]!, t, performance.now() - t) : () => {},
     };
     const constNames = constants.map((_c, i) => `c${i}`);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
@@ -272,6 +282,7 @@ export const jsLinker: Linker = {
     const thunk: Thunk = (inputs: readonly Value[]): Value[] => run(inputs);
     thunk.source = source;
     thunk.freshOutputs = freshOutputs;
+    thunk.linkStats = { codegenMs: performance.now() - t0, compileMs: 0, cacheLoadMs: 0, compiled: 0, cacheLoads: 0 };
     thunk.free = () => rt.pool.clear();
     thunk.memoryPlan = {
       staticPeakBytes,
