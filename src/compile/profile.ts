@@ -67,7 +67,7 @@ export class ProfileStats implements NodeProfiler {
 
   constructor(
     readonly name: string,
-    /** The compiled graph's nodes in execution order (toposort): the Apply table's indices. */
+    /** The compiled graph's nodes in execution order (toposort): the Apply table's ids ("-" for a node a backend made, such as the parts of a fused reduction the C backend runs as two kernels). */
     readonly order: readonly Apply[],
     readonly linker: string,
     /** Whether the memory section is wanted (`profile_memory`). */
@@ -195,7 +195,7 @@ export class ProfileStats implements NodeProfiler {
     const shown = j.nodes.slice(0, opts.nodes ?? 20);
     for (const n of shown) {
       cum += n.share;
-      L.push(`  ${pct(n.share)} ${pct(cum)} ${s(n.ms)} ${s(n.msPerCall)} ${String(n.calls).padStart(6)} ${String(n.index).padStart(4)}   ${n.node.length > 160 ? `${n.node.slice(0, 157)}...` : n.node}`);
+      L.push(`  ${pct(n.share)} ${pct(cum)} ${s(n.ms)} ${s(n.msPerCall)} ${String(n.calls).padStart(6)} ${(n.index < 0 ? "-" : String(n.index)).padStart(4)}   ${n.node.length > 160 ? `${n.node.slice(0, 157)}...` : n.node}`);
     }
     if (j.nodes.length > shown.length) L.push(`   ... (remaining ${j.nodes.length - shown.length} Apply instances account for ${pct(j.nodes.slice(shown.length).reduce((a, n) => a + n.share, 0)).trim()} of the time)`);
     if (j.calls === 0) L.push("", "  (no calls yet)");

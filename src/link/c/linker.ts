@@ -78,6 +78,8 @@ interface SegmentCall {
   readonly oshape: Float64Array;
   readonly err: Uint8Array;
   readonly capBase: number;
+  /** Where a profiled module adds each node's milliseconds (codegen `metaLayout`). */
+  readonly profBase: number;
   readonly inSlots: readonly number[];
   readonly inNd: readonly number[];
   readonly inDtypes: readonly DType[];
@@ -144,7 +146,10 @@ const cAutoLinker: Linker = {
 function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk {
   const blas = findBlas();
   const useBlas = blas !== null && blas.interface === "cblas";
-  const program = generateC(fgraph, { blas: useBlas, ompMinSize: Number(config.openmp_elemwise_minsize) });
+  const profiler = opts?.profiler;
+  const linkStart = performance.now();
+  const program = generateC(fgraph, { blas: useBlas, ompMinSize: Number(config.openmp_elemwise_minsize), profile: profiler !== undefined });
+  const codegenMs = performance.now() - linkStart;
   if (auto && program.source.length > C_AUTO_MAX_SOURCE) {
     const mb = (n: number): string => (n / 1e6).toFixed(1);
     warn(
@@ -178,10 +183,13 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   const reusable = new Set<Variable>(fgraph.outputs.filter((o) => fgraph.outputs.every((p, k) => p !== o || borrowed[k] === true)));
   let mod: LoadedModule | null = null;
   const calls = new Map<Segment, SegmentCall>();
+  let buildMs = 0;
   if (program.segments.length > 0) {
+    const buildStart = performance.now();
     mod = buildModule(program.source, useBlas ? blas!.ldflags : []);
+    buildMs = performance.now() - buildStart;
     for (const seg of program.segments) {
-      const { size, capBase, oshapeSize } = metaLayout(seg);
+      const { size, capBase, oshapeSize, profBase } = metaLayout(seg, profiler !== undefined);
       const meta = new Float64Array(Math.max(1, size));
       const oshape = new Float64Array(oshapeSize);
       const err = new Uint8Array(ERR_LEN);
@@ -200,6 +208,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         oshape,
         err,
         capBase,
+        profBase,
         inSlots: seg.inputs.map(slotOf),
         inNd: seg.inputs.map(ndimOf),
         inDtypes: seg.inputs.map(dtypeOf),
@@ -236,17 +245,32 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         const node = st.node;
         const args = node.inputs.map((v) => env[slot.get(v)!]);
         let outs: Value[];
+        const t = profiler ? performance.now() : 0;
         try {
           outs = node.op.perform(node, args);
         } catch (e) {
           throw wrapNodeError(e, node, args);
         }
+        if (profiler) profiler.record(node, t, performance.now() - t);
         node.outputs.forEach((o, i) => (env[slot.get(o)!] = outs[i]));
+      } else if (profiler) {
+        // The module timed each node's kernels into its meta slots: report them, in order.
+        const c = st.call!;
+        let t = performance.now();
+        runSegment(c, env, order);
+        c.seg.nodes.forEach((n, j) => {
+          const ms = c.meta[c.profBase + j]!;
+          c.meta[c.profBase + j] = 0;
+          profiler.record(n, t, ms);
+          t += ms;
+        });
       } else runSegment(st.call!, env, order);
     }
     return outSlots.map((s) => env[s]);
   };
   thunk.source = program.source;
+  const fromCache = mod?.fromCache === true;
+  thunk.linkStats = { codegenMs, compileMs: mod && !fromCache ? buildMs : 0, cacheLoadMs: fromCache ? buildMs : 0, compiled: mod && !fromCache ? 1 : 0, cacheLoads: fromCache ? 1 : 0 };
   // The inputs whose memory a call may write (issue 13.1): those of in-place host nodes, and
   // those `overwritable` may hand a segment as an export's buffer (the `inplaceIn` exports); C
   // computes every other in-place op into fresh memory, so e.g. an in-place elementwise update
