@@ -22,4 +22,4 @@ export THEANO_FLAGS="cmodule.sanitize=True,gcc.cxxflags=-O1,cxx=$CC,compiledir=$
 export LD_PRELOAD="$ASAN_LIB${LD_PRELOAD:+ $LD_PRELOAD}"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allocator_may_return_null=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-exec npx vitest run test/link/c/agreement.test.ts test/link/c/agreement_elemwise.test.ts test/link/c/support.test.ts test/link/c/host_ops.test.ts test/link/c/borrow.test.ts test/link/c/inplace.test.ts test/link/c/threads.test.ts test/link/c/fuzz_fixes.test.ts test/compile/input_safety.test.ts test/link/c/unload.test.ts test/compile/free.test.ts test/link/c/ops_conv.test.ts "$@"
+exec npx vitest run test/link/c/agreement.test.ts test/link/c/agreement_elemwise.test.ts test/link/c/support.test.ts test/link/c/host_ops.test.ts test/link/c/borrow.test.ts test/link/c/inplace.test.ts test/link/c/threads.test.ts test/link/c/fuzz_fixes.test.ts test/link/c/ops_subtensor.test.ts test/compile/input_safety.test.ts test/link/c/unload.test.ts test/compile/free.test.ts test/link/c/ops_conv.test.ts "$@"

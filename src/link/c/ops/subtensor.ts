@@ -302,7 +302,7 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
     });
     r.push(`    }`, `  }`);
     // x copied into the output unless the output is x's own memory (in place)
-    r.push(`  if ((const void *)op != (const void *)xp) { if (th_contiguous(${nd}, ${X}_n, ${X}_s)) memcpy(op, xp, (size_t)th_size(${nd}, ${X}_n) * sizeof(${T})); else th_copy_strided(sizeof(${T}), ${nd}, ${X}_n, ${X}_s, xp, op); }`);
+    r.push(`  if ((const void *)op != (const void *)xp && th_size(${nd}, ${X}_n) > 0) { if (th_contiguous(${nd}, ${X}_n, ${X}_s)) memcpy(op, xp, (size_t)th_size(${nd}, ${X}_n) * sizeof(${T})); else th_copy_strided(sizeof(${T}), ${nd}, ${X}_n, ${X}_s, xp, op); }`);
   }
   // loop constants
   r.push(`  const int64_t tb = ${O}_tb; (void)tb;`);
