@@ -294,16 +294,18 @@ describe.skipIf(!cCompilerStatus().ok)("indexing in generated C", () => {
     const x = T.lmatrix("x");
     const i = T.lvector("i");
     for (const mode of ["inc", "set"] as const) {
-      // y is a view of x's first rows; the second scatter's index array is a row of x
+      // y is a view of x's first rows (row 1 is written before y's row 1 is read); the second
+      // scatter's index array is row 0 of x, which its first write overwrites (read directly, the
+      // next index would be 2 instead of 1)
       const outs = [
         new AdvancedIncSubtensor(["array"], mode, true).makeNode(x, x.get(":2"), i).outputs[0]!,
-        new AdvancedIncSubtensor(["array"], mode, true).makeNode(x, x.get(":3", 0).mul(0).add(7), x.get(0)).outputs[0]!,
+        new AdvancedIncSubtensor(["array"], mode, true).makeNode(x, x.get(":3", 0).mul(0).add(2), x.get(0)).outputs[0]!,
       ];
       for (const [k, out] of outs.entries()) {
         const thunk = cLinker.make(new FunctionGraph([x, i], [out]));
-        const xv = theano.array([[1, 2, 0], [3, 4, 1], [5, 6, 2]], "int64");
-        const iv = theano.array([2, 2], "int64");
-        const want = out.owner!.op.perform(out.owner!, [xv.copy(), (k === 0 ? xv.slice([0, 2]) : theano.array([7, 7, 7], "int64")).copy(), k === 0 ? iv : xv.slice(0).copy()])[0] as NDArray;
+        const xv = theano.array([[0, 1, 0], [3, 4, 1], [5, 6, 2]], "int64");
+        const iv = theano.array([1, 0], "int64");
+        const want = out.owner!.op.perform(out.owner!, [xv.copy(), (k === 0 ? xv.slice([0, 2]) : theano.array([2, 2, 2], "int64")).copy(), k === 0 ? iv : xv.slice(0).copy()])[0] as NDArray;
         const got = thunk([xv, iv])[0] as NDArray;
         expect(got.data.buffer === xv.data.buffer).toBe(true);
         expectClose(got, want);
