@@ -9,7 +9,8 @@
  * hundreds of thousands of nodes never hit the call-stack limit.
  */
 
-import { TheanoError } from "../errors.js";
+import { config } from "../config/index.js";
+import { TheanoError, TypeMismatchError, warn } from "../errors.js";
 
 let nextId = 1;
 
@@ -185,6 +186,29 @@ export class Constant<T extends Type = Type> extends Variable<T> {
 
 export const isConstant = (v: Variable): boolean => v.isConstant;
 
+/** User lines already warned about by `warn_float64=warn` (once each: graphs are cloned when compiled). */
+const float64Warned = new Set<string>();
+
+/**
+ * `warn_float64` (issue 16.6, Theano's flag): a node that makes a float64 result while floatX is
+ * float32 is reported with the user's line that created it — an accidental upcast (a float64
+ * constant, a `T.dvector` mixed in) silently doubles the memory and halves the speed of a
+ * float32 model. `warn` warns once per line; `raise` throws a TypeMismatchError there.
+ */
+function checkFloat64(node: Apply): void {
+  if (config.floatX !== "float32") return;
+  if (!node.outputs.some((o) => (o.type as { dtype?: string }).dtype === "float64")) return;
+  const where = node.trace.where;
+  const msg =
+    `${String(node.op)} makes a float64 result while floatX=float32 (warn_float64=${config.warn_float64})${where ? `, at ${where}` : ""}: ` +
+    `one of its inputs is float64 (${node.inputs.map((v) => `${v.label}: ${String(v.type)}`).join(", ")}); cast it with .astype("float32") or build it as float32`;
+  if (config.warn_float64 === "raise") throw new TypeMismatchError(msg);
+  const key = where || msg;
+  if (float64Warned.has(key)) return;
+  float64Warned.add(key);
+  warn(`theano-ts: ${msg}`);
+}
+
 export class Apply<O extends Op = Op> {
   readonly op: O;
   inputs: Variable[];
@@ -203,6 +227,7 @@ export class Apply<O extends Op = Op> {
       return v;
     });
     this.trace = this.outputs[0]?.trace ?? new CreationTrace();
+    if (config.warn_float64 !== "ignore") checkFloat64(this);
   }
 
   get out(): Variable {
