@@ -496,7 +496,7 @@ export const SCHEMA = {
   print_test_value: bool({
     default: false,
     inCacheKey: false,
-    doc: "Printing a variable shows its test value when it has one (Theano's flag; works with compute_test_value). Accepted; no effect until test values land.",
+    doc: "Printing a variable shows its test value when it has one (Theano's flag; works with compute_test_value). Accepted; debugprint does not print test values yet (they are computed: compute_test_value, x.tag.testValue).",
   }),
 } satisfies Record<string, FlagSpec>;
 

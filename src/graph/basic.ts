@@ -10,7 +10,7 @@
  */
 
 import { config } from "../config/index.js";
-import { TheanoError, TypeMismatchError, warn } from "../errors.js";
+import { InputError, TheanoError, TypeMismatchError, warn } from "../errors.js";
 
 let nextId = 1;
 
@@ -209,6 +209,61 @@ function checkFloat64(node: Apply): void {
   warn(`theano-ts: ${msg}`);
 }
 
+/**
+ * The test value of `v` (issue 16.3): a constant's data, `v.tag.testValue` (filtered to v's
+ * type), a shared variable's value; undefined when it has none.
+ */
+function testValueOf(v: Variable): unknown {
+  if (v.isConstant) return v.constantData;
+  const t = v.tag.testValue;
+  if (t !== undefined) {
+    const filter = (v.type as { filter?: (x: unknown, o: { what: string }) => unknown }).filter;
+    return filter ? filter.call(v.type, t, { what: `the test value of ${v.label}` }) : t;
+  }
+  const getValue = (v as { getValue?: (o: { borrow: boolean }) => unknown }).getValue;
+  return typeof getValue === "function" ? getValue.call(v, { borrow: true }) : undefined;
+}
+
+/**
+ * `compute_test_value` (Theano's flag, issue 16.3): every node the user builds runs its
+ * reference `perform` on its inputs' test values, and its outputs get theirs, so a shape or
+ * dtype error is raised at the user's own line while the graph is built, not deep inside a
+ * compiled call. A missing test value is skipped (`ignore`), reported once (`warn`) or an
+ * InputError (`raise`).
+ */
+function computeTestValues(node: Apply): void {
+  const mode = config.compute_test_value;
+  const values: unknown[] = [];
+  for (const [i, v] of node.inputs.entries()) {
+    const tv = testValueOf(v);
+    if (tv === undefined) {
+      if (mode === "ignore") return;
+      const where = node.trace.where;
+      const msg = `compute_test_value=${mode}: input ${i} (${v.label}) of ${String(node.op)}${where ? ` at ${where}` : ""} has no test value; set ${v.label}.tag.testValue = ... (an array of its type)`;
+      if (mode === "raise") throw new InputError(msg);
+      const key = `${where}\0${v.id}`;
+      if (!testValueWarned.has(key)) {
+        testValueWarned.add(key);
+        warn(`theano-ts: ${msg}`);
+      }
+      return;
+    }
+    values.push(tv);
+  }
+  let outs: unknown[];
+  try {
+    outs = node.op.perform(node, values as Value[]);
+  } catch (e) {
+    if (e instanceof Error) {
+      const where = node.trace.where;
+      e.message = `${e.message} (computing the test value of ${String(node.op)}${where ? ` at ${where}` : ""}, compute_test_value=${mode})`;
+    }
+    throw e;
+  }
+  node.outputs.forEach((o, i) => (o.tag.testValue = outs[i]));
+}
+const testValueWarned = new Set<string>();
+
 export class Apply<O extends Op = Op> {
   readonly op: O;
   inputs: Variable[];
@@ -227,7 +282,9 @@ export class Apply<O extends Op = Op> {
       return v;
     });
     this.trace = this.outputs[0]?.trace ?? new CreationTrace();
-    if (config.warn_float64 !== "ignore") checkFloat64(this);
+    if (inheritedTrace === null && config.warn_float64 !== "ignore") checkFloat64(this);
+    // Test values: only for nodes the user builds (rewrites and clones run under withTrace).
+    if (inheritedTrace === null && config.compute_test_value !== "off") computeTestValues(this);
   }
 
   get out(): Variable {
