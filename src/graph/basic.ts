@@ -70,6 +70,29 @@ export class CreationTrace {
     return f ? `${f.file}:${f.line}:${f.column}` : "";
   }
 
+  /**
+   * The nodes of the user's graph that a rewrite fused into the node carrying this trace (a
+   * Composite, a FusedReduce), each with its own trace; empty for an ordinary node. An error in
+   * the fused node names every one of their lines (issue 16.4), not an internal index.
+   */
+  fused: ReadonlyArray<{ readonly op: string; readonly trace: CreationTrace }> = [];
+
+  /**
+   * The trace of a node fusing `nodes`: `primary`'s frames (the user line errors point at
+   * first) and the ops and traces of every node fused, flattened through earlier fusions.
+   */
+  static fusing(primary: CreationTrace, nodes: ReadonlyArray<{ readonly op: unknown; readonly trace: CreationTrace }>): CreationTrace {
+    const t = Object.create(CreationTrace.prototype) as CreationTrace;
+    Object.assign(t, { holder: primary.holder, parsed: primary.parsed });
+    const parts: Array<{ op: string; trace: CreationTrace }> = [];
+    for (const n of nodes) {
+      if (n.trace.fused.length > 0) parts.push(...n.trace.fused);
+      else parts.push({ op: String(n.op), trace: n.trace });
+    }
+    t.fused = parts;
+    return t;
+  }
+
   format(limit = 8): string {
     return this.frames
       .slice(0, limit)

@@ -49,6 +49,12 @@ export function wrapNodeError(err: unknown, node: Apply, inputs: readonly unknow
   const base = err instanceof Error ? err.message : String(err);
   const lines = [base, "", `Apply node that caused the error: ${node.toString()}`];
   lines.push(`Inputs types: [${node.inputs.map((i) => i.type.toString()).join(", ")}]`);
+  // A fused node (issue 16.4): the user's nodes inside it, each with the line that made it.
+  const fused = node.trace.fused;
+  if (fused.length > 1) {
+    lines.push(`This node fuses ${fused.length} nodes of your graph:`);
+    for (const part of fused) lines.push(`  ${part.op}${part.trace.where ? ` created at ${part.trace.where}` : ""}`);
+  }
   if (config.exception_verbosity === "high") {
     node.inputs.forEach((inp, k) => lines.push(`  input ${k} (${inp.label}): ${summary(inputs[k])}`));
     const trace = node.trace.format(config.traceback.limit);

@@ -9,7 +9,7 @@
  * (as Theano's `elemwise_fusion`), after the algebraic stages and before in-place.
  */
 
-import { type Apply, type Variable, withTrace } from "../graph/basic.js";
+import { type Apply, CreationTrace, type Variable, withTrace } from "../graph/basic.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
 import { type GraphRewriter, graphRewriter } from "./engine.js";
 import { Composite, type Ref, type Step } from "../scalar/composite.js";
@@ -99,7 +99,7 @@ export function fuseElemwise(fg: FunctionGraph, replace: (old: Variable, fused: 
   let folded = 0;
   for (const group of groups) {
     const root = group[group.length - 1]!;
-    const fused = withTrace(root.trace, () => buildComposite(group));
+    const fused = withTrace(CreationTrace.fusing(root.trace, group), () => buildComposite(group));
     if (!fused.type.equals(root.outputs[0]!.type)) continue;
     if (replace(root.outputs[0]!, fused)) folded += group.length - 1;
   }

@@ -12,7 +12,7 @@
  * pattern (it runs once per result, not once per input element).
  */
 
-import type { Apply, Variable } from "../graph/basic.js";
+import { type Apply, CreationTrace, type Variable, withTrace } from "../graph/basic.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
 import { isFloat } from "../ndarray/dtype.js";
 import { Composite, type Ref, type Step } from "../scalar/composite.js";
@@ -67,11 +67,13 @@ function fuseAround(fg: FunctionGraph, node: Apply<CAReduce>): [Variable, Variab
   let prologue: Composite;
   let pIns: Variable[];
   let fused = 0;
+  const parts: Apply[] = [node];
   const prod = x.owner;
   if (isPlainElemwise(prod) && isFloat(ttype(x).dtype) && soleReader(fg, x) === node) {
     pIns = [...prod.inputs];
     prologue = new Composite(pIns.map((v) => ttype(v).dtype), stepsOf(prod, (j) => ({ input: j })));
     fused++;
+    parts.unshift(prod);
   } else {
     if (!isFloat(ttype(x).dtype)) return null;
     pIns = [x];
@@ -109,11 +111,13 @@ function fuseAround(fg: FunctionGraph, node: Apply<CAReduce>): [Variable, Variab
       epilogue = new Composite([ttype(r).dtype, ...extras.map((v) => ttype(v).dtype)], steps);
       r = out;
       fused++;
+      parts.push(reader!);
     }
   }
   if (fused === 0) return null;
   const fr = new FusedReduce(prologue, op.kind as FusedReduceKind, op.axis, op.dtype, op.accDtype, keepdims, epilogue, op.emptyIdentity);
-  const v = fr.makeNode(...pIns, ...extras).outputs[0]!;
+  // The fused node points at the reduction's line, and names every node it fused (issue 16.4).
+  const v = withTrace(CreationTrace.fusing(node.trace, parts), () => fr.makeNode(...pIns, ...extras).outputs[0]!);
   return ttype(v).dtype === ttype(r).dtype ? [r, v] : null;
 }
 
