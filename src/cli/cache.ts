@@ -10,13 +10,13 @@ import type * as Theano from "../index.js";
 
 type Library = typeof Theano;
 
-export const CACHE_USAGE = "list | verify [--repair] | clear | cleanup [--days N]";
+export const CACHE_USAGE = "list | verify [--repair] | clear | cleanup [--days N | --older-than N]";
 
 export const CACHE_DETAILS =
   "list            every entry: key, size, date built, last use, compiler\n" +
   "verify          checks each entry's owner, permissions and checksum (--repair deletes the corrupt ones)\n" +
   "clear           deletes every entry and the kept failed builds (entries being built are skipped)\n" +
-  "cleanup         deletes entries unused for cmodule.age_thresh_use seconds, or --days N days\n" +
+  "cleanup         deletes entries unused for cmodule.age_thresh_use seconds, or --days N (--older-than N) days\n" +
   "The directory is config.compiledir (THEANO_FLAGS=compiledir=...).";
 
 /** Parses the arguments; a string is the usage mistake to report. */
@@ -28,9 +28,10 @@ export function parseCacheArgs(args: readonly string[]): { sub: "list" | "verify
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (sub === "verify" && a === "--repair") repair = true;
-    else if (sub === "cleanup" && a === "--days") {
+    else if (sub === "cleanup" && (a === "--days" || a === "--older-than")) {
+      // --older-than DAYS (issue 16.8's spelling) is the same as --days
       days = Number(rest[++i]);
-      if (!Number.isFinite(days) || days < 0) return `cache cleanup --days takes a number of days >= 0, got ${rest[i] ?? "nothing"}`;
+      if (!Number.isFinite(days) || days < 0) return `cache cleanup ${a} takes a number of days >= 0, got ${rest[i] ?? "nothing"}`;
     } else return `cache ${sub} does not take ${a}`;
   }
   return { sub, repair, days };
