@@ -6,9 +6,10 @@
  * N steps after warm-up), and the C step's compile time: cold (a fresh compiledir) and warm (the
  * same graph built again, the module from the cache).
  *
- *   npx tsx bench/lenet.ts [--runs 5] [--batches 64,256] [--no-js] [--graph]
+ *   npx tsx bench/lenet.ts [--runs 5] [--batches 64,256] [--no-js] [--graph] [--profile]
  *
- * `--graph` prints which nodes of the C step run on the host (between C segments).
+ * `--graph` prints which nodes of the C step run on the host (between C segments); `--profile`
+ * prints the C step's profile (time per segment and host node).
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -77,7 +78,7 @@ function lenetStep(mode: theano.Mode, batch: number): { f: theano.TheanoFunction
   const cost = T.mean(T.crossentropyCategorical1Hot(p, y));
   const grads = theano.grad(cost, params) as theano.TensorVariable[];
   const updates = params.map((w, i) => [w, w.sub(grads[i]!.mul(0.1))] as [theano.TensorVariable, theano.TensorVariable]);
-  const f = theano.function([x, y], cost, { mode, updates: updates as never });
+  const f = theano.function([x, y], cost, { mode, updates: updates as never, profile: mode === C && argv.includes("--profile") });
   const xv = new theano.NDArray("float32", [batch, 784], rand(batch * 784, 7));
   const yv = theano.array(Array.from({ length: batch }, (_v, i) => (i * 7) % 10), "int32");
   return { f, step: () => f(xv, yv) };
@@ -98,6 +99,7 @@ for (const batch of batches) {
       console.log(`batch ${batch}: ${host.length} host node(s)${host.map((s) => (s.kind === "host" ? `\n  ${s.node}` : "")).join("")}`);
     }
     const c = time(step);
+    if (argv.includes("--profile")) console.log(f.profile!.summary());
     const js = withJs ? time(lenetStep(JS, batch).step, Math.min(runs, 3)) : null;
     rows.push(`| ${batch} | ${c.toFixed(1)} | ${js === null ? "" : js.toFixed(1)} | ${js === null ? "" : `${(js / c).toFixed(1)}x`} | ${cold.toFixed(0)} | ${warm.toFixed(0)} |`);
   } finally {

@@ -176,49 +176,48 @@ function convLocals(op: ConvOp, g: { B: string; C: string; H: string; W: string;
 }
 
 /**
- * The loops over (channel, kernel tap, output row) that im2col and col2im share: `row` is the
- * col row of the tap in the filters' memory order (flipped taps for a convolution), `iy` the input
- * row, and [ox0, ox1) the output columns whose input column lies inside the image; `inside` runs
- * for rows inside the image, `outside` for rows in the padding.
+ * im2col and col2im, once per translation unit and dtype (a guard macro, since a module's pieces
+ * may be compiled as one unit or several), shared by every convolution node: the geometry is
+ * run-time data, so a graph with five convolutions compiles these loops once, not five times.
+ * For each (channel, kernel tap, output row), `row` is the col row of the tap in the filters'
+ * memory order (flipped taps for a convolution), `iy` the input row, and [ox0, ox1) the output
+ * columns whose input column lies inside the image (the rest is zero padding).
  */
-function tapLoops(op: ConvOp, T: string, inside: string, outside: string): string {
-  const flip = op.filterFlip;
-  return [
-    `    for (int64_t c = 0; c < C; c++) for (int64_t i = 0; i < KH; i++) for (int64_t j = 0; j < KW; j++) {`,
-    `      ${T} *row = col + ((c * KH + ${flip ? "KH - 1 - i" : "i"}) * KW + ${flip ? "KW - 1 - j" : "j"}) * OHW;`,
-    `      const int64_t jo = j * dw - pw; /* input column of output column ox: ox * sw + jo */`,
-    `      int64_t ox1 = W - jo <= 0 ? 0 : (W - jo - 1) / sw + 1; if (ox1 > OW) ox1 = OW;`,
-    `      int64_t ox0 = jo >= 0 ? 0 : (-jo + sw - 1) / sw; if (ox0 > ox1) ox0 = ox1;`,
-    `      for (int64_t oy = 0; oy < OH; oy++) {`,
-    `        ${T} *r = row + oy * OW; const int64_t iy = oy * sh + i * dh - ph;`,
-    `        if (iy < 0 || iy >= H) { ${outside} continue; }`,
-    `        ${inside}`,
-    `      }`,
-    `    }`,
-  ].join("\n");
+function convRuntime(s: string, T: string): string {
+  const taps = (inside: string, outside: string): string => `  const int64_t C = g->C, H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW, OHW = OH * OW;
+  const int64_t sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, ph = g->ph, pw = g->pw;
+  for (int64_t c = 0; c < C; c++) for (int64_t i = 0; i < KH; i++) for (int64_t j = 0; j < KW; j++) {
+    ${T} *row = col + ((c * KH + (g->flip ? KH - 1 - i : i)) * KW + (g->flip ? KW - 1 - j : j)) * OHW;
+    const int64_t jo = j * dw - pw; /* input column of output column ox: ox * sw + jo */
+    int64_t ox1 = W - jo <= 0 ? 0 : (W - jo - 1) / sw + 1; if (ox1 > OW) ox1 = OW;
+    int64_t ox0 = jo >= 0 ? 0 : (-jo + sw - 1) / sw; if (ox0 > ox1) ox0 = ox1;
+    for (int64_t oy = 0; oy < OH; oy++) {
+      ${T} *r = row + oy * OW; const int64_t iy = oy * sh + i * dh - ph;
+      if (iy < 0 || iy >= H) { ${outside} continue; }
+      ${inside}
+    }
+  }`;
+  return `#ifndef TH_CONV_GEOM
+#define TH_CONV_GEOM
+/* one convolution's sizes, strides, dilations, paddings and flip */
+typedef struct { int64_t C, H, W, KH, KW, OH, OW, sh, sw, dh, dw, ph, pw, flip; } th_conv_geom;
+#endif
+#ifndef TH_IM2COL_${s}
+#define TH_IM2COL_${s}
+/* the patches of one image (strides xs1..xs3) as a (C*KH*KW) x (OH*OW) matrix */
+static __attribute__((noinline, unused)) void th_im2col_${s}(const th_conv_geom *g, const ${T} *xb, int64_t xs1, int64_t xs2, int64_t xs3, ${T} *restrict col) {
+${taps(`const ${T} *xr = xb + c * xs1 + iy * xs2;
+      for (int64_t ox = 0; ox < ox0; ox++) r[ox] = 0;
+      if (sw == 1 && xs3 == 1) for (int64_t ox = ox0; ox < ox1; ox++) r[ox] = xr[ox + jo];
+      else for (int64_t ox = ox0; ox < ox1; ox++) r[ox] = xr[(ox * sw + jo) * xs3];
+      for (int64_t ox = ox1; ox < OW; ox++) r[ox] = 0;`, `for (int64_t ox = 0; ox < OW; ox++) r[ox] = 0;`)}
 }
-
-/** im2col of the image at `xb` (strides xs1..xs3) into `col`. */
-function im2col(op: ConvOp, T: string): string {
-  return tapLoops(
-    op,
-    T,
-    [
-      `const ${T} *xr = xb + c * xs1 + iy * xs2;`,
-      `for (int64_t ox = 0; ox < ox0; ox++) r[ox] = 0;`,
-      `if (sw == 1 && xs3 == 1) for (int64_t ox = ox0; ox < ox1; ox++) r[ox] = xr[ox + jo];`,
-      `else for (int64_t ox = ox0; ox < ox1; ox++) r[ox] = xr[(ox * sw + jo) * xs3];`,
-      `for (int64_t ox = ox1; ox < OW; ox++) r[ox] = 0;`,
-    ].join("\n        "),
-    `for (int64_t ox = 0; ox < OW; ox++) r[ox] = 0;`,
-  );
+/* the adjoint: the col matrix added into one contiguous image gradient */
+static __attribute__((noinline, unused)) void th_col2im_${s}(const th_conv_geom *g, ${T} *col, ${T} *restrict gb) {
+${taps(`${T} *gr = gb + (c * H + iy) * W; for (int64_t ox = ox0; ox < ox1; ox++) gr[ox * sw + jo] += r[ox];`, "")}
 }
-
-/** col2im: `col` added into the contiguous image gradient at `gb`. */
-function col2im(op: ConvOp, T: string): string {
-  return tapLoops(op, T, `${T} *gr = gb + (c * H + iy) * W; for (int64_t ox = ox0; ox < ox1; ox++) gr[ox * sw + jo] += r[ox];`, "");
+#endif`;
 }
-
 
 /**
  * `local` = the operand `n` as a contiguous array: itself, or a copy in `local_c` (GEMM reads the
@@ -280,6 +279,7 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
   const fn = `${w.fn}_k${w.helperCount++}`;
   const locals = convLocals(op, geom);
   const xstr = `  const int64_t xs0 = ${x}_s[0], xs1 = ${x}_s[1], xs2 = ${x}_s[2], xs3 = ${x}_s[3];`;
+  const geomC = `  const th_conv_geom G = { C, H, W, KH, KW, OH, OW, sh, sw, dh, dw, ph, pw, ${op.filterFlip ? 1 : 0} };`;
   const head = (args: string, what: string): string => `static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S, ${T} *colbuf, int64_t colsz, ${args}, int *fail) { /* node ${k}: ${what} */`;
   const gemmFail = [`#pragma omp atomic write`, `      *fail = 1;`];
   const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, locals];
@@ -298,11 +298,11 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
       head(`const ${T} *wp`, "im2col + GEMM per image"),
       locals,
       xstr,
+      geomC,
       `  ${T} *col = colbuf + (int64_t)th_omp_thread_num() * colsz;`,
       `#pragma omp for schedule(static)`,
       `  for (int64_t b = 0; b < B; b++) {`,
-      `    const ${T} *xb = ${x} + b * xs0;`,
-      im2col(op, T),
+      `    th_im2col_${s}(&G, ${x} + b * xs0, xs1, xs2, xs3, col);`,
       `    if (th_gemm_${s}(O, OHW, CK, 1, wp, CK, 1, col, OHW, 1, 0, ${o} + b * O * OHW)) {`,
       ...gemmFail,
       `    }`,
@@ -315,6 +315,7 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
     h = [
       head(`const ${T} *wp, const ${T} *gzp`, "GEMM + col2im per image"),
       locals,
+      geomC,
       `  ${T} *col = colbuf + (int64_t)th_omp_thread_num() * colsz;`,
       `#pragma omp for schedule(static)`,
       `  for (int64_t b = 0; b < B; b++) {`,
@@ -324,7 +325,7 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
       ...gemmFail,
       `      continue;`,
       `    }`,
-      col2im(op, T),
+      `    th_col2im_${s}(&G, col, gb);`,
       `  }`,
       `}`,
     ];
@@ -340,11 +341,11 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
       xstr,
       `  const int th = th_omp_thread_num(), nt = th_omp_num_threads(); if (th == 0) *used = nt;`,
       `  ${T} *col = colbuf + (int64_t)th * colsz, *acc = parts + (int64_t)th * psz;`,
+      geomC,
       `  for (int64_t q = 0; q < psz; q++) acc[q] = 0;`,
       `#pragma omp for schedule(static)`,
       `  for (int64_t b = 0; b < B; b++) {`,
-      `    const ${T} *xb = ${x} + b * xs0;`,
-      im2col(op, T),
+      `    th_im2col_${s}(&G, ${x} + b * xs0, xs1, xs2, xs3, col);`,
       `    if (th_gemm_${s}(O, CK, OHW, 1, gzp + b * O * OHW, OHW, 1, col, 1, OHW, 1, acc)) {`,
       ...gemmFail,
       `    }`,
@@ -356,7 +357,7 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
   }
   r.push(`  }`, `  free(colbuf); free(wp_c); free(gzp_c); free(parts);`, `  if (fail) goto oom;`, `}`);
   const entry = r.join("\n");
-  w.helpers.set(entry, h.join("\n"));
+  w.helpers.set(entry, [convRuntime(s, T), ...h].join("\n"));
   w.run.push(entry);
   return true;
 }
@@ -380,13 +381,6 @@ function poolWindow(op: PoolOp, a: 0 | 1, idx: string, size: string, p: string):
   const [ws, st, pad] = [op.ws[a], op.stride[a], op.pad[a]];
   return `const int64_t ${p}0 = ${idx} * ${st}, ${p}1 = ${p}0 + ${ws} < ${size} + ${2 * pad} ? ${p}0 + ${ws} : ${size} + ${2 * pad};
         const int64_t ${p}s = (${p}0 > ${pad} ? ${p}0 : ${pad}) - ${pad}, ${p}e = (${p}1 < ${size} + ${pad} ? ${p}1 : ${size} + ${pad}) - ${pad}, ${p}n = ${p}1 - ${p}0; (void)${p}n;`;
-}
-
-/** The divisor of an average over the window (rows r*, cols c*), as a double; null for "sum". */
-function poolDivisor(op: PoolOp): string | null {
-  if (op.mode === "average_inc_pad") return `(double)(rn * cn)`;
-  if (op.mode === "average_exc_pad") return `(double)((re > rs ? re - rs : 0) * (ce > cs ? ce - cs : 0))`;
-  return null;
 }
 
 function genPool(w: SegmentWriter, node: Apply, k: number): boolean {
@@ -442,51 +436,103 @@ function genPool(w: SegmentWriter, node: Apply, k: number): boolean {
 
   // Kernel: planes (the leading axes) on threads; each reads its strided inputs in place.
   const fn = `${w.fn}_k${w.helperCount++}`;
+  const s = dtypeOf(out) === "float32" ? "f32" : "f64";
+  const kind = poolKind(op);
   const strided = op instanceof AveragePoolGrad ? [0] : [0, 1, 2].slice(0, node.inputs.length);
-  const h: string[] = [`static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S) { /* node ${k}: pooling windows, planes on threads */`];
   const inShape = op instanceof AveragePoolGrad ? `${o}_n` : `${ins[0]}_n`;
-  h.push(`  const int64_t H = ${inShape}[${lead}], W = ${inShape}[${lead + 1}], PR = ${op instanceof Pool || op instanceof MaxPoolGradGrad ? o : ins[op instanceof AveragePoolGrad ? 0 : 1]}_n[${lead}], PC = ${op instanceof Pool || op instanceof MaxPoolGradGrad ? o : ins[op instanceof AveragePoolGrad ? 0 : 1]}_n[${lead + 1}];`);
-  h.push(`  const int64_t planes = th_size(${lead}, ${o}_n); (void)H; (void)W;`);
+  const pooledShape = op instanceof Pool || op instanceof MaxPoolGradGrad ? `${o}_n` : `${ins[op instanceof AveragePoolGrad ? 0 : 1]}_n`;
+  const h: string[] = [poolRuntime(kind, s, T), `static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S) { /* node ${k}: pooling windows, planes on threads */`];
+  const [wr, wc] = op.ws;
+  const [sr, sc] = op.stride;
+  const [pr, pc] = op.pad;
+  h.push(`  const th_pool_geom G = { ${inShape}[${lead}], ${inShape}[${lead + 1}], ${pooledShape}[${lead}], ${pooledShape}[${lead + 1}], ${wr}, ${wc}, ${sr}, ${sc}, ${pr}, ${pc} };`);
+  h.push(`  const int64_t planes = th_size(${lead}, ${o}_n), osz = ${kind === "max" || kind === "avg" || kind === "maxgradgrad" ? "G.PR * G.PC" : "G.H * G.W"};`);
   h.push(`#pragma omp for schedule(static)`);
   h.push(`  for (int64_t p = 0; p < planes; p++) {`);
   h.push(`    int64_t rem = p; ${strided.map((j) => `int64_t off${j} = 0;`).join(" ")} (void)rem;`);
   for (let a = lead - 1; a >= 0; a--) {
     h.push(`    { const int64_t q = rem % ${o}_n[${a}]; rem /= ${o}_n[${a}]; ${strided.map((j) => `off${j} += q * ${ins[j]}_s[${a}];`).join(" ")} }`);
   }
-  for (const j of strided) h.push(`    const ${ctype(dtypeOf(node.inputs[j]!))} *in${j} = ${ins[j]} + off${j}; const int64_t sr${j} = ${ins[j]}_s[${lead}], sc${j} = ${ins[j]}_s[${lead + 1}]; (void)sr${j}; (void)sc${j};`);
-  const scatter = op instanceof MaxPoolGrad || op instanceof AveragePoolGrad;
-  h.push(scatter ? `    ${T} *po = ${o} + p * H * W; for (int64_t q = 0; q < H * W; q++) po[q] = 0;` : `    ${T} *po = ${o} + p * PR * PC;`);
-  h.push(`    for (int64_t r = 0; r < PR; r++) {`, `      ${poolWindow(op, 0, "r", "H", "r")}`, `      for (int64_t c = 0; c < PC; c++) {`, `        ${poolWindow(op, 1, "c", "W", "c")}`);
-  const at = (j: number, i: string, c: string): string => `in${j}[${i} * sr${j} + ${c} * sc${j}]`;
-  const isMax = (v: string): string => `(${v} == m || (m != m && ${v} != ${v}))`;
-  const div = poolDivisor(op);
-  const body: string[] = [];
-  if (op instanceof Pool && op.mode === "max") {
-    // the first maximum, or the first NaN (the shape phase proved every window non-empty)
-    body.push(`${T} bv = ${at(0, "rs", "cs")};`);
-    body.push(`for (int64_t i = rs; i < re && bv == bv; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = ${at(0, "i", "j")}; if (v > bv || v != v) { bv = v; if (v != v) break; } }`);
-    body.push(`po[r * PC + c] = bv;`);
-  } else if (op instanceof Pool) {
-    body.push(`double s = 0; for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) s += (double)${at(0, "i", "j")};`);
-    body.push(`po[r * PC + c] = (${T})(${div ? `s / ${div}` : "s"});`);
-  } else if (op instanceof MaxPoolGrad) {
-    body.push(`const ${T} m = ${at(1, "r", "c")}, g = ${at(2, "r", "c")};`);
-    body.push(`for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = ${at(0, "i", "j")}; if ${isMax("v")} po[i * W + j] += g; }`);
-  } else if (op instanceof MaxPoolGradGrad) {
-    body.push(`const ${T} m = ${at(1, "r", "c")}; double s = 0;`);
-    body.push(`for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = ${at(0, "i", "j")}; if ${isMax("v")} s += (double)${at(2, "i", "j")}; }`);
-    body.push(`po[r * PC + c] = (${T})s;`);
-  } else {
-    body.push(`const ${T} g = (${T})((double)${at(0, "r", "c")}${div ? ` / ${div}` : ""});`);
-    body.push(`for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) po[i * W + j] += g;`);
-  }
-  h.push(...body.map((l) => `        ${l}`), `      }`, `    }`, `  }`, `}`);
-  // threads past the elementwise threshold (counting the bigger side: input or output)
+  const args = strided.map((j) => `${ins[j]} + off${j}, ${ins[j]}_s[${lead}], ${ins[j]}_s[${lead + 1}]`);
+  const mode = op.mode === "sum" ? 0 : op.mode === "average_inc_pad" ? 1 : 2;
+  h.push(`    th_pool_${kind}_${s}(&G, ${args.join(", ")}, ${kind === "avg" || kind === "avggrad" ? `${mode}, ` : ""}${o} + p * osz);`);
+  h.push(`  }`, `}`);
+  // threads past the elementwise threshold (counting both sides: input and output)
   const big = `th_size(${nd}, ${inShape}) + th_size(${nd}, ${o}_n) >= ${w.opts.ompMinSize} && th_size(${lead}, ${o}_n) > 1`;
   const entry = [`{ /* node ${k}: ${sq(node.toString())} */`, `  if (${big}) {`, `#pragma omp parallel`, `    ${fn}(S);`, `  } else ${fn}(S);`, `}`].join("\n");
   w.helpers.set(entry, h.join("\n"));
   w.run.push(entry);
   return false;
+}
+
+type PoolKind = "max" | "avg" | "maxgrad" | "maxgradgrad" | "avggrad";
+const poolKind = (op: PoolOp): PoolKind =>
+  op instanceof Pool ? (op.mode === "max" ? "max" : "avg") : op instanceof MaxPoolGrad ? "maxgrad" : op instanceof MaxPoolGradGrad ? "maxgradgrad" : "avggrad";
+
+/**
+ * The per-plane pooling loops, once per translation unit, kind and dtype (guard macros, as
+ * convRuntime), with the window geometry as run-time data (th_pool_geom), so a graph's pooling
+ * nodes share one copy of each loop. Windows follow perform's axisWindows: real elements
+ * [s, e) and the span n in padded coordinates. Outputs are one contiguous plane.
+ */
+function poolRuntime(kind: PoolKind, s: string, T: string): string {
+  const loops = (body: string): string => `  for (int64_t r = 0; r < g->PR; r++) {
+    int64_t rs, re, rn; TH_POOL_WIN(r, g->H, g->wr, g->sr, g->pr, rs, re, rn);
+    for (int64_t c = 0; c < g->PC; c++) {
+      int64_t cs, ce, cn; TH_POOL_WIN(c, g->W, g->wc, g->sc, g->pc, cs, ce, cn);
+      ${body}
+    }
+  }`;
+  const div = `(mode == 1 ? (double)(rn * cn) : mode == 2 ? (double)((re > rs ? re - rs : 0) * (ce > cs ? ce - cs : 0)) : 1.0)`;
+  const isMax = `(v == m || (m != m && v != v))`;
+  const fn = {
+    // the first maximum, or the first NaN (the shape phase proved every window non-empty)
+    max: `(const th_pool_geom *g, const ${T} *x, int64_t xr, int64_t xc, ${T} *o) {
+${loops(`${T} bv = x[rs * xr + cs * xc];
+      for (int64_t i = rs; i < re && bv == bv; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = x[i * xr + j * xc]; if (v > bv || v != v) { bv = v; if (v != v) break; } }
+      o[r * g->PC + c] = bv;`)}`,
+    // sums in double, as perform's; mode 0 sum, 1 average_inc_pad, 2 average_exc_pad
+    avg: `(const th_pool_geom *g, const ${T} *x, int64_t xr, int64_t xc, int mode, ${T} *o) {
+${loops(`double sum = 0; for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) sum += (double)x[i * xr + j * xc];
+      o[r * g->PC + c] = (${T})(sum / ${div});`)}`,
+    maxgrad: `(const th_pool_geom *g, const ${T} *x, int64_t xr, int64_t xc, const ${T} *mx, int64_t mr, int64_t mc, const ${T} *gz, int64_t gr, int64_t gc, ${T} *o) {
+  for (int64_t q = 0; q < g->H * g->W; q++) o[q] = 0;
+${loops(`const ${T} m = mx[r * mr + c * mc], gv = gz[r * gr + c * gc];
+      for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = x[i * xr + j * xc]; if ${isMax} o[i * g->W + j] += gv; }`)}`,
+    maxgradgrad: `(const th_pool_geom *g, const ${T} *x, int64_t xr, int64_t xc, const ${T} *mx, int64_t mr, int64_t mc, const ${T} *gx, int64_t gr, int64_t gc, ${T} *o) {
+${loops(`const ${T} m = mx[r * mr + c * mc]; double sum = 0;
+      for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = x[i * xr + j * xc]; if ${isMax} sum += (double)gx[i * gr + j * gc]; }
+      o[r * g->PC + c] = (${T})sum;`)}`,
+    avggrad: `(const th_pool_geom *g, const ${T} *gz, int64_t gr, int64_t gc, int mode, ${T} *o) {
+  for (int64_t q = 0; q < g->H * g->W; q++) o[q] = 0;
+${loops(`const ${T} gv = (${T})((double)gz[r * gr + c * gc] / ${div});
+      for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) o[i * g->W + j] += gv;`)}`,
+  }[kind];
+  const guard = `TH_POOL_${kind.toUpperCase()}_${s}`;
+  return `#ifndef TH_POOL_GEOM
+#define TH_POOL_GEOM
+/* a pooling's plane size, pooled size, window, stride and padding (rows, cols) */
+typedef struct { int64_t H, W, PR, PC, wr, wc, sr, sc, pr, pc; } th_pool_geom;
+/* gcc vectorises the loops over one window's few columns with masked AVX-512 code whose set-up
+   costs far more than the window (MaxPoolGrad 2x2 on 64x20x24x24: 3.0 ms vectorised, 0.45 ms not) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TH_POOL_FN static __attribute__((noinline, unused, optimize("no-tree-vectorize")))
+#else
+#define TH_POOL_FN static __attribute__((noinline, unused))
+#endif
+/* window i along one axis of an input of size: real elements [s, e), span n in padded
+   coordinates (a macro: the loops below are compiled with options of their own, and gcc does not
+   inline a function compiled with others into them) */
+#define TH_POOL_WIN(i, size, ws, st, pad, s, e, n) do { \
+    const int64_t p0_ = (i) * (st), p1_ = p0_ + (ws) < (size) + 2 * (pad) ? p0_ + (ws) : (size) + 2 * (pad); \
+    s = (p0_ > (pad) ? p0_ : (pad)) - (pad); e = (p1_ < (size) + (pad) ? p1_ : (size) + (pad)) - (pad); n = p1_ - p0_; \
+  } while (0)
+#endif
+#ifndef ${guard}
+#define ${guard}
+TH_POOL_FN void th_pool_${kind}_${s}${fn}
+}
+#endif`;
 }
 
 // ---------------------------------------------------------------------------------------------
