@@ -312,11 +312,16 @@ export function function_<O extends OutputsArg>(
   const rewriteStart = performance.now();
   mode.rewrite(fgraph);
   const rewriteTime = performance.now() - rewriteStart;
-  // Ops with inner graphs (src/scan: Scan, IfElse) compile them with this function's mode.
-  for (const node of fgraph.toposort()) if ((node.op as { compilesInnerGraph?: boolean }).compilesInnerGraph) node.tag.outerMode = mode;
   // The profiler (API.md §10): only a profiled function's backend times its nodes.
   const linker = mode.linker();
   const profiler = opts.profile ?? config.profile ? new ProfileStats(name, fgraph.toposort(), linker.name, config.profile_memory === true) : undefined;
+  // Ops with inner graphs (src/scan: Scan, IfElse) compile them with this function's mode, and
+  // profile them into this function's profile when it has one.
+  for (const node of fgraph.toposort()) {
+    if (!(node.op as { compilesInnerGraph?: boolean }).compilesInnerGraph) continue;
+    node.tag.outerMode = mode;
+    if (profiler) node.tag.outerProfiler = profiler;
+  }
   const linkStart = performance.now();
   const thunk = linker.make(fgraph, { borrowed: outputs.map((o) => o.borrow), ...(profiler ? { profiler } : {}) });
   if (profiler) {

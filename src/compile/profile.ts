@@ -61,6 +61,8 @@ export class ProfileStats implements NodeProfiler {
   link: LinkStats | null = null;
   memoryPlan: MemoryPlan | null = null;
   private readonly totals = new Map<Apply, NodeTotals>();
+  /** Profiles of inner graphs (a Scan's step, an IfElse's branches), by the outer node running them. */
+  private readonly inner = new Map<Apply, Set<ProfileStats>>();
   private trace: TraceEvent[] = [];
   private traceStart = 0;
   private inCall = false;
@@ -81,6 +83,18 @@ export class ProfileStats implements NodeProfiler {
     t.ms += ms;
     t.calls++;
     if (this.inCall) this.trace.push({ node, startMs, ms });
+  }
+
+  /** From an op with inner graphs: `profile` (of an inner function) ran under `node`. */
+  addInner(node: Apply, profile: ProfileStats): void {
+    let set = this.inner.get(node);
+    if (!set) this.inner.set(node, (set = new Set()));
+    set.add(profile);
+  }
+
+  /** The inner graphs' profiles, by outer node. */
+  innerProfiles(): ReadonlyArray<{ readonly node: Apply; readonly profile: ProfileStats }> {
+    return [...this.inner].flatMap(([node, set]) => [...set].map((profile) => ({ node, profile })));
   }
 
   /** From theano.function: a call starts (the trace keeps the last call only). */
@@ -199,6 +213,12 @@ export class ProfileStats implements NodeProfiler {
     }
     if (j.nodes.length > shown.length) L.push(`   ... (remaining ${j.nodes.length - shown.length} Apply instances account for ${pct(j.nodes.slice(shown.length).reduce((a, n) => a + n.share, 0)).trim()} of the time)`);
     if (j.calls === 0) L.push("", "  (no calls yet)");
+    // Inner graphs (a Scan's step): their own tables, under the outer node that ran them.
+    for (const { node, profile } of this.innerProfiles()) {
+      const idx = this.order.indexOf(node);
+      L.push("", `Inner graph of ${String(node.op)} (Apply ${idx < 0 ? "-" : idx}): ${profile.calls} step(s)`);
+      L.push(...profile.summary(opts).trimEnd().split("\n").map((l) => `    ${l}`));
+    }
     return L.join("\n") + "\n";
   }
 

@@ -10,6 +10,7 @@
 
 import { type Mode, getMode } from "../compile/mode.js";
 import { type TheanoFunction, function_ } from "../compile/function.js";
+import type { ProfileStats } from "../compile/profile.js";
 import type { Apply, Variable } from "../graph/basic.js";
 import { NDArray, allocData } from "../ndarray/ndarray.js";
 
@@ -34,12 +35,16 @@ export class InnerGraph {
   /** The compiled function for the mode of the outer function running `node`. */
   fn(node: Apply): InnerFn {
     const mode = (node.tag.outerMode as Mode | undefined) ?? getMode(undefined);
-    const key = `${mode}|${mode.includeTags.join(":")}|${mode.excludeTags.join(":")}|${mode.requireTags.join(":")}`;
+    // A profiled outer function profiles its inner graphs too: a separate compile, whose profile
+    // joins the outer one's (issue 16.1: "through Scan's inner nodes").
+    const outer = node.tag.outerProfiler as ProfileStats | undefined;
+    const key = `${mode}|${mode.includeTags.join(":")}|${mode.excludeTags.join(":")}|${mode.requireTags.join(":")}|${outer ? "profile" : ""}`;
     let f = this.compiled.get(key);
     if (!f) {
-      f = function_([...this.inputs], [...this.outputs], { mode, onUnusedInput: "ignore", name: this.name }) as InnerFn;
+      f = function_([...this.inputs], [...this.outputs], { mode, onUnusedInput: "ignore", name: this.name, profile: outer !== undefined }) as InnerFn;
       this.compiled.set(key, f);
     }
+    if (outer && f.profile) outer.addInner(node, f.profile);
     return f;
   }
 }

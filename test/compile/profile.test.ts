@@ -96,6 +96,19 @@ describe("the profiler", () => {
     expect(all).toMatch(/Sum of all\(\d+\) printed profiles/);
   });
 
+  it("a Scan's inner graph is profiled under the outer node that runs it", () => {
+    const x = T.fmatrix("x");
+    const [ys] = theano.scan({ fn: (row: theano.TensorVariable, acc: theano.TensorVariable) => T.tanh(acc.add(row)), sequences: [x], outputsInfo: [T.zerosLike(x.get(0))] });
+    const f = theano.function([x], (ys as theano.TensorVariable).sum(), { mode: new theano.Mode("js", "fast_run"), profile: true, name: "rnn" });
+    f(theano.ones([7, 3], "float32"));
+    const p = f.profile!;
+    const inner = p.innerProfiles();
+    expect(inner.length).toBe(1);
+    expect(inner[0]!.node.op.constructor.name).toBe("Scan");
+    expect(inner[0]!.profile.calls).toBe(7);
+    expect(p.summary()).toMatch(/Inner graph of .*: 7 step\(s\)/);
+  });
+
   it("a call that throws is still counted, and the profile stays usable", () => {
     const f = mlp("js");
     expect(() => f(theano.ones([3, 5], "float32"))).toThrow(theano.ShapeError);

@@ -7,7 +7,7 @@ import * as theano from "../../src/index.js";
 import { cCompilerStatus } from "../../src/link/c/compiler.js";
 
 const T = theano.tensor;
-const linkers = ["py", "js", ...(cCompilerStatus().ok ? ["c"] : [])] as const;
+const linkers: Array<"py" | "js" | "c"> = ["py", "js", ...(cCompilerStatus().ok ? (["c"] as const) : [])];
 
 function errorOf(fn: () => unknown): Error {
   try {
