@@ -282,13 +282,16 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
   const geomC = `  const th_conv_geom G = { C, H, W, KH, KW, OH, OW, sh, sw, dh, dw, ph, pw, ${op.filterFlip ? 1 : 0} };`;
   const head = (args: string, what: string): string => `static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S, ${T} *colbuf, int64_t colsz, ${args}, int *fail) { /* node ${k}: ${what} */`;
   const gemmFail = [`#pragma omp atomic write`, `      *fail = 1;`];
-  const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, locals];
+  const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
   r.push(`  ${T} *colbuf = NULL, *wp_c = NULL, *gzp_c = NULL, *parts = NULL; int fail = 0; (void)wp_c; (void)gzp_c; (void)parts;`);
-  r.push(`  if (th_size(4, ${o}_n) > 0) {`);
+  // An empty batch: the weights' gradient is zero (the others' outputs are empty). Past this,
+  // every operand is non-empty, so the products of its sizes below cannot overflow.
+  if (op instanceof Conv2dGradWeights) r.push(`  if (${geom.B} == 0) for (int64_t q = 0; q < th_size(4, ${o}_n); q++) ${o}[q] = 0;`);
+  r.push(`  if (th_size(4, ${o}_n) > 0 && ${geom.B} > 0) {`, locals);
   // Threads over the images when there are enough MACs and either each image's product is too
   // small for the GEMM's own threads or there is an image for every thread.
-  r.push(`    const int64_t macs = O * OHW * CK; const int mt = th_omp_max_threads();`);
-  r.push(`    const int nth = (B > 1 && (double)B * (double)macs >= ${w.opts.ompMinSize * MACS_PER_ELEMENT}.0 && (macs < ${GEMM_OMP_MIN} || B >= mt)) ? (mt < B ? mt : (int)B) : 1;`);
+  r.push(`    const double macs = (double)O * (double)OHW * (double)CK; const int mt = th_omp_max_threads();`);
+  r.push(`    const int nth = (B > 1 && (double)B * macs >= ${w.opts.ompMinSize * MACS_PER_ELEMENT}.0 && (macs < ${GEMM_OMP_MIN}.0 || B >= mt)) ? (mt < B ? mt : (int)B) : 1;`);
   r.push(`    int64_t colsz = 0, colbytes = 0;`);
   r.push(`    if (__builtin_mul_overflow(CK, OHW, &colsz) || __builtin_mul_overflow(colsz, (int64_t)sizeof(${T}) * nth, &colbytes) || !(colbuf = (${T} *)th_alloc(colbytes))) fail = 1;`);
   let h: string[];
