@@ -3,8 +3,12 @@
  * (`x[intVector]`, the embedding lookup) and `AdvancedSubtensor` (integer arrays, broadcast
  * together, mixed with slices), and the scatters `AdvancedIncSubtensor` (its gradient: repeated
  * indices accumulate as NumPy's `np.add.at`, the last write wins for set) and
- * `IncSubtensor`/`SetSubtensor` (integers and slices). Boolean masks stay on the host: their
- * output length is a count of the mask's true values, which `perform` computes.
+ * `IncSubtensor`/`SetSubtensor` (integers and slices). A boolean mask is rendered when it is
+ * the only index array: its region axis is as long as its count of true values, which a gather
+ * needs in the shape phase, so `x[mask]` runs in C only for a mask the shape phase can read (a
+ * function input or a constant) and stays on the host when the graph computes the mask; a
+ * scatter's output has x's shape, so `x[x < 0] = 0` runs in C with the mask counted in the
+ * kernel before anything is written. Masks with other index arrays stay on the host.
  *
  * One plan serves the four ops, as `advancedPlan` serves their `perform`: every axis of x is an
  * integer, a slice (constant bounds or integer scalars readable in the shape phase, see
@@ -39,8 +43,15 @@ const ndimOf = (v: Variable): number => (v.type as TensorType).ndim;
 /** A slice bound: absent, a constant, or an integer scalar read in the shape phase. */
 type Bound = null | number | Variable;
 
-/** What one axis of x is indexed by. */
-type Item = { readonly kind: "int"; readonly v: number | Variable } | { readonly kind: "slice"; readonly start: Bound; readonly stop: Bound; readonly step: Bound } | { readonly kind: "adv"; readonly v: Variable };
+/**
+ * What one axis of x is indexed by. A boolean mask of rank k indexes k axes: the mask item at the
+ * first, "covered" at the others.
+ */
+type Item =
+  | { readonly kind: "int"; readonly v: number | Variable }
+  | { readonly kind: "slice"; readonly start: Bound; readonly stop: Bound; readonly step: Bound }
+  | { readonly kind: "adv" | "mask"; readonly v: Variable }
+  | { readonly kind: "covered" };
 
 /** A node as the generator sees it: read (get) or write (set, inc) a region of x. */
 interface Spec {
@@ -69,8 +80,12 @@ function itemsOf(entries: readonly (BasicEntry | AdvEntry)[], idx: readonly Vari
     if (typeof e === "number") items.push({ kind: "int", v: e });
     else if (e === "array") {
       const v = idx[k++];
-      if (!v || dtypeOf(v) === "bool") return null;
-      items.push({ kind: "adv", v });
+      if (!v) return null;
+      if (dtypeOf(v) !== "bool") items.push({ kind: "adv", v });
+      else {
+        if (ndimOf(v) < 1) return null;
+        items.push({ kind: "mask", v }, ...new Array<Item>(ndimOf(v) - 1).fill({ kind: "covered" }));
+      }
     } else if (typeof e === "string") {
       const v = idx[k++];
       if (!v || !scalarOk(v)) return null;
@@ -99,6 +114,13 @@ function specOf(node: Apply): Spec | null {
   else if (op instanceof AdvancedSubtensor) items = itemsOf(op.entries, node.inputs.slice(1), nd);
   else if (op instanceof IncSubtensor || op instanceof AdvancedIncSubtensor) items = itemsOf(op.entries, node.inputs.slice(2), nd);
   if (!items) return null;
+  // A boolean mask only alone: the region's length along it is the mask's count of true values,
+  // which a gather needs in the shape phase (so the mask must be readable there: an input or a
+  // constant); a scatter's output is x's shape, and a mask this segment computes is counted in
+  // the kernel before anything is written.
+  const mask = items.find((it) => it.kind === "mask");
+  if (mask && (items.some((it) => it.kind === "adv") || items.filter((it) => it.kind === "mask").length > 1)) return null;
+  if (mask && op instanceof AdvancedSubtensor && (mask as { v: Variable }).v.owner !== null) return null;
   if (op instanceof IncSubtensor || op instanceof AdvancedIncSubtensor) {
     if (dtypeOf(a1!) !== dtypeOf(x) || dtypeOf(node.outputs[0]!) !== dtypeOf(x)) return null;
     return { mode: op.mode, x, y: a1!, items };
@@ -185,11 +207,13 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
   const fail = errReturn(k);
 
   // The region's axes: slices before the arrays' place, the broadcast axes, the other slices.
-  const advs = items.flatMap((it, ax) => (it.kind === "adv" ? [{ v: it.v, ax }] : []));
+  const advs = items.flatMap((it, ax) => (it.kind === "adv" || it.kind === "mask" ? [{ v: it.v, ax }] : []));
+  // a boolean mask (alone, see specOf): one region axis, as long as its count of true values
+  const mask = items.some((it) => it.kind === "mask") ? advs[0]! : null;
   const advPos = advs.map((a) => a.ax);
   const adjacent = advPos.every((p, i) => i === 0 || p === advPos[i - 1]! + 1);
   const at = advs.length > 0 && adjacent ? advPos[0]! : 0;
-  const nb = advs.length > 0 ? Math.max(...advs.map((a) => ndimOf(a.v))) : 0;
+  const nb = mask ? 1 : advs.length > 0 ? Math.max(...advs.map((a) => ndimOf(a.v))) : 0;
   const sliceAxes = items.flatMap((it, ax) => (it.kind === "slice" ? [ax] : []));
   const before = advs.length > 0 ? sliceAxes.filter((ax) => ax < at) : sliceAxes;
   const after = advs.length > 0 ? sliceAxes.filter((ax) => ax >= at) : [];
@@ -208,6 +232,24 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
   // Index arrays this segment computes are checked in the kernel: their values do not exist yet.
   const seg = w.segment;
   const early = (v: Variable): boolean => !seg || !v.owner || !seg.nodes.includes(v.owner);
+  const lateMask = mask !== null && !early(mask.v);
+  // perform's check of the mask's shape, and NumPy's nonzero count of it: the region's length
+  const maskCheck = (m: { v: Variable; ax: number }): string => {
+    const M = w.name(m.v);
+    const km = ndimOf(m.v);
+    const bad = [...Array(km).keys()].map((i) => `${M}_n[${i}] != ${X}_n[${m.ax + i}]`).join(" || ");
+    return [
+      `  if (${bad}) { char sm[96], sd[96], sx[96]; size_t smk = 0, sdk = 0, sxk = 0; ${jsShape("sm", km, `${M}_n`)} ${jsShape("sd", km, `(${X}_n + ${m.ax})`)} ${jsShape("sx", nd, `${X}_n`)}`,
+      `    snprintf(err, ${ERR_LEN}, "${name}: a boolean index of shape %s does not match the indexed dimensions %s of shape %s at axis ${m.ax}", sm, sd, sx); ${fail} }`,
+    ].join("\n");
+  };
+  const maskCount = (m: { v: Variable; ax: number }): string => {
+    const M = w.name(m.v);
+    const km = ndimOf(m.v);
+    const loops = [...Array(km).keys()].map((i) => `for (int64_t m${i} = 0; m${i} < ${M}_n[${i}]; m${i}++) `).join("");
+    const off = [...Array(km).keys()].map((i) => `m${i} * ${M}_s[${i}]`).join(" + ");
+    return `  { int64_t cnt = 0; ${loops}cnt += ${M}[${off}] != 0; ${O}_rn[${nBefore}] = cnt; ${O}_rx[${nBefore}] = 0; }`;
+  };
 
   // ---- shape phase
   const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, `  int64_t tb = 0; (void)tb;`];
@@ -236,12 +278,14 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
           `    ${O}_rn[${r}] = len; ${O}_rx[${r}] = len > 1 ? ${TS}[${ax}] * st : 0; if (len > 0) tb += lo * ${TS}[${ax}]; }`,
         ].join("\n"),
       );
-    } else {
+    } else if (it.kind === "adv") {
       const j = advs.findIndex((a) => a.ax === ax);
       sh.push(`  ${O}_ad[${j}] = ${n}; ${O}_as[${j}] = ${TS}[${ax}];`);
     }
   });
-  if (J > 0) {
+  // a mask this segment computes is counted in the kernel; until then its axis has length 0
+  if (mask) sh.push(maskCheck(mask), lateMask ? `  ${O}_rn[${nBefore}] = 0; ${O}_rx[${nBefore}] = 0;` : maskCount(mask));
+  else if (J > 0) {
     // NumPy's broadcasting of the index arrays (advancedPlan: broadcastShapes)
     const shapes = advs.map((a) => `${jsShape("sb", ndimOf(a.v), `${w.name(a.v)}_n`)}`).join(` ${"if (sbk < sizeof sb) sbk += (size_t)snprintf(sb + sbk, sizeof sb - sbk, \" \");"} `);
     sh.push(`  { int64_t bn[${Math.max(1, nb)}]; int bad = 0; for (int b = 0; b < ${nb}; b++) bn[b] = 1;`);
@@ -253,15 +297,17 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
     sh.push(`    if (bad) { char sb[320]; size_t sbk = 0; ${shapes} snprintf(err, ${ERR_LEN}, "${name}: shape mismatch: indexing arrays could not be broadcast together with shapes %s", sb); ${fail} }`);
     for (let b = 0; b < nb; b++) sh.push(`    ${O}_rn[${nBefore + b}] = bn[${b}]; ${O}_rx[${nBefore + b}] = 0;`);
     sh.push(`  }`);
-    for (const [j, a] of advs.entries()) if (early(a.v)) sh.push(indexChecks(w, a.v, a.ax, `${O}_ad[${j}]`, `${O}_rn`, nBefore, nb, name, fail));
   }
+  // every index, once the region's size is known to be addressable (perform lists its offsets)
+  const checks = mask ? [] : advs.flatMap((a, j) => (early(a.v) ? [indexChecks(w, a.v, a.ax, `${O}_ad[${j}]`, `${O}_rn`, nBefore, nb, name, fail)] : []));
   if (write) {
     // the region is never allocated, but perform lists its offsets: past 2**53 elements both fail
     if (R > 0) sh.push(`  if (th_too_large(${R}, ${O}_rn)) { snprintf(err, ${ERR_LEN}, "${name}: the indexed region is too large: more than 2**53 - 1 elements"); ${fail} }`);
+    sh.push(...checks);
     // y broadcast to the region (broadcastValue)
     const Y = w.name(spec.y!);
     const yd = ndimOf(spec.y!);
-    const conds = [...Array(yd).keys()].map((i) => `(${Y}_n[${i}] != ${O}_rn[${R - yd + i}] && ${Y}_n[${i}] != 1)`);
+    const conds = [...Array(yd).keys()].filter((i) => !(lateMask && R - yd + i === nBefore)).map((i) => `(${Y}_n[${i}] != ${O}_rn[${R - yd + i}] && ${Y}_n[${i}] != 1)`);
     if (conds.length > 0) {
       sh.push(
         `  if (${conds.join(" || ")}) { char sa[160], sr[160]; size_t sak = 0, srk = 0; ${jsShape("sa", yd, `${Y}_n`)} ${jsShape("sr", R, `${O}_rn`)} snprintf(err, ${ERR_LEN}, "${name}: could not broadcast a value of shape %s to shape %s", sa, sr); ${fail} }`,
@@ -269,7 +315,7 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
     }
   } else {
     for (let r = 0; r < R; r++) sh.push(`  ${O}_n[${r}] = ${O}_rn[${r}];`);
-    sh.push(`  ${contiguousStrides(O, R, k, name)}`);
+    sh.push(`  ${contiguousStrides(O, R, k, name)}`, ...checks);
   }
   sh.push(`  ${O}_tb = tb;`, `}`);
   w.shape.push(sh.join("\n"));
@@ -277,7 +323,18 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
   // ---- kernel
   const kfail = `{ rcode = ${k + 1}; goto kerr; }`;
   const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
-  for (const [j, a] of advs.entries()) if (!early(a.v)) r.push(indexChecks(w, a.v, a.ax, `${O}_ad[${j}]`, `${O}_rn`, nBefore, nb, name, kfail));
+  if (!mask) for (const [j, a] of advs.entries()) if (!early(a.v)) r.push(indexChecks(w, a.v, a.ax, `${O}_ad[${j}]`, `${O}_rn`, nBefore, nb, name, kfail));
+  if (lateMask) {
+    r.push(maskCount(mask));
+    const Y = w.name(spec.y!);
+    const yd = ndimOf(spec.y!);
+    const i = nBefore - (R - yd);
+    if (i >= 0) {
+      r.push(
+        `  if (${Y}_n[${i}] != ${O}_rn[${nBefore}] && ${Y}_n[${i}] != 1) { char sa[160], sr[160]; size_t sak = 0, srk = 0; ${jsShape("sa", yd, `${Y}_n`)} ${jsShape("sr", R, `${O}_rn`)} snprintf(err, ${ERR_LEN}, "${name}: could not broadcast a value of shape %s to shape %s", sa, sr); ${kfail} }`,
+      );
+    }
+  }
   r.push(`  const ${T} *xp = ${X}; ${T} *op = ${O}; (void)xp;`);
   advs.forEach((a, j) => {
     const A = w.name(a.v);
@@ -310,6 +367,10 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
   advs.forEach((a, j) => {
     const A = w.name(a.v);
     const ra = ndimOf(a.v);
+    if (mask) {
+      for (let i = 0; i < ra; i++) r.push(`  const int64_t mk${i} = ${TS}[${a.ax + i}];`);
+      return;
+    }
     r.push(`  const int64_t ad${j} = ${O}_ad[${j}], am${j} = ${O}_as[${j}]; (void)ad${j};`);
     for (let b = 0; b < nb; b++) {
       const i = b - (nb - ra);
@@ -336,8 +397,10 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
     tCur = "tA";
   };
   const elem = (t: string, q: string, u: string): string => (write ? update(mode as "set" | "inc", dt, `op[${t}]`, `yp[${u}]`) : `op[${q}] = xp[${t}];`);
+  // closing braces per opened region axis (a mask's axis opens one loop per mask dimension)
+  const closers: number[] = [];
   // 0-d index arrays select one position, the same for the whole region
-  if (J > 0 && nb === 0) advPoint();
+  if (J > 0 && nb === 0 && !mask) advPoint();
   for (let q = 0; q < R; q++) {
     const d = dims[q]!;
     const isSlice = "ax" in d;
@@ -362,12 +425,28 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
       tCur = "";
       break;
     }
-    body.push(`${ind}for (int64_t i${q} = 0; i${q} < n${q}; i${q}++) {`);
-    ind += "  ";
+    if (mask && !isSlice) {
+      // the positions of the mask's true values, in C order, counted into i<q>
+      const km = ndimOf(mask.v);
+      body.push(`${ind}int64_t cnt${q} = 0;`);
+      for (let i = 0; i < km; i++) {
+        body.push(`${ind}for (int64_t m${i} = 0; m${i} < ${w.name(mask.v)}_n[${i}]; m${i}++) {`);
+        ind += "  ";
+      }
+      closers.push(km);
+      body.push(`${ind}if (!A0[${[...Array(km).keys()].map((i) => `m${i} * as0[${i}]`).join(" + ")}]) continue;`);
+      body.push(`${ind}const int64_t i${q} = cnt${q}++;`);
+      body.push(`${ind}const int64_t tA = ${tCur} + ${[...Array(km).keys()].map((i) => `m${i} * mk${i}`).join(" + ")};`);
+      tCur = "tA";
+    } else {
+      body.push(`${ind}for (int64_t i${q} = 0; i${q} < n${q}; i${q}++) {`);
+      ind += "  ";
+      closers.push(1);
+    }
     if (isSlice) {
       body.push(`${ind}const int64_t t${q} = ${tCur} + i${q} * x${q};`);
       tCur = `t${q}`;
-    } else {
+    } else if (!mask) {
       const b = d.b;
       advs.forEach((a, j) => {
         if (b - (nb - ndimOf(a.v)) < 0) return;
@@ -382,13 +461,14 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
       body.push(`${ind}const int64_t u${q} = ${uCur} + i${q} * y${q};`);
       uCur = `u${q}`;
     }
-    if (!isSlice && d.b === nb - 1) advPoint();
+    if (!isSlice && !mask && d.b === nb - 1) advPoint();
   }
   if (tCur !== "") body.push(`${ind}${elem(tCur, qCur === "" ? "0" : qCur, uCur)}`);
-  for (let q = R - 1; q >= 0; q--) {
-    if (q === R - 1 && "ax" in dims[q]!) continue;
-    ind = ind.slice(2);
-    body.push(`${ind}}`);
+  for (const c of closers.reverse()) {
+    for (let i = 0; i < c; i++) {
+      ind = ind.slice(2);
+      body.push(`${ind}}`);
+    }
   }
   r.push(`  {`, ...body.map((l) => `  ${l}`), `  }`);
   r.push(`}`);
@@ -397,7 +477,7 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
   return false;
 }
 
-/** The gathers and scatters of the indexing family, on integer index arrays (no boolean masks). */
+/** The gathers and scatters of the indexing family (integer index arrays, or one boolean mask). */
 export const subtensorGenerator = {
   matches: (node: Apply): boolean => specOf(node) !== null,
   generate,
