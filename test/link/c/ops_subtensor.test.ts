@@ -357,6 +357,23 @@ describe.skipIf(!cCompilerStatus().ok)("indexing in generated C", () => {
     }
   });
 
+  it("a scatter writing over its input's buffer writes nothing when an index is out of range, checked before any kernel (linker level)", () => {
+    const x = T.fmatrix("x");
+    const i = T.lvector("i");
+    for (const computed of [false, true]) {
+      // rows 0 and 1 come before the bad index: a kernel that checked as it went would have written them
+      const out = new AdvancedIncSubtensor(["array"], "inc", true).makeNode(x, T.constant(1, { dtype: "float32" }), computed ? i.add(0) : i).outputs[0]!;
+      const thunk = cLinker.make(new FunctionGraph([x, i], [out]));
+      const xv = rand("float32", [4, 3], 91);
+      const before = xv.copy();
+      expect(() => thunk([xv, theano.array([0, 1, 9], "int64")])).toThrow(theano.ShapeError);
+      expectClose(xv, before, { rtol: 0, atol: 0 });
+      const got = thunk([xv, theano.array([0, 1, 1], "int64")])[0] as NDArray;
+      expect(got.data.buffer === xv.data.buffer).toBe(true);
+      expect((got.get(1, 0) as number) - (before.get(1, 0) as number)).toBeCloseTo(2, 5);
+    }
+  });
+
   it("a boolean mask alone: gathers with a mask given as input, scatters with any mask, in C; a gather by a computed mask stays on the host", async () => {
     const x = T.dmatrix("x");
     const m2 = T.tensor({ dtype: "bool", shape: [null, null], name: "m2" });
