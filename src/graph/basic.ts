@@ -369,6 +369,14 @@ export abstract class Op {
     return {};
   }
 
+  /**
+   * The graphs an op runs inside itself (a Scan's step, an IfElse's branches), for printing
+   * (debugprint's "Inner graphs" section); none for an ordinary op.
+   */
+  innerGraphs(): ReadonlyArray<{ readonly name: string; readonly outputs: readonly Variable[] }> {
+    return [];
+  }
+
   get opName(): string {
     return this.constructor.name;
   }

@@ -53,8 +53,9 @@ export function debugprint(obj: Printable, opts: DebugprintOptions = {}): string
   };
 
   const lines: string[] = [];
-  for (const root of roots) {
-    const stack: Array<{ v: Variable; prefix: string; depth: number }> = [{ v: root, prefix: "", depth: 0 }];
+  const withInner: Apply[] = [];
+  const walk = (root: Variable, base: string): void => {
+    const stack: Array<{ v: Variable; prefix: string; depth: number }> = [{ v: root, prefix: base, depth: 0 }];
     while (stack.length > 0) {
       const { v, prefix, depth } = stack.pop()!;
       const node = v.owner;
@@ -66,6 +67,7 @@ export function debugprint(obj: Printable, opts: DebugprintOptions = {}): string
         continue;
       }
       const { id, seen } = idOf(node);
+      if (!seen && node.op.innerGraphs().length > 0) withInner.push(node);
       const outIdx = node.outputs.length > 1 ? `.${v.index}` : "";
       let line = `${prefix}${node.op.toString()}${outIdx} [id ${id}]${type} '${v.name ?? ""}'`;
       if (order.has(node)) line += `   ${order.get(node)}`;
@@ -76,6 +78,17 @@ export function debugprint(obj: Printable, opts: DebugprintOptions = {}): string
       const child = `${prefix} |`;
       // Push in reverse so the first input prints first.
       for (let i = node.inputs.length - 1; i >= 0; i--) stack.push({ v: node.inputs[i]!, prefix: child, depth: depth + 1 });
+    }
+  };
+  for (const root of roots) walk(root, "");
+  // Theano's "Inner graphs" section: each op with graphs inside (a Scan's step, an IfElse's
+  // branches) once, under its id, the inner outputs marked with ">" (nested ones follow).
+  if (withInner.length > 0) lines.push("", "Inner graphs:");
+  for (let k = 0; k < withInner.length; k++) {
+    const node = withInner[k]!;
+    for (const g of node.op.innerGraphs()) {
+      lines.push("", `${node.op.toString()} [id ${ids.get(node)}] (${g.name})`);
+      for (const out of g.outputs) walk(out, " >");
     }
   }
   const text = lines.join("\n") + "\n";

@@ -31,6 +31,14 @@ export class IfElse extends Op implements HasInnerGraph {
   readonly then: InnerGraph;
   readonly else: InnerGraph;
 
+  /** Both branches, for debugprint's "Inner graphs" section. */
+  override innerGraphs(): ReadonlyArray<{ readonly name: string; readonly outputs: readonly Variable[] }> {
+    return [
+      { name: "then", outputs: this.then.outputs },
+      { name: "else", outputs: this.else.outputs },
+    ];
+  }
+
   constructor(thenInputs: readonly Variable[], thenOutputs: readonly Variable[], elseInputs: readonly Variable[], elseOutputs: readonly Variable[]) {
     super();
     this.then = new InnerGraph(thenInputs, thenOutputs, "ifelse_then");

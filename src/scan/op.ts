@@ -54,6 +54,10 @@ export const lagOf = (taps: readonly number[]): number => Math.max(...taps.map((
 export class Scan extends Op implements HasInnerGraph {
   readonly compilesInnerGraph = true as const;
   readonly id = nextScanId++;
+  /** The step graph, for debugprint's "Inner graphs" section. */
+  override innerGraphs(): ReadonlyArray<{ readonly name: string; readonly outputs: readonly Variable[] }> {
+    return [{ name: "step", outputs: this.innerOutputs }];
+  }
   readonly inner: InnerGraph;
 
   constructor(

@@ -47,3 +47,23 @@ describe("debugprint", () => {
     expect(theano.debugprint(v, { print: false }).split("\n").length).toBeGreaterThan(6_000);
   });
 });
+
+describe("debugprint: inner graphs (issue 14)", () => {
+  it("prints a Scan's step and an IfElse's branches once each, under the op's id", () => {
+    const T = theano.tensor;
+    const x = T.fmatrix("x");
+    const [ys] = theano.scan({ fn: (row: theano.TensorVariable, acc: theano.TensorVariable) => T.tanh(acc.add(row)), sequences: [x], outputsInfo: [T.zerosLike(x.get(0))] });
+    const c = T.fscalar("c");
+    const z = theano.ifelse(c.gt(0), (ys as theano.TensorVariable).sum(), T.exp(c));
+    const text = theano.printing.debugprint(z as theano.TensorVariable, { print: false });
+    expect(text).toContain("Inner graphs:");
+    const inner = text.slice(text.indexOf("Inner graphs:"));
+    expect(inner).toMatch(/Scan.*\[id [A-Z]+\] \(step\)/);
+    expect(inner).toMatch(/ >Elemwise\{tanh\}/);
+    expect(inner).toMatch(/\(then\)/);
+    expect(inner).toMatch(/\(else\)/);
+    expect(inner).toMatch(/ >Elemwise\{exp\}/);
+    // the section lists each op once
+    expect((inner.match(/\(step\)/g) ?? []).length).toBe(1);
+  });
+});
