@@ -165,6 +165,14 @@ describe("C generators for conv2d and its gradients", () => {
     ], "float64");
   });
 
+  it("gradient ops whose sizes are constants (static input shapes)", () => {
+    const x = T.tensor({ dtype: "float32", shape: [null, 3, 10, 9], name: "x" });
+    const w = T.tensor({ dtype: "float32", shape: [4, 3, 3, 2], name: "w" });
+    const out = T.conv2d(x, w, { borderMode: "full", subsample: 2 });
+    const [gx, gw] = theano.grad(T.sum(T.sqr(out)), [x, w]) as TV[];
+    agree([x, w], [out, gx!, gw!], [["batch 2", [rand("float32", [2, 3, 10, 9], 1), rand("float32", [4, 3, 3, 2], 2)]]], "float32", 3);
+  });
+
   it("bad shapes: perform's ShapeError, from the shape phase", () => {
     const x = T.dtensor4("x");
     const w = T.dtensor4("w");
