@@ -47,6 +47,8 @@ const small = (xs: readonly number[]): boolean => xs.every((x) => Number.isInteg
 const MAX_SIZE = "9007199254740991LL";
 /** MACs of a convolution below which its images are not worth threads (about one elementwise op's cost per element). */
 const MACS_PER_ELEMENT = 16;
+/** Bytes of im2col matrices the threads of one convolution may hold together (one each). */
+const COL_BUDGET = 256 * 2 ** 20;
 /** Per-image GEMM size (m·n·k) from which gemm.ts threads one product itself (its TH_GEMM_OMP_MIN). */
 const GEMM_OMP_MIN = 2_000_000;
 
@@ -291,9 +293,13 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
   // Threads over the images when there are enough MACs and either each image's product is too
   // small for the GEMM's own threads or there is an image for every thread.
   r.push(`    const double macs = (double)O * (double)OHW * (double)CK; const int mt = th_omp_max_threads();`);
-  r.push(`    const int nth = (B > 1 && (double)B * macs >= ${w.opts.ompMinSize * MACS_PER_ELEMENT}.0 && (macs < ${GEMM_OMP_MIN}.0 || B >= mt)) ? (mt < B ? mt : (int)B) : 1;`);
+  r.push(`    int nth = (B > 1 && (double)B * macs >= ${w.opts.ompMinSize * MACS_PER_ELEMENT}.0 && (macs < ${GEMM_OMP_MIN}.0 || B >= mt)) ? (mt < B ? mt : (int)B) : 1;`);
+  // one col matrix per thread, within COL_BUDGET bytes together (big images: fewer threads, or
+  // one image at a time with the GEMM's own threads)
   r.push(`    int64_t colsz = 0, colbytes = 0;`);
-  r.push(`    if (__builtin_mul_overflow(CK, OHW, &colsz) || __builtin_mul_overflow(colsz, (int64_t)sizeof(${T}) * nth, &colbytes) || !(colbuf = (${T} *)th_alloc(colbytes))) fail = 1;`);
+  r.push(`    if (__builtin_mul_overflow(CK, OHW, &colsz)) fail = 1;`);
+  r.push(`    else if (nth > 1 && (double)colsz * sizeof(${T}) * nth > ${COL_BUDGET}.0) { nth = (int)(${COL_BUDGET}.0 / ((double)colsz * sizeof(${T}))); if (nth < 1) nth = 1; }`);
+  r.push(`    if (!fail && (__builtin_mul_overflow(colsz, (int64_t)sizeof(${T}) * nth, &colbytes) || !(colbuf = (${T} *)th_alloc(colbytes)))) fail = 1;`);
   let h: string[];
   if (op instanceof Conv2d) {
     r.push(`    ${contiguousOperand(T, wt, 4, "wp")}`);
