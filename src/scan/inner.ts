@@ -62,7 +62,22 @@ export function emptyLike(dtype: NDArray["dtype"], shape: readonly number[]): ND
 /** Writes `value` (of the row shape) into row i of the contiguous array `buf`. */
 export function writeRow(buf: NDArray, i: number, value: NDArray): void {
   const rowSize = buf.shape.slice(1).reduce((a, b) => a * b, 1);
-  (buf.data as unknown as { set(src: ArrayLike<number | bigint>, off: number): void }).set(value.toFlat() as unknown as ArrayLike<number>, buf.offset + i * rowSize);
+  const dst = buf.data as unknown as { set(src: ArrayLike<number | bigint>, off: number): void };
+  const at = buf.offset + i * rowSize;
+  if (rowSize <= 16 && value.isContiguous) {
+    // A small row element by element: a subarray view would make V8 materialise the ArrayBuffer
+    // of a small step result (about a microsecond, most of a tiny step).
+    const d = buf.data as unknown as Array<number | bigint>;
+    const v = value.data as unknown as ArrayLike<number | bigint>;
+    const o = value.offset;
+    if (value.dtype === buf.dtype) for (let k = 0; k < rowSize; k++) d[at + k] = v[o + k]!;
+    else dst.set(value.toFlat() as unknown as ArrayLike<number>, at);
+    return;
+  }
+  // A contiguous value of the buffer's dtype (the usual step result) is one copy, no flattening.
+  const src =
+    value.isContiguous && value.dtype === buf.dtype ? (value.data.subarray(value.offset, value.offset + rowSize) as unknown as ArrayLike<number>) : (value.toFlat() as unknown as ArrayLike<number>);
+  dst.set(src, at);
 }
 
 /** The first `n` rows of a contiguous array, copied. */
