@@ -18,7 +18,7 @@ import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CACHE_DETAILS, CACHE_USAGE, parseCacheArgs, runCache } from "./cache.js";
 import { CHECK_DETAILS, CHECK_USAGE, parseCheckArgs, runCheck } from "./check.js";
-import { parseDemoArgs, runDemo } from "./demo.js";
+import { DEMO_DETAILS, DEMO_USAGE, parseDemoArgs, runDemo } from "./demo.js";
 
 /** The public API, for commands that need it: `const theano = await library();`. */
 export const library = (): Promise<typeof import("../index.js")> => import("../index.js");
@@ -27,6 +27,8 @@ export const library = (): Promise<typeof import("../index.js")> => import("../i
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;
+  /** `out` is a terminal: progress may be redrawn in place with `\r` (else plain lines). */
+  readonly tty?: boolean;
 }
 
 export interface Command {
@@ -70,19 +72,15 @@ export const commands: Record<string, Command> = {
     },
   },
   demo: {
-    summary: "Train a small MLP with theano-ts end to end (the main job)",
-    usage: "[--epochs N] [--batch N] [--hidden N]",
-    details:
-      "Builds a two-layer MLP (relu, softmax cross-entropy), takes its gradients with theano.grad,\n" +
-      "compiles an SGD training step with theano.function and trains it on a synthetic 10-class\n" +
-      "problem, printing the loss, the accuracy and the time per step. Flags in THEANO_FLAGS apply\n" +
-      "(e.g. THEANO_FLAGS=linker=js,optimizer_verbose=True). Exits 1 if the loss does not fall.",
+    summary: "Train an MLP on the real MNIST digits end to end (the main job)",
+    usage: DEMO_USAGE,
+    details: DEMO_DETAILS,
     async run(args, io) {
       let opts;
       try {
         opts = parseDemoArgs(args);
       } catch (e) {
-        throw new UsageError((e as Error).message);
+        throw new UsageError(`${(e as Error).message}\nUsage: theano-ts demo ${DEMO_USAGE} (see "theano-ts help demo")`);
       }
       return runDemo(await library(), opts, io);
     },
@@ -198,6 +196,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
 const defaultIO: CliIO = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  tty: process.stdout.isTTY === true,
 };
 
 /**
