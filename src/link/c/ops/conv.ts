@@ -277,6 +277,9 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
 
   // Kernel: a function over one thread's share of the images (an orphaned `omp for`: called in a
   // parallel region it is shared out, called directly it runs whole; see codegen.ts genElemwise).
+  // Images are handed out one at a time (a thread the OS preempts holds back no queue of them),
+  // except for the weights' gradient, whose per-thread sums need a fixed share for a repeatable
+  // result.
   // Temporaries are the node's own (allocated and freed here, whatever happens).
   const fn = `${w.fn}_k${w.helperCount++}`;
   const locals = convLocals(op, geom);
@@ -309,7 +312,7 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
       xstr,
       geomC,
       `  ${T} *col = colbuf + (int64_t)th_omp_thread_num() * colsz;`,
-      `#pragma omp for schedule(static)`,
+      `#pragma omp for schedule(dynamic, 1)`,
       `  for (int64_t b = 0; b < B; b++) {`,
       `    th_im2col_${s}(&G, ${x} + b * xs0, xs1, xs2, xs3, col);`,
       `    if (th_gemm_${s}(O, OHW, CK, 1, wp, CK, 1, col, OHW, 1, 0, ${o} + b * O * OHW)) {`,
@@ -326,7 +329,7 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
       locals,
       geomC,
       `  ${T} *col = colbuf + (int64_t)th_omp_thread_num() * colsz;`,
-      `#pragma omp for schedule(static)`,
+      `#pragma omp for schedule(dynamic, 1)`,
       `  for (int64_t b = 0; b < B; b++) {`,
       `    ${T} *gb = ${o} + b * C * H * W;`,
       `    for (int64_t q = 0; q < C * H * W; q++) gb[q] = 0;`,
@@ -443,7 +446,8 @@ function genPool(w: SegmentWriter, node: Apply, k: number): boolean {
   sh.push(`  ${contiguousStrides(o, nd, k, sq(name))}`, `}`);
   w.shape.push(sh.join("\n"));
 
-  // Kernel: planes (the leading axes) on threads; each reads its strided inputs in place.
+  // Kernel: planes (the leading axes) on threads, in shrinking chunks (guided: a preempted thread
+  // delays the others little); each reads its strided inputs in place.
   const fn = `${w.fn}_k${w.helperCount++}`;
   const s = dtypeOf(out) === "float32" ? "f32" : "f64";
   const kind = poolKind(op);
@@ -456,7 +460,7 @@ function genPool(w: SegmentWriter, node: Apply, k: number): boolean {
   const [pr, pc] = op.pad;
   h.push(`  const th_pool_geom G = { ${inShape}[${lead}], ${inShape}[${lead + 1}], ${pooledShape}[${lead}], ${pooledShape}[${lead + 1}], ${wr}, ${wc}, ${sr}, ${sc}, ${pr}, ${pc} };`);
   h.push(`  const int64_t planes = th_size(${lead}, ${o}_n), osz = ${kind === "max" || kind === "avg" || kind === "maxgradgrad" ? "G.PR * G.PC" : "G.H * G.W"};`);
-  h.push(`#pragma omp for schedule(static)`);
+  h.push(`#pragma omp for schedule(guided)`);
   h.push(`  for (int64_t p = 0; p < planes; p++) {`);
   h.push(`    int64_t rem = p; ${strided.map((j) => `int64_t off${j} = 0;`).join(" ")} (void)rem;`);
   for (let a = lead - 1; a >= 0; a--) {
