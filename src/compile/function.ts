@@ -329,6 +329,7 @@ export function function_<O extends OutputsArg>(
     profiler.linkMs = performance.now() - linkStart;
     profiler.link = thunk.linkStats ?? null;
     profiler.memoryPlan = thunk.memoryPlan ?? null;
+    profiler.fgraph = fgraph;
     // With the flag, every profiled function reports at exit, as Theano does.
     if (config.profile) profiler.printAtExit();
   }

@@ -19,7 +19,8 @@
 import { writeFileSync } from "node:fs";
 import type { Apply } from "../graph/basic.js";
 import type { LinkStats, NodeProfiler } from "../link/types.js";
-import type { MemoryPlan } from "../link/memory.js";
+import { type MemoryPlan, planMemory, staticBytes } from "../link/memory.js";
+import type { FunctionGraph } from "../graph/fgraph.js";
 
 /** Time and calls of one node over every call so far. */
 interface NodeTotals {
@@ -42,7 +43,15 @@ export interface ProfileJSON {
   readonly callMs: number;
   readonly nodeMs: number;
   readonly compile: { readonly rewriteMs: number; readonly codegenMs: number; readonly compileMs: number; readonly cacheLoadMs: number; readonly linkMs: number; readonly compiled: number; readonly cacheLoads: number };
-  readonly memory: { readonly staticPeakBytes: number | null; readonly lastPeakBytes: number | null; readonly buffers: number } | null;
+  readonly memory: {
+    readonly staticPeakBytes: number | null;
+    readonly lastPeakBytes: number | null;
+    readonly buffers: number;
+    /** The planned peak if no node ran in place (null when some size is unknown statically). */
+    readonly withoutInplaceBytes: number | null;
+    /** The nodes whose results are biggest (static shapes), largest first. */
+    readonly biggest: ReadonlyArray<{ readonly node: string; readonly bytes: number }>;
+  } | null;
   readonly classes: ReadonlyArray<{ readonly cls: string; readonly ms: number; readonly share: number; readonly calls: number; readonly nodes: number }>;
   readonly ops: ReadonlyArray<{ readonly op: string; readonly ms: number; readonly share: number; readonly calls: number; readonly nodes: number }>;
   readonly nodes: ReadonlyArray<{ readonly index: number; readonly node: string; readonly ms: number; readonly share: number; readonly calls: number; readonly msPerCall: number }>;
@@ -60,6 +69,8 @@ export class ProfileStats implements NodeProfiler {
   linkMs = 0;
   link: LinkStats | null = null;
   memoryPlan: MemoryPlan | null = null;
+  /** The compiled graph (for the memory section's plan without in-place nodes). */
+  fgraph: FunctionGraph | null = null;
   private readonly totals = new Map<Apply, NodeTotals>();
   /** Profiles of inner graphs (a Scan's step, an IfElse's branches), by the outer node running them. */
   private readonly inner = new Map<Apply, Set<ProfileStats>>();
@@ -160,13 +171,20 @@ export class ProfileStats implements NodeProfiler {
         compiled: link?.compiled ?? 0,
         cacheLoads: link?.cacheLoads ?? 0,
       },
-      memory: this.memory && plan ? { staticPeakBytes: plan.staticPeakBytes, lastPeakBytes: plan.lastPeakBytes, buffers: plan.buffers } : null,
+      memory: this.memory && plan ? { staticPeakBytes: plan.staticPeakBytes, lastPeakBytes: plan.lastPeakBytes, buffers: plan.buffers, ...this.memoryExtras() } : null,
       classes: group((n) => opClass(n)).map((g) => ({ cls: g.key, ms: g.ms, share: share(g.ms), calls: g.calls, nodes: g.nodes })),
       ops: group((n) => String(n.op)).map((g) => ({ op: g.key, ms: g.ms, share: share(g.ms), calls: g.calls, nodes: g.nodes })),
       nodes: [...this.totals]
         .map(([n, t]) => ({ index: this.order.indexOf(n), node: n.toString(), ms: t.ms, share: share(t.ms), calls: t.calls, msPerCall: t.calls > 0 ? t.ms / t.calls : 0 }))
         .sort((a, b) => b.ms - a.ms),
     };
+  }
+
+  /** Theano's memory extras: the peak without in-place nodes, and the biggest results. */
+  private memoryExtras(): { withoutInplaceBytes: number | null; biggest: Array<{ node: string; bytes: number }> } {
+    const withoutInplaceBytes = this.fgraph ? planMemory(this.fgraph, this.order, { inplace: false }).staticPeakBytes : null;
+    const sized = this.order.map((n) => ({ node: n.toString(), bytes: n.outputs.reduce((a, o) => a + (staticBytes(o) ?? 0), 0) }));
+    return { withoutInplaceBytes, biggest: sized.filter((x) => x.bytes > 0).sort((a, b) => b.bytes - a.bytes).slice(0, 5) };
   }
 
   /** Theano's profile tables as text. */
@@ -190,6 +208,8 @@ export class ProfileStats implements NodeProfiler {
     if (j.memory) {
       const b = (x: number | null): string => (x === null ? "unknown" : `${(x / 1024).toFixed(1)} KiB`);
       L.push(`  Memory: planned peak ${b(j.memory.staticPeakBytes)} (from static shapes), measured peak of the last call ${b(j.memory.lastPeakBytes)}, ${j.memory.buffers} result buffer(s)`);
+      L.push(`    planned peak without in-place nodes: ${b(j.memory.withoutInplaceBytes)}`);
+      if (j.memory.biggest.length > 0) L.push(`    biggest results (static shapes):`, ...j.memory.biggest.map((x) => `      ${b(x.bytes).padStart(12)}  ${x.node.length > 120 ? `${x.node.slice(0, 117)}...` : x.node}`));
     }
     L.push("");
     L.push(`Class`, `---`, `<% time> <sum %> <apply time> <time per call> <#call> <#apply> <Class name>`);

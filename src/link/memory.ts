@@ -32,13 +32,19 @@ export interface MemoryLayout {
   readonly staticPeakBytes: number | null;
 }
 
-function staticBytes(v: Variable): number | null {
+/** Bytes of `v` from its static shape, or null when some size is only known at run time. */
+export function staticBytes(v: Variable): number | null {
   const t = v.type as { dtype?: DType; shape?: ReadonlyArray<number | null> };
   if (!t.dtype || !t.shape || t.shape.some((d) => d === null)) return null;
   return (t.shape as number[]).reduce((a, b) => a * b, 1) * itemsize(t.dtype);
 }
 
-export function planMemory(fgraph: FunctionGraph, order: readonly Apply[]): MemoryLayout {
+/**
+ * The memory layout of `order`. With `inplace: false`, every in-place result counts as fresh
+ * memory (what the graph would hold without in-place rewrites: the profiler's comparison).
+ */
+export function planMemory(fgraph: FunctionGraph, order: readonly Apply[], opts: { inplace?: boolean } = {}): MemoryLayout {
+  const inplace = opts.inplace ?? true;
   const root = new Map<Variable, Variable>();
   const rootOf = (v: Variable): Variable => root.get(v) ?? v;
   const fresh = new Set<Variable>();
@@ -50,7 +56,7 @@ export function planMemory(fgraph: FunctionGraph, order: readonly Apply[]): Memo
       if (fresh.has(r)) end.set(r, Math.max(end.get(r) ?? k, k));
     }
     node.outputs.forEach((o, i) => {
-      const src = node.op.destroyMap.get(i)?.[0] ?? node.op.viewMap.get(i)?.[0];
+      const src = (inplace ? node.op.destroyMap.get(i)?.[0] : undefined) ?? node.op.viewMap.get(i)?.[0];
       if (src === undefined) {
         fresh.add(o);
         end.set(o, k);

@@ -78,13 +78,28 @@ describe("the profiler", () => {
     expect(timed).toContain("S->prof[");
   });
 
-  it("profile_memory adds the planned and measured peak", () => {
+  it("profile_memory adds the planned and measured peak, the peak without in-place nodes and the biggest results", () => {
     const f = theano.config.change({ profile_memory: true }, () => mlp("js"));
     f(xv);
     const j = f.profile!.toJSON();
     expect(j.memory).not.toBeNull();
     expect(j.memory!.lastPeakBytes).toBeGreaterThan(0);
-    expect(f.profile!.summary()).toContain("Memory: planned peak");
+    const text = f.profile!.summary();
+    expect(text).toContain("Memory: planned peak");
+    expect(text).toContain("planned peak without in-place nodes");
+    // static shapes: x is (?, 8) here, so sizes are unknown and the biggest list may be empty;
+    // with every shape static, both are numbers and in-place never needs more memory
+    const a = new theano.TensorType("float32", [256, 256]).makeVariable("a") as theano.TensorVariable;
+    const g = theano.config.change({ profile_memory: true }, () =>
+      theano.function([a], T.tanh(a.mul(2)).add(1).mul(a), { mode: new theano.Mode("js", "fast_run"), profile: true }),
+    );
+    g(theano.ones([256, 256], "float32"));
+    const m = g.profile!.toJSON().memory!;
+    expect(m.staticPeakBytes).not.toBeNull();
+    expect(m.withoutInplaceBytes).not.toBeNull();
+    expect(m.withoutInplaceBytes!).toBeGreaterThanOrEqual(m.staticPeakBytes!);
+    expect(m.biggest.length).toBeGreaterThan(0);
+    expect(m.biggest[0]!.bytes).toBe(256 * 256 * 4);
   });
 
   it("with the profile flag every function is profiled and theano.printing.profileSummary() lists them", () => {
