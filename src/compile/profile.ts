@@ -17,7 +17,7 @@
  */
 
 import { writeFileSync } from "node:fs";
-import type { Apply } from "../graph/basic.js";
+import type { Apply, Value } from "../graph/basic.js";
 import type { LinkStats, NodeProfiler } from "../link/types.js";
 import { type MemoryPlan, planMemory, staticBytes } from "../link/memory.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
@@ -26,6 +26,15 @@ import type { FunctionGraph } from "../graph/fgraph.js";
 interface NodeTotals {
   ms: number;
   calls: number;
+  /** The input shapes of its first profiled call, where the backend reported its inputs. */
+  shapes: string | null;
+}
+
+/** Theano's input-shape column: `(64, 784)` for an array, the value's kind otherwise. */
+function shapeText(v: Value): string {
+  const a = v as { shape?: readonly number[] } | null;
+  if (a && Array.isArray(a.shape)) return `(${a.shape.join(", ")}${a.shape.length === 1 ? "," : ""})`;
+  return v === null || v === undefined ? "-" : typeof v;
 }
 
 /** One node's run during the last profiled call (for `writeTrace`). */
@@ -54,7 +63,7 @@ export interface ProfileJSON {
   } | null;
   readonly classes: ReadonlyArray<{ readonly cls: string; readonly ms: number; readonly share: number; readonly calls: number; readonly nodes: number }>;
   readonly ops: ReadonlyArray<{ readonly op: string; readonly ms: number; readonly share: number; readonly calls: number; readonly nodes: number }>;
-  readonly nodes: ReadonlyArray<{ readonly index: number; readonly node: string; readonly ms: number; readonly share: number; readonly calls: number; readonly msPerCall: number }>;
+  readonly nodes: ReadonlyArray<{ readonly index: number; readonly node: string; readonly ms: number; readonly share: number; readonly calls: number; readonly msPerCall: number; readonly inputShapes: string | null }>;
 }
 
 const registry: ProfileStats[] = [];
@@ -88,11 +97,12 @@ export class ProfileStats implements NodeProfiler {
   ) {}
 
   /** From the backends: `node` ran from `startMs` for `ms` milliseconds. */
-  record(node: Apply, startMs: number, ms: number): void {
+  record(node: Apply, startMs: number, ms: number, inputs?: readonly Value[]): void {
     let t = this.totals.get(node);
-    if (!t) this.totals.set(node, (t = { ms: 0, calls: 0 }));
+    if (!t) this.totals.set(node, (t = { ms: 0, calls: 0, shapes: null }));
     t.ms += ms;
     t.calls++;
+    if (inputs && t.shapes === null) t.shapes = inputs.map(shapeText).join(", ");
     if (this.inCall) this.trace.push({ node, startMs, ms });
   }
 
@@ -175,7 +185,7 @@ export class ProfileStats implements NodeProfiler {
       classes: group((n) => opClass(n)).map((g) => ({ cls: g.key, ms: g.ms, share: share(g.ms), calls: g.calls, nodes: g.nodes })),
       ops: group((n) => String(n.op)).map((g) => ({ op: g.key, ms: g.ms, share: share(g.ms), calls: g.calls, nodes: g.nodes })),
       nodes: [...this.totals]
-        .map(([n, t]) => ({ index: this.order.indexOf(n), node: n.toString(), ms: t.ms, share: share(t.ms), calls: t.calls, msPerCall: t.calls > 0 ? t.ms / t.calls : 0 }))
+        .map(([n, t]) => ({ index: this.order.indexOf(n), node: n.toString(), ms: t.ms, share: share(t.ms), calls: t.calls, msPerCall: t.calls > 0 ? t.ms / t.calls : 0, inputShapes: t.shapes }))
         .sort((a, b) => b.ms - a.ms),
     };
   }
@@ -230,6 +240,7 @@ export class ProfileStats implements NodeProfiler {
     for (const n of shown) {
       cum += n.share;
       L.push(`  ${pct(n.share)} ${pct(cum)} ${s(n.ms)} ${s(n.msPerCall)} ${String(n.calls).padStart(6)} ${(n.index < 0 ? "-" : String(n.index)).padStart(4)}   ${n.node.length > 160 ? `${n.node.slice(0, 157)}...` : n.node}`);
+      if (n.inputShapes !== null) L.push(`      input shapes: ${n.inputShapes}`);
     }
     if (j.nodes.length > shown.length) L.push(`   ... (remaining ${j.nodes.length - shown.length} Apply instances account for ${pct(j.nodes.slice(shown.length).reduce((a, n) => a + n.share, 0)).trim()} of the time)`);
     if (j.calls === 0) L.push("", "  (no calls yet)");

@@ -51,7 +51,7 @@ export const pyLinker: Linker = {
         } catch (e) {
           throw wrapNodeError(e, node, args);
         }
-        if (profiler) profiler.record(node, t, performance.now() - t);
+        if (profiler) profiler.record(node, t, performance.now() - t, args);
         node.outputs.forEach((o, i) => {
           env.set(o, outs[i]);
           if (layout.fresh.has(o)) {

@@ -54,7 +54,8 @@ export interface LinkStats {
  * its duration in milliseconds. Nodes a backend fused into one kernel report the kernel's time.
  */
 export interface NodeProfiler {
-  record(node: Apply, startMs: number, ms: number): void;
+  /** `inputs`: the node's input values, where the backend has them (not inside a C segment). */
+  record(node: Apply, startMs: number, ms: number, inputs?: readonly Value[]): void;
 }
 
 /** What `theano.function` tells a linker about how its results are used. */

@@ -251,7 +251,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         } catch (e) {
           throw wrapNodeError(e, node, args);
         }
-        if (profiler) profiler.record(node, t, performance.now() - t);
+        if (profiler) profiler.record(node, t, performance.now() - t, args);
         node.outputs.forEach((o, i) => (env[slot.get(o)!] = outs[i]));
       } else if (profiler) {
         // The module timed each node's kernels into its meta slots: report them, in order.

@@ -73,7 +73,7 @@ export interface Runtime {
   readonly memory: { lastPeakBytes: number | null };
   /** Profiled functions only: the clock, and the report of node k that started at t. */
   readonly now: () => number;
-  readonly rec: (k: number, t: number) => void;
+  readonly rec: (k: number, t: number, inputs: readonly Value[]) => void;
 }
 
 const toBig = (r: number): bigint => (Number.isFinite(r) ? BigInt(Math.trunc(r)) : 0n);
@@ -216,7 +216,7 @@ export function generate(fgraph: FunctionGraph, profile = false): { source: stri
       body.push(`  try { [${outNames.join(", ")}] = nodes[${k}].op.perform(nodes[${k}], [${argNames.join(", ")}]); }`);
     }
     body.push(`  catch (e) { throw rt.wrap(e, nodes[${k}], [${argNames.join(", ")}]); }`);
-    if (profile) body.push(`  rt.rec(${k}, t${k});`);
+    if (profile) body.push(`  rt.rec(${k}, t${k}, [${argNames.join(", ")}]);`);
     // Memory accounting: fresh results count until their memory (and every alias) is dead.
     const born = node.outputs.filter((o) => layout.fresh.has(o)).map((o) => bytes(name(o)));
     if (born.length > 0) body.push(`  mem += ${born.join(" + ")}; if (mem > peak) peak = mem;`);
@@ -273,7 +273,7 @@ export const jsLinker: Linker = {
       wrap: wrapNodeError,
       memory: { lastPeakBytes: null },
       now: () => performance.now(),
-      rec: profiler ? (k, t) => profiler.record(nodes[k]!, t, performance.now() - t) : () => {},
+      rec: profiler ? (k, t, inputs) => profiler.record(nodes[k]!, t, performance.now() - t, inputs) : () => {},
     };
     const constNames = constants.map((_c, i) => `c${i}`);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
