@@ -92,19 +92,38 @@ function variableLabel(v: Variable): string {
 
 const dotString = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
 
-/** Graphviz DOT text of a graph, or of a compiled function's optimized graph. */
+/**
+ * Graphviz DOT text of a graph, or of a compiled function's optimized graph. Ops that run graphs
+ * inside themselves (a Scan's step, an IfElse's branches) get each inner graph drawn as a
+ * cluster beside the graph, named after the node, with a dashed edge from the node to it.
+ */
 export function toDot(obj: Printable, opts: { name?: string } = {}): string {
-  const g = viewOf(obj);
+  const L: string[] = [`digraph ${dotString(opts.name ?? "theano")} {`, `  rankdir=TB;`, `  compound=true;`, `  node [fontname="Helvetica", fontsize=10];`, `  edge [fontname="Helvetica", fontsize=8];`];
+  const clusters: string[] = [];
+  dotBody(viewOf(obj), "", L, clusters);
+  L.push(...clusters, "}");
+  return L.join("\n") + "\n";
+}
+
+/** The statements of one graph, ids prefixed with `p`; inner graphs become clusters. */
+function dotBody(g: GraphView, p: string, L: string[], clusters: string[]): void {
   const outputs = new Set(g.outputs);
   const id = new Map<Apply | Variable, string>();
-  const L: string[] = [`digraph ${dotString(opts.name ?? "theano")} {`, `  rankdir=TB;`, `  node [fontname="Helvetica", fontsize=10];`, `  edge [fontname="Helvetica", fontsize=8];`];
   g.inputs.forEach((v, i) => {
-    id.set(v, `v${i}`);
-    L.push(`  v${i} [label=${dotString(variableLabel(v))}, shape=box, style=filled, fillcolor=${dotString(variableColour(v, outputs.has(v)))}];`);
+    id.set(v, `${p}v${i}`);
+    L.push(`  ${p}v${i} [label=${dotString(variableLabel(v))}, shape=box, style=filled, fillcolor=${dotString(variableColour(v, outputs.has(v)))}];`);
   });
   g.nodes.forEach((n, i) => {
-    id.set(n, `n${i}`);
-    L.push(`  n${i} [label=${dotString(n.op.toString())}, shape=ellipse, style=filled, fillcolor=${dotString(nodeColour(n))}];`);
+    id.set(n, `${p}n${i}`);
+    L.push(`  ${p}n${i} [label=${dotString(n.op.toString())}, shape=ellipse, style=filled, fillcolor=${dotString(nodeColour(n))}];`);
+    n.op.innerGraphs().forEach((inner, j) => {
+      const q = `${p}n${i}_${j}_`;
+      const body: string[] = [];
+      dotBody(viewOf(inner.outputs), q, body, clusters);
+      clusters.push(`  subgraph cluster_${q} {`, `    label=${dotString(`${n.op.toString()} (${inner.name})`)}; style=dashed;`, ...body.map((l) => `  ${l}`), `  }`);
+      const first = body.find((l) => /^\s*\S+ \[label=/.test(l))?.trim().split(" ")[0];
+      if (first) L.push(`  ${p}n${i} -> ${first} [style=dashed, lhead=cluster_${q}, label=${dotString(inner.name)}];`);
+    });
   });
   for (const n of g.nodes) {
     n.inputs.forEach((v, i) => {
@@ -118,11 +137,9 @@ export function toDot(obj: Printable, opts: { name?: string } = {}): string {
   }
   g.outputs.forEach((v, k) => {
     if (!v.owner) return; // an input that is also an output is already drawn, in blue
-    L.push(`  o${k} [label=${dotString(`${v.name ?? `output ${k}`}\n${v.type.toString()}`)}, shape=box, style=filled, fillcolor=${dotString(variableColour(v, true))}];`);
-    L.push(`  ${id.get(v.owner)} -> o${k};`);
+    L.push(`  ${p}o${k} [label=${dotString(`${v.name ?? `output ${k}`}\n${v.type.toString()}`)}, shape=box, style=filled, fillcolor=${dotString(variableColour(v, true))}];`);
+    L.push(`  ${id.get(v.owner)} -> ${p}o${k};`);
   });
-  L.push("}");
-  return L.join("\n") + "\n";
 }
 
 const xml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");

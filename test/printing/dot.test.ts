@@ -64,6 +64,18 @@ describe("toDot and pydotprint", () => {
     expect(theano.printing.toSvg(y)).toContain("a &quot;quoted&quot; &lt;name&gt;");
   });
 
+  it("a Scan's step is drawn as a cluster beside the node that runs it", () => {
+    const x = T.fmatrix("x");
+    const [ys] = theano.scan({ fn: (row: theano.TensorVariable, acc: theano.TensorVariable) => T.tanh(acc.add(row)), sequences: [x], outputsInfo: [T.zerosLike(x.get(0))] });
+    const dot = theano.printing.toDot(ys as theano.TensorVariable);
+    expect(dot).toMatch(/subgraph cluster_\S+ \{\n\s+label="Scan[^"]*\(step\)"; style=dashed;/);
+    const cluster = dot.slice(dot.indexOf("subgraph cluster_"));
+    expect(cluster).toContain('label="Elemwise{tanh}"');
+    expect(dot).toMatch(/n\d+ -> \S+ \[style=dashed, lhead=cluster_\S+, label="step"\]/);
+    // every brace closes
+    expect((dot.match(/\{/g) ?? []).length - (dot.match(/\}/g) ?? []).length).toBe(0);
+  });
+
   it("a 20 000-node chain prints without recursion limits", () => {
     let y = T.fvector("x") as theano.TensorVariable;
     for (let i = 0; i < 10_000; i++) y = y.mul(1.0001);
