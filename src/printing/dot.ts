@@ -6,8 +6,10 @@
  *
  * Colours follow Theano's pydotprint: graph inputs green, outputs blue, shared variables
  * cyan, constants grey; Apply nodes are ellipses, GEMM-family ops (dot, gemm, convolutions)
- * yellow, elementwise and fused kernels light grey, everything else white. An edge between two
- * nodes is an intermediate result, labelled with its input position and type.
+ * yellow, elementwise and fused kernels light grey, everything else white. In a compiled
+ * function, nodes in generated code have a green outline and nodes the backend runs on the host
+ * (their reference implementation, between kernels) a red one and "(host)" under the op. An edge
+ * between two nodes is an intermediate result, labelled with its input position and type.
  */
 
 import { InputError } from "../errors.js";
@@ -115,7 +117,12 @@ function dotBody(g: GraphView, p: string, L: string[], clusters: string[]): void
   });
   g.nodes.forEach((n, i) => {
     id.set(n, `${p}n${i}`);
-    L.push(`  ${p}n${i} [label=${dotString(n.op.toString())}, shape=ellipse, style=filled, fillcolor=${dotString(nodeColour(n))}];`);
+    // A compiled function's nodes say where they run: generated code (green outline) or the
+    // host's reference implementation between kernels (red outline, "(host)").
+    const where = n.tag.backend;
+    const label = where === "host" ? `${n.op.toString()}\n(host)` : n.op.toString();
+    const outline = where === "host" ? `, color="#d32f2f", penwidth=2` : where === "c" || where === "js" ? `, color="#2e7d32", penwidth=2` : "";
+    L.push(`  ${p}n${i} [label=${dotString(label)}, shape=ellipse, style=filled, fillcolor=${dotString(nodeColour(n))}${outline}];`);
     n.op.innerGraphs().forEach((inner, j) => {
       const q = `${p}n${i}_${j}_`;
       const body: string[] = [];
@@ -148,12 +155,12 @@ const xml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;"
 export function toSvg(obj: Printable): string {
   const g = viewOf(obj);
   const outputs = new Set(g.outputs);
-  type Box = { key: Apply | Variable | string; lines: string[]; fill: string; ellipse: boolean; rank: number; x: number; y: number; w: number; h: number };
+  type Box = { key: Apply | Variable | string; lines: string[]; fill: string; stroke: string; ellipse: boolean; rank: number; x: number; y: number; w: number; h: number };
   const boxes: Box[] = [];
   const boxOf = new Map<Apply | Variable | string, Box>();
   const add = (key: Apply | Variable | string, lines: string[], fill: string, ellipse: boolean, rank: number): Box => {
     const w = Math.max(60, Math.min(420, 7 * Math.max(...lines.map((l) => l.length)) + 24));
-    const b: Box = { key, lines: lines.map((l) => (l.length > 58 ? `${l.slice(0, 55)}...` : l)), fill, ellipse, rank, x: 0, y: 0, w, h: 16 * lines.length + 14 };
+    const b: Box = { key, lines: lines.map((l) => (l.length > 58 ? `${l.slice(0, 55)}...` : l)), fill, stroke: "#333", ellipse, rank, x: 0, y: 0, w, h: 16 * lines.length + 14 };
     boxes.push(b);
     boxOf.set(key, b);
     return b;
@@ -163,7 +170,10 @@ export function toSvg(obj: Printable): string {
   for (const n of g.nodes) {
     const r = 1 + Math.max(0, ...n.inputs.map((v) => (v.owner ? rank.get(v.owner) ?? 0 : 0)));
     rank.set(n, r);
-    add(n, [n.op.toString()], nodeColour(n), true, r);
+    const where = n.tag.backend;
+    const b = add(n, where === "host" ? [n.op.toString(), "(host)"] : [n.op.toString()], nodeColour(n), true, r);
+    if (where === "host") b.stroke = "#d32f2f";
+    else if (where === "c" || where === "js") b.stroke = "#2e7d32";
   }
   g.outputs.forEach((v, k) => {
     if (v.owner) add(`o${k}`, [v.name ?? `output ${k}`, v.type.toString()], variableColour(v, true), false, (rank.get(v.owner) ?? 0) + 1);
@@ -215,7 +225,7 @@ export function toSvg(obj: Printable): string {
     const cy = b.y + b.h / 2;
     S.push(
       b.ellipse
-        ? `<ellipse cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" rx="${(b.w / 2).toFixed(1)}" ry="${(b.h / 2).toFixed(1)}" fill="${b.fill}" stroke="#333"/>`
+        ? `<ellipse cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" rx="${(b.w / 2).toFixed(1)}" ry="${(b.h / 2).toFixed(1)}" fill="${b.fill}" stroke="${b.stroke}" stroke-width="${b.stroke === "#333" ? 1 : 2}"/>`
         : `<rect x="${b.x.toFixed(1)}" y="${b.y.toFixed(1)}" width="${b.w.toFixed(1)}" height="${b.h.toFixed(1)}" fill="${b.fill}" stroke="#333"/>`,
     );
     b.lines.forEach((l, i) => S.push(`<text x="${cx.toFixed(1)}" y="${(b.y + 19 + 16 * i).toFixed(1)}" text-anchor="middle">${xml(l)}</text>`));

@@ -76,6 +76,18 @@ describe("toDot and pydotprint", () => {
     expect((dot.match(/\{/g) ?? []).length - (dot.match(/\}/g) ?? []).length).toBe(0);
   });
 
+  it("a compiled function's pictures show which nodes run on the host and which in generated code", () => {
+    const x = T.fvector("x");
+    const y = T.sort(T.exp(x)).mul(2); // sort runs through perform on every backend
+    const f = theano.function([x], y, { mode: new theano.Mode("js", "fast_run") });
+    const dot = theano.printing.toDot(f);
+    expect(dot).toMatch(/label="Sort[^"]*\\n\(host\)"[^\]]*color="#d32f2f"/);
+    expect(dot).toMatch(/label="Elemwise\{[^"]*"[^\]]*color="#2e7d32"/);
+    const svg = theano.printing.toSvg(f);
+    expect(svg).toContain(">(host)</text>");
+    expect(svg).toContain('stroke="#d32f2f"');
+  });
+
   it("a 20 000-node chain prints without recursion limits", () => {
     let y = T.fvector("x") as theano.TensorVariable;
     for (let i = 0; i < 10_000; i++) y = y.mul(1.0001);

@@ -230,6 +230,11 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   }
   const order = program.order;
   let steps = program.steps.map((st) => (st.kind === "c" ? { call: calls.get(st.segment)!, node: null } : { call: null, node: st.node }));
+  // Where each node runs, for pictures of the compiled graph (printing/dot.ts colours host nodes).
+  for (const st of program.steps) {
+    if (st.kind === "c") for (const n of st.segment.nodes) n.tag.backend = "c";
+    else st.node.tag.backend = "host";
+  }
   let freed = false;
   const inSlots = fgraph.inputs.map(slotOf);
   const outSlots = fgraph.outputs.map(slotOf);

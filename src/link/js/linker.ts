@@ -198,6 +198,8 @@ export function generate(fgraph: FunctionGraph, profile = false): { source: stri
     body.push(`  let ${outNames.join(", ")};`);
     // A profiled function times each node (rt.rec reports it to the profiler).
     if (profile) body.push(`  const t${k} = rt.now();`);
+    // Where each node runs, for pictures of the compiled graph (printing/dot.ts).
+    node.tag.backend = node.op instanceof Elemwise || node.op instanceof FusedReduce ? "js" : "host";
     if (node.op instanceof Elemwise || node.op instanceof FusedReduce) {
       // Nodes with the same op, dtypes and static layout share one kernel.
       const src = node.op instanceof FusedReduce ? fusedReduceKernelSource(node as Apply<FusedReduce>, "KERNEL") : elemwiseKernelSource(node as Apply<Elemwise>, "KERNEL");
