@@ -71,3 +71,27 @@ export function expectClose(actual: NDArray, expected: NDArray | unknown, opts: 
     if (Math.abs(x - y) > tol.atol + tol.rtol * Math.abs(y)) throw new Error(`element ${i}: expected ${y}, got ${x} (rtol ${tol.rtol}, atol ${tol.atol})`);
   }
 }
+
+/** The warnings emitted while `fn` runs (process.emitWarning delivers them on a later tick). */
+export async function warningsOf(fn: () => void): Promise<string[]> {
+  const got: string[] = [];
+  const on = (w: Error): void => void got.push(w.message);
+  process.on("warning", on);
+  try {
+    fn();
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off("warning", on);
+  }
+  return got;
+}
+
+/** The error `fn` throws; fails the test when it throws nothing. */
+export function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected an error");
+}

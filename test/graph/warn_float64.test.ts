@@ -4,21 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
+import { warningsOf } from "../helpers.js";
 
 const T = theano.tensor;
 
-async function warningsOf(fn: () => void): Promise<string[]> {
-  const seen: string[] = [];
-  const on = (w: Error): void => void seen.push(w.message);
-  process.on("warning", on);
-  try {
-    fn();
-    await new Promise((r) => setImmediate(r));
-  } finally {
-    process.off("warning", on);
-  }
-  return seen;
-}
 
 describe("warn_float64", () => {
   it("raise: a float64 result in a float32 graph throws a TypeMismatchError naming the user's line", () => {

@@ -5,18 +5,11 @@
 import { describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
 import { cCompilerStatus } from "../../src/link/c/compiler.js";
+import { errorOf } from "../helpers.js";
 
 const T = theano.tensor;
 const linkers: Array<"py" | "js" | "c"> = ["py", "js", ...(cCompilerStatus().ok ? (["c"] as const) : [])];
 
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error");
-}
 
 describe("errors in fused nodes name the user's nodes inside them", () => {
   for (const linker of linkers) {

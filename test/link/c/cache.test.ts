@@ -31,6 +31,7 @@ import { ageCache, clearCache, listEntries, loadModule, moduleKey, verifyCache }
 import { cCompilerStatus, compileFlags, compileSharedObject, findBlas, findCompiler } from "../../../src/link/c/compiler.js";
 import { builtinGemmKernel } from "../../../src/link/c/gemm.js";
 import { childSource } from "./cache_sources.js";
+import { warningsOf } from "../../helpers.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CHILD = fileURLToPath(new URL("./cache_child.ts", import.meta.url));
@@ -53,19 +54,6 @@ function inCompiledir<R>(fn: (dir: string) => R): R {
   return config.change({ compiledir: dir }, () => fn(dir));
 }
 
-/** The warnings emitted while `fn` runs (process.emitWarning delivers them on a later tick). */
-async function warningsOf(fn: () => void): Promise<string[]> {
-  const got: string[] = [];
-  const on = (w: Error): void => void got.push(w.message);
-  process.on("warning", on);
-  try {
-    fn();
-    await new Promise((r) => setImmediate(r));
-  } finally {
-    process.off("warning", on);
-  }
-  return got;
-}
 
 const entryOf = (dir: string, key: string): string => join(dir, key.slice(0, 2), key);
 const callChild = (lib: { func(p: string): (...a: unknown[]) => unknown }): unknown => lib.func("int theano_ts_child(int a)")(1);

@@ -27,6 +27,7 @@ import { BackendError, CompileError } from "../../../src/errors.js";
 import { FAILED_FILE_MAX_BYTES, FAILED_MAX_ENTRIES, compiledirIoError, isCompiledirError, loadModule, moduleKey } from "../../../src/link/cache.js";
 import { blasReport, cCompilerStatus, compileSharedObject, findBlas, findCompiler } from "../../../src/link/c/compiler.js";
 import { childSource } from "./cache_sources.js";
+import { errorOf } from "../../helpers.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CACHE_CHILD = fileURLToPath(new URL("./cache_child.ts", import.meta.url));
@@ -74,14 +75,6 @@ function wrapperCc(body = ""): string {
   return p;
 }
 
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error");
-}
 
 // ---------------------------------------------------------------------------------------------
 
