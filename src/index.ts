@@ -3,6 +3,10 @@
  */
 import * as printingBase from "./printing/index.js";
 import { profileSummary } from "./compile/profile.js";
+import { errorReport } from "./link/errors.js";
+
+// exception_verbosity=high prints the failing node's subgraph (src/link may not import printing).
+errorReport.debugprint = (node) => printingBase.debugprint(node.outputs, { print: false, printType: true, depth: 3 });
 export {
   TheanoError,
   InputError,

@@ -42,12 +42,24 @@ function allocationError(err: unknown, node: Apply): unknown {
   return new ShapeError(`${String(node.op)}: its result is too large to allocate${size}: more memory than this JavaScript runtime gives one array (${err.message}); use smaller shapes`, { cause: err });
 }
 
-/** The same error class with the node's story appended; non-Theano errors become TheanoErrors. */
-export function wrapNodeError(err: unknown, node: Apply, inputs: readonly unknown[]): Error {
+/**
+ * Late-bound: the package entry registers `debugprint` here (src/printing may not be imported
+ * from src/link), so the high-verbosity report can print the failing node's subgraph.
+ */
+export const errorReport: { debugprint?: (node: Apply) => string } = {};
+
+/**
+ * The same error class with the node's story appended; non-Theano errors become TheanoErrors.
+ * `order` is the compiled graph's toposort, for "toposort index k of n"; `inputs` are the values
+ * the node was given (a constant input the backend did not pass is read from the graph).
+ */
+export function wrapNodeError(err: unknown, node: Apply, inputs: readonly unknown[], order?: readonly Apply[]): Error {
   if (err instanceof TheanoError && (err as { node?: Apply }).node) return err;
   err = allocationError(err, node);
   const base = err instanceof Error ? err.message : String(err);
-  const lines = [base, "", `Apply node that caused the error: ${node.toString()}`];
+  const index = order ? order.indexOf(node) : -1;
+  const position = index >= 0 ? ` (toposort index ${index} of ${order!.length})` : "";
+  const lines = [base, "", `Apply node that caused the error: ${node.toString()}${position}`];
   lines.push(`Inputs types: [${node.inputs.map((i) => i.type.toString()).join(", ")}]`);
   // A fused node (issue 16.4): the user's nodes inside it, each with the line that made it.
   const fused = node.trace.fused;
@@ -56,9 +68,10 @@ export function wrapNodeError(err: unknown, node: Apply, inputs: readonly unknow
     for (const part of fused) lines.push(`  ${part.op}${part.trace.where ? ` created at ${part.trace.where}` : ""}`);
   }
   if (config.exception_verbosity === "high") {
-    node.inputs.forEach((inp, k) => lines.push(`  input ${k} (${inp.label}): ${summary(inputs[k])}`));
+    node.inputs.forEach((inp, k) => lines.push(`  input ${k} (${inp.label}): ${summary(inputs[k] ?? (inp.isConstant ? inp.constantData : undefined))}`));
     const trace = node.trace.format(config.traceback.limit);
     lines.push("Backtrace when the node is created:", trace || "  (no user frames recorded)");
+    if (errorReport.debugprint) lines.push("Debugprint of the apply node:", errorReport.debugprint(node).trimEnd());
   } else {
     const where = node.trace.where;
     if (where) lines.push(`The node was created at ${where}.`);

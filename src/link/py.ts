@@ -49,7 +49,7 @@ export const pyLinker: Linker = {
         try {
           outs = node.op.perform(node, args);
         } catch (e) {
-          throw wrapNodeError(e, node, args);
+          throw wrapNodeError(e, node, args, order);
         }
         if (profiler) profiler.record(node, t, performance.now() - t, args);
         node.outputs.forEach((o, i) => {

@@ -9,12 +9,14 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as theano from "../../src/index.js";
+import { cCompilerStatus } from "../../src/link/c/compiler.js";
 
 const { T } = theano;
 type NDArray = theano.NDArray;
 
 /** This file's name: creation traces and error reports must point at user code (here). */
 const HERE = "function.test.ts";
+const HAS_C = cCompilerStatus().ok;
 
 /** Runs `fn`, asserts it throws an instance of `cls` whose message holds every `parts`, returns it. */
 function expectError<E extends Error>(fn: () => unknown, cls: new (...a: never[]) => E, ...parts: string[]): E {
@@ -821,6 +823,21 @@ describe("run-time errors name the node", () => {
       expect(err.message).toContain("input 1 (b)");
     });
   }
+
+  it("the high report of a fused node has its toposort index, every input's value (constants too) and a debugprint, on every linker", () => {
+    const linkers = HAS_C ? (["py", "js", "c"] as const) : (["py", "js"] as const);
+    for (const linker of linkers) {
+      const x = T.fvector("x");
+      const y = T.fvector("y");
+      const f = theano.function([x, y], T.tanh(T.exp(x).mul(2).add(y)).sum(), { mode: new theano.Mode(linker, "fast_run") });
+      const err = theano.config.change({ exception_verbosity: "high" }, () =>
+        expectError(() => f(new Float32Array([1, 2, 3]), new Float32Array([1, 2])), theano.ShapeError, "Apply node that caused the error", "toposort index 0 of 1", "Debugprint of the apply node", HERE),
+      );
+      expect(err.message, linker).toMatch(/input 1 \(2\): shape=\[1\], strides=\[0\], dtype=float32, value=/);
+      expect(err.message, linker).not.toContain("undefined");
+      expect(err.message, linker).toMatch(/\|y \[id [A-Z]+\] <TensorType\(float32, \(\?,\)\)>/);
+    }
+  });
 
   it("a size-1 value on an axis not declared broadcastable → ShapeError with the hint", () => {
     const a = T.dmatrix("a");

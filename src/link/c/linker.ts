@@ -254,7 +254,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         try {
           outs = node.op.perform(node, args);
         } catch (e) {
-          throw wrapNodeError(e, node, args);
+          throw wrapNodeError(e, node, args, order);
         }
         if (profiler) profiler.record(node, t, performance.now() - t, args);
         node.outputs.forEach((o, i) => (env[slot.get(o)!] = outs[i]));
@@ -490,7 +490,7 @@ function segmentError(c: SegmentCall, rc: number, env: Value[], order: readonly 
   const msg = new TextDecoder().decode(c.err.subarray(0, nul < 0 ? c.err.length : nul));
   if (rc > 0) {
     const node = order[rc - 1]!;
-    return wrapNodeError(new ShapeError(msg), node, node.inputs.map((v) => (seg.inputs.includes(v) ? env[c.inSlots[seg.inputs.indexOf(v)]!] : undefined)));
+    return wrapNodeError(new ShapeError(msg), node, node.inputs.map((v) => (seg.inputs.includes(v) ? env[c.inSlots[seg.inputs.indexOf(v)]!] : undefined)), order);
   }
   return new BackendError(rc === -1 ? `C segment ${seg.fn} asked twice for new output sizes` : `C segment ${seg.fn} failed: ${msg || `code ${rc}`}`);
 }

@@ -272,7 +272,7 @@ export const jsLinker: Linker = {
       size: shapeSize,
       pool: new BufferPool(),
       $: { ...M, toBig },
-      wrap: wrapNodeError,
+      wrap: (e, node, args) => wrapNodeError(e, node, args, nodes),
       memory: { lastPeakBytes: null },
       now: () => performance.now(),
       rec: profiler ? (k, t, inputs) => profiler.record(nodes[k]!, t, performance.now() - t, inputs) : () => {},
