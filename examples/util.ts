@@ -9,6 +9,7 @@
  * file needs no part of it except `NDArray` for the MNIST arrays.
  */
 
+import { pathToFileURL } from "node:url";
 import * as theano from "../src/index.js";
 import { imagesToFloat32, loadMnist, type MnistSplit } from "../src/cli/mnist.js";
 
@@ -154,7 +155,93 @@ export function mnist(limit?: { train: number; valid: number; test: number }): {
   };
 }
 
-/** The per-epoch line every example prints. */
-export function epochLine(epoch: number, epochs: number, loss: number, validError: number, seconds: number): string {
-  return `epoch ${String(epoch).padStart(String(epochs).length)}/${epochs}: training loss ${loss.toFixed(4)}, validation error ${(100 * validError).toFixed(2)}%, ${seconds.toFixed(1)} s`;
+/**
+ * The per-epoch line every example prints. `valid` is an error rate (a fraction, printed as a
+ * percentage) or, with `validKind: "cost"`, a loss on the validation set (an unsupervised model).
+ */
+export function epochLine(epoch: number, epochs: number, loss: number, valid: number, seconds: number, validKind: "error" | "cost" = "error"): string {
+  const v = validKind === "error" ? `validation error ${(100 * valid).toFixed(2)}%` : `validation cost ${valid.toFixed(4)}`;
+  return `epoch ${String(epoch).padStart(String(epochs).length)}/${epochs}: training loss ${loss.toFixed(4)}, ${v}, ${seconds.toFixed(1)} s`;
+}
+
+/**
+ * True when the module whose `import.meta.url` is given is the script node was started with, so
+ * an example can both run and export its classes to the next tutorial (as `mlp.py` imports
+ * `LogisticRegression` from `logistic_sgd.py`).
+ */
+export function isMain(metaUrl: string): boolean {
+  const script = process.argv[1];
+  return script !== undefined && metaUrl === pathToFileURL(script).href;
+}
+
+/** A split as two shared variables, as the tutorials keep their data sets (`load_data`'s `shared_dataset`). */
+export function sharedDigits(d: Digits, name: string): { x: theano.SharedVariable; y: theano.SharedVariable; n: number } {
+  return { x: theano.shared(d.x, { name: `${name}_x`, borrow: true }), y: theano.shared(d.y, { name: `${name}_y`, borrow: true }), n: d.n };
+}
+
+/** A compiled function of one minibatch index that returns a scalar (a cost or an error rate). */
+export type IndexFn = (index: number) => unknown;
+
+/** The mean of `f(0) .. f(n - 1)`, each a scalar NDArray. */
+export function meanOver(f: IndexFn, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += Number((f(i) as theano.NDArray).item());
+  return s / Math.max(n, 1);
+}
+
+/**
+ * The tutorials' training loop without their patience-based early stopping: each epoch runs
+ * `train` over every minibatch index, then measures the validation error (or cost); the test error is
+ * measured whenever the validation error improves (the tutorials report the test error of the
+ * best validation model). Prints one `epochLine` per epoch and returns the mean training loss of
+ * the first and last epochs (with one epoch: of its first and last fifths of minibatches), for
+ * `checkLossDropped`, and the best model's errors.
+ */
+export function trainEpochs(opts: {
+  epochs: number;
+  train: IndexFn;
+  nTrainBatches: number;
+  validate: IndexFn;
+  nValidBatches: number;
+  /** What `validate` returns: an error rate (default) or a cost. */
+  validKind?: "error" | "cost";
+  test?: IndexFn;
+  nTestBatches?: number;
+  /** Called after each epoch (e.g. to decay a learning rate). */
+  onEpoch?: (epoch: number) => void;
+}): { firstLoss: number; lastLoss: number; bestValid: number; bestTest: number; bestEpoch: number; seconds: number } {
+  const r = { firstLoss: NaN, lastLoss: NaN, bestValid: Infinity, bestTest: NaN, bestEpoch: 0, seconds: 0 };
+  const start = performance.now();
+  // One epoch: compare the first and last fifths of its minibatches instead of two epochs.
+  const window = Math.max(1, Math.floor(opts.nTrainBatches / 5));
+  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    const losses = new Float64Array(opts.nTrainBatches);
+    const [loss, s] = timed(() => {
+      for (let i = 0; i < opts.nTrainBatches; i++) losses[i] = Number((opts.train(i) as theano.NDArray).item());
+      return losses.reduce((a, b) => a + b, 0) / opts.nTrainBatches;
+    });
+    const valid = meanOver(opts.validate, opts.nValidBatches);
+    const windowMean = (from: number): number => losses.subarray(from, from + window).reduce((a, b) => a + b, 0) / window;
+    if (epoch === 1) r.firstLoss = opts.epochs === 1 ? windowMean(0) : loss;
+    r.lastLoss = opts.epochs === 1 ? windowMean(opts.nTrainBatches - window) : loss;
+    if (valid < r.bestValid) {
+      r.bestValid = valid;
+      r.bestEpoch = epoch;
+      if (opts.test) r.bestTest = meanOver(opts.test, opts.nTestBatches ?? 0);
+    }
+    console.log(epochLine(epoch, opts.epochs, loss, valid, s, opts.validKind));
+    opts.onEpoch?.(epoch);
+  }
+  r.seconds = (performance.now() - start) / 1000;
+  return r;
+}
+
+/**
+ * The tutorials' `givens`: each symbolic input replaced by rows `[index * batch, (index + 1) *
+ * batch)` of the shared data set it stands for, so a compiled step takes only the index.
+ */
+export function minibatchGivens(index: theano.TensorVariable, batch: number, pairs: Array<[theano.TensorVariable, theano.SharedVariable]>): Array<[theano.TensorVariable, theano.TensorVariable]> {
+  const { T } = theano;
+  const rows = T.slice(T.mul(index, batch), T.mul(T.add(index, 1), batch));
+  return pairs.map(([v, data]) => [v, data.get(rows)]);
 }
