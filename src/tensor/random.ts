@@ -153,7 +153,7 @@ export class RandomVariable extends Op {
         const nB = broadcastTo(this, name[0]!, params[0]!, batch);
         const total = shapeSize(batch);
         const pB = broadcastTo(this, name[1]!, pv, [...batch, K]);
-        checkProbabilities(this, "pvals", pB, K);
+        checkProbabilities(this, "pvals", pB, K, pv.dtype);
         const out = new Float64Array(total * K);
         for (let i = 0; i < total; i++) {
           s.reset(k0, k1, c + i);
@@ -231,7 +231,7 @@ export class RandomVariable extends Op {
     if (params[1] !== undefined) {
       p = Float64Array.from(params[1].toFlat(), Number);
       if (params[1].ndim !== 1 || p.length !== n) throw new InputError(`${this}: p must be a vector of ${n} probabilities (one per item of a), got shape [${params[1].shape.join(", ")}]`);
-      checkProbabilities(this, "p", p, n);
+      checkProbabilities(this, "p", p, n, params[1].dtype);
     }
     if (k > 0 && n === 0) throw new InputError(`${this}: a is empty; there is nothing to choose from`);
     const idx = new Float64Array(k);
@@ -377,13 +377,18 @@ function checkAll(op: Op, what: string, v: Float64Array, ok: (x: number) => bool
   for (let i = 0; i < v.length; i++) if (!ok(v[i]!)) throw new InputError(`${op}: ${what} ${rule}, got ${v[i]}`);
 }
 
-/** Rows of K probabilities: each in [0, 1], each row summing to 1 (within sqrt(eps), NumPy's rule). */
-function checkProbabilities(op: Op, what: string, p: Float64Array, K: number): void {
+/**
+ * Rows of K probabilities: each in [0, 1], each row summing to 1 within NumPy's tolerance,
+ * max(sqrt(eps of float64), sqrt(eps of p's dtype)): a float32 softmax sums to 1 only within
+ * ~1e-7, and NumPy's `choice` accepts it.
+ */
+function checkProbabilities(op: Op, what: string, p: Float64Array, K: number, dtype: DType): void {
   checkAll(op, what, p, (x) => x >= 0 && x <= 1, "must lie in [0, 1]");
+  const tol = dtype === "float32" || dtype === "float16" ? Math.sqrt(dtype === "float32" ? 2 ** -23 : 2 ** -10) : 1.5e-8;
   for (let r = 0; r < p.length; r += K) {
     let sum = 0;
     for (let j = 0; j < K; j++) sum += p[r + j]!;
-    if (K > 0 && Math.abs(sum - 1) > 1.5e-8) throw new InputError(`${op}: ${what} must sum to 1, got a sum of ${sum}`);
+    if (K > 0 && Math.abs(sum - 1) > tol) throw new InputError(`${op}: ${what} must sum to 1, got a sum of ${sum}`);
   }
 }
 

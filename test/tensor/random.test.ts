@@ -347,6 +347,16 @@ describe("issue 17.1: bad input", () => {
     expect(() => srng.multinomial([2], 3, [1.2, -0.2])).toThrow(/pvals must lie in/);
   });
 
+  it("float32 probabilities (a softmax) sum to 1 within float32's tolerance, as NumPy's choice allows", () => {
+    const p = T.fvector("p");
+    const f = theano.function([p], [srng.choice([4], 3, { p }), srng.multinomial([2], 1, p)]);
+    const off = theano.array([0.5, 0.25, 0.2500001], "float32"); // sums to 1 + ~1e-7
+    expect(() => f(off)).not.toThrow();
+    expect(() => f(theano.array([0.5, 0.25, 0.26], "float32"))).toThrow(/p must sum to 1/);
+    const d = T.dvector("d");
+    expect(() => theano.function([d], srng.choice([4], 3, { p: d }))(theano.array([0.5, 0.25, 0.2500001], "float64"))).toThrow(/p must sum to 1/);
+  });
+
   it("choice without replacement of more items than exist", () => {
     expect(() => srng.choice([5], 3, { replace: false })).toThrow(/cannot take 5 items without replacement from a population of 3/);
     const n = T.lscalar("n");
