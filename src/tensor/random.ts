@@ -384,7 +384,7 @@ function checkAll(op: Op, what: string, v: Float64Array, ok: (x: number) => bool
  */
 function checkProbabilities(op: Op, what: string, p: Float64Array, K: number, dtype: DType): void {
   checkAll(op, what, p, (x) => x >= 0 && x <= 1, "must lie in [0, 1]");
-  const tol = dtype === "float32" || dtype === "float16" ? Math.sqrt(dtype === "float32" ? 2 ** -23 : 2 ** -10) : 1.5e-8;
+  const tol = dtype === "float32" ? Math.sqrt(2 ** -23) : 1.5e-8;
   for (let r = 0; r < p.length; r += K) {
     let sum = 0;
     for (let j = 0; j < K; j++) sum += p[r + j]!;
