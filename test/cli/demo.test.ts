@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { CURVE_FILE } from "../../src/cli/demo.js";
+import { CURVE_FILE, DEMO_DETAILS, DEMO_USAGE, parseDemoArgs } from "../../src/cli/demo.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const tsx = pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href;
@@ -60,11 +60,27 @@ describe("theano-ts demo", () => {
     expect(svg).toContain(`${acc![1]}%`);
   }, 240_000);
 
+  it("--model lenet picks the CNN and its own defaults; explicit flags still win; --quick applies to it", () => {
+    expect(parseDemoArgs([]).model).toBe("mlp");
+    const lenet = parseDemoArgs(["--model", "lenet"]);
+    expect(lenet).toMatchObject({ model: "lenet", quick: false });
+    const mlp = parseDemoArgs(["--model", "mlp"]);
+    expect(mlp).toEqual(parseDemoArgs([]));
+    // Its defaults differ from the MLP's (a convolutional step costs more, so fewer epochs).
+    expect([lenet.epochs, lenet.batch, lenet.hidden, lenet.lr]).not.toEqual([mlp.epochs, mlp.batch, mlp.hidden, mlp.lr]);
+    expect(parseDemoArgs(["--epochs", "5", "--model", "lenet", "--lr", "0.01", "--batch", "64", "--hidden", "100"])).toMatchObject({ model: "lenet", epochs: 5, lr: 0.01, batch: 64, hidden: 100 });
+    expect(parseDemoArgs(["--model", "lenet", "--quick"])).toMatchObject({ model: "lenet", quick: true, epochs: 3, hidden: 128 });
+    expect(() => parseDemoArgs(["--model", "cnn"])).toThrow(/--model must be mlp or lenet, got cnn/);
+    expect(() => parseDemoArgs(["--model"])).toThrow(/--model needs a value/);
+    expect(DEMO_USAGE).toContain("[--model mlp|lenet]");
+    expect(DEMO_DETAILS).toMatch(/^  --model mlp\|lenet +the network \(default mlp\)$/m);
+  });
+
   it("a bad flag prints the usage and exits 2", () => {
     const r = cli("demo", "--bogus");
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/unknown demo option "--bogus"; the options are --epochs, --batch, --hidden, --lr, --seed, --backend, --out, --quick/);
+    expect(r.stderr).toMatch(/unknown demo option "--bogus"; the options are --epochs, --batch, --hidden, --lr, --seed, --backend, --out, --quick, --model/);
     expect(r.stderr).toMatch(/Usage: theano-ts demo \[--epochs N\]/);
   });
 });
