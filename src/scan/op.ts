@@ -11,7 +11,8 @@
  * - inner outputs: each state's new value, each map-like ("nit-sot") output, then the `until`
  *   condition for while loops.
  * - outer outputs: each state's history `[k + steps, ...]` (init rows first), each map-like
- *   output `[steps, ...]`.
+ *   output `[steps, ...]`; or, where `info.keep` says so (src/rewriting/scan.ts,
+ *   `scan_save_mem`), only the last rows of it.
  *
  * `perform` compiles the inner graph once per mode (src/scan/inner.ts) and runs it step by step,
  * writing into preallocated histories; it is the reference for every backend. The gradient is
@@ -26,7 +27,7 @@ import { TensorType } from "../tensor/type.js";
 import * as math from "../tensor/math.js";
 import { cast } from "../tensor/math.js";
 import { shape } from "../tensor/shape.js";
-import type { TensorVariable } from "../tensor/variable.js";
+import { type TensorVariable, constant } from "../tensor/variable.js";
 import { scanGrad } from "./grad.js";
 import { type HasInnerGraph, InnerGraph, emptyLike, firstRows, fmtShape, row, sameShape, writeRow } from "./inner.js";
 
@@ -44,6 +45,13 @@ export interface ScanInfo {
   readonly truncateGradient: number;
   /** How each sequence input is described in messages ("sequence 0 (x), tap -1"). */
   readonly seqLabels: readonly string[];
+  /**
+   * Per outer output (states, then map-like outputs): how many of its last rows to keep, 0 for
+   * all (the default). Set by the `scan_save_mem` rewrite when only the last rows are read; the
+   * output is then those rows only, and the loop cycles through a buffer of that many rows
+   * (at least the state's lag + 1, so a step never overwrites a row it reads).
+   */
+  readonly keep?: readonly number[];
 }
 
 let nextScanId = 1;
@@ -110,12 +118,15 @@ export class Scan extends Op implements HasInnerGraph {
     const inits = inputs.slice(1 + nSeqs, 1 + nSeqs + nS) as NDArray[];
     const nonSeqs = inputs.slice(1 + nSeqs + nS);
     const lags = stateTaps.map(lagOf);
+    const keep = this.info.keep ?? [];
+    // Rows of each buffer: the whole history, or a ring of the rows scan_save_mem keeps.
+    const sizes = [...lags.map((k, i) => (keep[i] ? Math.max(keep[i]!, k + 1) : k + n)), ...[...Array(nNitSot).keys()].map((j) => keep[nS + j] || n)];
     const bufs = inits.map((init, i) => {
       if (init.shape[0] !== lags[i]) {
         throw new ShapeError(`scan '${name}': ${stateLabels[i]} has taps [${stateTaps[i]!.join(", ")}], which reach ${lags[i]} steps back, but its initial value has ${init.shape[0]} rows (shape ${fmtShape(init.shape)}); give ${lags[i]} initial rows`);
       }
-      const b = emptyLike(init.dtype, [lags[i]! + n, ...init.shape.slice(1)]);
-      for (let r = 0; r < lags[i]!; r++) writeRow(b, r, row(init, r));
+      const b = emptyLike(init.dtype, [sizes[i]!, ...init.shape.slice(1)]);
+      for (let r = 0; r < lags[i]!; r++) writeRow(b, r % sizes[i]!, row(init, r));
       return b;
     });
     const rowShapes = inits.map((b) => b.shape.slice(1));
@@ -125,7 +136,7 @@ export class Scan extends Op implements HasInnerGraph {
     let steps = n;
     for (let t = 0; t < n; t++) {
       const args: Value[] = seqs.map((s) => row(s, t));
-      stateTaps.forEach((taps, i) => taps.forEach((tap) => args.push(row(bufs[i]!, lags[i]! + t + tap))));
+      stateTaps.forEach((taps, i) => taps.forEach((tap) => args.push(row(bufs[i]!, (lags[i]! + t + tap) % sizes[i]!))));
       args.push(...nonSeqs);
       const outs = f(...args);
       for (let i = 0; i < nS; i++) {
@@ -133,16 +144,16 @@ export class Scan extends Op implements HasInnerGraph {
         if (!sameShape(o.shape, rowShapes[i]!)) {
           throw new ShapeError(`scan '${name}': at step ${t}, ${stateLabels[i]} has shape ${fmtShape(o.shape)} but its initial value's rows have shape ${fmtShape(rowShapes[i]!)}; a state must keep its shape from step to step`);
         }
-        writeRow(bufs[i]!, lags[i]! + t, o);
+        writeRow(bufs[i]!, (lags[i]! + t) % sizes[i]!, o);
       }
       for (let j = 0; j < nNitSot; j++) {
         const o = outs[nS + j]!;
         let b = nits[j];
-        if (!b) nits[j] = b = emptyLike(o.dtype, [n, ...o.shape]);
+        if (!b) nits[j] = b = emptyLike(o.dtype, [sizes[nS + j]!, ...o.shape]);
         else if (!sameShape(o.shape, b.shape.slice(1))) {
           throw new ShapeError(`scan '${name}': at step ${t}, output ${nS + j} has shape ${fmtShape(o.shape)} but had ${fmtShape(b.shape.slice(1))} at step 0; every step must give the same shape`);
         }
-        writeRow(b, t, o);
+        writeRow(b, t % sizes[nS + j]!, o);
       }
       if (asWhile && truthy(outs[nS + nNitSot]!)) {
         steps = t + 1;
@@ -150,8 +161,8 @@ export class Scan extends Op implements HasInnerGraph {
       }
     }
     if (n === 0) nits = this.emptyNitSots(node, seqs, inits, nonSeqs);
-    const states = steps < n ? bufs.map((b, i) => firstRows(b, lags[i]! + steps)) : bufs;
-    const nitOut = nits.map((b) => (steps < n ? firstRows(b!, steps) : b!));
+    const states = bufs.map((b, i) => (keep[i] ? lastRows(b, lags[i]! + steps, keep[i]!) : steps < n ? firstRows(b, lags[i]! + steps) : b));
+    const nitOut = nits.map((b, j) => (n === 0 ? b! : keep[nS + j] ? lastRows(b!, steps, keep[nS + j]!) : steps < n ? firstRows(b!, steps) : b!));
     return [...states, ...nitOut];
   }
 
@@ -182,12 +193,14 @@ export class Scan extends Op implements HasInnerGraph {
     const { nSeqs } = this.info;
     const nS = this.nStates;
     const n = node.inputs[0]!;
+    const keep = this.info.keep ?? [];
+    const kept = (rows: Variable, k: number): Variable => (keep[k] ? math.minimum(rows as TensorVariable, constant(keep[k]!, { dtype: (rows as TensorVariable).dtype })) : rows);
     return node.outputs.map((o, k) => {
       if (k < nS) {
         const s = shapes[1 + nSeqs + k]!;
-        return [addInt(s[0]!, n), ...s.slice(1)];
+        return [kept(addInt(s[0]!, n), k), ...s.slice(1)];
       }
-      return [n, ...shapeTail(o as TensorVariable)];
+      return [kept(n, k), ...shapeTail(o as TensorVariable)];
     });
   }
 
@@ -203,6 +216,18 @@ export class Scan extends Op implements HasInnerGraph {
   override grad(inputs: Variable[], outputGrads: Variable[], outputs: Variable[]): GradResult[] {
     return scanGrad(this, inputs, outputGrads, outputs);
   }
+}
+
+/**
+ * The last min(keep, total) rows of a history of `total` rows held in the ring `buf` (history row
+ * r at buffer row r % size), in order, copied.
+ */
+function lastRows(buf: NDArray, total: number, keep: number): NDArray {
+  const size = buf.shape[0]!;
+  const m = Math.min(keep, total);
+  const out = emptyLike(buf.dtype, [m, ...buf.shape.slice(1)]);
+  for (let r = 0; r < m; r++) writeRow(out, r, row(buf, (total - m + r) % size));
+  return out;
 }
 
 function truthy(v: NDArray): boolean {
