@@ -344,7 +344,7 @@ export const scanPushoutAdd = graphRewriter({
         if (k >= nS0) return void pairs.push([o, m.outputs[nS + (k - nS0)]!]);
         if (!gone.has(k)) return void pairs.push([o, m.outputs[kept++]!]);
         const plan = plans.find((x) => x.i === k)!;
-        const init = node.inputs[1 + node.op.info.nSeqs + k] as TensorVariable;
+        const init = node.inputs[1 + (node.op as Scan).info.nSeqs + k] as TensorVariable;
         const total = plan.parts
           ? dot(dimshuffle(flat(stacked(plan.parts[0]!)), [1, 0]), flat(stacked(plan.parts[1]!)))
           : math.sum(m.outputs[nS + nitBase + plan.whole!] as TensorVariable, [0]);

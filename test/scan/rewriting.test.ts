@@ -3,6 +3,7 @@
  * structure inside and outside the Scan), keeps the values of the graph without it on the py, js
  * and c linkers, keeps gradients equal to finite differences, and `optimizer_excluding=<name>`
  * (here `mode.excluding(name)`) turns it off. The inner graph gets the outer mode's whole pipeline.
+ * Also `ifelse_lift_common` (src/rewriting/ifelse.ts, issue 14.5), which works the same way.
  */
 
 import { describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import { ancestors, toposort } from "../../src/graph/basic.js";
 import { findCompiler } from "../../src/link/c/compiler.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { Composite } from "../../src/scalar/composite.js";
+import { IfElse } from "../../src/scan/ifelse.js";
 import { Scan } from "../../src/scan/op.js";
 import { Dot } from "../../src/tensor/blas.js";
 import { Elemwise } from "../../src/tensor/elemwise.js";
@@ -254,5 +256,44 @@ describe("the inner graph gets the outer mode's pipeline", () => {
     const g = compile([Xs, h0, U], H, new theano.Mode("js", "None"));
     const n0 = scans(g)[0]!;
     expect([...n0.op.inner.fn(n0).fgraph.nodes].some((n) => n.op instanceof Gemm)).toBe(false);
+  });
+});
+
+describe.each(LINKERS)("ifelse_lift_common on the %s linker", (linker) => {
+  const branchNodes = (f: TF): Array<{ then: Apply[]; else: Apply[] }> =>
+    [...f.fgraph.nodes]
+      .filter((n) => n.op instanceof IfElse)
+      .map((n) => {
+        const op = n.op as IfElse;
+        return { then: toposort(op.then.outputs, new Set(op.then.inputs)), else: toposort(op.else.outputs, new Set(op.else.inputs)) };
+      });
+  const exps = (ns: Apply[]): number => ns.filter((n) => n.op instanceof Elemwise && n.op.scalarOp.name === "exp").length;
+
+  it("computation both branches do runs once before the branch; what one branch alone does stays lazy", () => {
+    const c = T.dscalar("c");
+    const x = T.dvector("x");
+    const i = T.lscalar("i");
+    const z = theano.ifelse(c, T.exp(x.mul(2)).sum().add(x.get(i)), T.exp(x.mul(2)).mean()) as TV;
+    const [on, off] = sameWithout(linker, "ifelse_lift_common", [c, x, i], z, [1, [0.1, 0.2, 0.3], 1]);
+    const [b] = branchNodes(on);
+    expect(exps(b!.then) + exps(b!.else)).toBe(0);
+    expect([...on.fgraph.nodes].some((n) => n.op instanceof Elemwise && /exp/.test(String(n.op)))).toBe(true);
+    const [b0] = branchNodes(off);
+    expect(exps(b0!.then)).toBe(1);
+    expect(exps(b0!.else)).toBe(1);
+    expectClose(call(on, 0, [0.1, 0.2, 0.3], 10)[0]!, call(off, 0, [0.1, 0.2, 0.3], 10)[0]!); // the then branch's index 10 never runs
+    expect(() => call(on, 1, [0.1, 0.2, 0.3], 10)).toThrow(theano.ShapeError);
+    // Gradients through the rewritten IfElse (the gradient is two more IfElses): with and without, and finite differences.
+    const g = theano.grad(z, x);
+    sameWithout(linker, "ifelse_lift_common", [c, x, i], g, [0, [0.1, 0.2, 0.3], 1]);
+    const lossOf = (cv: number): [TF, TF] => {
+      const cc = T.constant(cv, { dtype: "float64" });
+      const zz = theano.ifelse(cc, T.exp(x.mul(2)).sum().add(x.get(1)), T.exp(x.mul(2)).mean()) as TV;
+      return [compile([x], zz, new theano.Mode(linker, "fast_run")), compile([x], theano.grad(zz, x), new theano.Mode(linker, "fast_run"))];
+    };
+    for (const cv of [0, 1]) {
+      const [lf, gf] = lossOf(cv);
+      expectGradMatchesFD(lf, gf, [rand([3], 7)], 9);
+    }
   });
 });
