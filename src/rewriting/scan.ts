@@ -22,6 +22,7 @@
  *   1.61  scan_save_mem          [scan, fast_run]: an output read only through its last rows
  *         (`result[-1]`, `theano.reduce`, the gradient's accumulators) keeps just those rows: a
  *         ring buffer of k rows instead of the whole history (ScanInfo.keep, src/scan/op.ts).
+ *         Outputs nothing reads leave the loop (map-like ones; states whose taps no kept output reads).
  *
  * Inner graphs get the whole pipeline (fusion, GEMM, in-place) when src/scan compiles them with
  * the outer function's mode; the rewrites here only decide what stays inside the loop.
@@ -319,14 +320,16 @@ export const scanPushoutAdd = graphRewriter({
       // f = dot(DimShuffle{1,0}(a), b), rows a and b matrices: sum over steps as one product.
       const seqOuter = new Map(s.seqs.map((x) => [x.inner, x.outer] as const));
       const extra: Variable[] = [];
+      // Each inner value becomes one map-like output, however many accumulators read it.
+      const stack = (v: Variable): number => (extra.includes(v) ? extra.indexOf(v) : extra.push(v) - 1);
       const plans = found.map(({ i, f, r }) => {
         const d = f.owner;
         const a = d?.op instanceof Dot ? d.inputs[0]!.owner : null;
         if (d && a && a.op instanceof DimShuffle && a.op.inputNdim === 2 && a.op.pattern.join() === "1,0" && (d.inputs[1] as TensorVariable).ndim === 2) {
-          const parts = [a.inputs[0]!, d.inputs[1]!].map((v) => (seqOuter.has(v) ? { seq: seqOuter.get(v)! } : { nit: extra.push(v) - 1 }));
+          const parts = [a.inputs[0]!, d.inputs[1]!].map((v) => (seqOuter.has(v) ? { seq: seqOuter.get(v)! } : { nit: stack(v) }));
           return { i, r, parts, whole: null as number | null };
         }
-        return { i, r, parts: null, whole: extra.push(f) - 1 };
+        return { i, r, parts: null, whole: stack(f) };
       });
       const nitBase = s.nits.length;
       const gone = new Set(found.map((x) => x.i));
@@ -488,16 +491,32 @@ export const scanSaveMem = graphRewriter({
       const s = partsOf(node);
       const nS = s.states.length;
       const reads = node.outputs.map((o, k) => ((k < nS ? s.states[k]!.keep : s.nits[k - nS]!.keep) > 0 ? null : lastRowsRead(fg, o)));
-      if (reads.every((r) => r === null)) continue;
+      // Outputs nothing reads leave the loop: map-like ones always, states when no output that
+      // stays reads their taps (the gradient of a sequence nobody asked for, a dead accumulator).
+      const live = node.outputs.map((o) => (fg.clients.get(o)?.length ?? 0) > 0);
+      for (let grew = true; grew; ) {
+        grew = false;
+        const kept = [...s.states.filter((_st, i) => live[i]).map((x) => x.out), ...s.nits.filter((_n, j) => live[nS + j]).map((x) => x.out), ...(s.until ? [s.until] : [])];
+        const needed = new Set(ancestors(kept));
+        s.states.forEach((st, i) => {
+          if (!live[i] && st.inner.some((v) => needed.has(v))) grew = live[i] = true;
+        });
+      }
+      if (reads.every((r) => r === null) && live.every((l) => l)) continue;
       reads.forEach((r, k) => {
         if (!r) return;
         if (k < nS) s.states[k] = { ...s.states[k]!, keep: r.rows };
         else s.nits[k - nS] = { ...s.nits[k - nS]!, keep: r.rows };
       });
+      s.states = s.states.filter((_st, i) => live[i]);
+      s.nits = s.nits.filter((_n, j) => live[nS + j]);
       const m = buildScan(s);
+      const at = live.map((_l, k) => live.slice(0, k).filter((x) => x).length); // old output -> new index
       const pairs: Array<[Variable, Variable]> = node.outputs.flatMap((o, k) => {
+        if (!live[k]) return [];
         const r = reads[k];
-        return r ? r.rebuild.map(([old, make]) => [old, make(m.outputs[k]!)] as [Variable, Variable]) : [[o, m.outputs[k]!] as [Variable, Variable]];
+        const nv = m.outputs[at[k]!]!;
+        return r ? r.rebuild.map(([old, make]) => [old, make(nv)] as [Variable, Variable]) : [[o, nv] as [Variable, Variable]];
       });
       ctx.replace(fg, pairs, "scan_save_mem");
     }

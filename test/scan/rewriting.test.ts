@@ -154,6 +154,10 @@ describe.each(LINKERS)("scan rewrites and gradients on the %s linker", (linker) 
     expect(grad.op.nStates).toBe(1);
     expect(grad0.op.nStates).toBe(4);
     expect(grad.op.info.keep?.[0]).toBe(1);
+    // Without the gradient of X, the loop no longer computes δ_t·Wᵀ (scan_save_mem drops the dead output).
+    const gW = compile([X, h0, W, U, b], theano.grad(loss(H), W), new theano.Mode(linker, "fast_run"));
+    const gradW = scans(gW).find((n) => n.op.info.name.startsWith("grad_of"))!;
+    expect(inside(gradW, Dot)).toBe(1);
     const f = compile([X, h0, W, U, b], loss(H), new theano.Mode(linker, "fast_run"));
     const gf = compile([X, h0, W, U, b], [gs[3]!, gs[4]!, gs[0]!, gs[1]!, gs[2]!], new theano.Mode(linker, "fast_run")); // in the inputs' order
     expectGradMatchesFD(f, gf, args, 21);
@@ -222,6 +226,10 @@ describe.each(LINKERS)("scan_save_mem on the %s linker", (linker) => {
     expect(scans(on)[0]!.op.info.keep).toEqual([1, 2]);
     const [whole] = sameWithout(linker, "scan_save_mem", [x], [acc!.get(-1), sq!], [rand([7], 4)]);
     expect(scans(whole)[0]!.op.info.keep).toEqual([1, 0]);
+    // An output nothing reads leaves the loop.
+    const [dead, alive] = sameWithout(linker, "scan_save_mem", [x], acc!.get(-1), [rand([7], 4)]);
+    expect(scans(dead)[0]!.op.info.nNitSot).toBe(0);
+    expect(scans(alive)[0]!.op.info.nNitSot).toBe(1);
     const [d] = theano.scan({ fn: (p: TV) => [p.mul(2), theano.scanUntil(p.mul(2).gt(50))], outputsInfo: T.constant(1, { dtype: "float64" }), nSteps: 100 });
     const [w] = sameWithout(linker, "scan_save_mem", [], one(d).get(-1), []);
     expect(scans(w)[0]!.op.info.keep).toEqual([1]);
