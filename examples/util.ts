@@ -1,12 +1,13 @@
 /**
  * What the tutorial examples in this folder share, so no two of them carry their own copy: the
  * command line (`--quick`, `--epochs N`, `--seed N`), the "did the loss fall" check that makes
- * `--quick` a smoke test (exit 1 otherwise), timing, a seeded generator for initial weights and
- * shuffling, and MNIST as the deeplearning.net tutorials use it (50,000 training, 10,000
- * validation and 10,000 test digits, pixels as float32 in [0, 1]).
+ * `--quick` a smoke test (exit 1 otherwise), timing, a seeded generator for initial weights,
+ * MNIST as the deeplearning.net tutorials split it (50,000 training, 10,000 validation
+ * and 10,000 test digits, pixels as float32 in [0, 1]) kept in shared variables, the tutorials'
+ * minibatch `givens`, and their epoch loop.
  *
- * Examples import the library as a user does (`import * as theano from "../src/index.js"`); this
- * file needs no part of it except `NDArray` for the MNIST arrays.
+ * Like the examples, it uses only the library's public API (`import * as theano from
+ * "../src/index.js"`), plus the demo's MNIST reader (src/cli/mnist.ts).
  */
 
 import { pathToFileURL } from "node:url";
@@ -18,7 +19,7 @@ export interface ExampleArgs {
   quick: boolean;
   /** `--epochs N`; undefined: the example's own default for the mode. */
   epochs?: number;
-  /** `--seed N` (default 1234): initial weights, shuffling and random streams. */
+  /** `--seed N` (default 1234): initial weights, random streams, whatever else the example draws. */
   seed: number;
 }
 
@@ -33,7 +34,7 @@ export function parseArgs(argv: readonly string[] = process.argv.slice(2), usage
     "Options:\n" +
     "  --quick      a short run on a subset (seconds); exits 1 unless the training loss fell\n" +
     "  --epochs N   passes over the training set (default: the example's own)\n" +
-    "  --seed N     seed of the initial weights, the shuffling and the random streams (default 1234)\n";
+    "  --seed N     seed of the initial weights and the random streams (default 1234)\n";
   const fail = (msg: string): never => {
     process.stderr.write(`${msg}\n\n${help}`);
     process.exit(2);
@@ -60,7 +61,6 @@ export function parseArgs(argv: readonly string[] = process.argv.slice(2), usage
       case "-h":
         process.stdout.write(help);
         process.exit(0);
-      // falls through (process.exit does not return)
       default:
         fail(`unknown option "${flag}"`);
     }
@@ -110,14 +110,6 @@ export function rng(seed: number): Rng {
     normal: () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()),
     int: (n) => Math.floor(uniform() * n),
   };
-}
-
-/** Fisher-Yates in place. */
-export function shuffle(order: Int32Array, r: Rng): void {
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = r.int(i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
 }
 
 /** A float32 array of `shape` filled by `f` (e.g. the tutorials' uniform initialisations). */
@@ -207,12 +199,10 @@ export function trainEpochs(opts: {
   validKind?: "error" | "cost";
   test?: IndexFn;
   nTestBatches?: number;
-  /** Called after each epoch (e.g. to decay a learning rate). */
-  onEpoch?: (epoch: number) => void;
 }): { firstLoss: number; lastLoss: number; bestValid: number; bestTest: number; bestEpoch: number; seconds: number } {
   const r = { firstLoss: NaN, lastLoss: NaN, bestValid: Infinity, bestTest: NaN, bestEpoch: 0, seconds: 0 };
   const start = performance.now();
-  // One epoch: compare the first and last fifths of its minibatches instead of two epochs.
+  // With one epoch, compare the first and last fifths of its minibatches instead of two epochs.
   const window = Math.max(1, Math.floor(opts.nTrainBatches / 5));
   for (let epoch = 1; epoch <= opts.epochs; epoch++) {
     const losses = new Float64Array(opts.nTrainBatches);
@@ -230,7 +220,6 @@ export function trainEpochs(opts: {
       if (opts.test) r.bestTest = meanOver(opts.test, opts.nTestBatches ?? 0);
     }
     console.log(epochLine(epoch, opts.epochs, loss, valid, s, opts.validKind));
-    opts.onEpoch?.(epoch);
   }
   r.seconds = (performance.now() - start) / 1000;
   return r;
