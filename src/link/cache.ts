@@ -80,6 +80,8 @@ export interface ModuleOptions {
   readonly ldflags?: readonly string[];
   /** Replaces `compileFlags()`; the compiler probes use it. Part of the key. */
   readonly flags?: readonly string[];
+  /** Load it with its symbols global (the shared runtime library); not part of the key. */
+  readonly global?: boolean;
 }
 
 export interface LoadedModule {
@@ -622,10 +624,10 @@ function handle(m: MemoEntry, memoKey: string, fromCache: boolean): LoadedModule
 }
 
 /** Loads a verified entry; null when it vanished between the check and the load (aged out). */
-function openEntry(dir: string): NativeLibrary | null {
+function openEntry(dir: string, global = false): NativeLibrary | null {
   const so = join(dir, "mod.so");
   try {
-    const lib = openLibrary(so);
+    const lib = openLibrary(so, { global });
     try {
       const now = new Date();
       utimesSync(dir, now, now); // last use, for ageing
@@ -665,7 +667,7 @@ export function loadModule(source: string, opts: ModuleOptions = {}): LoadedModu
   for (let attempt = 0; attempt < 3; attempt++) {
     // Fast path, no lock: a published entry is immutable, so checking it needs no coordination.
     if (existsSync(dir) && inspectEntry(root, key, dir).problem === null) {
-      const lib = openEntry(dir);
+      const lib = openEntry(dir, opts.global === true);
       if (lib) return publish(lib, true);
       continue;
     }
@@ -676,7 +678,7 @@ export function loadModule(source: string, opts: ModuleOptions = {}): LoadedModu
       if (existsSync(dir)) {
         const { problem } = inspectEntry(root, key, dir);
         if (problem === null) {
-          const lib = openEntry(dir);
+          const lib = openEntry(dir, opts.global === true);
           if (lib) return publish(lib, true);
           continue;
         }
@@ -684,7 +686,7 @@ export function loadModule(source: string, opts: ModuleOptions = {}): LoadedModu
         removeTree(root, dir);
       }
       build(root, key, source, parts, dir);
-      const lib = openEntry(dir);
+      const lib = openEntry(dir, opts.global === true);
       if (!lib) continue;
       return publish(lib, false);
     } finally {

@@ -20,7 +20,7 @@ export interface NativeLibrary {
 }
 
 interface Koffi {
-  load(path: string): { func(proto: string): NativeFunction; unload(): void };
+  load(path: string, options?: { global?: boolean }): { func(proto: string): NativeFunction; unload(): void };
 }
 
 let koffi: Koffi | null = null;
@@ -48,12 +48,15 @@ function openmpDefaults(): void {
   if (env && env.OMP_WAIT_POLICY === undefined && env.GOMP_SPINCOUNT === undefined) env.GOMP_SPINCOUNT = "10000";
 }
 
-/** Opens a shared library; raises BackendError naming the path when the loader refuses it. */
-export function openLibrary(path: string): NativeLibrary {
+/**
+ * Opens a shared library; raises BackendError naming the path when the loader refuses it.
+ * `global`: its symbols resolve the undefined symbols of libraries opened after it (RTLD_GLOBAL).
+ */
+export function openLibrary(path: string, opts: { global?: boolean } = {}): NativeLibrary {
   openmpDefaults();
   let lib: ReturnType<Koffi["load"]>;
   try {
-    lib = ffi().load(path);
+    lib = opts.global ? ffi().load(path, { global: true }) : ffi().load(path);
   } catch (e) {
     throw new BackendError(`could not load the shared library ${path}: ${(e as Error).message}`, { cause: e });
   }

@@ -31,7 +31,8 @@ import { isCompiledirError, type LoadedModule, loadModule, warn } from "../cache
 import { wrapNodeError } from "../errors.js";
 import { jsLinker } from "../js/linker.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
-import { type CProgram, ERR_LEN, type Segment, generateC, isPacked, metaLayout, segmentPrototype } from "./codegen.js";
+import { createHash } from "node:crypto";
+import { type CodegenOptions, type CProgram, ERR_LEN, type Segment, generateC, isPacked, metaLayout, runtimeSource, segmentPrototype } from "./codegen.js";
 import { cCompilerStatus, compileFlags, findBlas } from "./compiler.js";
 import type { NativeFunction } from "./ffi.js";
 
@@ -114,10 +115,52 @@ interface SegmentCall {
 const dtypeOf = (v: Variable): DType => (v.type as TensorType).dtype;
 const ndimOf = (v: Variable): number => (v.type as TensorType).ndim;
 
+/**
+ * The shared runtime library of the current flags and BLAS (codegen.ts runtimeSource), per
+ * process: its tag, and whether it is loaded. Linux only (it relies on the loader resolving a
+ * module's undefined symbols from a library opened with global symbols); elsewhere every
+ * module carries the runtime functions it calls.
+ */
+interface SharedRuntime {
+  readonly tag: string;
+  readonly blas: boolean;
+  readonly ldflags: readonly string[];
+  loaded: boolean;
+}
+const runtimes = new Map<string, SharedRuntime>();
+
+function sharedRuntime(blas: boolean, ldflags: readonly string[]): SharedRuntime | undefined {
+  if (process.platform !== "linux") return undefined;
+  const memoKey = JSON.stringify([blas, compileFlags(), ldflags]);
+  let rt = runtimes.get(memoKey);
+  if (!rt) {
+    const tag = `r${createHash("sha256").update(`${memoKey}\0${runtimeSource(blas, "")}`).digest("hex").slice(0, 12)}`;
+    runtimes.set(memoKey, (rt = { tag, blas, ldflags, loaded: false }));
+  }
+  return rt;
+}
+
+/**
+ * Loads the runtime library (compiling it into the cache the first time on this machine) before
+ * the first module that calls it. Never closed: every module of this process may call it.
+ */
+function loadRuntime(rt: SharedRuntime): void {
+  if (rt.loaded) return;
+  loadModule(runtimeSource(rt.blas, rt.tag), { ldflags: rt.ldflags, global: true });
+  rt.loaded = true;
+}
+
+/** The code generator's options for the current configuration. */
+function codegenOptions(profile: boolean): CodegenOptions & { runtime?: SharedRuntime } {
+  const blas = findBlas();
+  const useBlas = blas !== null && blas.interface === "cblas";
+  const runtime = sharedRuntime(useBlas, useBlas ? blas!.ldflags : []);
+  return { blas: useBlas, ompMinSize: Number(config.openmp_elemwise_minsize), profile, ...(runtime ? { runtime } : {}) };
+}
+
 /** The generated source of a graph (for `thunk.source`, tests and debugging). */
 export function cSource(fgraph: FunctionGraph): CProgram {
-  const blas = findBlas();
-  return generateC(fgraph, { blas: blas !== null && blas.interface === "cblas", ompMinSize: Number(config.openmp_elemwise_minsize) });
+  return generateC(fgraph, codegenOptions(false));
 }
 
 export const cLinker: Linker = {
@@ -148,7 +191,8 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   const useBlas = blas !== null && blas.interface === "cblas";
   const profiler = opts?.profiler;
   const linkStart = performance.now();
-  const program = generateC(fgraph, { blas: useBlas, ompMinSize: Number(config.openmp_elemwise_minsize), profile: profiler !== undefined });
+  const cgOpts = codegenOptions(profiler !== undefined);
+  const program = generateC(fgraph, cgOpts);
   const codegenMs = performance.now() - linkStart;
   if (auto && program.source.length > C_AUTO_MAX_SOURCE) {
     const mb = (n: number): string => (n / 1e6).toFixed(1);
@@ -186,6 +230,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   let buildMs = 0;
   if (program.segments.length > 0) {
     const buildStart = performance.now();
+    if (cgOpts.runtime) loadRuntime(cgOpts.runtime);
     mod = buildModule(program.source, useBlas ? blas!.ldflags : []);
     buildMs = performance.now() - buildStart;
     for (const seg of program.segments) {
