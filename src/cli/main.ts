@@ -72,7 +72,7 @@ export const commands: Record<string, Command> = {
     },
   },
   demo: {
-    summary: "Train an MLP on the real MNIST digits end to end (the main job)",
+    summary: "Train an MLP or a LeNet CNN on the real MNIST digits end to end (the main job)",
     usage: DEMO_USAGE,
     details: DEMO_DETAILS,
     async run(args, io) {
