@@ -1,7 +1,8 @@
 /**
  * Scan rewrites (the ideas of Theano's `scan/opt.py`): they change a Scan node of the outer
- * graph and its inner graph together, so the loop does less per step. Names and tags are
- * Theano's, so `optimizer_excluding=scan_pushout` (or `scan`, or one name) turns them off.
+ * graph and its inner graph together, so the loop does less per step. Names and tags follow
+ * Theano's (scan_save_mem, scan_merge, scan_pushout_add; tags scan and scan_pushout), so
+ * `optimizer_excluding=scan_pushout` (or `scan`, or one name) turns them off.
  *
  * optdb (position: name [tags]):
  *   0.5   scan_pushout_non_seqs  [scan, scan_pushout, fast_run]: inner computation that reads
@@ -22,7 +23,8 @@
  *   1.61  scan_save_mem          [scan, fast_run]: an output read only through its last rows
  *         (`result[-1]`, `theano.reduce`, the gradient's accumulators) keeps just those rows: a
  *         ring buffer of k rows instead of the whole history (ScanInfo.keep, src/scan/op.ts).
- *         Outputs nothing reads leave the loop (map-like ones; states whose taps no kept output reads).
+ *         Outputs nothing reads leave the loop (map-like ones; states whose taps no kept output
+ *         reads); a state only the loop itself reads keeps only the rows its taps reach.
  *
  * Inner graphs get the whole pipeline (fusion, GEMM, in-place) when src/scan compiles them with
  * the outer function's mode; the rewrites here only decide what stays inside the loop.
@@ -493,7 +495,8 @@ export const scanSaveMem = graphRewriter({
       const reads = node.outputs.map((o, k) => ((k < nS ? s.states[k]!.keep : s.nits[k - nS]!.keep) > 0 ? null : lastRowsRead(fg, o)));
       // Outputs nothing reads leave the loop: map-like ones always, states when no output that
       // stays reads their taps (the gradient of a sequence nobody asked for, a dead accumulator).
-      const live = node.outputs.map((o) => (fg.clients.get(o)?.length ?? 0) > 0);
+      const read = node.outputs.map((o) => (fg.clients.get(o)?.length ?? 0) > 0);
+      const live = [...read];
       for (let grew = true; grew; ) {
         grew = false;
         const kept = [...s.states.filter((_st, i) => live[i]).map((x) => x.out), ...s.nits.filter((_n, j) => live[nS + j]).map((x) => x.out), ...(s.until ? [s.until] : [])];
@@ -502,7 +505,10 @@ export const scanSaveMem = graphRewriter({
           if (!live[i] && st.inner.some((v) => needed.has(v))) grew = live[i] = true;
         });
       }
-      if (reads.every((r) => r === null) && live.every((l) => l)) continue;
+      // A state the loop needs but nothing outside reads keeps only the rows its taps reach.
+      const inner = s.states.flatMap((st, i) => (live[i] && !read[i] && st.keep === 0 ? [i] : []));
+      if (reads.every((r) => r === null) && live.every((l) => l) && inner.length === 0) continue;
+      for (const i of inner) s.states[i] = { ...s.states[i]!, keep: 1 };
       reads.forEach((r, k) => {
         if (!r) return;
         if (k < nS) s.states[k] = { ...s.states[k]!, keep: r.rows };

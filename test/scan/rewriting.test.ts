@@ -158,6 +158,7 @@ describe.each(LINKERS)("scan rewrites and gradients on the %s linker", (linker) 
     const gW = compile([X, h0, W, U, b], theano.grad(loss(H), W), new theano.Mode(linker, "fast_run"));
     const gradW = scans(gW).find((n) => n.op.info.name.startsWith("grad_of"))!;
     expect(inside(gradW, Dot)).toBe(1);
+    expect(gradW.op.info.keep?.[0]).toBe(1); // δ's state, read only by the loop itself: a ring of 2 rows
     const f = compile([X, h0, W, U, b], loss(H), new theano.Mode(linker, "fast_run"));
     const gf = compile([X, h0, W, U, b], [gs[3]!, gs[4]!, gs[0]!, gs[1]!, gs[2]!], new theano.Mode(linker, "fast_run")); // in the inputs' order
     expectGradMatchesFD(f, gf, args, 21);
