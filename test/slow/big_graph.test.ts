@@ -1,5 +1,6 @@
 /**
  * Big graphs on the C backend: compile time must stay roughly linear in the graph and bounded.
+ * (In test/slow/: the 300-step chain is a minute of gcc on a loaded 2-core machine; CI runs it.)
  * Codegen cuts every segment into chunk functions of bounded size (gcc's optimiser is
  * superlinear in one function's size), builds big modules at -O1 (C_O3_MAX_SOURCE), and
  * `linker=auto` hands a function whose C would exceed C_AUTO_MAX_SOURCE to the JS backend with
@@ -8,10 +9,10 @@
  */
 
 import { describe, expect, it, vi } from "vitest";
-import * as theano from "../../../src/index.js";
-import { cCompilerStatus } from "../../../src/link/c/compiler.js";
-import { C_AUTO_MAX_SOURCE, C_O3_MAX_SOURCE, cSource } from "../../../src/link/c/linker.js";
-import { evaluate, expectClose } from "../../helpers.js";
+import * as theano from "../../src/index.js";
+import { cCompilerStatus } from "../../src/link/c/compiler.js";
+import { C_AUTO_MAX_SOURCE, C_O3_MAX_SOURCE, cSource } from "../../src/link/c/linker.js";
+import { evaluate, expectClose } from "../helpers.js";
 
 const { T } = theano;
 const hasC = cCompilerStatus().ok;
