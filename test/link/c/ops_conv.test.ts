@@ -207,6 +207,8 @@ const POOL_OPTIONS: PoolCase[] = [
   ["3x2 stride (1, 2), no ignoreBorder", [3, 2], { ignoreBorder: false, stride: [1, 2] }],
   ["3 stride 2 pad (1, 2)", 3, { ignoreBorder: true, stride: 2, pad: [1, 2] }],
   ["2x3 stride 3, no ignoreBorder", [2, 3], { ignoreBorder: false, stride: 3 }],
+  // whole windows with gaps between them (the branch-free loops of whole windows, run-time geometry)
+  ["2x3 stride (3, 4)", [2, 3], { ignoreBorder: true, stride: [3, 4] }],
 ];
 const MODES: PoolMode[] = ["max", "sum", "average_inc_pad", "average_exc_pad"];
 
@@ -244,6 +246,9 @@ describe("C generators for pooling and its gradients", () => {
       for (const layout of ["contiguous", "strided"] as const) cases.push([`${layout} 2x3x7x8`, [value(dtype, [2, 3, 7, 8], 1, layout), value(dtype, [2, 3, 7, 8], 2, layout)]]);
       // NaN, infinities, ties and signed zeros (max pooling's first maximum; the gradient's ties)
       cases.push(["special values", [poolFill(dtype, [1, 2, 9, 9], 1), poolFill(dtype, [1, 2, 9, 9], 2)]]);
+      // 2x2 windows that tile the plane exactly (the vectorised 2x2 loops), and one row short
+      cases.push(["special values, 8x8", [poolFill(dtype, [1, 2, 8, 8], 3), poolFill(dtype, [1, 2, 8, 8], 4)]]);
+      cases.push(["contiguous 3x2x9x34", [rand(dtype, [3, 2, 9, 34], 9), rand(dtype, [3, 2, 9, 34], 10)]]);
       cases.push(["batch 1", [rand(dtype, [1, 1, 5, 6], 3), rand(dtype, [1, 1, 5, 6], 4)]]);
       cases.push(["empty batch", [rand(dtype, [0, 3, 7, 8], 5), rand(dtype, [0, 3, 7, 8], 6)]]);
       cases.push(["windows bigger than the input", [rand(dtype, [2, 1, 1, 2], 7), rand(dtype, [2, 1, 1, 2], 8)]]);

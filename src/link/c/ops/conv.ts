@@ -501,6 +501,7 @@ function poolRuntime(kind: PoolKind, s: string, T: string): string {
   const fn = {
     // the first maximum, or the first NaN (the shape phase proved every window non-empty)
     max: `(const th_pool_geom *g, const ${T} *x, int64_t xr, int64_t xc, ${T} *o) {
+  if (TH_POOL_FULL(g)) { th_pool_maxfull_${s}(g, x, xr, xc, o); return; }
 ${loops(`${T} bv = x[rs * xr + cs * xc];
       for (int64_t i = rs; i < re && bv == bv; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = x[i * xr + j * xc]; if (v > bv || v != v) { bv = v; if (v != v) break; } }
       o[r * g->PC + c] = bv;`)}`,
@@ -509,6 +510,7 @@ ${loops(`${T} bv = x[rs * xr + cs * xc];
 ${loops(`double sum = 0; for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) sum += (double)x[i * xr + j * xc];
       o[r * g->PC + c] = (${T})(sum / ${div});`)}`,
     maxgrad: `(const th_pool_geom *g, const ${T} *x, int64_t xr, int64_t xc, const ${T} *mx, int64_t mr, int64_t mc, const ${T} *gz, int64_t gr, int64_t gc, ${T} *o) {
+  if (TH_POOL_FULL(g) && g->sr >= g->wr && g->sc >= g->wc) { th_pool_maxgradfull_${s}(g, x, xr, xc, mx, mr, mc, gz, gr, gc, o); return; }
   for (int64_t q = 0; q < g->H * g->W; q++) o[q] = 0;
 ${loops(`const ${T} m = mx[r * mr + c * mc], gv = gz[r * gr + c * gc];
       for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) { const ${T} v = x[i * xr + j * xc]; if ${isMax} o[i * g->W + j] += gv; }`)}`,
@@ -522,6 +524,7 @@ ${loops(`const ${T} gv = (${T})((double)gz[r * gr + c * gc] / ${div});
       for (int64_t i = rs; i < re; i++) for (int64_t j = cs; j < ce; j++) o[i * g->W + j] += gv;`)}`,
   }[kind];
   const guard = `TH_POOL_${kind.toUpperCase()}_${s}`;
+  const full = kind === "max" ? poolFullMax(s, T) : kind === "maxgrad" ? poolFullMaxGrad(s, T) : "";
   return `#ifndef TH_POOL_GEOM
 #define TH_POOL_GEOM
 /* a pooling's plane size, pooled size, window, stride and padding (rows, cols) */
@@ -540,13 +543,67 @@ typedef struct { int64_t H, W, PR, PC, wr, wc, sr, sc, pr, pc; } th_pool_geom;
     const int64_t p0_ = (i) * (st), p1_ = p0_ + (ws) < (size) + 2 * (pad) ? p0_ + (ws) : (size) + 2 * (pad); \
     s = (p0_ > (pad) ? p0_ : (pad)) - (pad); e = (p1_ < (size) + (pad) ? p1_ : (size) + (pad)) - (pad); n = p1_ - p0_; \
   } while (0)
+/* every window whole (no padding, none past the input's edge): the branch-free loops below */
+#define TH_POOL_FULL(g) ((g)->pr == 0 && (g)->pc == 0 && (g)->PR > 0 && (g)->PC > 0 && ((g)->PR - 1) * (g)->sr + (g)->wr <= (g)->H && ((g)->PC - 1) * (g)->sc + (g)->wc <= (g)->W)
 #endif
 #ifndef ${guard}
 #define ${guard}
+${full}
 TH_POOL_FN void th_pool_${kind}_${s}${fn}
 }
 #endif`;
 }
+
+/**
+ * The loops of whole windows (TH_POOL_FULL), written once with the geometry as C expressions so
+ * that the common 2x2 window, stride 2, on unit-stride rows is instantiated with constants, which
+ * gcc turns into vector code (deinterleaving loads and stores), and any other geometry with
+ * run-time values. Each pass runs along a row of windows for one tap (i, j) of the window, taps
+ * in perform's row-major order, so each output sees its window's elements in the same order as
+ * perform's loop: the first maximum or the first NaN, with selects instead of branches.
+ */
+function poolFullMax(s: string, T: string): string {
+  const body = (wr: string, wc: string, sr: string, sc: string, xc: string): string => `for (int64_t r = 0; r < PR; r++) {
+      ${T} *restrict orow = o + r * PC; const ${T} *x0 = x + r * ${sr} * xr;
+      for (int64_t c = 0; c < PC; c++) orow[c] = x0[c * ${sc} * ${xc}];
+      for (int64_t i = 0; i < ${wr}; i++) for (int64_t j = i == 0; j < ${wc}; j++) {
+        const ${T} *xi = x0 + i * xr + j * ${xc};
+        for (int64_t c = 0; c < PC; c++) { const ${T} v = xi[c * ${sc} * ${xc}], b = orow[c]; orow[c] = b == b && (v > b || v != v) ? v : b; }
+      }
+    }`;
+  return `/* max over whole windows, one output row at a time */
+static __attribute__((noinline, unused)) void th_pool_maxfull_${s}(const th_pool_geom *g, const ${T} *x, int64_t xr, int64_t xc, ${T} *restrict o) {
+  const int64_t PR = g->PR, PC = g->PC, wr = g->wr, wc = g->wc, sr = g->sr, sc = g->sc;
+  if (wr == 2 && wc == 2 && sr == 2 && sc == 2 && xc == 1) { ${body("2", "2", "2", "2", "1")} }
+  else { ${body("wr", "wc", "sr", "sc", "xc")} }
+}`;
+}
+
+/**
+ * MaxPoolGrad over whole windows that do not overlap (stride >= window): each input element lies
+ * in at most one window, so the gradient is written once per element, without the zeroing pass
+ * and the scattered additions: `gz` of its window where the element equals the window's maximum
+ * (perform's test, NaN matching NaN), else 0. `+ 0` keeps perform's sum: 0 + (-0) is +0.
+ */
+function poolFullMaxGrad(s: string, T: string): string {
+  const body = (wr: string, wc: string, sr: string, sc: string, xc: string, mc: string, gc: string): string => `for (int64_t r = 0; r < PR; r++) for (int64_t i = 0; i < ${wr}; i++) {
+      ${T} *restrict orow = o + (r * ${sr} + i) * W; const ${T} *xrow = x + (r * ${sr} + i) * xr, *mrow = mx + r * mr, *grow = gz + r * gr;
+      for (int64_t j = 0; j < ${wc}; j++) for (int64_t c = 0; c < PC; c++) {
+        const ${T} v = xrow[(c * ${sc} + j) * ${xc}], m = mrow[c * ${mc}];
+        orow[c * ${sc} + j] = ((v == m || (m != m && v != v)) ? grow[c * ${gc}] : (${T})0) + (${T})0;
+      }
+    }`;
+  return `/* the gradient of max over whole windows that do not overlap */
+static __attribute__((noinline, unused)) void th_pool_maxgradfull_${s}(const th_pool_geom *g, const ${T} *x, int64_t xr, int64_t xc, const ${T} *mx, int64_t mr, int64_t mc, const ${T} *gz, int64_t gr, int64_t gc, ${T} *restrict o) {
+  const int64_t H = g->H, W = g->W, PR = g->PR, PC = g->PC, wr = g->wr, wc = g->wc, sr = g->sr, sc = g->sc;
+  /* what no window covers: whole rows, and in covered rows the gaps and the right edge */
+  for (int64_t i = 0; i < H; i++) if (i / sr >= PR || i % sr >= wr) for (int64_t j = 0; j < W; j++) o[i * W + j] = 0;
+  if (PC * wc != W) for (int64_t r = 0; r < PR; r++) for (int64_t i = 0; i < wr; i++) for (int64_t j = 0; j < W; j++) if (j / sc >= PC || j % sc >= wc) o[(r * sr + i) * W + j] = 0;
+  if (wr == 2 && wc == 2 && sr == 2 && sc == 2 && xc == 1 && mc == 1 && gc == 1) { ${body("2", "2", "2", "2", "1", "1", "1")} }
+  else { ${body("wr", "wc", "sr", "sc", "xc", "mc", "gc")} }
+}`;
+}
+
 
 // ---------------------------------------------------------------------------------------------
 // Registration
