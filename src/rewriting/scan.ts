@@ -316,7 +316,7 @@ export const scanPushoutAdd = graphRewriter({
         if (st.keep > 0 || !isFloatType(st.out)) return [];
         const f = accumulated(s, st, nodes);
         const r = f && lastRowsRead(fg, node.outputs[i]!);
-        return f && r && r.rows === 1 ? [{ i, f, r }] : [];
+        return f && r && r.lastOnly ? [{ i, f, r }] : [];
       });
       if (found.length === 0) continue;
       // f = dot(DimShuffle{1,0}(a), b), rows a and b matrices: sum over steps as one product.
@@ -354,11 +354,8 @@ export const scanPushoutAdd = graphRewriter({
           ? dot(dimshuffle(flat(stacked(plan.parts[0]!)), [1, 0]), flat(stacked(plan.parts[1]!)))
           : math.sum(m.outputs[nS + nitBase + plan.whole!] as TensorVariable, [0]);
         const last = math.cast(math.add(init.get(0), total), (o.type as TensorType).dtype);
-        // The reads were `out[-1]` (that is `last`) or `out[-1, ...]` (the same indices on `last[None]`).
-        for (const [old, make] of plan.r.rebuild) {
-          const plain = old.owner!.op instanceof Subtensor && old.owner!.op.entries.length === 1;
-          pairs.push([old, plain ? last : make(dimshuffle(last, ["x", ...[...Array(last.ndim).keys()]]))]);
-        }
+        // The reads were `out[-1]` or `out[s:][-1]` (that is `last`), or those with more indices.
+        for (const [old, , fromLast] of plan.r.rebuild) pairs.push([old, fromLast!(last)]);
       });
       ctx.replace(fg, pairs, "scan_pushout_add");
     }
@@ -453,34 +450,53 @@ const openSlice = (e: unknown): e is { start: number | null; stop: null; step: n
   typeof e === "object" && e !== null && (e as { stop: unknown }).stop === null && (e as { step: unknown }).step === null && ((e as { start: unknown }).start === null || isInt((e as { start: unknown }).start));
 
 /**
- * How a read of a Scan output uses its last rows: `out[-j, ...]`, `out[-j:, ...]` (exact), or
- * `out[s:][-j, ...]` (what scan's results and `result[-1]` are; exact whenever the original is
- * in bounds). Returns the rows needed and how to rebuild each read on the kept rows, or null.
+ * How a read of a Scan output uses its last rows: `out[-j, ...]`, `out[-j:, ...]` or
+ * `out[s:][-j, ...]` (what scan's results and `result[-1]` are), each exact on the kept rows,
+ * out-of-range reads included. Returns the rows needed and how to rebuild each read on the kept
+ * rows, or null.
  */
-function lastRowsRead(fg: FunctionGraph, out: Variable): { rows: number; rebuild: Array<[Variable, (o: Variable) => Variable]> } | null {
+function lastRowsRead(fg: FunctionGraph, out: Variable): LastRowsRead | null {
   let rows = 0;
-  const rebuild: Array<[Variable, (o: Variable) => Variable]> = [];
+  let lastOnly = true;
+  const rebuild: LastRowsRead["rebuild"] = [];
   const again = (n: Apply, o: Variable): Variable => n.op.makeNode(o, ...n.inputs.slice(1)).outputs[0]!;
   for (const [c] of fg.clients.get(out) ?? []) {
     if (c === "output" || !(c.op instanceof Subtensor) || c.inputs[0] !== out) return null;
     const e = c.op.entries[0];
     if (isInt(e) && e < 0) {
       rows = Math.max(rows, -e);
-      rebuild.push([c.outputs[0]!, (o) => again(c, o)]);
+      lastOnly &&= e === -1;
+      rebuild.push([c.outputs[0]!, (o) => again(c, o), c.op.entries.length === 1 ? (row) => row : (row) => again(c, dimshuffle(row as TensorVariable, ["x", ...[...Array((row as TensorVariable).ndim).keys()]]))]);
     } else if (openSlice(e) && isInt(e.start) && e.start < 0 && c.op.entries.length === 1) {
       rows = Math.max(rows, -e.start);
-      rebuild.push([c.outputs[0]!, (o) => again(c, o)]);
+      lastOnly = false;
+      rebuild.push([c.outputs[0]!, (o) => again(c, o), null]);
     } else if (openSlice(e) && c.op.entries.length === 1 && (e.start === null || e.start >= 0)) {
+      // out[s:][-j] keeps s + j rows and reads them the same way: the last j rows when there are
+      // s + j or more, and otherwise the whole history, so a read past the start raises as before.
+      const s = e.start ?? 0;
       for (const [d] of fg.clients.get(c.outputs[0]!) ?? []) {
         if (d === "output" || !(d.op instanceof Subtensor) || d.inputs[0] !== c.outputs[0]) return null;
         const f = d.op.entries[0];
         if (!isInt(f) || f >= 0) return null;
-        rows = Math.max(rows, -f);
-        rebuild.push([d.outputs[0]!, (o) => again(d, o)]);
+        rows = Math.max(rows, s - f);
+        lastOnly &&= f === -1;
+        rebuild.push([d.outputs[0]!, (o) => again(d, again(c, o)), d.op.entries.length === 1 ? (row) => row : (row) => again(d, dimshuffle(row as TensorVariable, ["x", ...[...Array((row as TensorVariable).ndim).keys()]]))]);
       }
     } else return null;
   }
-  return rows > 0 ? { rows, rebuild } : null;
+  return rows > 0 ? { rows, lastOnly, rebuild } : null;
+}
+
+/**
+ * The reads `lastRowsRead` found: the rows they need; whether each reads only the last row
+ * (`out[-1, ...]`, `out[s:][-1, ...]`); and per read, how to rebuild it on the kept rows and,
+ * for a last-row read, from the last row itself (null otherwise).
+ */
+interface LastRowsRead {
+  readonly rows: number;
+  readonly lastOnly: boolean;
+  readonly rebuild: Array<[Variable, (o: Variable) => Variable, ((row: Variable) => Variable) | null]>;
 }
 
 /** Outputs read only through their last k rows keep k rows (a ring buffer in the loop). */

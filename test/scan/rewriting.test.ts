@@ -200,7 +200,7 @@ describe.each(LINKERS)("scan_save_mem on the %s linker", (linker) => {
   it("result[-1] of an RNN, theano.reduce, Fibonacci's last value (taps [-2, -1]) keep only the rows they read", () => {
     const H = rnn();
     const [on, off] = sameWithout(linker, "scan_save_mem", [X, h0, W, U, b], [H.get(-1), H.get(-2)], [xv, h0v, wv, uv, bv]);
-    expect(scans(on)[0]!.op.info.keep).toEqual([2]);
+    expect(scans(on)[0]!.op.info.keep).toEqual([3]); // H = out[1:]: its initial row and the two last
     expect(scans(off)[0]!.op.info.keep).toBeUndefined();
 
     const x = T.dvector("x");
@@ -212,11 +212,23 @@ describe.each(LINKERS)("scan_save_mem on the %s linker", (linker) => {
     const n = T.lscalar("n");
     const [fib] = theano.scan({ fn: (a: TV, c: TV) => a.add(c).mul(0.9), outputsInfo: [{ initial: init, taps: [-2, -1] }], nSteps: n });
     const [fo] = sameWithout(linker, "scan_save_mem", [init, n], [one(fib).get(-1), one(fib).get(-3)], [[1, 1], 10]);
-    expect(scans(fo)[0]!.op.info.keep).toEqual([3]);
+    expect(scans(fo)[0]!.op.info.keep).toEqual([5]);
     // 0 and 1 steps: the rewrite leaves in-bounds reads as they were (reduce of nothing is its start).
     expectClose(call(r, new NDArray("float64", [0], new Float64Array(0)))[0]!, 0);
     const [fo1] = sameWithout(linker, "scan_save_mem", [init, n], one(fib).get(-1), [[1, 2], 1]);
-    expect(scans(fo1)[0]!.op.info.keep).toEqual([1]);
+    expect(scans(fo1)[0]!.op.info.keep).toEqual([3]);
+    // Reads past the start raise as they do without the rewrite: Fibonacci's 3rd-last value
+    // after 2 steps, the last value of a loop of 0 steps.
+    const [fo3, fo3Off] = [compile([init, n], one(fib).get(-3), new theano.Mode(linker, "fast_run")), compile([init, n], one(fib).get(-3), new theano.Mode(linker, "fast_run").excluding("scan_save_mem"))];
+    expect(scans(fo3)[0]!.op.info.keep).toEqual([5]);
+    for (const f of [fo3, fo3Off]) {
+      expect(() => call(f, [1, 2], 2)).toThrow(theano.TheanoError);
+      expectClose(call(f, [1, 2], 3)[0]!, call(fo3Off, [1, 2], 3)[0]!);
+    }
+    const [h] = theano.scan({ fn: (p: TV) => p.mul(2), outputsInfo: init, nSteps: n });
+    const [last, lastOff] = [compile([init, n], one(h).get(-1), new theano.Mode(linker, "fast_run")), compile([init, n], one(h).get(-1), new theano.Mode(linker, "fast_run").excluding("scan_save_mem"))];
+    for (const f of [last, lastOff]) expect(() => call(f, [1, 2], 0)).toThrow(theano.TheanoError);
+    expectClose(call(last, [1, 2], 3)[0]!, call(lastOff, [1, 2], 3)[0]!);
   });
 
   it("map-like outputs, while loops, several outputs; an output read whole is kept whole", () => {
@@ -224,16 +236,16 @@ describe.each(LINKERS)("scan_save_mem on the %s linker", (linker) => {
     const [outs] = theano.scan({ fn: (a: TV, acc: TV) => [acc.mul(0.5).add(a), a.mul(a)], sequences: x, outputsInfo: [T.constant(0, { dtype: "float64" }), null] });
     const [acc, sq] = many(outs);
     const [on] = sameWithout(linker, "scan_save_mem", [x], [acc!.get(-1), sq!.get(-2)], [rand([7], 4)]);
-    expect(scans(on)[0]!.op.info.keep).toEqual([1, 2]);
+    expect(scans(on)[0]!.op.info.keep).toEqual([2, 2]);
     const [whole] = sameWithout(linker, "scan_save_mem", [x], [acc!.get(-1), sq!], [rand([7], 4)]);
-    expect(scans(whole)[0]!.op.info.keep).toEqual([1, 0]);
+    expect(scans(whole)[0]!.op.info.keep).toEqual([2, 0]);
     // An output nothing reads leaves the loop.
     const [dead, alive] = sameWithout(linker, "scan_save_mem", [x], acc!.get(-1), [rand([7], 4)]);
     expect(scans(dead)[0]!.op.info.nNitSot).toBe(0);
     expect(scans(alive)[0]!.op.info.nNitSot).toBe(1);
     const [d] = theano.scan({ fn: (p: TV) => [p.mul(2), theano.scanUntil(p.mul(2).gt(50))], outputsInfo: T.constant(1, { dtype: "float64" }), nSteps: 100 });
     const [w] = sameWithout(linker, "scan_save_mem", [], one(d).get(-1), []);
-    expect(scans(w)[0]!.op.info.keep).toEqual([1]);
+    expect(scans(w)[0]!.op.info.keep).toEqual([2]);
     expectClose(call(w)[0]!, 64);
   });
 });
