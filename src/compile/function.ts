@@ -17,7 +17,7 @@
 import { ProfileStats } from "./profile.js";
 import { config } from "../config/index.js";
 import { InputError, MissingInputError, TheanoError, TypeMismatchError, UnusedInputError } from "../errors.js";
-import { type Variable, ancestors } from "../graph/basic.js";
+import { type Apply, type Variable, ancestors } from "../graph/basic.js";
 import { DestroyHandler, overwrittenInputs } from "../graph/destroy.js";
 import { FunctionGraph } from "../graph/fgraph.js";
 import type { MemoryPlan } from "../link/memory.js";
@@ -317,12 +317,17 @@ export function function_<O extends OutputsArg>(
   const profiler = opts.profile ?? config.profile ? new ProfileStats(name, fgraph.toposort(), linker.name, config.profile_memory === true) : undefined;
   // Ops with inner graphs (src/scan: Scan, IfElse) compile them with this function's mode, and
   // profile them into this function's profile when it has one.
+  const withInner: Apply[] = [];
   for (const node of fgraph.toposort()) {
     if (!(node.op as { compilesInnerGraph?: boolean }).compilesInnerGraph) continue;
     node.tag.outerMode = mode;
     if (profiler) node.tag.outerProfiler = profiler;
+    withInner.push(node);
   }
   const linkStart = performance.now();
+  // Inner graphs compile now, as Theano's do: their C modules are built here, not on the first
+  // call, and an inner graph that cannot compile fails theano.function.
+  for (const node of withInner) (node.op as unknown as { compileInnerGraphs(node: Apply): void }).compileInnerGraphs(node);
   const thunk = linker.make(fgraph, { borrowed: outputs.map((o) => o.borrow), ...(profiler ? { profiler } : {}) });
   if (profiler) {
     profiler.rewriteMs = rewriteTime;

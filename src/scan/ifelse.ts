@@ -27,6 +27,12 @@ let nextIfElseId = 1;
 
 export class IfElse extends Op implements HasInnerGraph {
   readonly compilesInnerGraph = true as const;
+
+  /** Both branches, as Theano builds both (only the taken one runs). */
+  compileInnerGraphs(node: Apply): void {
+    this.then.fn(node);
+    this.else.fn(node);
+  }
   readonly id = nextIfElseId++;
   readonly then: InnerGraph;
   readonly else: InnerGraph;

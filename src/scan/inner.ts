@@ -17,6 +17,8 @@ import { NDArray, allocData } from "../ndarray/ndarray.js";
 /** Marker the compile stage looks for: ops holding inner graphs get `node.tag.outerMode`. */
 export interface HasInnerGraph {
   readonly compilesInnerGraph: true;
+  /** Compiles the inner graphs for the outer function being built (its mode is on `node.tag`). */
+  compileInnerGraphs(node: Apply): void;
 }
 
 type InnerFn = TheanoFunction<NDArray[]>;

@@ -61,6 +61,10 @@ export const lagOf = (taps: readonly number[]): number => Math.max(...taps.map((
 
 export class Scan extends Op implements HasInnerGraph {
   readonly compilesInnerGraph = true as const;
+
+  compileInnerGraphs(node: Apply): void {
+    this.inner.fn(node);
+  }
   readonly id = nextScanId++;
   /** The step graph, for debugprint's "Inner graphs" section. */
   override innerGraphs(): ReadonlyArray<{ readonly name: string; readonly outputs: readonly Variable[] }> {

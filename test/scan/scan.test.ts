@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
 import { findCompiler } from "../../src/link/c/compiler.js";
+import { cBuildCount } from "../../src/link/c/linker.js";
 import { expectClose } from "../helpers.js";
 
 const { T } = theano;
@@ -348,4 +349,21 @@ describe("issue 14 (bad input): each a documented error naming the scan and the 
     expect(() => theano.scan({ fn: id, sequences: x, n_steps: 3 } as never)).toThrow(/'n_steps' is spelt 'nSteps'/);
   });
 
+});
+
+describe("inner graphs compile with the outer function, as Theano's do", () => {
+  it.skipIf(findCompiler() === null)("a scan's and an ifelse's inner C modules are built by theano.function, not by the first call", () => {
+    const x = T.dvector("x");
+    // A body no other test builds (a fresh module, so the count below sees it).
+    const k = 1 + Math.random();
+    const [ys] = theano.scan({ fn: (a: theano.TensorVariable) => T.tanh(a.mul(k)).add(k), sequences: x });
+    const z = theano.ifelse(T.sum(x).gt(0), T.exp(x).mul(k), T.log1p(T.abs(x)).mul(k));
+    const before = cBuildCount();
+    const f = theano.function([x], [ys as theano.TensorVariable, z as theano.TensorVariable], { mode: new theano.Mode("c", "fast_run") });
+    const built = cBuildCount() - before;
+    expect(built).toBeGreaterThanOrEqual(3); // the scan body and both branches (and the outer module where it has C)
+    f([1, 2, 3]);
+    f([-1, -2, -3]);
+    expect(cBuildCount() - before).toBe(built);
+  });
 });
