@@ -1,6 +1,6 @@
 /**
  * Test helpers for the rewrite catalogue (math, stabilize, nnet), on top of the shared
- * `check_rewrite.ts` utility: compile through `theano.function` with the default mode, read the
+ * `check_rewrite.ts` utility: compile through `theano.function` with the default optimizer, read the
  * rewritten graph's structure, and check that a rewrite fires, keeps values (against the graph
  * without it and against the unrewritten graph, optimizer=None), and that
  * `optimizer_excluding=<its name>` turns it off.
@@ -13,16 +13,24 @@ import { NDArray } from "../../src/ndarray/ndarray.js";
 import { expectClose } from "../helpers.js";
 import { checkRewrite as checkOne, opNames } from "./check_rewrite.js";
 
+/**
+ * The linker the catalogue's functions run on. Rewrites do not depend on it (the same pipeline
+ * runs for every linker), and each C module costs a compile: the C backend's values are checked by
+ * the agreement and fuzz suites (test/link/), the numerical cases of stabilize.test.ts by
+ * `defaultMode`, and the stability battery on every linker.
+ */
+const LINKER = "js";
+
 /** What structure tests hide: fusion and in-place passes (they would fold the nodes away). */
 const STRUCTURE_EXCLUDES = ["fusion", "inplace", "local_careduce_fusion"];
 
 /**
- * Compiles with the default mode (fast_run). `structure` also excludes fusion and in-place
+ * Compiles with the default optimizer (fast_run) on LINKER. `structure` also excludes fusion and in-place
  * passes, so the catalogue's own results stay visible node by node.
  */
 export function compile(inputs: Variable[], outputs: Variable | Variable[], opts: { excluding?: string[]; structure?: boolean; optimizer?: string } = {}): theano.TheanoFunction<unknown> {
   const excl = [...(opts.structure === false ? [] : STRUCTURE_EXCLUDES), ...(opts.excluding ?? [])];
-  const flags: Record<string, string> = { optimizer_excluding: excl.join(":") };
+  const flags: Record<string, string> = { optimizer_excluding: excl.join(":"), linker: LINKER };
   if (opts.optimizer) flags["optimizer"] = opts.optimizer;
   return theano.config.change(flags as never, () => theano.function(inputs as never, outputs as never));
 }
@@ -74,7 +82,7 @@ export interface RewriteCase {
  * rewritten graph's op list.
  */
 export function checkRewrite(c: RewriteCase): string[] {
-  const r = checkOne(c.inputs, c.output, c.name, { values: c.values, excluding: [...STRUCTURE_EXCLUDES, ...(c.alsoExcluding ?? [])], ...(c.tol ?? {}) });
+  const r = checkOne(c.inputs, c.output, c.name, { linker: LINKER, values: c.values, excluding: [...STRUCTURE_EXCLUDES, ...(c.alsoExcluding ?? [])], ...(c.tol ?? {}) });
   expect(r.applied, `${c.fires ?? c.name} should fire`).toContain(c.fires ?? c.name);
   for (const p of c.present ?? []) expect(r.ops, `expected ${p} in [${r.ops.join(", ")}]`).toContain(p);
   for (const a of c.absent ?? []) expect(r.ops, `expected no ${a} in [${r.ops.join(", ")}]`).not.toContain(a);
