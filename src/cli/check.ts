@@ -21,7 +21,7 @@ export const CHECK_USAGE = "[--json] [--no-bench]";
 export const CHECK_DETAILS =
   "Reports Node and koffi; the C compiler (path, version, flags), whether it builds and loads a test\n" +
   "module, OpenMP; the BLAS chosen and why (and each library skipped); the CUDA driver, NVRTC and\n" +
-  "cuBLAS found; the WebGPU package; the compile cache (path, entries, size, bad entries); the flags\n" +
+  "cuBLAS found; the WebGPU package and adapter (name, backend, features, limits); the compile cache (path, entries, size, bad entries); the flags\n" +
   "that differ from their defaults with their source, and a 1-second float32 GEMM measurement (GFLOP/s)\n" +
   "through theano.function on the configured linker (--no-bench skips it). --json prints the same as\n" +
   "one JSON object.\n" +
@@ -109,7 +109,21 @@ export function formatReport(r: Report, version: string, gemm: GemmMeasure | str
   L.push("", "WebGPU");
   row("package", r.webgpu.package ? `webgpu at ${r.webgpu.package}` : "webgpu not installed (optional)");
   row("navigator.gpu", yes(r.webgpu.navigatorGpu));
-  row("backend", "not built: this build has no WebGPU backend yet (device=webgpu raises BackendError)");
+  const ad = r.webgpu.adapter;
+  if (ad) {
+    row("adapter", `${ad.description || ad.device || "(unnamed)"} (vendor ${ad.vendor || "?"}, architecture ${ad.architecture || "?"})`);
+    row("dawn backend", ad.backend === "default" ? "Dawn's choice (THEANO_WEBGPU_BACKEND=vulkan|opengles picks one)" : ad.backend);
+    row("features", ad.features.join(", ") || "(none)");
+    const lim = ad.limits;
+    const mib = (b: number | undefined): string => (b === undefined ? "?" : `${(b / 1048576).toFixed(0)} MiB`);
+    row("limits", `maxStorageBufferBindingSize ${mib(lim["maxStorageBufferBindingSize"])}, maxBufferSize ${mib(lim["maxBufferSize"])}, ` +
+      `${lim["maxStorageBuffersPerShaderStage"]} storage buffers/stage, ${lim["maxComputeInvocationsPerWorkgroup"]} invocations/workgroup, ` +
+      `${lim["maxComputeWorkgroupsPerDimension"]} workgroups/dimension, ${lim["maxComputeWorkgroupStorageSize"]} B workgroup memory`);
+    row("backend", "built: device=webgpu runs Elemwise/Composite and Sum/Prod/Max/Min/All/Any in WGSL (float32/int32/uint32/bool)");
+  } else {
+    row("adapter", `none: ${r.webgpu.error?.split(/(?<=\.) /)[0] ?? "?"}`);
+    row("backend", "built, but device=webgpu raises BackendError here (no adapter)");
+  }
   L.push("", "Compile cache");
   row("path", r.cache.path);
   if (r.cache.error) row("usable", `no: ${r.cache.error}`);

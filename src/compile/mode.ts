@@ -9,10 +9,11 @@ import { config } from "../config/index.js";
 import { ConfigError } from "../errors.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
 import { autoLinker, cLinker } from "../link/c/linker.js";
-import { requireUsableDevice } from "../link/device/index.js";
+import { onAccelerator, requireUsableDevice } from "../link/device/index.js";
 import { tuneHostHeap } from "../link/host_heap.js";
 import { jsLinker } from "../link/js/linker.js";
 import { pyLinker } from "../link/py.js";
+import { placeOnWebGpu, webgpuLinker } from "../link/webgpu/index.js";
 import type { Linker } from "../link/types.js";
 
 export type ModeName = "FAST_RUN" | "FAST_COMPILE" | "DebugMode" | "NanGuardMode";
@@ -65,6 +66,8 @@ export class Mode {
   linker(): Linker {
     requireUsableDevice();
     tuneHostHeap();
+    // device=webgpu: the graph was placed by `rewrite`; device nodes run through the device linker.
+    if (onAccelerator()) return webgpuLinker;
     return linkerFor(this.linkerName ?? config.linker);
   }
 
@@ -72,11 +75,16 @@ export class Mode {
     const query: RewriteQuery = {
       optimizer: this.optimizer ?? config.optimizer,
       including: [...splitNames(config.optimizer_including), ...this.includeTags],
-      excluding: [...splitNames(config.optimizer_excluding), ...this.excludeTags],
+      // A device has no FusedReduce kernel yet: keep Elemwise and CAReduce apart for placement.
+      excluding: [...splitNames(config.optimizer_excluding), ...this.excludeTags, ...(onAccelerator() ? ["local_careduce_fusion"] : [])],
       requiring: [...splitNames(config.optimizer_requiring), ...this.requireTags],
     };
-    if (query.optimizer === "None") return;
-    pipeline.run?.(fgraph, query);
+    if (query.optimizer !== "None") pipeline.run?.(fgraph, query);
+    // Device placement is the last rewrite (src/link/device/placement.ts), whatever the optimizer.
+    if (onAccelerator()) {
+      requireUsableDevice();
+      placeOnWebGpu(fgraph);
+    }
   }
 
   including(...tags: string[]): Mode {

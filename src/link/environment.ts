@@ -18,6 +18,7 @@ import { cCompilerStatus, compileFlags, blasReport, openmpStatus } from "./c/com
 import { compiledir, listEntries, verifyCache } from "./cache.js";
 import { findCudaDriver, requireUsableDevice } from "./device/index.js";
 import { tuneHostHeap } from "./host_heap.js";
+import { type AdapterInfo, probeWebGpu } from "./webgpu/runtime.js";
 
 export interface EnvironmentReport {
   readonly node: { readonly version: string; readonly platform: string; readonly arch: string };
@@ -55,8 +56,10 @@ export interface EnvironmentReport {
     /** Where the optional `webgpu` npm package resolves, or null when it is not installed. */
     readonly package: string | null;
     readonly navigatorGpu: boolean;
-    /** Always false in this build: device=webgpu raises BackendError. */
-    readonly backendBuilt: false;
+    readonly backendBuilt: true;
+    /** The adapter (name, vendor, Dawn backend, features, limits), or null with `error` saying why. */
+    readonly adapter: AdapterInfo | null;
+    readonly error: string | null;
   };
   readonly cache: {
     readonly path: string;
@@ -171,10 +174,15 @@ export function report(): EnvironmentReport {
     cublas: findLibs(driver.searched, "libcublas.so"),
     backendBuilt: false as const,
   };
+  // Opening the adapter starts the WebGPU worker: only when the package is there to open it.
+  const wpkg = webgpuPackage();
+  const probe = wpkg ? probeWebGpu() : { info: null, error: `the optional package "webgpu" is not installed: npm install webgpu (and a Vulkan driver, see .ci/setup-webgpu.sh)` };
   const webgpu = {
-    package: webgpuPackage(),
+    package: wpkg,
     navigatorGpu: !!(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu,
-    backendBuilt: false as const,
+    backendBuilt: true as const,
+    adapter: probe.info,
+    error: probe.error,
   };
   try {
     requireUsableDevice();

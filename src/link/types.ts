@@ -70,6 +70,6 @@ export interface LinkOptions {
 }
 
 export interface Linker {
-  readonly name: "py" | "js" | "c" | "cuda";
+  readonly name: "py" | "js" | "c" | "cuda" | "webgpu";
   make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk;
 }

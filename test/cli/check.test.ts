@@ -44,7 +44,8 @@ describe("theano-ts check", () => {
     expect(r.out).toMatch(new RegExp(`node +${process.version.replace(/\./g, "\\.")} `));
     expect(r.out).toMatch(/koffi +\d+\.\d+\.\d+/);
     expect(r.out).toContain("no CUDA backend yet (device=cuda raises BackendError)");
-    expect(r.out).toContain("webgpu not installed (optional)");
+    expect(r.out).toMatch(/package +webgpu (not installed \(optional\)|at \/)/);
+    expect(r.out).toMatch(/adapter +\S/);
     expect(r.out).toContain(`path           ${dir}`);
     // compiledir was set in code: it is listed with its source.
     expect(r.out).toMatch(new RegExp(`compiledir +${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} +\\[set in code\\]`));

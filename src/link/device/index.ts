@@ -3,14 +3,16 @@
  * backends (API.md §9, ARCHITECTURE.md "device layer"). The seeds' worst GPU failure is a
  * program that asked for a GPU and silently ran on the CPU; here a device this build cannot
  * reach raises `BackendError` saying what was looked for and what was found, when a function
- * or a shared variable is made. Today no accelerator backend is built: CUDA and WebGPU both
- * refuse, and the message says so rather than pretending the driver is missing.
+ * or a shared variable is made. WebGPU opens its device here (link/webgpu: a missing package,
+ * no adapter or a refused device is a BackendError); CUDA is not built yet and refuses, saying
+ * so rather than pretending the driver is missing.
  */
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { config } from "../../config/index.js";
 import { BackendError } from "../../errors.js";
+import { webgpuBackend } from "../webgpu/index.js";
 
 /** Directories searched for the CUDA driver, in the order GPU.md gives. */
 function cudaSearchDirs(): string[] {
@@ -50,23 +52,17 @@ function cudaRefusal(flag: string, device: string): BackendError {
   );
 }
 
-function webgpuRefusal(device: string): BackendError {
-  const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
-  const where = nav?.gpu ? "navigator.gpu is present, but" : "navigator.gpu is absent and";
-  return new BackendError(
-    `device=${device}: ${where} this build of theano-ts has no WebGPU backend yet, so nothing can run on ${device}. ` +
-      `Set device=cpu (THEANO_FLAGS=device=cpu) to run on the CPU; theano-ts never falls back to the CPU silently.`,
-  );
-}
-
 /**
- * Raises BackendError unless the configured devices can be used by this build. Called by
- * `theano.function` (through the mode's linker) and `theano.shared`.
+ * Raises BackendError unless the configured devices can be used by this build (opening the
+ * WebGPU device on first use). Called by `theano.function` (through the mode) and `theano.shared`.
  */
 export function requireUsableDevice(): void {
   const device: string = config.device;
   if (device.startsWith("cuda")) throw cudaRefusal("device", device);
-  if (device.startsWith("webgpu")) throw webgpuRefusal(device);
+  if (device.startsWith("webgpu")) webgpuBackend();
   const init: string = config.init_gpu_device;
   if (init !== "") throw cudaRefusal("init_gpu_device", init);
 }
+
+/** True when functions compile for an accelerator: placement and the device linker apply. */
+export const onAccelerator = (): boolean => String(config.device).startsWith("webgpu");

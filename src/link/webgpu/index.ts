@@ -1,0 +1,87 @@
+/**
+ * The WebGPU backend (`device=webgpu*`, issue 18): the device layer's `DeviceBackend` over the
+ * runtime (runtime.ts), and the registry of WGSL generators by Op class (ops/<family>.ts, the
+ * same families as link/c/ops). A node whose op has no generator, or whose dtypes WGSL lacks,
+ * stays on the host; `placeOnDevice` (device/placement.ts) does the moving and the transfers.
+ */
+
+import type { Apply, Op } from "../../graph/basic.js";
+import type { FunctionGraph } from "../../graph/fgraph.js";
+import { type DType, typedArrayCtor } from "../../ndarray/dtype.js";
+import { NDArray } from "../../ndarray/ndarray.js";
+import { Elemwise } from "../../tensor/elemwise.js";
+import { CAReduce } from "../../tensor/math.js";
+import { type DeviceBackend, DeviceArray } from "../device/array.js";
+import { deviceLinker } from "../device/linker.js";
+import { placeOnDevice } from "../device/placement.js";
+import type { Linker } from "../types.js";
+import { GpuElemwise, type HostReason, deviceBytes, elemwiseSource } from "./ops/elemwise.js";
+import { GpuCAReduce, reduceSource } from "./ops/reduce.js";
+import { type WebGpuRuntime, webgpuRuntime } from "./runtime.js";
+import { wgslScalar } from "./wgsl.js";
+
+/** Per Op class: the WGSL generator and the device Op made from a compiled source. */
+interface Generator {
+  source(node: Apply): string | HostReason;
+  make(node: Apply, rt: WebGpuRuntime, backend: DeviceBackend, source: string): Op;
+}
+
+const GENERATORS = new Map<abstract new (...a: never[]) => Op, Generator>([
+  [Elemwise, { source: elemwiseSource, make: (n, rt, b, s) => new GpuElemwise(n.op as Elemwise, rt, b, s) }],
+  [CAReduce, { source: reduceSource, make: (n, rt, b, s) => new GpuCAReduce(n.op as CAReduce, rt, b, s) }],
+]);
+
+export class WebGpuBackend implements DeviceBackend {
+  readonly name = "webgpu";
+
+  constructor(readonly runtime: WebGpuRuntime) {}
+
+  upload(a: NDArray): DeviceArray {
+    const w = wgslScalar(a.dtype);
+    if (!w) throw new TypeError(`webgpu: cannot upload ${a.dtype}`);
+    const flat = a.toFlat();
+    const data = a.dtype === "bool" ? Uint32Array.from(flat as Uint8Array) : flat;
+    const id = this.runtime.alloc(deviceBytes(a.dtype, a.size), `an input of shape [${a.shape.join(", ")}] (${a.dtype})`);
+    if (a.size > 0) this.runtime.write(id, data);
+    return new DeviceArray(this, id, a.dtype, a.shape);
+  }
+
+  download(d: DeviceArray): NDArray {
+    const dtype: DType = d.dtype;
+    const n = d.size;
+    if (n === 0) return new NDArray(dtype, d.shape, new (typedArrayCtor(dtype))(0));
+    const bytes = this.runtime.read(d.buffer, deviceBytes(dtype, n));
+    const data = dtype === "bool" ? Uint8Array.from(new Uint32Array(bytes), (v) => (v !== 0 ? 1 : 0)) : new (typedArrayCtor(dtype))(bytes);
+    return new NDArray(dtype, d.shape, data);
+  }
+
+  release(d: DeviceArray): void {
+    this.runtime.free(d.buffer);
+  }
+
+  kernelFor(node: Apply): Op | HostReason {
+    for (const [cls, gen] of GENERATORS) {
+      if (!(node.op instanceof cls)) continue;
+      const src = gen.source(node);
+      if (typeof src !== "string") return src;
+      this.runtime.compile(src, String(node.op));
+      return gen.make(node, this.runtime, this, src);
+    }
+    return { host: `no WGSL kernel for ${node.op.constructor.name}` };
+  }
+}
+
+let backend: WebGpuBackend | null = null;
+
+/** The process's WebGPU backend; opens the device on first use (raises BackendError). */
+export function webgpuBackend(): WebGpuBackend {
+  backend ??= new WebGpuBackend(webgpuRuntime());
+  return backend;
+}
+
+/** Places a rewritten graph on the device (the last rewrite under device=webgpu*). */
+export function placeOnWebGpu(fgraph: FunctionGraph): void {
+  placeOnDevice(fgraph, webgpuBackend());
+}
+
+export const webgpuLinker: Linker = deviceLinker("webgpu");

@@ -1,0 +1,269 @@
+/**
+ * The WebGPU runtime on Node: adapter and device acquisition, buffers, pipelines and
+ * dispatches, through the executor worker (worker_source.ts).
+ *
+ * Synchronous bridge: `theano.function`'s call is synchronous, WebGPU is not. The executor runs
+ * in a worker thread; the main thread posts requests on a MessageChannel and, where it needs an
+ * answer (acquisition, a compile, a read-back), blocks in `Atomics.wait` on a shared flag that
+ * the worker raises after replying, then takes the reply with `receiveMessageOnPort`. Uploads,
+ * dispatches and frees are posted without waiting; the worker runs them in order. A worker that
+ * does not answer within `TIMEOUT_MS` is a BackendError, never a hang. The `webgpu` package
+ * (Dawn) is loaded only when `device=webgpu*` is asked for, inside the worker.
+ * (`Atomics.wait` is refused on a browser's main thread: browsers get an async path later.)
+ */
+
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
+import { config } from "../../config/index.js";
+import { BackendError, CompileError } from "../../errors.js";
+import { WORKER_SOURCE } from "./worker_source.js";
+
+const TIMEOUT_MS = 120_000;
+
+/** What the adapter is (reported by `theano-ts check` and in errors). */
+export interface AdapterInfo {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly device: string;
+  readonly description: string;
+  readonly features: readonly string[];
+  readonly limits: Readonly<Record<string, number>>;
+  /** Dawn's backend as asked for (`vulkan`, `opengles`, or the default choice). */
+  readonly backend: string;
+}
+
+export interface AcquireOptions {
+  /** The module to load (default: the `webgpu` package as resolved from theano-ts). */
+  readonly pkg?: string;
+  /** Features the device must have. */
+  readonly requiredFeatures?: readonly string[];
+  /**
+   * Dawn's backend: `THEANO_WEBGPU_BACKEND` (`vulkan` / `opengles`; default: Dawn's choice).
+   * `opengles` runs on stock Mesa (GPU.md): surfaceless EGL, compatibility feature level.
+   */
+  readonly backend?: string;
+  /** A named adapter (Dawn's `adapter=` option); tests use a missing one. */
+  readonly adapter?: string;
+}
+
+type Reply = { ok: true; [k: string]: unknown } | { ok: false; kind: string; error: string; info?: Omit<AdapterInfo, "backend">; messages?: Array<{ line: number; pos: number; message: string }> };
+
+const FIX_DEVICE = "Set device=cpu (THEANO_FLAGS=device=cpu) to run on the CPU; theano-ts never falls back to the CPU silently";
+
+function resolvePackage(): string | null {
+  try {
+    return createRequire(import.meta.url).resolve("webgpu");
+  } catch {
+    return null;
+  }
+}
+
+export class WebGpuRuntime {
+  readonly info: AdapterInfo;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private nextBuffer = 1;
+  private readonly compiled = new Set<string>();
+  /** Live buffers and their bytes (statistics; the caching allocator comes later). */
+  readonly stats = { buffers: 0, bytes: 0, peakBytes: 0 };
+  private readonly sizes = new Map<number, number>();
+
+  constructor(opts: AcquireOptions = {}) {
+    const pkgPath = opts.pkg ?? resolvePackage();
+    if (!pkgPath) {
+      throw new BackendError(
+        `device=${config.device}: the optional npm package "webgpu" (Dawn's Node binding) is not installed, so no WebGPU adapter can be opened from Node. ` +
+          `Install it beside theano-ts (npm install webgpu; on Linux it needs a Vulkan driver such as Mesa's lavapipe, or backend=opengles on Mesa). ${FIX_DEVICE}.`,
+      );
+    }
+    const backend = opts.backend ?? process.env["THEANO_WEBGPU_BACKEND"] ?? "";
+    const dawnOptions: string[] = [];
+    if (backend) dawnOptions.push(`backend=${backend}`);
+    if (opts.adapter) dawnOptions.push(`adapter=${opts.adapter}`);
+    if (backend === "opengles" && !process.env["EGL_PLATFORM"]) process.env["EGL_PLATFORM"] = "surfaceless";
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { port: port2, flag: this.flag }, transferList: [port2] });
+    this.worker.unref();
+    port1.unref();
+    const pkgUrl = opts.pkg && !opts.pkg.startsWith("/") ? opts.pkg : pathToFileURL(pkgPath).href;
+    const requiredFeatures = [...(opts.requiredFeatures ?? [])];
+    const r = this.call({
+      op: "init",
+      pkg: pkgUrl,
+      dawnOptions,
+      requiredFeatures,
+      adapterOptions: backend === "opengles" ? { featureLevel: "compatibility" } : {},
+    });
+    if (!r.ok) {
+      void this.worker.terminate();
+      const asked = `device=${config.device}${backend ? ` (THEANO_WEBGPU_BACKEND=${backend})` : ""}`;
+      switch (r.kind) {
+        case "package":
+          throw new BackendError(`${asked}: the "webgpu" package at ${pkgPath} could not be loaded: ${r.error}. Reinstall it (npm install webgpu). ${FIX_DEVICE}.`);
+        case "adapter":
+          throw new BackendError(
+            `${asked}: no WebGPU adapter was found (${r.error}). Dawn needs a Vulkan driver (on Debian: mesa-vulkan-drivers from bookworm-backports, Mesa >= 24, ` +
+              `see .ci/setup-webgpu.sh) or THEANO_WEBGPU_BACKEND=opengles on Mesa's GL. ${FIX_DEVICE}.`,
+          );
+        case "feature":
+          throw new BackendError(
+            `${asked}: the adapter ${describe(r.info)} lacks the feature(s) ${r.error} that were asked for; it offers ${r.info?.features.join(", ") || "none"}. ` +
+              `Use an adapter that has them (another driver or GPU), or do not require them. ${FIX_DEVICE}.`,
+          );
+        default:
+          throw new BackendError(`${asked}: the adapter ${describe(r.info)} refused to create a device: ${r.error}. ${FIX_DEVICE}.`);
+      }
+    }
+    this.info = { ...(r["info"] as Omit<AdapterInfo, "backend">), backend: backend || "default" };
+  }
+
+  /** Posts a request; with `wait`, blocks until the worker replies. */
+  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Reply {
+    Atomics.store(this.flag, 0, 0);
+    this.port.postMessage({ ...msg, wait: true }, transfer);
+    const res = Atomics.wait(this.flag, 0, 0, TIMEOUT_MS);
+    const got = receiveMessageOnPort(this.port);
+    if (!got) {
+      throw new BackendError(
+        `WebGPU: the device did not answer a "${String(msg["op"])}" request within ${TIMEOUT_MS / 1000} s (${res}); the device may be lost or hung. ${FIX_DEVICE}.`,
+      );
+    }
+    return got.message as Reply;
+  }
+
+  private post(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): void {
+    this.port.postMessage(msg, transfer);
+  }
+
+  private fail(r: Reply & { ok: false }, what: string): never {
+    throw new BackendError(`WebGPU ${r.kind === "lost" ? "device lost" : "error"} while ${what}: ${r.error}. ${FIX_DEVICE}.`);
+  }
+
+  /** Checks a buffer's size against the adapter's binding limit. */
+  checkSize(bytes: number, what: string): void {
+    const max = this.info.limits["maxStorageBufferBindingSize"]!;
+    if (bytes > max) {
+      throw new BackendError(
+        `device=${config.device}: ${what} needs a buffer of ${bytes} bytes, over this adapter's maxStorageBufferBindingSize of ${max} bytes (${describe(this.info)}). ` +
+          `Split the work into smaller arrays, use an adapter with a larger limit, or run on the CPU (device=cpu).`,
+      );
+    }
+  }
+
+  alloc(bytes: number, what: string): number {
+    this.checkSize(bytes, what);
+    const id = this.nextBuffer++;
+    this.post({ op: "alloc", id, bytes });
+    this.sizes.set(id, bytes);
+    this.stats.buffers++;
+    this.stats.bytes += bytes;
+    this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytes);
+    return id;
+  }
+
+  write(id: number, data: ArrayBufferView): void {
+    // Copy: the caller's memory stays theirs (the transfer list moves the copy, not theirs).
+    const copy = new Uint8Array(data.byteLength);
+    copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    this.post({ op: "write", id, data: copy.buffer }, [copy.buffer]);
+  }
+
+  free(id: number): void {
+    const b = this.sizes.get(id);
+    if (b === undefined) return;
+    this.sizes.delete(id);
+    this.stats.buffers--;
+    this.stats.bytes -= b;
+    this.post({ op: "free", id });
+  }
+
+  read(id: number, bytes: number): ArrayBuffer {
+    const r = this.call({ op: "read", id, bytes });
+    if (!r.ok) this.fail(r, "reading a result back");
+    return r["data"] as ArrayBuffer;
+  }
+
+  /** Waits until every queued command has run (raises the first asynchronous error). */
+  sync(): void {
+    const r = this.call({ op: "sync" });
+    if (!r.ok) this.fail(r, "waiting for the device");
+  }
+
+  /**
+   * Compiles a compute pipeline (cached per process by its WGSL text). A WGSL error becomes a
+   * CompileError quoting the line; the source is saved in the compiledir.
+   */
+  compile(code: string, what: string): void {
+    if (this.compiled.has(code)) return;
+    const r = this.call({ op: "compile", code });
+    if (!r.ok) {
+      if (r.kind !== "compile") this.fail(r, `compiling ${what}`);
+      const path = saveSource(code);
+      const lines = code.split("\n");
+      const m = r.messages?.[0];
+      const quote = m && m.line > 0 ? `\n  line ${m.line}: ${lines[m.line - 1]?.trim()}\n  ${" ".repeat(String(m.line).length + 7)}${" ".repeat(Math.max(0, m.pos - 1 - (lines[m.line - 1]!.length - lines[m.line - 1]!.trimStart().length)))}^ ${m.message}` : "";
+      throw new CompileError(
+        `WGSL compile error in ${what}: ${m ? `${m.line}:${m.pos}: ${m.message}` : r.error}${quote}\nThe WGSL source is saved at ${path ?? "(the compiledir is not writable)"}.`,
+        path ?? undefined,
+      );
+    }
+    this.compiled.add(code);
+  }
+
+  /** Dispatches a compiled pipeline over `groups` workgroups with `buffers` bound in order. */
+  run(code: string, buffers: readonly number[], groups: readonly [number, number]): void {
+    this.post({ op: "run", code, buffers, groups });
+  }
+}
+
+function describe(info: Omit<AdapterInfo, "backend"> | undefined): string {
+  if (!info) return "(unknown)";
+  return `"${info.description || info.device || info.architecture}" (vendor ${info.vendor || "?"})`;
+}
+
+function saveSource(code: string): string | null {
+  try {
+    const dir = join(String(config.compiledir), "webgpu");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, `${createHash("sha256").update(code).digest("hex").slice(0, 16)}.wgsl`);
+    writeFileSync(path, code);
+    return path;
+  } catch {
+    return null;
+  }
+}
+
+let shared: WebGpuRuntime | null = null;
+let sharedError: BackendError | null = null;
+
+/**
+ * The process's WebGPU device, opened on first use (`device=webgpu*`). A failure is remembered
+ * and raised again, so every function compiled afterwards says the same thing quickly.
+ */
+export function webgpuRuntime(): WebGpuRuntime {
+  if (shared) return shared;
+  if (sharedError) throw sharedError;
+  try {
+    shared = new WebGpuRuntime();
+    return shared;
+  } catch (e) {
+    if (e instanceof BackendError) sharedError = e;
+    throw e;
+  }
+}
+
+/** For `theano-ts check`: the adapter, or why there is none; opens it when needed. */
+export function probeWebGpu(): { info: AdapterInfo | null; error: string | null; package: string | null } {
+  const pkg = resolvePackage();
+  try {
+    return { info: webgpuRuntime().info, error: null, package: pkg };
+  } catch (e) {
+    return { info: null, error: e instanceof Error ? e.message : String(e), package: pkg };
+  }
+}

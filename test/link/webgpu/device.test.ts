@@ -1,0 +1,149 @@
+/**
+ * device=webgpu: placement and transfers (visible in debugprint), results as host NDArrays,
+ * float64 nodes kept on the host with one warning per function, and the refusals the issue
+ * asks for — a missing package, no adapter, a missing feature, a buffer over
+ * maxStorageBufferBindingSize, a WGSL compile error — each a clear BackendError/CompileError.
+ */
+
+import { existsSync, readFileSync } from "node:fs";
+import { describe, expect, it, vi } from "vitest";
+import * as theano from "../../../src/index.js";
+import { NDArray } from "../../../src/ndarray/ndarray.js";
+import { WebGpuRuntime, webgpuRuntime } from "../../../src/link/webgpu/runtime.js";
+import { ADAPTER, announceWebGpu } from "./adapter.js";
+
+const { T } = theano;
+const ok = announceWebGpu("device.test.ts");
+
+describe.skipIf(!ok)("device=webgpu placement", () => {
+  it("moves elementwise and reduction nodes to the device with GpuFromHost/HostFromGpu at the boundaries", () => {
+    const x = T.fmatrix("x");
+    const b = T.fvector("b");
+    const out = T.tanh(x.mul(2).add(b.dimshuffle("x", 0))).sum(1);
+    const f = theano.config.change({ device: "webgpu", floatX: "float32" }, () => theano.function([x, b], out));
+    const dp = theano.printing.debugprint(f);
+    expect(dp).toMatch(/^HostFromGpu<webgpu>/);
+    expect(dp).toContain("GpuSum{axis=(1)}");
+    expect(dp).toMatch(/GpuElemwise\{Composite\{tanh\(add\(mul\(i0, i1\), i2\)\)\}\}/);
+    expect(dp).toContain("GpuFromHost<webgpu>");
+    const y = f(theano.array([[1, 2, 3], [4, 5, 6]], "float32"), theano.array([0.5, -1, 0], "float32"));
+    expect(y).toBeInstanceOf(NDArray);
+    const want = [Math.tanh(2.5) + Math.tanh(3) + Math.tanh(6), Math.tanh(8.5) + Math.tanh(9) + Math.tanh(12)];
+    Array.from((y as NDArray).toFlat() as Float32Array).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+  });
+
+  it("consecutive device nodes pass device buffers (no transfer between them); outputs never alias", () => {
+    const x = T.fvector("x");
+    const f = theano.config.change({ device: "webgpu", optimizer: "None" }, () => theano.function([x], [T.exp(x), T.exp(x).add(1)]));
+    const dp = theano.printing.debugprint(f);
+    // exp's result feeds add on the device: no HostFromGpu/GpuFromHost pair between them.
+    expect(dp).toMatch(/GpuElemwise\{add\} \[id \w+\] ''\s+\d+\n \| \|GpuElemwise\{exp\}/);
+    const [a, c] = f(theano.array([0, 1], "float32")) as NDArray[];
+    expect(a!.get(1)).toBeCloseTo(Math.E, 5);
+    expect(c!.get(0)).toBeCloseTo(2, 6);
+    // Repeated calls reuse nothing stale.
+    for (let i = 0; i < 20; i++) expect((f(theano.array([i], "float32")) as NDArray[])[0]!.item() / Math.exp(i)).toBeCloseTo(1, 5);
+  });
+
+  it("float64 nodes stay on the host, named in one warning per function", () => {
+    const x = T.dvector("x");
+    const y = T.fvector("y");
+    const spy = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    try {
+      const f = theano.config.change({ device: "webgpu" }, () => theano.function([x, y], [T.exp(x).mul(2), T.exp(y)]));
+      const msgs = spy.mock.calls.map((c) => String(c[0])).filter((m) => m.includes("device=webgpu"));
+      expect(msgs.length).toBe(1);
+      expect(msgs[0]).toMatch(/stay on the host because webgpu has no float64\/int64 type: .*float64/);
+      expect(theano.printing.debugprint(f)).toContain("GpuElemwise{exp}");
+      const [a, c] = f([0, 1], theano.array([0, 1], "float32")) as NDArray[];
+      expect(a!.dtype).toBe("float64");
+      expect(a!.get(1)).toBeCloseTo(2 * Math.E, 12);
+      expect(c!.get(1)).toBeCloseTo(Math.E, 5);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("the output of a device node can be an input of a host node and back", () => {
+    const x = T.fmatrix("x");
+    const out = T.exp(x).T.sum(0); // the transpose (DimShuffle) runs on the host
+    const f = theano.config.change({ device: "webgpu" }, () => theano.function([x], out));
+    const v = theano.array([[0, 1], [2, 3]], "float32");
+    const got = Array.from((f(v) as NDArray).toFlat() as Float32Array);
+    expect(got[0]).toBeCloseTo(1 + Math.E, 5);
+    expect(got[1]).toBeCloseTo(Math.exp(2) + Math.exp(3), 4);
+  });
+
+  it("run-time shape errors are ShapeErrors naming the device node", () => {
+    const x = T.fvector("x");
+    const y = T.fvector("y");
+    const f = theano.config.change({ device: "webgpu" }, () => theano.function([x, y], x.add(y)));
+    expect(() => f(theano.zeros([3], "float32"), theano.zeros([4], "float32"))).toThrow(theano.ShapeError);
+  });
+});
+
+describe.skipIf(!ok)("device=webgpu refusals", () => {
+  it("a buffer over maxStorageBufferBindingSize: BackendError with what was asked, the limit and the fix", () => {
+    const limit = ADAPTER!.limits["maxStorageBufferBindingSize"]!;
+    const x = T.fvector("x");
+    const f = theano.config.change({ device: "webgpu" }, () => theano.function([x], x.mul(2)));
+    const big = new NDArray("float32", [limit / 4 + 1], new Float32Array(limit / 4 + 1));
+    let err: unknown;
+    try {
+      f(big);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(theano.BackendError);
+    const msg = (err as Error).message;
+    expect(msg).toContain(`${limit + 4} bytes`);
+    expect(msg).toContain(`maxStorageBufferBindingSize of ${limit} bytes`);
+    expect(msg).toMatch(/device=cpu/);
+  });
+
+  it("a WGSL compile error is a CompileError quoting the line, the source saved in the compiledir", () => {
+    const rt = webgpuRuntime();
+    let err: unknown;
+    try {
+      rt.compile("@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = 1u;\n}\n", "a broken kernel");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(theano.CompileError);
+    const msg = (err as Error).message;
+    expect(msg).toContain("WGSL compile error in a broken kernel: 3:");
+    expect(msg).toContain("line 3: let x: f32 = 1u;");
+    const path = (err as theano.CompileError).sourcePath!;
+    expect(existsSync(path)).toBe(true);
+    expect(readFileSync(path, "utf8")).toContain("let x: f32 = 1u;");
+  });
+
+  it("a feature the adapter lacks: BackendError naming it and what the adapter offers", () => {
+    const candidates = ["texture-compression-etc2", "texture-compression-astc", "float32-filterable", "shader-f16", "subgroups"];
+    const lacking = candidates.find((c) => !ADAPTER!.features.includes(c)) ?? "chromium-experimental-nonexistent";
+    expect(() => new WebGpuRuntime({ requiredFeatures: [lacking] })).toThrow(
+      new RegExp(`lacks the feature\\(s\\) ${lacking}.*it offers .*${ADAPTER!.features[0]}`),
+    );
+  });
+
+  it("no adapter: BackendError saying what Dawn needs and how to run on the CPU", () => {
+    let err: unknown;
+    try {
+      new WebGpuRuntime({ adapter: "no-such-adapter-xyz" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(theano.BackendError);
+    expect((err as Error).message).toMatch(/no WebGPU adapter was found.*mesa-vulkan-drivers.*device=cpu/s);
+  });
+
+  it("the package missing or broken: BackendError with npm install webgpu", () => {
+    expect(() => new WebGpuRuntime({ pkg: "" })).toThrow(/"webgpu" .*is not installed.*npm install webgpu/);
+    expect(() => new WebGpuRuntime({ pkg: "/nonexistent/webgpu/index.js" })).toThrow(/could not be loaded.*npm install webgpu/);
+  });
+
+  it("device=cuda still refuses with its own BackendError", () => {
+    const x = T.fvector("x");
+    theano.config.change({ device: "cuda0" }, () => expect(() => theano.function([x], x.add(1))).toThrow(/no CUDA backend/));
+  });
+});
