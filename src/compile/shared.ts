@@ -13,7 +13,7 @@ import { InputError, TheanoError } from "../errors.js";
 import type { Variable } from "../graph/basic.js";
 import { requireUsableDevice } from "../link/device/index.js";
 import { type DType, type TypedArray, checkDType, typedArrayCtor } from "../ndarray/dtype.js";
-import { type ArrayLike, NDArray, array } from "../ndarray/ndarray.js";
+import { type ArrayLike, NDArray, array, walkRows } from "../ndarray/ndarray.js";
 import { type StaticShape, TensorType } from "../tensor/type.js";
 import { TensorVariable } from "../tensor/variable.js";
 import { checkOptions } from "./options.js";
@@ -95,7 +95,9 @@ function copyInto(dst: TypedArray, src: NDArray): void {
     return;
   }
   let i = 0;
-  for (const o of src.offsets()) d[i++] = sd[o]!;
+  walkRows(src.shape, src.strides, src.offset, (base, len, step) => {
+    for (let k = 0; k < len; k++) d[i++] = sd[base + k * step]!;
+  });
 }
 
 // `Symbol.dispose` (for `using`) is declared by TypeScript's esnext.disposable lib and by

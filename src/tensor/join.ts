@@ -100,7 +100,7 @@ export class Join extends Op {
     for (const a of arrs) {
       const len = a.shape[ax]!;
       const region = out.slice(...lead, [off, off + len]);
-      scatterInto(out, Float64Array.from(region.offsets()), region.shape, a, "set", String(this));
+      scatterInto(out, region.offsetArray(), region.shape, a, "set", String(this));
       off += len;
     }
     return [out];

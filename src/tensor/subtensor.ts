@@ -441,7 +441,7 @@ export class IncSubtensor extends IncSubtensorBase<BasicEntry> {
   perform(_node: Apply, [x, y, ...idx]: Value[]): Value[] {
     const out = this.inplace ? (x as NDArray) : (x as NDArray).copy();
     const region = new Subtensor(this.entries).view(out, idx);
-    scatterInto(out, Float64Array.from(region.offsets()), region.shape, y as NDArray, this.mode, String(this));
+    scatterInto(out, region.offsetArray(), region.shape, y as NDArray, this.mode, String(this));
     return [out];
   }
 

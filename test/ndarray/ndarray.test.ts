@@ -621,3 +621,25 @@ describe("creation functions", () => {
     expect(asarray(3).item()).toBe(3);
   });
 });
+
+describe("offsetArray and toFlat walk strided views row by row", () => {
+  it("match the offsets() generator and element-wise reads on every layout: 0-d, empty, reversed, transposed, stepped, offset", () => {
+    const base = new NDArray("float32", [4, 3, 5], Float32Array.from({ length: 60 }, (_, i) => i * 0.5 - 7));
+    const views: NDArray[] = [
+      base,
+      new NDArray("float32", [], base.data, [], 17),
+      new NDArray("float32", [0, 3], base.data, [3, 1], 0),
+      new NDArray("float32", [4, 3, 5], base.data, [-15, 5, 1], 45), // reversed first axis
+      base.transpose(2, 0, 1),
+      new NDArray("float32", [2, 3, 3], base.data, [30, 5, 2], 1), // stepped, offset
+      new NDArray("float32", [3, 5], base.data, [0, -1], 59), // broadcast axis, reversed last
+    ];
+    for (const v of views) {
+      const want = [...v.offsets()];
+      expect([...v.offsetArray()]).toEqual(want);
+      expect([...(v.toFlat() as Float32Array)]).toEqual(want.map((o) => (v.data as Float32Array)[o]));
+    }
+    const big = new NDArray("int64", [2, 3], BigInt64Array.from([1n, 2n, 3n, 4n, 5n, 6n]), [1, 2], 0);
+    expect([...(big.toFlat() as BigInt64Array)]).toEqual([1n, 3n, 5n, 2n, 4n, 6n]);
+  });
+});
