@@ -133,7 +133,8 @@ export function hasCGenerator(node: Apply): boolean {
   // Basic indexing with constant indices and slices (symbolic bounds stay on the host).
   if (op instanceof Subtensor) return node.inputs.length === 1 && op.entries.every((e) => typeof e === "number" || (typeof e === "object" && [e.start, e.stop, e.step].every((b) => b === null || typeof b === "number")));
   if (op instanceof Softmax || op instanceof LogSoftmax) return op.axis !== null && isFloat(dtypeOf(node.inputs[0]!));
-  if (op instanceof Reshape) return node.inputs[1]!.isConstant && node.inputs[1]!.constantData instanceof NDArray;
+  // a constant shape here; a computed one (the flatten before a dense layer) in ops/shape.ts
+  if (op instanceof Reshape && constantShape(node)) return true;
   if (op instanceof ShapeI) return true;
   // Value-dependent shapes: the scalars must be readable before any kernel runs.
   if (op instanceof ARange) return node.inputs.every(shapePhaseScalar);
@@ -520,20 +521,38 @@ function genJoin(w: SegmentWriter, node: Apply<Join>, k: number): void {
   w.run.push(r.join("\n"));
 }
 
-function genReshape(w: SegmentWriter, node: Apply<Reshape>, k: number): void {
+/** C statements that print `n` int64 values of array `a` into char array `buf` as JS prints a list: "[2, 3]". */
+const fmtList = (buf: string, n: number, a: string): string =>
+  `{ size_t e = (size_t)snprintf(${buf}, sizeof ${buf}, "["); for (int i = 0; i < ${n} && e < sizeof ${buf}; i++) e += (size_t)snprintf(${buf} + e, sizeof ${buf} - e, i ? ", %lld" : "%lld", (long long)${a}[i]); if (e < sizeof ${buf}) snprintf(${buf} + e, sizeof ${buf} - e, "]"); }`;
+
+/** Whether a Reshape's target shape is a constant (rendered as literals). */
+const constantShape = (node: Apply): boolean => node.inputs[1]!.isConstant && node.inputs[1]!.constantData instanceof NDArray;
+
+/**
+ * Reshape to `dims`, C int64 expressions valid in the shape phase (literals for a constant
+ * shape; ops/shape.ts passes computed ones, with `pre` the statements they need), checked as
+ * `resolveReshape` checks them, with its messages: one -1 at most, no other negative size, and
+ * the sizes' product equal to the input's size (or dividing it, for the -1).
+ */
+export function genReshape(w: SegmentWriter, node: Apply<Reshape>, k: number, dims: readonly string[], pre: readonly string[] = []): void {
   const x = w.name(node.inputs[0]!);
   const o = w.name(node.outputs[0]!);
   const xin = node.inputs[0]!;
   const ndIn = ndimOf(xin);
   const nd = node.op.ndim;
-  const dims = Array.from((node.inputs[1]!.constantData as NDArray).toFlat(), Number);
-  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
-  sh.push(`  const int64_t total = th_size(${ndIn}, ${x}_n); int64_t known = 1; int free_ax = -1; (void)free_ax;`);
-  dims.forEach((d, i) => sh.push(d === -1 ? `  free_ax = ${i};` : `  ${o}_n[${i}] = ${d}; known *= ${d};`));
-  const bad = `{ char sb[128]; th_fmt_shape(sb, sizeof sb, ${ndIn}, ${x}_n); snprintf(err, ${ERR_LEN}, "cannot reshape an array of shape %s (size %lld) into shape [${dims.join(", ")}]", sb, (long long)total); ${errReturn(k)} }`;
-  if (dims.includes(-1)) sh.push(`  if (known == 0 || total % known != 0) ${bad} ${o}_n[free_ax] = total / known;`);
-  else sh.push(`  if (known != total) ${bad}`);
-  sh.push(`  ${contiguousStrides(o, nd, k, sq(String(node.op)))}`);
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, ...pre.map((l) => `  ${l}`)];
+  sh.push(`  const int64_t total = th_size(${ndIn}, ${x}_n), want[${Math.max(1, nd)}] = { ${dims.join(", ") || "0"} }; int64_t known = 1; int free_ax = -1, over = 0;`);
+  const target = `char st[160]; ${fmtList("st", nd, "want")}`;
+  const fail = (fmt: string, args: string): string => `{ ${target} snprintf(err, ${ERR_LEN}, ${fmt}, st${args}); ${errReturn(k)} }`;
+  sh.push(`  for (int i = 0; i < ${nd}; i++) {`);
+  sh.push(`    if (want[i] == -1) { if (free_ax >= 0) ${fail(`"can only specify one unknown dimension in reshape %s"`, "")} free_ax = i; }`);
+  sh.push(`    else if (want[i] < 0) ${fail(`"reshape target %s holds an invalid dimension %lld"`, ", (long long)want[i]")}`);
+  sh.push(`    else { if (__builtin_mul_overflow(known, want[i], &known)) over = 1; ${o}_n[i] = want[i]; }`);
+  sh.push(`  }`);
+  const bad = `{ char sb[160]; ${fmtList("sb", ndIn, `${x}_n`)} ${target} snprintf(err, ${ERR_LEN}, "cannot reshape an array of size %lld (shape %s) into shape %s", (long long)total, sb, st); ${errReturn(k)} }`;
+  sh.push(`  if (free_ax >= 0) { if (over || known == 0 || total % known != 0) ${bad} ${o}_n[free_ax] = total / known; }`);
+  sh.push(`  else if (over || known != total) ${bad}`);
+  sh.push(`  (void)free_ax; ${contiguousStrides(o, nd, k, sq(String(node.op)))}`);
   sh.push(`}`);
   w.shape.push(sh.join("\n"));
   // A contiguous input is reinterpreted (the pointer is shared); otherwise it is copied in C order.
@@ -1344,7 +1363,7 @@ function segmentSource(
       gemm = true;
     }
     else if (op instanceof Softmax || op instanceof LogSoftmax) genSoftmax(w, node as Apply<Softmax>, k);
-    else if (op instanceof Reshape) genReshape(w, node as Apply<Reshape>, k);
+    else if (op instanceof Reshape && constantShape(node)) genReshape(w, node as Apply<Reshape>, k, Array.from((node.inputs[1]!.constantData as NDArray).toFlat() as ArrayLike<number | bigint>, (d) => String(Number(d))));
     else if (op instanceof Subtensor) genSubtensor(w, node as Apply<Subtensor>, k);
     else if (op instanceof Join) genJoin(w, node as Apply<Join>, k);
     else if (op instanceof ShapeI) genShapeI(w, node as Apply<ShapeI>, k);

@@ -30,10 +30,9 @@
 import type { Apply, Variable } from "../../../graph/basic.js";
 import type { DType } from "../../../ndarray/dtype.js";
 import { AveragePoolGrad, Conv2d, Conv2dGradInputs, Conv2dGradWeights, MaxPoolGrad, MaxPoolGradGrad, Pool } from "../../../tensor/conv.js";
-import { Elemwise } from "../../../tensor/elemwise.js";
-import { ShapeI } from "../../../tensor/shape.js";
 import { TensorType } from "../../../tensor/type.js";
-import { ERR_LEN, type SegmentWriter, contiguousStrides, ctype, elemwiseBody, errReturn, registerCGenerator, sq } from "../codegen.js";
+import { ERR_LEN, type SegmentWriter, contiguousStrides, ctype, errReturn, registerCGenerator, sq } from "../codegen.js";
+import { shapeComputable, shapePhaseValue } from "./shape.js";
 
 type ConvOp = Conv2d | Conv2dGradInputs | Conv2dGradWeights;
 type PoolOp = Pool | MaxPoolGrad | MaxPoolGradGrad | AveragePoolGrad;
@@ -78,47 +77,6 @@ function fail(k: number, parts: readonly MsgPart[]): string {
 
 // ---------------------------------------------------------------------------------------------
 // Size scalars in the shape phase
-
-/**
- * Whether the shape phase can compute scalar `v`: a constant or graph input (its memory is
- * readable before any kernel runs), a Shape_i output, or integer Elemwise arithmetic over those
- * (at most `budget` nodes, so the recomputation stays small).
- */
-function shapeComputable(v: Variable, budget = { n: 24 }): boolean {
-  const t = v.type;
-  if (!(t instanceof TensorType) || t.ndim !== 0) return false;
-  const owner = v.owner;
-  if (owner === null || owner.op instanceof ShapeI) return true;
-  if (owner.op instanceof Elemwise && --budget.n >= 0) return owner.inputs.every((u) => shapeComputable(u, budget));
-  return false;
-}
-
-/**
- * A C expression of scalar `v`'s value valid in the shape phase (statements it needs are pushed
- * onto `lines`), or null. An Elemwise of this segment is recomputed from its inputs (it runs only
- * in the kernel phase); one that is an input of the segment (computed earlier) is read from its
- * memory, as are constants, graph inputs and another segment's Shape_i. `shapeComputable` proves
- * that one of the two always works: an Elemwise of this segment has inputs that are this
- * segment's Shape_i (w.shapeValues), computable Elemwise, or inputs of the segment.
- */
-function shapePhaseValue(w: SegmentWriter, v: Variable, lines: string[], memo: Map<Variable, string>): string | null {
-  const known = w.shapeValues.get(v) ?? memo.get(v);
-  if (known !== undefined) return known;
-  const owner = v.owner;
-  if (owner !== null && owner.op instanceof Elemwise) {
-    const mark = lines.length;
-    const ins = owner.inputs.map((u) => shapePhaseValue(w, u, lines, memo));
-    if (ins.every((e) => e !== null)) {
-      const name = `sv${memo.size}`;
-      const decl = owner.inputs.map((u, j) => `const ${ctype(dtypeOf(u))} x${j} = ${ins[j]};`).join(" ");
-      lines.push(`${ctype(dtypeOf(v))} ${name}; { ${decl} ${elemwiseBody(owner as Apply<Elemwise>)} ${name} = r; }`);
-      memo.set(v, name);
-      return name;
-    }
-    lines.length = mark;
-  }
-  return w.names.has(v) ? `${w.name(v)}[0]` : null;
-}
 
 /**
  * Reads the size scalars `vars` into int64 locals `names` in the shape phase, rejecting values

@@ -5,4 +5,5 @@
  */
 import "./subtensor.js";
 import "./conv.js";
+import "./shape.js";
 export {};
