@@ -52,6 +52,9 @@ export interface AcquireOptions {
 
 type Reply = { ok: true; [k: string]: unknown } | { ok: false; kind: string; error: string; info?: Omit<AdapterInfo, "backend">; messages?: Array<{ line: number; pos: number; message: string }> };
 
+/** The device as the user asked for it (`check` probes while device=cpu: say "webgpu" then). */
+const asked = (): string => (String(config.device).startsWith("webgpu") ? String(config.device) : "webgpu");
+
 const FIX_DEVICE = "Set device=cpu (THEANO_FLAGS=device=cpu) to run on the CPU; theano-ts never falls back to the CPU silently";
 
 function resolvePackage(): string | null {
@@ -77,7 +80,7 @@ export class WebGpuRuntime {
     const pkgPath = opts.pkg ?? resolvePackage();
     if (!pkgPath) {
       throw new BackendError(
-        `device=${config.device}: the optional npm package "webgpu" (Dawn's Node binding) is not installed, so no WebGPU adapter can be opened from Node. ` +
+        `device=${asked()}: the optional npm package "webgpu" (Dawn's Node binding) is not installed, so no WebGPU adapter can be opened from Node. ` +
           `Install it beside theano-ts (npm install webgpu; on Linux it needs a Vulkan driver such as Mesa's lavapipe, or backend=opengles on Mesa). ${FIX_DEVICE}.`,
       );
     }
@@ -102,22 +105,22 @@ export class WebGpuRuntime {
     });
     if (!r.ok) {
       void this.worker.terminate();
-      const asked = `device=${config.device}${backend ? ` (THEANO_WEBGPU_BACKEND=${backend})` : ""}`;
+      const what = `device=${asked()}${backend ? ` (THEANO_WEBGPU_BACKEND=${backend})` : ""}`;
       switch (r.kind) {
         case "package":
-          throw new BackendError(`${asked}: the "webgpu" package at ${pkgPath} could not be loaded: ${r.error}. Reinstall it (npm install webgpu). ${FIX_DEVICE}.`);
+          throw new BackendError(`${what}: the "webgpu" package at ${pkgPath} could not be loaded: ${r.error}. Reinstall it (npm install webgpu). ${FIX_DEVICE}.`);
         case "adapter":
           throw new BackendError(
-            `${asked}: no WebGPU adapter was found (${r.error}). Dawn needs a Vulkan driver (on Debian: mesa-vulkan-drivers from bookworm-backports, Mesa >= 24, ` +
+            `${what}: no WebGPU adapter was found (${r.error}). Dawn needs a Vulkan driver (on Debian: mesa-vulkan-drivers from bookworm-backports, Mesa >= 24, ` +
               `see .ci/setup-webgpu.sh) or THEANO_WEBGPU_BACKEND=opengles on Mesa's GL. ${FIX_DEVICE}.`,
           );
         case "feature":
           throw new BackendError(
-            `${asked}: the adapter ${describe(r.info)} lacks the feature(s) ${r.error} that were asked for; it offers ${r.info?.features.join(", ") || "none"}. ` +
+            `${what}: the adapter ${describe(r.info)} lacks the feature(s) ${r.error} that were asked for; it offers ${r.info?.features.join(", ") || "none"}. ` +
               `Use an adapter that has them (another driver or GPU), or do not require them. ${FIX_DEVICE}.`,
           );
         default:
-          throw new BackendError(`${asked}: the adapter ${describe(r.info)} refused to create a device: ${r.error}. ${FIX_DEVICE}.`);
+          throw new BackendError(`${what}: the adapter ${describe(r.info)} refused to create a device: ${r.error}. ${FIX_DEVICE}.`);
       }
     }
     this.info = { ...(r["info"] as Omit<AdapterInfo, "backend">), backend: backend || "default" };
@@ -150,7 +153,7 @@ export class WebGpuRuntime {
     const max = this.info.limits["maxStorageBufferBindingSize"]!;
     if (bytes > max) {
       throw new BackendError(
-        `device=${config.device}: ${what} needs a buffer of ${bytes} bytes, over this adapter's maxStorageBufferBindingSize of ${max} bytes (${describe(this.info)}). ` +
+        `device=${asked()}: ${what} needs a buffer of ${bytes} bytes, over this adapter's maxStorageBufferBindingSize of ${max} bytes (${describe(this.info)}). ` +
           `Split the work into smaller arrays, use an adapter with a larger limit, or run on the CPU (device=cpu).`,
       );
     }

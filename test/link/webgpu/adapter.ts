@@ -4,18 +4,35 @@
  * installs a CPU adapter first (.ci/setup-webgpu.sh: Mesa's lavapipe).
  */
 
+import { openSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isMainThread } from "node:worker_threads";
 import { probeWebGpu } from "../../../src/link/webgpu/runtime.js";
 
 const probe = probeWebGpu();
 
 export const HAVE_WEBGPU = probe.info !== null;
 
-let said = false;
-/** Call once per test file: prints the one skip line when there is no adapter. */
-export function announceWebGpu(file: string): boolean {
-  if (!HAVE_WEBGPU && !said) {
-    said = true;
-    console.log(`[webgpu] SKIPPED ${file}: no WebGPU adapter (${probe.error?.split(". ")[0]}); run .ci/setup-webgpu.sh and npm install webgpu`);
+/**
+ * The first file of a vitest run to call this prints the one line; the others stay quiet. Test
+ * files run in separate workers, so "first" is a marker file named after the vitest process
+ * (the parent of a forks-pool child, the process of a threads-pool worker).
+ */
+function firstInRun(): boolean {
+  const runner = isMainThread ? process.ppid : process.pid;
+  try {
+    closeSync(openSync(join(tmpdir(), `theano-ts-webgpu-skip-${runner}`), "wx"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Call once per test file: returns whether the WebGPU tests can run; prints the skip line once per run. */
+export function announceWebGpu(): boolean {
+  if (!HAVE_WEBGPU && firstInRun()) {
+    console.log(`[webgpu] SKIPPED every WebGPU test (test/link/webgpu/): no WebGPU adapter: ${probe.error?.split("\n")[0]?.split(". ")[0]}. Run .ci/setup-webgpu.sh and npm install webgpu to run them.`);
   }
   return HAVE_WEBGPU;
 }

@@ -25,7 +25,7 @@ const { T } = theano;
 type D = "float32" | "int32" | "uint32" | "bool";
 type TV = ReturnType<typeof T.tensor>;
 
-const ok = announceWebGpu("elemwise.test.ts");
+const ok = announceWebGpu();
 
 /** A seeded generator (mulberry32). */
 function rng(seed: number): () => number {

@@ -11,7 +11,7 @@ import type { NDArray } from "../../../src/ndarray/ndarray.js";
 import { announceWebGpu } from "./adapter.js";
 
 const { T } = theano;
-const ok = announceWebGpu("reduce.test.ts");
+const ok = announceWebGpu();
 
 function arr(shape: number[], dtype: "float32" | "int32" | "bool", seed: number): NDArray {
   const n = shape.reduce((a, b) => a * b, 1);
