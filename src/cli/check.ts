@@ -112,7 +112,9 @@ export function formatReport(r: Report, version: string, gemm: GemmMeasure | str
   const ad = r.webgpu.adapter;
   if (ad) {
     row("adapter", `${ad.description || ad.device || "(unnamed)"} (vendor ${ad.vendor || "?"}, architecture ${ad.architecture || "?"})`);
-    row("dawn backend", ad.backend === "default" ? "Dawn's choice (THEANO_WEBGPU_BACKEND=vulkan|opengles picks one)" : ad.backend);
+    row("dawn backend", `${ad.backend}; THEANO_WEBGPU_BACKEND=vulkan|opengles picks one`);
+    if (ad.fallback) row("note", "a software adapter (CPU): correct results, not GPU speed");
+    if (ad.subgroupMaxSize > 0) row("subgroups", `${ad.subgroupMinSize}..${ad.subgroupMaxSize} invocations`);
     row("features", ad.features.join(", ") || "(none)");
     const lim = ad.limits;
     const mib = (b: number | undefined): string => (b === undefined ? "?" : `${(b / 1048576).toFixed(0)} MiB`);

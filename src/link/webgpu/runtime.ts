@@ -32,7 +32,11 @@ export interface AdapterInfo {
   readonly description: string;
   readonly features: readonly string[];
   readonly limits: Readonly<Record<string, number>>;
-  /** Dawn's backend as asked for (`vulkan`, `opengles`, or the default choice). */
+  readonly subgroupMinSize: number;
+  readonly subgroupMaxSize: number;
+  /** A software adapter (lavapipe, SwiftShader): correct, not fast. */
+  readonly fallback: boolean;
+  /** Dawn's backend: as asked (THEANO_WEBGPU_BACKEND), else the platform's default Dawn picks. */
   readonly backend: string;
 }
 
@@ -123,7 +127,9 @@ export class WebGpuRuntime {
           throw new BackendError(`${what}: the adapter ${describe(r.info)} refused to create a device: ${r.error}. ${FIX_DEVICE}.`);
       }
     }
-    this.info = { ...(r["info"] as Omit<AdapterInfo, "backend">), backend: backend || "default" };
+    const info = r["info"] as Omit<AdapterInfo, "backend">;
+    const platformDefault = process.platform === "darwin" ? "metal" : process.platform === "win32" ? "d3d12" : "vulkan";
+    this.info = { ...info, backend: backend || (/^OpenGL/.test(info.description) ? "opengl" : `${platformDefault} (Dawn's default here)`) };
   }
 
   /** Posts a request; with `wait`, blocks until the worker replies. */

@@ -37,7 +37,8 @@ function infoOf(a) {
     "maxComputeWorkgroupStorageSize", "maxBindGroups"]) limits[k] = a.limits[k];
   return {
     vendor: i.vendor || "", architecture: i.architecture || "", device: i.device || "",
-    description: i.description || "", subgroupMinSize: i.subgroupMinSize, subgroupMaxSize: i.subgroupMaxSize,
+    description: i.description || "", subgroupMinSize: i.subgroupMinSize || 0, subgroupMaxSize: i.subgroupMaxSize || 0,
+    fallback: !!(i.isFallbackAdapter || a.isFallbackAdapter),
     features: [...a.features].sort(), limits,
   };
 }
