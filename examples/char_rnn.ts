@@ -23,7 +23,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as theano from "../src/index.js";
-import { checkLossDropped, parseArgs, rng, timed } from "./util.js";
+import { checkLossDropped, ownFlags, parseArgs, rng, timed } from "./util.js";
 
 const { T } = theano;
 type Var = theano.TensorVariable;
@@ -40,35 +40,13 @@ const USAGE = [
   "  --text FILE       the training text (default examples/data/the_raven.txt)",
 ].join("\n");
 
-/** Takes this example's own flags out of argv; util.ts's `parseArgs` handles the rest. */
-function ownArgs(argv: readonly string[]): { rest: string[]; hidden?: number; seqLen?: number; batch?: number; lr?: number; temperature?: number; text?: string } {
-  const out: ReturnType<typeof ownArgs> = { rest: [] };
-  const keys = { "--hidden": "hidden", "--seq-len": "seqLen", "--batch": "batch", "--lr": "lr", "--temperature": "temperature" } as const;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const key = keys[flag as keyof typeof keys];
-    if (flag === "--text") out.text = argv[++i];
-    else if (key === undefined) out.rest.push(flag);
-    else {
-      const v = Number(argv[++i]);
-      const real = key === "lr" || key === "temperature";
-      if (!(v > 0) || (!real && !Number.isInteger(v))) {
-        process.stderr.write(`${flag} needs a positive ${real ? "number" : "integer"}, got ${argv[i] ?? "nothing"}\n\n${USAGE}\n`);
-        process.exit(2);
-      }
-      out[key] = v;
-    }
-  }
-  return out;
-}
-
-const own = ownArgs(process.argv.slice(2));
+const own = ownFlags(process.argv.slice(2), { "--hidden": "int", "--seq-len": "int", "--batch": "int", "--lr": "number", "--temperature": "number", "--text": "string" }, USAGE);
 const args = parseArgs(own.rest, USAGE);
-const nHidden = own.hidden ?? (args.quick ? 64 : 128);
-const seqLen = own.seqLen ?? 50;
-const batch = own.batch ?? 8;
-const lr = own.lr ?? 0.02;
-const temperature = own.temperature ?? 0.7;
+const nHidden = (own.values.hidden as number | undefined) ?? (args.quick ? 64 : 128);
+const seqLen = (own.values["seq-len"] as number | undefined) ?? 50;
+const batch = (own.values.batch as number | undefined) ?? 8;
+const lr = (own.values.lr as number | undefined) ?? 0.02;
+const temperature = (own.values.temperature as number | undefined) ?? 0.7;
 const epochs = args.epochs ?? (args.quick ? 10 : 30);
 const floatX = "float32";
 const DECAY = 0.95; // RMSProp's moving average of squared gradients
@@ -76,7 +54,7 @@ const CLIP = 5; // elementwise gradient clipping, as char-rnn
 const LR_DECAY = 0.95; // the learning rate is multiplied by this after every epoch
 
 // --- data: the text as character ids, cut into `batch` contiguous streams ---------------------
-const textPath = own.text ?? fileURLToPath(new URL("./data/the_raven.txt", import.meta.url));
+const textPath = (own.values.text as string | undefined) ?? fileURLToPath(new URL("./data/the_raven.txt", import.meta.url));
 const text = readFileSync(textPath, "utf8");
 const chars = [...new Set(text)].sort();
 const vocab = chars.length;

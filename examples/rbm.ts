@@ -25,7 +25,7 @@
  */
 
 import * as theano from "../src/index.js";
-import { checkLossDropped, mnist, parseArgs, timed } from "./util.js";
+import { checkLossDropped, mnist, ownFlags, parseArgs, timed } from "./util.js";
 
 const { T } = theano;
 type Var = theano.TensorVariable;
@@ -42,34 +42,13 @@ const USAGE = [
   "  --lr X         learning rate (default 0.1)",
 ].join("\n");
 
-/** Takes this example's own flags out of argv; util.ts's `parseArgs` handles the rest. */
-function rbmArgs(argv: readonly string[]): { rest: string[]; k?: number; persistent: boolean; hidden?: number; train?: number; batch?: number; lr?: number } {
-  const out: ReturnType<typeof rbmArgs> = { rest: [], persistent: false };
-  const keys = { "--k": "k", "--hidden": "hidden", "--train": "train", "--batch": "batch", "--lr": "lr" } as const;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const key = keys[flag as keyof typeof keys];
-    if (flag === "--persistent") out.persistent = true;
-    else if (key === undefined) out.rest.push(flag);
-    else {
-      const v = Number(argv[++i]);
-      if (!(v > 0) || (key !== "lr" && !Number.isInteger(v))) {
-        process.stderr.write(`${flag} needs a positive ${key === "lr" ? "number" : "integer"}, got ${argv[i] ?? "nothing"}\n\n${USAGE}\n`);
-        process.exit(2);
-      }
-      out[key] = v;
-    }
-  }
-  return out;
-}
-
-const own = rbmArgs(process.argv.slice(2));
+const own = ownFlags(process.argv.slice(2), { "--k": "int", "--persistent": "switch", "--hidden": "int", "--train": "int", "--batch": "int", "--lr": "number" }, USAGE);
 const args = parseArgs(own.rest, USAGE);
-const k = own.k ?? 1;
-const nHidden = own.hidden ?? (args.quick ? 100 : 500);
-const nTrain = own.train ?? (args.quick ? 2000 : 20000);
-const batch = own.batch ?? 20;
-const lr = own.lr ?? 0.1;
+const k = (own.values.k as number | undefined) ?? 1;
+const nHidden = (own.values.hidden as number | undefined) ?? (args.quick ? 100 : 500);
+const nTrain = (own.values.train as number | undefined) ?? (args.quick ? 2000 : 20000);
+const batch = (own.values.batch as number | undefined) ?? 20;
+const lr = (own.values.lr as number | undefined) ?? 0.1;
 const epochs = args.epochs ?? (args.quick ? 3 : 5);
 const floatX = "float32";
 
@@ -100,7 +79,7 @@ const sampleVGivenH = (h: Var): [Var, Var, Var] => sampleLayer(T.add(T.dot(h, W.
 
 const x = T.fmatrix("x");
 // PCD keeps the chain's hidden state between minibatches; CD starts it from the data.
-const chainState = own.persistent ? theano.shared(theano.zeros([batch, nHidden], floatX), { name: "persistent_chain" }) : null;
+const chainState = own.values.persistent === true ? theano.shared(theano.zeros([batch, nHidden], floatX), { name: "persistent_chain" }) : null;
 const chainStart = chainState ?? sampleHGivenV(x)[2];
 // gibbs_hvh: outputs [pre_v, v_mean, v_sample, pre_h, h_mean, h_sample]; only h_sample is fed back.
 const [chain, chainUpdates] = theano.scan({

@@ -7,11 +7,12 @@
  * minibatch `givens`, and their epoch loop.
  *
  * Like the examples, it uses only the library's public API (`import * as theano from
- * "../src/index.js"`), plus the demo's MNIST reader (src/cli/mnist.ts).
+ * "../src/index.js"`), plus the demo's MNIST reader and seeded generator (src/cli/).
  */
 
 import { pathToFileURL } from "node:url";
 import * as theano from "../src/index.js";
+import { rng as demoRng } from "../src/cli/demo.js";
 import { imagesToFloat32, loadMnist, type MnistSplit } from "../src/cli/mnist.js";
 
 export interface ExampleArgs {
@@ -68,6 +69,36 @@ export function parseArgs(argv: readonly string[] = process.argv.slice(2), usage
   return args;
 }
 
+/** How `ownFlags` reads one of an example's own flags: a positive integer, a positive number, a switch or a string. */
+export type FlagKind = "int" | "number" | "switch" | "string";
+
+/**
+ * Takes an example's own flags (`spec`: flag → kind, e.g. `{ "--hidden": "int" }`) out of `argv`,
+ * leaving the rest for `parseArgs`. Values come back under the flag's name without dashes; a
+ * switch is true when given. A missing or non-positive value prints `usage` and exits 2.
+ */
+export function ownFlags(argv: readonly string[], spec: Readonly<Record<string, FlagKind>>, usage: string): { rest: string[]; values: Record<string, number | string | boolean> } {
+  const rest: string[] = [];
+  const values: Record<string, number | string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const kind = spec[flag];
+    const key = flag.replace(/^--/, "");
+    if (kind === undefined) rest.push(flag);
+    else if (kind === "switch") values[key] = true;
+    else if (kind === "string") values[key] = argv[++i] ?? "";
+    else {
+      const v = Number(argv[++i]);
+      if (!(v > 0) || (kind === "int" && !Number.isInteger(v))) {
+        process.stderr.write(`${flag} needs a positive ${kind === "int" ? "integer" : "number"}, got ${argv[i] ?? "nothing"}\n\n${usage}\n`);
+        process.exit(2);
+      }
+      values[key] = v;
+    }
+  }
+  return { rest, values };
+}
+
 /**
  * The smoke test of `--quick`: `first` and `last` are the mean training loss over the first and
  * the last epoch (or window of minibatches). Prints the verdict; exits 1 unless the loss fell.
@@ -96,21 +127,8 @@ export interface Rng {
   int(n: number): number;
 }
 
-export function rng(seed: number): Rng {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    uniform,
-    normal: () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()),
-    int: (n) => Math.floor(uniform() * n),
-  };
-}
+/** The demo's seeded generator (mulberry32 uniforms, Box-Muller normals): the examples draw their initial weights from it. */
+export const rng: (seed: number) => Rng = demoRng;
 
 /** A float32 array of `shape` filled by `f` (e.g. the tutorials' uniform initialisations). */
 export function fill(shape: number[], f: () => number): theano.NDArray {

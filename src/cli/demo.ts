@@ -84,8 +84,8 @@ export const DEMO_DETAILS = [
   "does not fall.",
 ].join("\n");
 
-/** A small seeded generator (mulberry32) and Box-Muller normals. */
-function rng(seed: number): { uniform(): number; normal(): number } {
+/** A small seeded generator (mulberry32): uniforms in [0, 1), Box-Muller normals, integers in [0, n). */
+export function rng(seed: number): { uniform(): number; normal(): number; int(n: number): number } {
   let s = seed >>> 0;
   const uniform = (): number => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -97,6 +97,7 @@ function rng(seed: number): { uniform(): number; normal(): number } {
   return {
     uniform,
     normal: () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()),
+    int: (n) => Math.floor(uniform() * n),
   };
 }
 
