@@ -96,7 +96,8 @@ export function placeOnDevice(fgraph: FunctionGraph, backend: DeviceBackend): { 
     const k = backend.kernelFor(node);
     if (!(k instanceof Op)) {
       host.push({ node: String(node.op), why: k.host });
-      if (k.wide) wide.push(`${node.op} (${node.outputs.map((o) => (o.type as { dtype?: string }).dtype).join(", ")})`);
+      const dt = (vs: readonly Variable[]): string => vs.map((v) => (v.type as { dtype?: string }).dtype).join(", ");
+      if (k.wide) wide.push(`${node.op} (${dt(node.inputs)} -> ${dt(node.outputs)})`);
       continue;
     }
     const devNode = withTrace(node.trace, () => k.makeNode(...node.inputs.map(onDevice)));

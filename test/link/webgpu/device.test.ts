@@ -74,6 +74,27 @@ describe.skipIf(!ok)("device=webgpu placement", () => {
     expect(got[1]).toBeCloseTo(Math.exp(2) + Math.exp(3), 4);
   });
 
+  it("device buffers are released at their last reader, after failed calls too", () => {
+    const rt = webgpuRuntime();
+    const x = T.fmatrix("x");
+    const y = T.fmatrix("y");
+    const f = theano.config.change({ device: "webgpu" }, () => theano.function([x, y], [T.exp(x).add(y).max(0), x.mul(y)]));
+    const before = rt.stats.buffers;
+    for (let i = 0; i < 10; i++) f(theano.ones([3, 4], "float32"), theano.ones([3, 4], "float32"));
+    expect(rt.stats.buffers).toBe(before);
+    expect(() => f(theano.ones([3, 4], "float32"), theano.ones([2, 4], "float32"))).toThrow(theano.ShapeError);
+    expect(rt.stats.buffers).toBe(before);
+  });
+
+  it("profile=True and NanGuardMode work on device functions (NaN is caught where it comes back to the host)", () => {
+    const x = T.fvector("x");
+    const f = theano.config.change({ device: "webgpu" }, () => theano.function([x], T.log(x).sum(), { profile: true }));
+    f(theano.array([1, 2], "float32"));
+    expect(f.profile!.summary()).toContain("GpuElemwise{log}");
+    const g = theano.config.change({ device: "webgpu" }, () => theano.function([x], T.log(x).sum(), { mode: "NanGuardMode" }));
+    expect(() => g(theano.array([-1, 2], "float32"))).toThrow(theano.NaNError);
+  });
+
   it("run-time shape errors are ShapeErrors naming the device node", () => {
     const x = T.fvector("x");
     const y = T.fvector("y");
