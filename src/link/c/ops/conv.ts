@@ -521,6 +521,7 @@ TH_POOL_FN void th_pool_${kind}_${s}${fn}
  * perform's loop: the first maximum or the first NaN, with selects instead of branches.
  */
 function poolFullMax(s: string, T: string): string {
+  const sel = "b == b && (v > b || v != v) ? v : b";
   const body = (wr: string, wc: string, sr: string, sc: string, xc: string): string => `for (int64_t r = 0; r < PR; r++) {
       ${T} *restrict orow = o + r * PC; const ${T} *x0 = x + r * ${sr} * xr;
       for (int64_t c = 0; c < PC; c++) orow[c] = x0[c * ${sc} * ${xc}];
@@ -532,8 +533,16 @@ function poolFullMax(s: string, T: string): string {
   return `/* max over whole windows, one output row at a time */
 static __attribute__((noinline, unused)) void th_pool_maxfull_${s}(const th_pool_geom *g, const ${T} *x, int64_t xr, int64_t xc, ${T} *restrict o) {
   const int64_t PR = g->PR, PC = g->PC, wr = g->wr, wc = g->wc, sr = g->sr, sc = g->sc;
-  if (wr == 2 && wc == 2 && sr == 2 && sc == 2 && xc == 1) { ${body("2", "2", "2", "2", "1")} }
-  else { ${body("wr", "wc", "sr", "sc", "xc")} }
+  if (wr == 2 && wc == 2 && sr == 2 && sc == 2 && xc == 1) {
+    /* one pass: the four taps of each window in order (loads two apart, which gcc deinterleaves) */
+    for (int64_t r = 0; r < PR; r++) {
+      ${T} *restrict orow = o + r * PC; const ${T} *x0 = x + 2 * r * xr, *x1 = x0 + xr;
+      for (int64_t c = 0; c < PC; c++) {
+        ${T} b = x0[2 * c]; ${T} v = x0[2 * c + 1]; b = ${sel};
+        v = x1[2 * c]; b = ${sel}; v = x1[2 * c + 1]; b = ${sel}; orow[c] = b;
+      }
+    }
+  } else { ${body("wr", "wc", "sr", "sc", "xc")} }
 }`;
 }
 
@@ -557,8 +566,17 @@ static __attribute__((noinline, unused)) void th_pool_maxgradfull_${s}(const th_
   /* what no window covers: whole rows, and in covered rows the gaps and the right edge */
   for (int64_t i = 0; i < H; i++) if (i / sr >= PR || i % sr >= wr) for (int64_t j = 0; j < W; j++) o[i * W + j] = 0;
   if (PC * wc != W) for (int64_t r = 0; r < PR; r++) for (int64_t i = 0; i < wr; i++) for (int64_t j = 0; j < W; j++) if (j / sc >= PC || j % sc >= wc) o[(r * sr + i) * W + j] = 0;
-  if (wr == 2 && wc == 2 && sr == 2 && sc == 2 && xc == 1 && mc == 1 && gc == 1) { ${body("2", "2", "2", "2", "1", "1", "1")} }
-  else { ${body("wr", "wc", "sr", "sc", "xc", "mc", "gc")} }
+  if (wr == 2 && wc == 2 && sr == 2 && sc == 2 && xc == 1 && mc == 1 && gc == 1) {
+    /* both columns of a window in one iteration: contiguous stores (gcc interleaves them) */
+    for (int64_t i = 0; i < 2 * PR; i++) {
+      ${T} *restrict orow = o + i * W; const ${T} *xrow = x + i * xr, *mrow = mx + (i >> 1) * mr, *grow = gz + (i >> 1) * gr;
+      for (int64_t c = 0; c < PC; c++) {
+        const ${T} m = mrow[c], gv = grow[c], v0 = xrow[2 * c], v1 = xrow[2 * c + 1];
+        orow[2 * c] = ((v0 == m || (m != m && v0 != v0)) ? gv : (${T})0) + (${T})0;
+        orow[2 * c + 1] = ((v1 == m || (m != m && v1 != v1)) ? gv : (${T})0) + (${T})0;
+      }
+    }
+  } else { ${body("wr", "wc", "sr", "sc", "xc", "mc", "gc")} }
 }`;
 }
 
