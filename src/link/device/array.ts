@@ -46,8 +46,10 @@ export interface DeviceBackend {
   upload(a: NDArray): DeviceArray;
   /** Copies a device array back into a fresh, contiguous host array (waits for the device). */
   download(d: DeviceArray): NDArray;
-  /** Gives the buffer back; the array must not be used afterwards. */
+  /** Gives the array's hold on its buffer back (the buffer goes when its last view does). */
   release(d: DeviceArray): void;
+  /** A new view of `d`'s buffer (shares it: each view is released on its own). */
+  view(d: DeviceArray, shape: readonly number[], strides: readonly number[], offset: number): DeviceArray;
   /**
    * The device Op that computes `node` (same input and output types, device values in and
    * out), or a reason it stays on the host: `wide` when a dtype the device has no type for

@@ -9,10 +9,11 @@
  * are named in one warning per function, as `warn_float64` does.
  */
 
-import { warn } from "../../errors.js";
+import { ShapeError, warn } from "../../errors.js";
 import { Apply, Op, type Value, type Variable, withTrace } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
 import type { NDArray } from "../../ndarray/ndarray.js";
+import { DimShuffle } from "../../tensor/elemwise.js";
 import { type DeviceBackend, DeviceArray } from "./array.js";
 
 /** Host → device copy. */
@@ -72,6 +73,46 @@ export class HostFromGpu extends Op {
 export const isTransfer = (op: Op): boolean => op instanceof GpuFromHost || op instanceof HostFromGpu;
 
 /**
+ * A DimShuffle of a device array: a view (new shape and strides over the same buffer), no
+ * kernel. Placed only between device nodes (its input comes from the device and one of its
+ * readers runs there): elsewhere the host's own view is free and a device one would cost a copy.
+ */
+export class GpuDimShuffle extends Op {
+  constructor(
+    readonly shuffle: DimShuffle,
+    readonly backend: DeviceBackend,
+  ) {
+    super();
+    this.viewMap = shuffle.viewMap;
+  }
+
+  override props(): Record<string, unknown> {
+    return { ...this.shuffle.props(), device: this.backend.name };
+  }
+
+  override toString(): string {
+    return `Gpu${this.shuffle}`;
+  }
+
+  makeNode(x: Variable): Apply {
+    return new Apply(this, [x], [this.shuffle.makeNode(x).outputs[0]!.type]);
+  }
+
+  perform(_node: Apply, [x]: Value[]): Value[] {
+    const a = x as DeviceArray;
+    const op = this.shuffle;
+    for (const d of op.drop) if (a.shape[d] !== 1) throw new ShapeError(`${this}: axis ${d} must have size 1, got shape [${a.shape.join(", ")}]`);
+    const shape = op.pattern.map((p) => (p === "x" ? 1 : a.shape[p]!));
+    const strides = op.pattern.map((p) => (p === "x" ? 0 : a.strides[p]!));
+    return [this.backend.view(a, shape, strides, a.offset)];
+  }
+
+  override inferShape(node: Apply, shapes: Array<Variable[] | null>): Variable[][] {
+    return this.shuffle.inferShape(node, shapes);
+  }
+}
+
+/**
  * Moves every node `backend` has a kernel for onto the device. Returns the nodes placed on the
  * device and those left on the host with the reason, for tests and the warning.
  */
@@ -91,9 +132,16 @@ export function placeOnDevice(fgraph: FunctionGraph, backend: DeviceBackend): { 
   let placed = 0;
   const host: Array<{ node: string; why: string }> = [];
   const wide: string[] = [];
-  for (const node of fgraph.toposort()) {
+  const order = fgraph.toposort();
+  const kernels = new Map(order.map((n) => [n, isTransfer(n.op) ? null : backend.kernelFor(n)] as const));
+  const runsThere = (n: Apply | "output"): boolean => n !== "output" && kernels.get(n) instanceof Op;
+  for (const node of order) {
     if (isTransfer(node.op)) continue;
-    const k = backend.kernelFor(node);
+    let k = kernels.get(node)!;
+    // (Earlier device nodes' outputs already read through HostFromGpu here.)
+    if (k instanceof GpuDimShuffle && !(node.inputs[0]!.owner?.op instanceof HostFromGpu && fgraph.clientsOf(node.outputs[0]!).some(([c]) => runsThere(c)))) {
+      k = { host: "a view: the host's is free" };
+    }
     if (!(k instanceof Op)) {
       host.push({ node: String(node.op), why: k.host });
       const dt = (vs: readonly Variable[]): string => vs.map((v) => (v.type as { dtype?: string }).dtype).join(", ");

@@ -9,13 +9,13 @@ import type { Apply, Op } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, typedArrayCtor } from "../../ndarray/dtype.js";
 import { NDArray } from "../../ndarray/ndarray.js";
-import { Elemwise } from "../../tensor/elemwise.js";
+import { DimShuffle, Elemwise } from "../../tensor/elemwise.js";
 import { CAReduce } from "../../tensor/math.js";
 import { type DeviceBackend, DeviceArray } from "../device/array.js";
 import { deviceLinker } from "../device/linker.js";
-import { placeOnDevice } from "../device/placement.js";
+import { GpuDimShuffle, placeOnDevice } from "../device/placement.js";
 import type { Linker } from "../types.js";
-import { GpuElemwise, type HostReason, deviceBytes, elemwiseSource } from "./ops/elemwise.js";
+import { GpuElemwise, type HostReason, deviceBytes, deviceTypes, elemwiseSource } from "./ops/elemwise.js";
 import { GpuCAReduce, reduceSource } from "./ops/reduce.js";
 import { type WebGpuRuntime, webgpuRuntime } from "./runtime.js";
 import { wgslScalar } from "./wgsl.js";
@@ -50,16 +50,29 @@ export class WebGpuBackend implements DeviceBackend {
     const dtype: DType = d.dtype;
     const n = d.size;
     if (n === 0) return new NDArray(dtype, d.shape, new (typedArrayCtor(dtype))(0));
-    const bytes = this.runtime.read(d.buffer, deviceBytes(dtype, n));
+    // A view (device DimShuffle): read the span it addresses, then copy it to C order on the host.
+    let span = d.offset + 1;
+    d.shape.forEach((s, i) => (span += (s - 1) * Math.max(0, d.strides[i]!)));
+    const bytes = this.runtime.read(d.buffer, deviceBytes(dtype, span));
     const data = dtype === "bool" ? Uint8Array.from(new Uint32Array(bytes), (v) => (v !== 0 ? 1 : 0)) : new (typedArrayCtor(dtype))(bytes);
-    return new NDArray(dtype, d.shape, data);
+    const a = new NDArray(dtype, d.shape, data, d.strides, d.offset);
+    return a.isContiguous && d.offset === 0 && span === n ? a : new NDArray(dtype, d.shape, a.toFlat());
   }
 
   release(d: DeviceArray): void {
     this.runtime.free(d.buffer);
   }
 
+  view(d: DeviceArray, shape: readonly number[], strides: readonly number[], offset: number): DeviceArray {
+    this.runtime.retain(d.buffer);
+    return new DeviceArray(this, d.buffer, d.dtype, shape, strides, offset);
+  }
+
   kernelFor(node: Apply): Op | HostReason {
+    if (node.op instanceof DimShuffle) {
+      const types = deviceTypes(node);
+      return "host" in types ? types : new GpuDimShuffle(node.op, this);
+    }
     for (const [cls, gen] of GENERATORS) {
       if (!(node.op instanceof cls)) continue;
       const src = gen.source(node);

@@ -79,6 +79,7 @@ export class WebGpuRuntime {
   /** Live buffers and their bytes (statistics; the caching allocator comes later). */
   readonly stats = { buffers: 0, bytes: 0, peakBytes: 0 };
   private readonly sizes = new Map<number, number>();
+  private readonly holders = new Map<number, number>();
 
   constructor(opts: AcquireOptions = {}) {
     const pkgPath = opts.pkg ?? resolvePackage();
@@ -183,9 +184,20 @@ export class WebGpuRuntime {
     this.post({ op: "write", id, data: copy.buffer }, [copy.buffer]);
   }
 
+  /** One more holder of buffer `id` (a view); `free` drops one, the last one frees it. */
+  retain(id: number): void {
+    this.holders.set(id, (this.holders.get(id) ?? 1) + 1);
+  }
+
   free(id: number): void {
     const b = this.sizes.get(id);
     if (b === undefined) return;
+    const h = this.holders.get(id) ?? 1;
+    if (h > 1) {
+      this.holders.set(id, h - 1);
+      return;
+    }
+    this.holders.delete(id);
     this.sizes.delete(id);
     this.stats.buffers--;
     this.stats.bytes -= b;

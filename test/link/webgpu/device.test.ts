@@ -45,6 +45,33 @@ describe.skipIf(!ok)("device=webgpu placement", () => {
     for (let i = 0; i < 20; i++) expect(Number((f(theano.array([i], "float32")) as NDArray[])[0]!.item()) / Math.exp(i)).toBeCloseTo(1, 5);
   });
 
+  it("a DimShuffle between device nodes is a device view (no transfer); a view read back is copied to C order", () => {
+    const x = T.fmatrix("x");
+    const m = x.max(0).dimshuffle("x", 0);
+    const t = T.exp(x).dimshuffle(1, 0);
+    const outs = [x.sub(m), m, t.mul(t.sum(1, { keepdims: true })), t];
+    const f = theano.config.change({ device: "webgpu", optimizer: "None" }, () => theano.function([x], outs));
+    const ref = theano.config.change({ device: "cpu", linker: "py", optimizer: "None" }, () => theano.function([x], outs));
+    const dp = theano.printing.debugprint(f);
+    expect(dp).toContain("GpuDimShuffle{x,0}");
+    expect(dp).toContain("GpuDimShuffle{1,0}");
+    const v = theano.array([[1, -2, 3], [4, 5, -6]], "float32");
+    const got = f(v) as NDArray[];
+    const want = ref(v) as NDArray[];
+    got.forEach((g, i) => {
+      expect(g.shape).toEqual(want[i]!.shape);
+      expect(g.isContiguous).toBe(true);
+      Array.from(g.toFlat() as Float32Array).forEach((q, j) => {
+        const w = Number(want[i]!.toFlat()[j]);
+        expect(Math.abs(q - w) <= 1e-5 * (1 + Math.abs(w)), `output ${i}[${j}]: ${q} vs ${w}`).toBe(true);
+      });
+    });
+    const rt = webgpuRuntime();
+    const before = rt.stats.buffers;
+    f(v);
+    expect(rt.stats.buffers).toBe(before);
+  });
+
   it("float64 nodes stay on the host, named in one warning per function", () => {
     const x = T.dvector("x");
     const y = T.fvector("y");
