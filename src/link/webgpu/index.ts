@@ -22,13 +22,14 @@ import { wgslScalar } from "./wgsl.js";
 
 /** Per Op class: the WGSL generator and the device Op made from a compiled source. */
 interface Generator {
-  source(node: Apply): string | HostReason;
-  make(node: Apply, rt: WebGpuRuntime, backend: DeviceBackend, source: string): Op;
+  /** The kernels' WGSL (compiled when the function is made), or why the node stays on the host. */
+  sources(node: Apply): readonly string[] | HostReason;
+  make(node: Apply, rt: WebGpuRuntime, backend: DeviceBackend, sources: readonly string[]): Op;
 }
 
 const GENERATORS = new Map<abstract new (...a: never[]) => Op, Generator>([
-  [Elemwise, { source: elemwiseSource, make: (n, rt, b, s) => new GpuElemwise(n.op as Elemwise, rt, b, s) }],
-  [CAReduce, { source: reduceSource, make: (n, rt, b, s) => new GpuCAReduce(n.op as CAReduce, rt, b, s) }],
+  [Elemwise, { sources: (n) => { const s = elemwiseSource(n); return typeof s === "string" ? [s] : s; }, make: (n, rt, b, s) => new GpuElemwise(n.op as Elemwise, rt, b, s[0]!) }],
+  [CAReduce, { sources: reduceSource, make: (n, rt, b, s) => new GpuCAReduce(n.op as CAReduce, rt, b, s) }],
 ]);
 
 export class WebGpuBackend implements DeviceBackend {
@@ -75,10 +76,10 @@ export class WebGpuBackend implements DeviceBackend {
     }
     for (const [cls, gen] of GENERATORS) {
       if (!(node.op instanceof cls)) continue;
-      const src = gen.source(node);
-      if (typeof src !== "string") return src;
-      this.runtime.compile(src, String(node.op));
-      return gen.make(node, this.runtime, this, src);
+      const srcs = gen.sources(node);
+      if (!Array.isArray(srcs)) return srcs as HostReason;
+      for (const s of srcs) this.runtime.compile(s, String(node.op));
+      return gen.make(node, this.runtime, this, srcs);
     }
     return { host: `no WGSL kernel for ${node.op.constructor.name}` };
   }

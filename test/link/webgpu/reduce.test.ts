@@ -1,6 +1,7 @@
 /**
  * WGSL reductions (CAReduce: sum, prod, max, min, all, any) against the reference `perform`,
- * over every axis set of rank-2 and rank-3 inputs, with empty, size-1, odd and strided shapes.
+ * over every axis set of rank-2 and rank-3 inputs, with empty, size-1, odd and strided shapes;
+ * both kernels (a workgroup tree per output for long lanes, a thread per output for short ones).
  * float32 sums accumulate in f32 on the device (a tree), in float64 on the host: compared with
  * a relative tolerance. max/min propagate NaN; max/min of an empty lane raise ShapeError.
  */
@@ -86,6 +87,14 @@ describe.skipIf(!ok)("WGSL reductions agree with perform", () => {
     const [, mx, mn] = f(withNaN) as NDArray[];
     expect(Number.isNaN(mx!.toFlat()[0] as number)).toBe(true);
     expect(Array.from(mn!.toFlat() as Float32Array).map(Number.isNaN)).toEqual([false, true]);
+  });
+
+  it("more outputs than a grid row of workgroups (70001 lanes: a 2-D grid of thread-per-lane)", () => {
+    const m = T.fmatrix("m");
+    const g = theano.config.change({ device: "webgpu" }, () => theano.function([m], [m.sum(1), m.max(1)]));
+    const [s, mx] = g(theano.ones([70001, 2], "float32")) as NDArray[];
+    expect(s!.shape).toEqual([70001]);
+    expect([s!.get(0), s!.get(65536), s!.get(70000), mx!.get(70000)]).toEqual([2, 2, 2, 1]);
   });
 
   it("a sum over 100k elements (one workgroup per output, 256 threads and a tree)", () => {

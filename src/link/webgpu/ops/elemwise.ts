@@ -3,7 +3,7 @@
  * folder over): one thread per output element, 256 threads a workgroup, a 2-D grid past 65535
  * workgroups. Kernels are shape-generic: the element count, the output shape and each input's
  * offset and element strides (0 along broadcast axes; any sign, so views fit later) are read
- * from a small `meta` storage buffer, so a new shape never recompiles; only rank, dtypes and
+ * from a small `shp` storage buffer, so a new shape never recompiles; only rank, dtypes and
  * the scalar program are baked into the source.
  */
 
@@ -68,7 +68,7 @@ function scalarProgram(op: Elemwise, ins: readonly DType[], out: DType): string[
 }
 
 /**
- * The WGSL source of an Elemwise node. Bindings: 0 = meta (u32: n, the output shape, then per
+ * The WGSL source of an Elemwise node. Bindings: 0 = shp (u32: n, the output shape, then per
  * input its offset and strides), 1.. = inputs, last = the output.
  */
 export function elemwiseSource(node: Apply): string | HostReason {

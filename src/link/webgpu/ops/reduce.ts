@@ -1,8 +1,9 @@
 /**
- * WGSL kernels for CAReduce (sum, prod, max, min, all, any over any axes): one workgroup of 256
- * threads per output element; each thread strides over the reduced elements, then a tree in
- * workgroup memory combines the 256 partial results. Shape-generic like the elemwise kernels:
- * the sizes and element strides of the kept and reduced axes come from a `meta` buffer.
+ * WGSL kernels for CAReduce (sum, prod, max, min, all, any over any axes). Long reductions: one
+ * workgroup of 256 threads per output element; each thread strides over the reduced elements,
+ * then a tree in workgroup memory combines the 256 partial results. Short ones (at most
+ * LANE_MAX elements per output, or more outputs than a grid row): one thread per output. Shape-generic like the elemwise kernels:
+ * the sizes and element strides of the kept and reduced axes come from a `shp` buffer.
  * float32 sums accumulate in f32 (in tree order, so they differ from the host's float64
  * accumulation by rounding only); integer sums widen to int64 in NumPy and stay on the host.
  */
@@ -19,6 +20,9 @@ import { type WScalar, convert, helpersFor, literal, loadAs, storageOf, storeAs,
 import { type HostReason, WORKGROUP, deviceBytes, grid, uploadMeta } from "./elemwise.js";
 
 const dtypeOf = (v: Variable): DType => (v.type as TensorType).dtype;
+
+/** Reductions of at most this many elements per output run a thread per output. */
+export const LANE_MAX = 64;
 
 function identity(kind: CAReduce["kind"], w: WScalar): string {
   switch (kind) {
@@ -60,10 +64,19 @@ function combine(kind: CAReduce["kind"], w: WScalar, a: string, b: string): stri
 }
 
 /**
- * The WGSL source of a CAReduce node. Meta (u32): outer, inner, offset, then (size, stride) per
- * kept axis, then per reduced axis. Bindings: 0 = meta, 1 = input, 2 = output.
+ * The WGSL source of a CAReduce node. `shp` (u32): outer, inner, offset, then (size, stride) per
+ * kept axis, then per reduced axis. Bindings: 0 = shp, 1 = input, 2 = output.
  */
-export function reduceSource(node: Apply): string | HostReason {
+export function reduceSource(node: Apply): string[] | HostReason {
+  const tree = reduceVariant(node, "tree");
+  return typeof tree === "string" ? [tree, reduceVariant(node, "lane") as string] : tree;
+}
+
+/**
+ * `tree`: one workgroup per output element (long reductions); `lane`: one thread per output
+ * element, a plain loop (short ones: a workgroup per 2-element row would idle 254 threads).
+ */
+function reduceVariant(node: Apply, variant: "tree" | "lane"): string | HostReason {
   const op = node.op as CAReduce;
   const inD = dtypeOf(node.inputs[0]!);
   const outD = dtypeOf(node.outputs[0]!);
@@ -110,18 +123,35 @@ export function reduceSource(node: Apply): string | HostReason {
     "}",
     `if (live && lid.x == 0u) { out0[o] = part[0]; }`,
   ];
-  const text = body.join("\n  ");
+  const lane = [
+    `let o = gid.x + gid.y * (nwg.x * ${WORKGROUP}u);`,
+    "if (o >= shp[0]) { return; }",
+    "let inner = shp[1];",
+    ...pos(kept, "o", 3, "po"),
+    `var acc: ${w} = ${identity(op.kind, w)};`,
+    "for (var j = 0u; j < inner; j = j + 1u) {",
+    ...pos(red, "j", 3 + 2 * kept.length, "pj").map((l) => `  ${l}`),
+    `  let v: ${w} = ${convert(loadAs(`x[u32(bitcast<i32>(shp[2]) + po + pj)]`, win), win, w)};`,
+    `  acc = ${comb};`,
+    "}",
+    `out0[o] = ${storeAs("acc", w)};`,
+  ];
+  const text = (variant === "tree" ? body : lane).join("\n  ");
   const L = [
-    `// ${op} (theano-ts WebGPU reduction, ${inD} -> ${outD}, rank ${nd})`,
+    `// ${op} (theano-ts WebGPU reduction, ${variant}, ${inD} -> ${outD}, rank ${nd})`,
     "@group(0) @binding(0) var<storage, read> shp: array<u32>;",
     `@group(0) @binding(1) var<storage, read> x: array<${storageOf(win)}>;`,
     `@group(0) @binding(2) var<storage, read_write> out0: array<${storageOf(w)}>;`,
-    `var<workgroup> part: array<${storageOf(w)}, ${WORKGROUP}>;`,
   ];
+  if (variant === "tree") L.push(`var<workgroup> part: array<${storageOf(w)}, ${WORKGROUP}>;`);
   const helpers = helpersFor(text);
   if (helpers) L.push(helpers);
   L.push(`@compute @workgroup_size(${WORKGROUP})`);
-  L.push("fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {");
+  L.push(
+    variant === "tree"
+      ? "fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {"
+      : "fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {",
+  );
   L.push(`  ${text}`, "}");
   return L.join("\n") + "\n";
 }
@@ -131,7 +161,8 @@ export class GpuCAReduce extends Op {
     readonly reduce: CAReduce,
     readonly runtime: WebGpuRuntime,
     readonly backendRef: DeviceBackend,
-    readonly source: string,
+    /** The `tree` and `lane` kernels (reduceSource). */
+    readonly sources: readonly string[],
   ) {
     super();
   }
@@ -167,7 +198,9 @@ export class GpuCAReduce extends Op {
     const words = [outer, inner, a.offset];
     for (const i of [...kept, ...op.axis]) words.push(a.shape[i]!, a.strides[i]!);
     const meta = uploadMeta(rt, words);
-    rt.run(this.source, [meta, a.buffer, buf], grid(outer, 1));
+    // Short lanes, or more lanes than a grid row of workgroups: a thread per lane.
+    const lane = inner <= LANE_MAX || outer > 65535;
+    rt.run(this.sources[lane ? 1 : 0]!, [meta, a.buffer, buf], lane ? grid(outer) : grid(outer, 1));
     rt.free(meta);
     return [out];
   }
