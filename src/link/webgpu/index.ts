@@ -89,7 +89,8 @@ let backend: WebGpuBackend | null = null;
 
 /** The process's WebGPU backend; opens the device on first use (raises BackendError). */
 export function webgpuBackend(): WebGpuBackend {
-  backend ??= new WebGpuBackend(webgpuRuntime());
+  const rt = webgpuRuntime(); // checks the device flag on every call
+  backend ??= new WebGpuBackend(rt);
   return backend;
 }
 

@@ -50,7 +50,7 @@ export interface AcquireOptions {
    * `opengles` runs on stock Mesa (GPU.md): surfaceless EGL, compatibility feature level.
    */
   readonly backend?: string;
-  /** A named adapter (Dawn's `adapter=` option); tests use a missing one. */
+  /** A named adapter (Dawn's `adapter=` option; default `THEANO_WEBGPU_ADAPTER`); tests use a missing one. */
   readonly adapter?: string;
 }
 
@@ -92,7 +92,8 @@ export class WebGpuRuntime {
     const backend = opts.backend ?? process.env["THEANO_WEBGPU_BACKEND"] ?? "";
     const dawnOptions: string[] = [];
     if (backend) dawnOptions.push(`backend=${backend}`);
-    if (opts.adapter) dawnOptions.push(`adapter=${opts.adapter}`);
+    const adapter = opts.adapter ?? process.env["THEANO_WEBGPU_ADAPTER"];
+    if (adapter) dawnOptions.push(`adapter=${adapter}`);
     if (backend === "opengles" && !process.env["EGL_PLATFORM"]) process.env["EGL_PLATFORM"] = "surfaceless";
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -268,6 +269,13 @@ let sharedError: BackendError | null = null;
  * and raised again, so every function compiled afterwards says the same thing quickly.
  */
 export function webgpuRuntime(): WebGpuRuntime {
+  const index = /^webgpu(\d+)$/.exec(String(config.device))?.[1];
+  if (index !== undefined && Number(index) > 0) {
+    throw new BackendError(
+      `device=${config.device}: WebGPU offers one adapter per process here (webgpu = webgpu0); Dawn picks another by name with THEANO_WEBGPU_ADAPTER=<name> ` +
+        `(theano-ts check shows the current one). ${FIX_DEVICE}.`,
+    );
+  }
   if (shared) return shared;
   if (sharedError) throw sharedError;
   try {

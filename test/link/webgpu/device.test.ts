@@ -190,6 +190,13 @@ describe.skipIf(!ok)("device=webgpu refusals", () => {
     expect(() => new WebGpuRuntime({ pkg: "/nonexistent/webgpu/index.js" })).toThrow(/could not be loaded.*npm install webgpu/);
   });
 
+  it("device=webgpu0 is the adapter; device=webgpu1 is refused, saying how to pick another", () => {
+    const x = T.fvector("x");
+    const f = theano.config.change({ device: "webgpu0" }, () => theano.function([x], x.add(1)));
+    expect((f(theano.array([1], "float32")) as NDArray).get(0)).toBe(2);
+    theano.config.change({ device: "webgpu1" }, () => expect(() => theano.function([x], x.add(1))).toThrow(/device=webgpu1: .*THEANO_WEBGPU_ADAPTER/));
+  });
+
   it("device=cuda still refuses with its own BackendError", () => {
     const x = T.fvector("x");
     theano.config.change({ device: "cuda0" }, () => expect(() => theano.function([x], x.add(1))).toThrow(/no CUDA backend/));
