@@ -111,6 +111,7 @@ export class WebGpuRuntime {
     });
     if (!r.ok) {
       void this.worker.terminate();
+      r.error = r.error.replace(/\s*\n\s*/g, " ");
       const what = `device=${asked()}${backend ? ` (THEANO_WEBGPU_BACKEND=${backend})` : ""}`;
       switch (r.kind) {
         case "package":
