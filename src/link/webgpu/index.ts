@@ -74,8 +74,11 @@ export class WebGpuBackend implements DeviceBackend {
       const types = deviceTypes(node);
       return "host" in types ? types : new GpuDimShuffle(node.op, this);
     }
+    const maxBuffers = this.runtime.info.limits["maxStorageBuffersPerShaderStage"] ?? 8;
     for (const [cls, gen] of GENERATORS) {
       if (!(node.op instanceof cls)) continue;
+      // Inputs, the output and the shape block each take a storage binding.
+      if (node.inputs.length + node.outputs.length + 1 > maxBuffers) return { host: `${node.inputs.length} inputs: over the adapter's ${maxBuffers} storage buffers per kernel` };
       const srcs = gen.sources(node);
       if (!Array.isArray(srcs)) return srcs as HostReason;
       for (const s of srcs) this.runtime.compile(s, String(node.op));

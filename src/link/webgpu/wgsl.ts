@@ -64,7 +64,8 @@ export function literal(v: number, w: WScalar): string {
 /** Converts `expr` of type `from` to `to` as NumPy's astype would (within WGSL's rules above). */
 export function convert(expr: string, from: WScalar, to: WScalar): string {
   if (from === to) return expr;
-  if (to === "bool") return `(${expr} != ${literal(0, from)})`;
+  // NaN is true (NumPy's truthiness), stated so that no-NaN compilation cannot drop it.
+  if (to === "bool") return from === "f32" ? `(${expr} != 0.0f || th_isnan(${expr}))` : `(${expr} != ${literal(0, from)})`;
   return `${to}(${expr})`;
 }
 

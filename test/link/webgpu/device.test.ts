@@ -72,6 +72,18 @@ describe.skipIf(!ok)("device=webgpu placement", () => {
     expect(rt.stats.buffers).toBe(before);
   });
 
+  it("a fused node with more inputs than the adapter's storage buffers per kernel stays on the host, correct", () => {
+    const n = ADAPTER!.limits["maxStorageBuffersPerShaderStage"]!;
+    const xs = Array.from({ length: n }, (_v, i) => T.fvector(`x${i}`));
+    const out = xs.reduce((acc, x, i) => acc.add(x.mul(i + 1)) as typeof acc, T.exp(xs[0]!));
+    const f = theano.config.change({ device: "webgpu" }, () => theano.function(xs, out));
+    const dp = theano.printing.debugprint(f);
+    expect(dp).toMatch(/^Elemwise\{Composite/m);
+    const got = f(...xs.map(() => theano.array([1, 2], "float32"))) as NDArray;
+    const k = (n * (n + 1)) / 2;
+    expect(got.get(0)).toBeCloseTo(Math.E + k, 4);
+  });
+
   it("float64 nodes stay on the host, named in one warning per function", () => {
     const x = T.dvector("x");
     const y = T.fvector("y");
