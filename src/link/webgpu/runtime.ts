@@ -228,9 +228,15 @@ export class WebGpuRuntime {
     if (!r.ok) {
       if (r.kind !== "compile") this.fail(r, `compiling ${what}`);
       const path = saveSource(code);
-      const lines = code.split("\n");
       const m = r.messages?.[0];
-      const quote = m && m.line > 0 ? `\n  line ${m.line}: ${lines[m.line - 1]?.trim()}\n  ${" ".repeat(String(m.line).length + 7)}${" ".repeat(Math.max(0, m.pos - 1 - (lines[m.line - 1]!.length - lines[m.line - 1]!.trimStart().length)))}^ ${m.message}` : "";
+      let quote = "";
+      if (m && m.line > 0) {
+        // The line, trimmed, and a caret under the column the compiler named.
+        const text = code.split("\n")[m.line - 1] ?? "";
+        const prefix = `  line ${m.line}: `;
+        const column = Math.max(0, m.pos - 1 - (text.length - text.trimStart().length));
+        quote = `\n${prefix}${text.trim()}\n${" ".repeat(prefix.length + column)}^ ${m.message}`;
+      }
       throw new CompileError(
         `WGSL compile error in ${what}: ${m ? `${m.line}:${m.pos}: ${m.message}` : r.error}${quote}\nThe WGSL source is saved at ${path ?? "(the compiledir is not writable)"}.`,
         path ?? undefined,
