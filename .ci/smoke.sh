@@ -18,6 +18,9 @@ fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
 # 1. Pack. The tarball's name is read from the directory: npm's stdout also carries the
 #    build's output, so parsing it would be fragile.
 (cd "$repo" && npm pack --loglevel=warn --pack-destination "$work" >/dev/null)
+# The README's set-up runs the CLI from the clone itself (`npx theano-ts demo` after `npm install`),
+# which needs the built bin to be executable (npm only sets that on installed packages).
+(cd "$repo" && npx --no-install theano-ts --version >/dev/null) || fail "npx theano-ts does not run in the repo itself (is dist/cli/main.js executable?)"
 tarball="$(ls "$work"/theano-ts-*.tgz)"
 echo "smoke: packed $(basename "$tarball")"
 
