@@ -50,10 +50,11 @@ export function tolerance(dtype: DType): { rtol: number; atol: number } {
 }
 
 /** Asserts values (NaN equal to NaN, infinities exact) and shape match, within dtype tolerance. */
-export function expectClose(actual: NDArray, expected: NDArray | unknown, opts: { rtol?: number; atol?: number; dtype?: boolean } = {}): void {
+export function expectClose(actual: NDArray, expected: NDArray | unknown, opts: { rtol?: number; atol?: number; dtype?: boolean; what?: string } = {}): void {
   const exp = expected instanceof NDArray ? expected : array(expected as never, actual.dtype);
-  expect([...actual.shape]).toEqual([...exp.shape]);
-  if (opts.dtype !== false && expected instanceof NDArray) expect(actual.dtype).toBe(exp.dtype);
+  const at = opts.what ? `${opts.what}: ` : "";
+  expect([...actual.shape], opts.what).toEqual([...exp.shape]);
+  if (opts.dtype !== false && expected instanceof NDArray) expect(actual.dtype, opts.what).toBe(exp.dtype);
   const tol = { ...tolerance(actual.dtype), ...opts };
   const a = actual.toFlat();
   const b = exp.toFlat();
@@ -61,14 +62,14 @@ export function expectClose(actual: NDArray, expected: NDArray | unknown, opts: 
     const x = Number(a[i]);
     const y = Number(b[i]);
     if (Number.isNaN(y)) {
-      if (!Number.isNaN(x)) throw new Error(`element ${i}: expected NaN, got ${x}`);
+      if (!Number.isNaN(x)) throw new Error(`${at}element ${i}: expected NaN, got ${x}`);
       continue;
     }
     if (!Number.isFinite(y)) {
-      if (x !== y) throw new Error(`element ${i}: expected ${y}, got ${x}`);
+      if (x !== y) throw new Error(`${at}element ${i}: expected ${y}, got ${x}`);
       continue;
     }
-    if (Math.abs(x - y) > tol.atol + tol.rtol * Math.abs(y)) throw new Error(`element ${i}: expected ${y}, got ${x} (rtol ${tol.rtol}, atol ${tol.atol})`);
+    if (Math.abs(x - y) > tol.atol + tol.rtol * Math.abs(y)) throw new Error(`${at}element ${i}: expected ${y}, got ${x} (rtol ${tol.rtol}, atol ${tol.atol})`);
   }
 }
 

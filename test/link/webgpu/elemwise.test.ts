@@ -19,6 +19,8 @@ import { NDArray } from "../../../src/ndarray/ndarray.js";
 import { SCALAR_OPS } from "../../../src/scalar/table.js";
 import { Elemwise } from "../../../src/tensor/elemwise.js";
 import { grid } from "../../../src/link/webgpu/ops/elemwise.js";
+import { mulberry32 as rng } from "../../../src/ndarray/rng.js";
+import { expectClose } from "../../helpers.js";
 import { announceWebGpu } from "./adapter.js";
 
 const { T } = theano;
@@ -27,17 +29,6 @@ type TV = ReturnType<typeof T.tensor>;
 
 const ok = announceWebGpu();
 
-/** A seeded generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DOMAIN: Record<string, [number, number][]> = {
   sqrt: [[0.1, 5]], log: [[0.1, 5]], log2: [[0.1, 5]], log10: [[0.1, 5]], log1p: [[-0.9, 3]],
@@ -63,22 +54,6 @@ function values(dtype: D, shape: number[], lohi: [number, number], r: () => numb
   return theano.asarray(theano.array(xs, dtype).reshape(shape), dtype);
 }
 
-function expectClose(got: NDArray, want: NDArray, rtol: number, atol: number, what: string): void {
-  expect(got.shape, what).toEqual(want.shape);
-  expect(got.dtype, what).toBe(want.dtype);
-  const g = got.toFlat();
-  const w = want.toFlat();
-  for (let i = 0; i < w.length; i++) {
-    const a = Number(g[i]);
-    const b = Number(w[i]);
-    if (Number.isNaN(b)) {
-      expect(Number.isNaN(a), `${what}[${i}]: want NaN, got ${a}`).toBe(true);
-      continue;
-    }
-    if (a === b) continue;
-    expect(Math.abs(a - b) <= atol + rtol * Math.abs(b), `${what}[${i}]: got ${a}, want ${b}`).toBe(true);
-  }
-}
 
 const TOL: Record<string, [number, number]> = {
   exp: [2e-6, 1e-6], exp2: [2e-6, 1e-6], expm1: [4e-6, 1e-6], sinh: [4e-6, 1e-6], cosh: [4e-6, 1e-6], pow: [4e-6, 1e-6],
@@ -102,7 +77,7 @@ function agree(name: string, dtypes: readonly D[], build: (xs: TV[]) => TV, case
     const want = ref(...args) as NDArray;
     const got = dev(...args) as NDArray;
     const [rtol, atol] = TOL[name] ?? [1e-6, 1e-7];
-    expectClose(got, want, rtol, atol, `${name}(${dtypes.join(", ")}) ${c.label}`);
+    expectClose(got, want, { rtol, atol, what: `${name}(${dtypes.join(", ")}) ${c.label}` });
   }
 }
 
@@ -182,7 +157,7 @@ describe.skipIf(!ok)("WGSL elemwise kernels agree with perform", () => {
     const b = theano.array([1, -Infinity, -Infinity, 0, NaN, NaN, 2], "float32");
     const got = f(a, b) as NDArray[];
     const want = ref(a, b) as NDArray[];
-    got.forEach((g, i) => expectClose(g, want[i]!, 0, 0, `output ${i}`));
+    got.forEach((g, i) => expectClose(g, want[i]!, { rtol: 0, atol: 0, what: `output ${i}` }));
   });
 
   it("fused Composites (FAST_RUN fusion) match the host", () => {
@@ -197,7 +172,7 @@ describe.skipIf(!ok)("WGSL elemwise kernels agree with perform", () => {
     const xv = values("float32", [13, 21], [-2, 2], r, "", 0);
     const yv = values("float32", [13, 21], [-2, 2], r, "", 0);
     const bv = values("float32", [1, 21], [-2, 2], r, "", 0);
-    expectClose(f(xv, yv, bv) as NDArray, ref(xv, yv, bv) as NDArray, 4e-6, 1e-6, "composite");
+    expectClose(f(xv, yv, bv) as NDArray, ref(xv, yv, bv) as NDArray, { rtol: 4e-6, atol: 1e-6, what: "composite" });
   });
 
   it("the launch grid splits past 65535 workgroups", () => {

@@ -9,6 +9,7 @@
 import { describe, expect, it } from "vitest";
 import * as theano from "../../../src/index.js";
 import type { NDArray } from "../../../src/ndarray/ndarray.js";
+import { expectClose } from "../../helpers.js";
 import { announceWebGpu } from "./adapter.js";
 
 const { T } = theano;
@@ -24,18 +25,8 @@ function arr(shape: number[], dtype: "float32" | "int32" | "bool", seed: number)
   return theano.asarray(theano.array(xs, dtype).reshape(shape), dtype);
 }
 
-function close(got: NDArray, want: NDArray, rtol: number, what: string): void {
-  expect(got.shape, what).toEqual(want.shape);
-  expect(got.dtype, what).toBe(want.dtype);
-  const g = got.toFlat();
-  const w = want.toFlat();
-  for (let i = 0; i < w.length; i++) {
-    const a = Number(g[i]);
-    const b = Number(w[i]);
-    if (Number.isNaN(b)) expect(Number.isNaN(a), what).toBe(true);
-    else expect(Math.abs(a - b) <= rtol * (1 + Math.abs(b)), `${what}[${i}]: got ${a}, want ${b}`).toBe(true);
-  }
-}
+/** Within rtol·(1 + |want|), NaN where want is NaN. */
+const close = (got: NDArray, want: NDArray, rtol: number, what: string): void => expectClose(got, want, { rtol, atol: rtol, what });
 
 const AXES2: Array<number | number[] | null> = [0, 1, [0, 1], null];
 const SHAPES2 = [[3, 5], [7, 37], [1, 1], [0, 4], [4, 0], [2, 700], [300, 3]];
