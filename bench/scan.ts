@@ -13,17 +13,28 @@ const T = theano.tensor;
 const argv = process.argv;
 const steps = Number(argv[argv.indexOf("--steps") + 1]) || 20000;
 
-function tinyBody(linker: "js" | "c"): number {
+/**
+ * Per-step cost of a tiny body on a float32 scalar. `x + 1` is the issue's body; the scan rewrites
+ * turn that accumulation into a map of constants and a sum after the loop (scan_pushout_add), so
+ * `x * 0.5 + 1`, which they leave as a loop-carried state, is timed too.
+ */
+function tinyBody(linker: "js" | "c", body: "add" | "affine"): number {
   const x0 = T.fscalar("x0");
-  const [ys] = theano.scan({ fn: (x: theano.TensorVariable) => x.add(1), outputsInfo: [x0], nSteps: steps });
+  const fn = (x: theano.TensorVariable) => (body === "add" ? x.add(1) : x.mul(0.5).add(1));
+  const [ys] = theano.scan({ fn, outputsInfo: [x0], nSteps: steps });
   const f = theano.function([x0], (ys as theano.TensorVariable).get(-1), { mode: new theano.Mode(linker, "fast_run") });
   const v = theano.array(0, "float32");
   f(v);
-  const t0 = performance.now();
-  const r = f(v) as theano.NDArray;
-  const us = ((performance.now() - t0) / steps) * 1e3;
-  if (Number(r.toFlat()[0]) !== steps) throw new Error(`tiny body: expected ${steps}, got ${String(r.toFlat()[0])}`);
-  return us;
+  const ts: number[] = [];
+  let r: theano.NDArray | null = null;
+  for (let k = 0; k < 3; k++) {
+    const t0 = performance.now();
+    r = f(v) as theano.NDArray;
+    ts.push(((performance.now() - t0) / steps) * 1e3);
+  }
+  const want = body === "add" ? steps : 2;
+  if (Math.abs(Number(r!.toFlat()[0]) - want) > 1e-3 * want) throw new Error(`tiny body ${body}: expected ${want}, got ${String(r!.toFlat()[0])}`);
+  return ts.sort((a, b) => a - b)[1]!;
 }
 
 function rnn(linker: "js" | "c"): number {
@@ -47,5 +58,6 @@ function rnn(linker: "js" | "c"): number {
 
 console.log(`| workload | js | c | reference |`);
 console.log(`|---|---:|---:|---|`);
-console.log(`| tiny body x+1, µs per step (${steps} steps) | ${tinyBody("js").toFixed(2)} | ${tinyBody("c").toFixed(2)} | PyTensor 2.27 C scan 0.54; targets js ≤ 1, c ≤ 0.25 |`);
+console.log(`| tiny body x+1, µs per step (${steps} steps) | ${tinyBody("js", "add").toFixed(2)} | ${tinyBody("c", "add").toFixed(2)} | PyTensor 2.27 C scan 0.54; targets js ≤ 1, c ≤ 0.25 |`);
+console.log(`| tiny body x*0.5+1 (a loop-carried state), µs per step | ${tinyBody("js", "affine").toFixed(2)} | ${tinyBody("c", "affine").toFixed(2)} | |`);
 console.log(`| tanh RNN forward, 64 steps, batch 32, 64->128, ms | ${rnn("js").toFixed(2)} | ${rnn("c").toFixed(2)} | |`);

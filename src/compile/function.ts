@@ -494,8 +494,29 @@ export function function_<O extends OutputsArg>(
       profiler!.endCall(start);
     }
   };
+  // For ops that run a compiled inner graph step by step (src/scan): one call's results as the
+  // backend returns them. The inputs are checked as by `call`, but none of the result copies that
+  // keep a caller's arrays apart are made (results may alias inputs, constants or each other): the
+  // caller copies every result before it calls again. Only where nothing is committed (no shared
+  // variable, no update, no mutable input).
+  const callRaw =
+    sharedVars.length === 0 && updVars.length === 0 && !inputs.some((i) => i.mutable)
+      ? (args: readonly unknown[]): readonly NDArray[] => {
+          if (freed || args.length !== inputs.length) return [call(...args)].flat() as NDArray[];
+          const values: unknown[] = new Array(fgInputs.length);
+          for (let k = 0; k < args.length; k++) values[k] = inputTypes[k]!.filter(args[k], filterOpts[k]);
+          if (!profiler) return thunk(values) as NDArray[];
+          const start = profiler.beginCall();
+          try {
+            return thunk(values) as NDArray[];
+          } finally {
+            profiler.endCall(start);
+          }
+        }
+      : undefined;
   const f = (profiler ? profiledCall : call) as unknown as TheanoFunction<O extends ReadonlyArray<unknown> ? NDArray[] : NDArray>;
   Object.defineProperties(f, {
+    callRaw: { value: callRaw },
     name: { value: name },
     inputs: { value: Object.freeze(inputs) },
     outputs: { value: Object.freeze(outputs) },

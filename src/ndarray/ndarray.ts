@@ -153,6 +153,9 @@ export function exactNumber(v: number | bigint, dtype: DType): number {
   return n;
 }
 
+/** Set by `NDArray.rowOf` for the one constructor call it makes (-1: a normal, checked construction). */
+let trustedEnd = -1;
+
 export class NDArray {
   readonly dtype: DType;
   readonly shape: readonly number[];
@@ -165,6 +168,17 @@ export class NDArray {
 
   /** Low-level constructor: no copy, checks that every element addressed lies inside `data`. */
   constructor(dtype: DType, shape: readonly number[], data: TypedArray, strides?: readonly number[], offset = 0) {
+    if (trustedEnd >= 0) {
+      // NDArray.rowOf: a view of an array already checked, its frozen shape and strides reused.
+      this.dtype = dtype;
+      this.shape = shape;
+      this.strides = strides!;
+      this.offset = offset;
+      this.data = data;
+      this.#end = trustedEnd;
+      trustedEnd = -1;
+      return;
+    }
     this.dtype = dtype;
     this.shape = Object.freeze(checkShape(shape));
     this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
@@ -195,6 +209,24 @@ export class NDArray {
       }
       this.#end = hi + 1;
     }
+  }
+
+  /**
+   * Row `i` of `a` along its first axis, as a view, without the constructor's checks (a loop's
+   * per-step views: scan). `rowShape`/`rowStrides` must be `a`'s shape and strides after the first
+   * axis, frozen (callers make them once and reuse them); `i` must be inside `a.shape[0]`.
+   */
+  static rowOf(a: NDArray, i: number, rowShape: readonly number[], rowStrides: readonly number[]): NDArray {
+    const offset = a.offset + i * a.strides[0]!;
+    let hi = offset;
+    let empty = false;
+    for (let k = 0; k < rowShape.length; k++) {
+      if (rowShape[k] === 0) empty = true;
+      const ext = (rowShape[k]! - 1) * rowStrides[k]!;
+      if (ext > 0) hi += ext;
+    }
+    trustedEnd = empty ? 0 : hi + 1;
+    return new NDArray(a.dtype, rowShape, a.data, rowStrides, offset);
   }
 
   /**

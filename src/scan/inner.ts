@@ -51,9 +51,14 @@ export class InnerGraph {
   }
 }
 
-/** Row i of an array, as a view (no copy). */
+/** Each array's row shape and strides, frozen once (a loop takes a view of a row every step). */
+const rowLayouts = new WeakMap<NDArray, readonly [readonly number[], readonly number[]]>();
+
+/** Row i of an array, as a view (no copy); i must lie inside its first axis. */
 export function row(a: NDArray, i: number): NDArray {
-  return new NDArray(a.dtype, a.shape.slice(1), a.data, a.strides.slice(1), a.offset + i * a.strides[0]!);
+  let layout = rowLayouts.get(a);
+  if (!layout) rowLayouts.set(a, (layout = [Object.freeze(a.shape.slice(1)), Object.freeze(a.strides.slice(1))]));
+  return NDArray.rowOf(a, i, layout[0], layout[1]);
 }
 
 /** A fresh contiguous array of `shape` and `dtype`. */

@@ -137,12 +137,15 @@ export class Scan extends Op implements HasInnerGraph {
     const nitTypes = node.outputs.slice(nS, nS + nNitSot).map((o) => o.type as TensorType);
     let nits: Array<NDArray | null> = nitTypes.map(() => null);
     const f = this.inner.fn(node);
+    // Each step's results are copied into the histories before the next step: the raw call
+    // (no defensive copies of results that alias an input or a constant) is enough.
+    const raw = (f as { callRaw?: (args: readonly unknown[]) => readonly NDArray[] }).callRaw;
     let steps = n;
     for (let t = 0; t < n; t++) {
       const args: Value[] = seqs.map((s) => row(s, t));
       stateTaps.forEach((taps, i) => taps.forEach((tap) => args.push(row(bufs[i]!, (lags[i]! + t + tap) % sizes[i]!))));
       args.push(...nonSeqs);
-      const outs = f(...args);
+      const outs = raw ? raw(args) : f(...args);
       for (let i = 0; i < nS; i++) {
         const o = outs[i]!;
         if (!sameShape(o.shape, rowShapes[i]!)) {
