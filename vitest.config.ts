@@ -5,22 +5,39 @@ import { configDefaults, defineConfig } from "vitest/config";
 // keeps both cores busy where vitest's default (cores - 1) ran a 2-core machine's suite serially.
 // Timeouts are sized for a loaded machine (the same suite under `stress --cpu 2`), not a quiet
 // one: a test is wrong when it hangs, not when a shared runner is slow; hang tests have their own.
+const slow = process.env.THEANO_TS_SLOW_TESTS === "1";
+const WEBGPU = "test/link/webgpu/**/*.test.ts";
+
 export default defineConfig({
   test: {
-    // test/slow/ holds checks that take minutes by design (e.g. a 65 s event-loop block): CI
-    // runs them with THEANO_TS_SLOW_TESTS=1.
-    include: process.env.THEANO_TS_SLOW_TESTS === "1" ? ["test/slow/**/*.test.ts"] : ["test/**/*.test.ts"],
-    exclude: process.env.THEANO_TS_SLOW_TESTS === "1" ? configDefaults.exclude : [...configDefaults.exclude, "test/slow/**"],
     setupFiles: ["test/setup.ts"],
     pool: "forks",
-    // Test files share their worker process (and its loaded modules) instead of each starting a
-    // fresh one: importing theano-ts through vite's transform cost every file 2-3 s of CPU, a
-    // third of the suite on a 2-core machine (issue 12.6). Tests restore what they change
-    // (config.change, spies); the whole suite passed this way with its files shuffled.
-    isolate: false,
     maxWorkers: Math.max(2, availableParallelism()),
     minWorkers: 1,
     testTimeout: 300_000,
     hookTimeout: 300_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "core",
+          // test/slow/ holds checks that take minutes by design (e.g. a 65 s event-loop block): CI
+          // runs them with THEANO_TS_SLOW_TESTS=1.
+          include: slow ? ["test/slow/**/*.test.ts"] : ["test/**/*.test.ts"],
+          exclude: slow ? configDefaults.exclude : [...configDefaults.exclude, "test/slow/**", WEBGPU],
+          // Test files share their worker process (and its loaded modules) instead of each starting a
+          // fresh one: importing theano-ts through vite's transform cost every file 2-3 s of CPU, a
+          // third of the suite on a 2-core machine (issue 12.6). Tests restore what they change
+          // (config.change, spies); the whole suite passed this way with its files shuffled.
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        // Each WebGPU file in a process of its own: one file's device (its Dawn instance, a loss,
+        // the extra instances the refusal tests open) never reaches another's.
+        test: { name: "webgpu", include: slow ? [] : [WEBGPU], isolate: true },
+      },
+    ],
   },
 });

@@ -93,7 +93,7 @@ let backend: WebGpuBackend | null = null;
 /** The process's WebGPU backend; opens the device on first use (raises BackendError). */
 export function webgpuBackend(): WebGpuBackend {
   const rt = webgpuRuntime(); // checks the device flag on every call
-  backend ??= new WebGpuBackend(rt);
+  if (backend?.runtime !== rt) backend = new WebGpuBackend(rt); // a new device after a loss
   return backend;
 }
 

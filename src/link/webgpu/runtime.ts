@@ -135,8 +135,19 @@ export class WebGpuRuntime {
     this.info = { ...info, backend: backend || (/^OpenGL/.test(info.description) ? "opengl" : `${platformDefault} (Dawn's default here)`) };
   }
 
+  /** Destroys the device (`device.lost` fires): how a test reaches the loss path. */
+  destroyDevice(): void {
+    this.post({ op: "destroy" });
+  }
+
+  /** Ends the executor thread (after a device loss). */
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+
   /** Posts a request; with `wait`, blocks until the worker replies. */
   private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Reply {
+    if (this.lost !== null) return { ok: false, kind: "lost", error: this.lost }; // its executor may be gone
     Atomics.store(this.flag, 0, 0);
     this.port.postMessage({ ...msg, wait: true }, transfer);
     const res = Atomics.wait(this.flag, 0, 0, TIMEOUT_MS);
@@ -150,11 +161,21 @@ export class WebGpuRuntime {
   }
 
   private post(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): void {
+    if (this.lost !== null) return;
     this.port.postMessage(msg, transfer);
   }
 
+  /** Set once the device is lost: this runtime answers every request with that error. */
+  lost: string | null = null;
+
   private fail(r: Reply & { ok: false }, what: string): never {
-    throw new BackendError(`WebGPU ${r.kind === "lost" ? "device lost" : "error"} while ${what}: ${r.error}. ${FIX_DEVICE}.`);
+    if (r.kind === "lost") {
+      this.lost = r.error;
+      throw new BackendError(
+        `WebGPU device lost while ${what}: ${r.error}. Functions compiled on it keep failing; compile them again (theano.function) to open a new device. ${FIX_DEVICE}.`,
+      );
+    }
+    throw new BackendError(`WebGPU error while ${what}: ${r.error}. ${FIX_DEVICE}.`);
   }
 
   /** Checks a buffer's size against the adapter's binding limit. */
@@ -209,7 +230,13 @@ export class WebGpuRuntime {
   read(id: number, bytes: number): ArrayBuffer {
     const r = this.call({ op: "read", id, bytes });
     if (!r.ok) this.fail(r, "reading a result back");
-    return r["data"] as ArrayBuffer;
+    const data = r["data"];
+    if (!(data instanceof ArrayBuffer) || data.byteLength !== bytes) {
+      throw new BackendError(
+        `WebGPU error while reading a result back: asked for ${bytes} bytes of buffer ${id}, got ${data instanceof ArrayBuffer ? `${data.byteLength} bytes` : "no data"}. ${FIX_DEVICE}.`,
+      );
+    }
+    return data;
   }
 
   /** Waits until every queued command has run (raises the first asynchronous error). */
@@ -283,7 +310,8 @@ export function webgpuRuntime(): WebGpuRuntime {
         `(theano-ts check shows the current one). ${FIX_DEVICE}.`,
     );
   }
-  if (shared) return shared;
+  if (shared && shared.lost === null) return shared;
+  if (shared) void shared.close(); // lost: the next function opens a new device
   if (sharedError) throw sharedError;
   try {
     shared = new WebGpuRuntime();

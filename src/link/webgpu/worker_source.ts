@@ -21,7 +21,8 @@ const { port, flag } = workerData;
 let gpu = null, adapter = null, device = null;
 const buffers = new Map();
 const pipelines = new Map();
-let pending = null; // the first asynchronous error (validation, out of memory, device lost)
+let pending = null; // the first asynchronous error (validation, out of memory), reported once
+let lost = null; // the device was lost: every later request fails with this, never with garbage
 
 function reply(msg) {
   port.postMessage(msg);
@@ -74,7 +75,7 @@ async function init(m) {
   } catch (e) {
     return { ok: false, kind: "device", error: String(e && e.message || e), info };
   }
-  device.lost.then((l) => { if (!pending) pending = { kind: "lost", error: "the device was lost: " + (l.message || l.reason) }; });
+  device.lost.then((l) => { lost = { kind: "lost", error: "the device was lost (" + (l.reason || "unknown") + "): " + (l.message || "no message") }; });
   device.addEventListener && device.addEventListener("uncapturederror", (ev) => {
     if (!pending) pending = { kind: "runtime", error: String(ev.error && ev.error.message || ev.error) };
   });
@@ -111,6 +112,9 @@ function handle(m) {
       if (padded.byteLength > 0) device.queue.writeBuffer(buffers.get(m.id), 0, padded);
       return null;
     }
+    case "destroy": // the device goes away (tests of the loss path; close)
+      device.destroy();
+      return null;
     case "free": {
       const b = buffers.get(m.id);
       if (b) { b.destroy(); buffers.delete(m.id); }
@@ -142,7 +146,13 @@ async function read(m) {
   enc.copyBufferToBuffer(src, 0, staging, 0, size);
   device.queue.submit([enc.finish()]);
   await staging.mapAsync(GPUMapMode.READ);
-  const data = staging.getMappedRange().slice(0, m.bytes);
+  const range = staging.getMappedRange();
+  // A lost device maps to an empty range: say so rather than hand back a short result.
+  if (range.byteLength < m.bytes) {
+    staging.destroy();
+    return lost ? { ok: false, ...lost } : { ok: false, kind: "runtime", error: "a read-back of " + m.bytes + " bytes (buffer " + m.id + ") mapped only " + range.byteLength + " bytes" };
+  }
+  const data = range.slice(0, m.bytes);
   staging.unmap();
   staging.destroy();
   return { ok: true, data };
@@ -159,11 +169,14 @@ async function serve(m) {
     else r = handle(m);
     if (r === undefined) r = { ok: false, kind: "protocol", error: "unknown request " + m.op };
     if (m.wait) {
-      if (pending && r.ok) { r = { ok: false, ...pending }; pending = null; }
+      if (lost && m.op !== "init") r = { ok: false, ...lost };
+      else if (pending && r.ok) { r = { ok: false, ...pending }; pending = null; }
       reply(r);
     }
   } catch (e) {
-    const err = { kind: "runtime", error: String(e && e.stack || e) };
+    // A request that failed because the device went away reports the loss.
+    if (device && !lost && m.op !== "init") await Promise.race([device.lost.then(() => undefined), new Promise((ok) => setTimeout(ok, 50))]);
+    const err = lost && m.op !== "init" ? lost : { kind: "runtime", error: String(e && e.stack || e) };
     if (m.wait) reply({ ok: false, ...err });
     else if (!pending) pending = err;
   }

@@ -4,7 +4,8 @@
  * installs a CPU adapter first (.ci/setup-webgpu.sh: Mesa's lavapipe).
  */
 
-import { openSync, closeSync } from "node:fs";
+import { it } from "vitest";
+import { closeSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isMainThread } from "node:worker_threads";
@@ -38,3 +39,23 @@ export function announceWebGpu(): boolean {
 }
 
 export const ADAPTER = probe.info;
+
+/**
+ * `it` for tests that run kernels: when the device is lost during the test (a BackendError
+ * saying "device lost": a driver reset, or a software adapter that ran out of something on a
+ * loaded CI machine), the loss is printed in full and the test runs once more from the start,
+ * on the new device the runtime opens for functions compiled after a loss. A second loss, and
+ * every other failure, fails the test as usual.
+ */
+export function gpuIt(name: string, fn: () => void): void {
+  it(name, () => {
+    try {
+      fn();
+    } catch (e) {
+      const text = e instanceof Error ? `${e.message} ${e.cause instanceof Error ? e.cause.message : ""}` : String(e);
+      if (!/device lost/.test(text)) throw e;
+      console.error(`[webgpu] the device was lost during "${name}" (adapter ${ADAPTER?.description}); running it again on a new device:\n${text}`);
+      fn();
+    }
+  });
+}

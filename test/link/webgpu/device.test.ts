@@ -213,4 +213,18 @@ describe.skipIf(!ok)("device=webgpu refusals", () => {
     const x = T.fvector("x");
     theano.config.change({ device: "cuda0" }, () => expect(() => theano.function([x], x.add(1))).toThrow(/no CUDA backend/));
   });
+  it("a lost device: every later call is a BackendError saying so (never a short or empty result), and a new function opens a new device", () => {
+    const x = T.fvector("x");
+    const f = theano.config.change({ device: "webgpu" }, () => theano.function([x], [x.mul(2), x.sum()]));
+    const v = theano.array([1, 2, 3], "float32");
+    expect((f(v) as NDArray[])[1]!.item()).toBe(6);
+    const rt = webgpuRuntime();
+    rt.destroyDevice();
+    for (let k = 0; k < 2; k++) expect(() => f(v)).toThrow(/device lost.*destroyed.*compile them again/s);
+    expect(rt.lost).toMatch(/destroyed/);
+    const g = theano.config.change({ device: "webgpu" }, () => theano.function([x], [x.mul(2), x.sum()]));
+    expect(webgpuRuntime()).not.toBe(rt);
+    expect(Array.from((g(v) as NDArray[])[0]!.toFlat() as Float32Array)).toEqual([2, 4, 6]);
+    expect(() => f(v)).toThrow(theano.BackendError);
+  });
 });

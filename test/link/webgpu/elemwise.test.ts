@@ -13,7 +13,7 @@
  * Out-of-range float → int casts clamp on the device and wrap on the host: not tested.
  */
 
-import { describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import * as theano from "../../../src/index.js";
 import { NDArray } from "../../../src/ndarray/ndarray.js";
 import { SCALAR_OPS } from "../../../src/scalar/table.js";
@@ -21,7 +21,7 @@ import { Elemwise } from "../../../src/tensor/elemwise.js";
 import { grid } from "../../../src/link/webgpu/ops/elemwise.js";
 import { mulberry32 as rng } from "../../../src/ndarray/rng.js";
 import { expectClose } from "../../helpers.js";
-import { announceWebGpu } from "./adapter.js";
+import { announceWebGpu, gpuIt } from "./adapter.js";
 
 const { T } = theano;
 type D = "float32" | "int32" | "uint32" | "bool";
@@ -111,16 +111,16 @@ const BOOL_UNARY = ["not", "abs", "identity", "isnan"];
 const BOOL_BINARY = ["add", "mul", "and", "or", "xor", "minimum", "maximum", "eq", "neq", "lt", "le", "gt", "ge"];
 
 describe.skipIf(!ok)("WGSL elemwise kernels agree with perform", () => {
-  for (const name of FLOAT_UNARY) it(`float32 ${name}`, () => agree(name, ["float32"], (xs) => elem(name, xs), unaryCases));
-  for (const name of FLOAT_BINARY) it(`float32 ${name}`, () => agree(name, ["float32", "float32"], (xs) => elem(name, xs), binaryCases));
+  for (const name of FLOAT_UNARY) gpuIt(`float32 ${name}`, () => agree(name, ["float32"], (xs) => elem(name, xs), unaryCases));
+  for (const name of FLOAT_BINARY) gpuIt(`float32 ${name}`, () => agree(name, ["float32", "float32"], (xs) => elem(name, xs), binaryCases));
   for (const d of ["int32", "uint32"] as const) {
-    for (const name of INT_UNARY.filter((n) => !(d === "uint32" && n === "neg"))) it(`${d} ${name}`, () => agree(name, [d], (xs) => elem(name, xs), unaryCases));
-    for (const name of INT_BINARY) it(`${d} ${name}`, () => agree(name, [d, d], (xs) => elem(name, xs), binaryCases));
+    for (const name of INT_UNARY.filter((n) => !(d === "uint32" && n === "neg"))) gpuIt(`${d} ${name}`, () => agree(name, [d], (xs) => elem(name, xs), unaryCases));
+    for (const name of INT_BINARY) gpuIt(`${d} ${name}`, () => agree(name, [d, d], (xs) => elem(name, xs), binaryCases));
   }
-  for (const name of BOOL_UNARY) it(`bool ${name}`, () => agree(name, ["bool"], (xs) => elem(name, xs), unaryCases));
-  for (const name of BOOL_BINARY) it(`bool ${name}`, () => agree(name, ["bool", "bool"], (xs) => elem(name, xs), binaryCases));
+  for (const name of BOOL_UNARY) gpuIt(`bool ${name}`, () => agree(name, ["bool"], (xs) => elem(name, xs), unaryCases));
+  for (const name of BOOL_BINARY) gpuIt(`bool ${name}`, () => agree(name, ["bool", "bool"], (xs) => elem(name, xs), binaryCases));
 
-  it("mixed dtypes convert as NumPy: int32 + float32 -> float32 under floatX=float32, bool * int32, uint32 < int32 stays host-free", () => {
+  gpuIt("mixed dtypes convert as NumPy: int32 + float32 -> float32 under floatX=float32, bool * int32, uint32 < int32 stays host-free", () => {
     theano.config.change({ floatX: "float32" }, () => {
       agree("add", ["int32", "float32"], (xs) => xs[0]!.add(xs[1]!).astype("float32") as TV, binaryCases.slice(0, 3));
       agree("mul", ["bool", "int32"], (xs) => elem("mul", xs), binaryCases.slice(0, 3));
@@ -128,7 +128,7 @@ describe.skipIf(!ok)("WGSL elemwise kernels agree with perform", () => {
     });
   });
 
-  it("where, clip and casts", () => {
+  gpuIt("where, clip and casts", () => {
     agree("where", ["bool", "float32", "float32"], (xs) => elem("where", xs), [{ label: "3x5", shapes: [[3, 5], [3, 5], [3, 5]] }, { label: "broadcast", shapes: [[4, 5], [1, 5], [4, 1]], decl: [[null, null], [1, null], [null, 1]] }]);
     agree("clip", ["float32", "float32", "float32"], (xs) => elem("clip", xs), [{ label: "3x5", shapes: [[3, 5], [3, 5], [3, 5]] }]);
     agree("clip", ["int32", "int32", "int32"], (xs) => elem("clip", xs), [{ label: "3x5", shapes: [[3, 5], [3, 5], [3, 5]] }]);
@@ -137,7 +137,7 @@ describe.skipIf(!ok)("WGSL elemwise kernels agree with perform", () => {
     }
   });
 
-  it("0-d and 1-d operands; pow of negative bases with integral exponents", () => {
+  gpuIt("0-d and 1-d operands; pow of negative bases with integral exponents", () => {
     agree("mul", ["float32", "float32"], (xs) => elem("mul", xs), [{ label: "0-d", shapes: [[], []] }]);
     agree("add", ["float32", "float32"], (xs) => elem("add", xs), [{ label: "1-d 1001", shapes: [[1001], [1001]] }]);
     const x = T.fvector("x");
@@ -147,7 +147,7 @@ describe.skipIf(!ok)("WGSL elemwise kernels agree with perform", () => {
     expect(Array.from(got.toFlat() as Float32Array)).toEqual([4, -8, NaN, 1, Infinity, 0.5, 1]);
   });
 
-  it("NaN, Inf and -0 as documented in the header", () => {
+  gpuIt("NaN, Inf and -0 as documented in the header", () => {
     const x = T.fvector("x");
     const y = T.fvector("y");
     const outs = [T.isnan(x), T.isinf(x), T.minimum(x, y), T.maximum(x, y), x.add(y), x.mul(y), T.lt(x, y), T.neq(x, y), T.sign(x), T.where(x, 1, 2)] as TV[];
@@ -160,7 +160,7 @@ describe.skipIf(!ok)("WGSL elemwise kernels agree with perform", () => {
     got.forEach((g, i) => expectClose(g, want[i]!, { rtol: 0, atol: 0, what: `output ${i}` }));
   });
 
-  it("fused Composites (FAST_RUN fusion) match the host", () => {
+  gpuIt("fused Composites (FAST_RUN fusion) match the host", () => {
     const x = T.fmatrix("x");
     const y = T.fmatrix("y");
     const b = T.tensor({ dtype: "float32", shape: [1, null], name: "b" });
@@ -175,7 +175,7 @@ describe.skipIf(!ok)("WGSL elemwise kernels agree with perform", () => {
     expectClose(f(xv, yv, bv) as NDArray, ref(xv, yv, bv) as NDArray, { rtol: 4e-6, atol: 1e-6, what: "composite" });
   });
 
-  it("the launch grid splits past 65535 workgroups", () => {
+  gpuIt("the launch grid splits past 65535 workgroups", () => {
     expect(grid(256)).toEqual([1, 1]);
     expect(grid(257)).toEqual([2, 1]);
     expect(grid(65535 * 256 + 1)).toEqual([65535, 2]);

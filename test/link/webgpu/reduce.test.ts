@@ -6,11 +6,11 @@
  * a relative tolerance. max/min propagate NaN; max/min of an empty lane raise ShapeError.
  */
 
-import { describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import * as theano from "../../../src/index.js";
 import type { NDArray } from "../../../src/ndarray/ndarray.js";
 import { expectClose } from "../../helpers.js";
-import { announceWebGpu } from "./adapter.js";
+import { announceWebGpu, gpuIt } from "./adapter.js";
 
 const { T } = theano;
 const ok = announceWebGpu();
@@ -37,7 +37,7 @@ describe.skipIf(!ok)("WGSL reductions agree with perform", () => {
     ["max", "int32"], ["min", "int32"], ["all", "bool"], ["any", "bool"], ["all", "float32"], ["any", "int32"],
   ] as const;
   for (const [kind, dtype] of kinds) {
-    it(`${kind} of ${dtype} over every axis set, rank 2`, () => {
+    gpuIt(`${kind} of ${dtype} over every axis set, rank 2`, () => {
       for (const axis of AXES2) {
         const x = T.tensor({ dtype, shape: [null, null], name: "x" });
         const out = (x[kind] as (a: typeof axis) => ReturnType<typeof T.tensor>).call(x, axis);
@@ -65,7 +65,7 @@ describe.skipIf(!ok)("WGSL reductions agree with perform", () => {
     });
   }
 
-  it("rank 3 over (0, 2) with a strided (transposed) input, and NaN propagation of max/min", () => {
+  gpuIt("rank 3 over (0, 2) with a strided (transposed) input, and NaN propagation of max/min", () => {
     const x = T.ftensor3("x");
     const f = theano.config.change({ device: "webgpu" }, () => theano.function([x], [x.sum([0, 2]), x.max([0, 2]), x.min(1)]));
     const ref = theano.config.change({ device: "cpu", linker: "py" }, () => theano.function([x], [x.sum([0, 2]), x.max([0, 2]), x.min(1)]));
@@ -80,7 +80,7 @@ describe.skipIf(!ok)("WGSL reductions agree with perform", () => {
     expect(Array.from(mn!.toFlat() as Float32Array).map(Number.isNaN)).toEqual([false, true]);
   });
 
-  it("more outputs than a grid row of workgroups (70001 lanes: a 2-D grid of thread-per-lane)", () => {
+  gpuIt("more outputs than a grid row of workgroups (70001 lanes: a 2-D grid of thread-per-lane)", () => {
     const m = T.fmatrix("m");
     const g = theano.config.change({ device: "webgpu" }, () => theano.function([m], [m.sum(1), m.max(1)]));
     const [s, mx] = g(theano.ones([70001, 2], "float32")) as NDArray[];
@@ -88,7 +88,7 @@ describe.skipIf(!ok)("WGSL reductions agree with perform", () => {
     expect([s!.get(0), s!.get(65536), s!.get(70000), mx!.get(70000)]).toEqual([2, 2, 2, 1]);
   });
 
-  it("a sum over 100k elements (one workgroup per output, 256 threads and a tree)", () => {
+  gpuIt("a sum over 100k elements (one workgroup per output, 256 threads and a tree)", () => {
     const x = T.fvector("x");
     const f = theano.config.change({ device: "webgpu" }, () => theano.function([x], x.sum()));
     const n = 100_003;
