@@ -32,8 +32,12 @@ function firstInRun(): boolean {
 
 /** Call once per test file: returns whether the WebGPU tests can run; prints the skip line once per run. */
 export function announceWebGpu(): boolean {
-  if (!HAVE_WEBGPU && firstInRun()) {
+  if (!firstInRun()) return HAVE_WEBGPU;
+  if (!HAVE_WEBGPU) {
     console.log(`[webgpu] SKIPPED every WebGPU test (test/link/webgpu/): no WebGPU adapter: ${probe.error?.split("\n")[0]?.split(". ")[0]}. Run .ci/setup-webgpu.sh and npm install webgpu to run them.`);
+  } else {
+    const i = probe.info!;
+    console.log(`[webgpu] WebGPU tests run on "${i.description || i.device}" (vendor ${i.vendor}, ${i.architecture}, backend ${i.backend}${i.fallback ? ", a software adapter" : ""})`);
   }
   return HAVE_WEBGPU;
 }
