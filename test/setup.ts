@@ -28,3 +28,18 @@ if (state && rpc && typeof asEvent === "function" && marked.__theanoOneWayRpc !=
   });
   marked.__theanoOneWayRpc = state.rpc;
 }
+
+/**
+ * The suite builds hundreds of C modules; gcc at -O1 takes about half the time of -O3 (the two
+ * agreement files cold: 73 s -> 39 s on the 2-core machine), and what the tests check — values,
+ * shapes, errors, the cache — does not depend on the level. `.ci/run` runs the C agreement and
+ * op files again at the default -O3 (THEANO_TS_TEST_O3=1), so code that only -O3's vectoriser
+ * would break is still caught; THEANO_FLAGS naming gcc.cxxflags wins over both.
+ */
+import { config as theanoConfig } from "../src/config/index.js";
+
+if (process.env["THEANO_TS_TEST_O3"] !== "1" && !/(^|,)\s*gcc(\.|__)cxxflags\s*=/.test(process.env["THEANO_FLAGS"] ?? "")) {
+  theanoConfig.gcc.cxxflags = "-O1";
+  // Child processes the tests start (a second process finding the cache entry) build the same.
+  process.env["THEANO_FLAGS"] = [process.env["THEANO_FLAGS"], "gcc.cxxflags=-O1"].filter(Boolean).join(",");
+}

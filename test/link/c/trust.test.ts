@@ -305,7 +305,7 @@ describe("issue 13.14: an unsafe compiledir is refused plainly", () => {
       cwd: ROOT,
       encoding: "utf8",
       timeout: 60_000,
-      env: { ...process.env, THEANORC: "", THEANO_FLAGS: `cxx=${cc},openmp=True` },
+      env: { ...process.env, THEANORC: "", THEANO_FLAGS: `cxx=${cc},openmp=True,gcc.cxxflags=${config.gcc.cxxflags}` },
     });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/BackendError: refusing to use the compile cache directory .*\/[0-9a-f]{2}: .*writable by group and others \(mode 0777\)/);
