@@ -1,5 +1,5 @@
 /**
- * A child process for host_heap.test.ts: compiles x*2 on the JS linker (the heap is tuned by
+ * A child process for test/slow/host_heap.test.ts: compiles x*2 on the JS linker (the heap is tuned by
  * the first compiled function, whatever the linker), calls it on a 40 MB float32 vector (above the 32 MiB glibc's own threshold never passes) with a
  * fresh output each time, and prints the heap state and the minor page faults of the calls
  * after a warm-up (the heap grows to its steady size during the first calls).

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { defaultHostReuseMb } from "../../src/link/host_heap.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CHILD = fileURLToPath(new URL("./host_heap_child.ts", import.meta.url));
+const CHILD = fileURLToPath(new URL("../link/host_heap_child.ts", import.meta.url));
 const glibc = process.platform === "linux" && (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
 
 interface ChildResult {
