@@ -1,0 +1,364 @@
+/**
+ * MPI through the FFI (issue 19): the library found at run time, the few calls data-parallel
+ * training needs (all-reduce, all-gather, broadcast, barrier), and the watch that turns a
+ * vanished rank into a `BackendError` instead of a hang.
+ *
+ * There is no build-time MPI: `libmpi` is opened with koffi (`link/c/ffi.ts`) the first time the
+ * user asks for distribution, RTLD_GLOBAL because Open MPI's own plug-ins resolve its symbols.
+ * Open MPI's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_ERRORS_RETURN) are not integer
+ * constants but the addresses of global objects (`ompi_mpi_comm_world`, ...), found with
+ * `dlsym`; every handle is passed as an `intptr_t`. MPICH's integer handles are not wired yet:
+ * an MPICH library is refused with a message that says so.
+ *
+ * Hangs. A blocking MPI collective whose peer has died waits forever (Open MPI without ULFM
+ * reports nothing), and a JS timer cannot fire while the main thread sits in C. So every
+ * collective here is non-blocking (MPI_Iallreduce, ...) completed by a loop of MPI_Test — what
+ * MPI_Wait does inside, so progress is the same — that also watches three things:
+ *   1. notices: every rank, when its process exits, sends each peer how many collectives it
+ *      entered; a rank waiting in a later one knows that peer will never come;
+ *   2. peer processes on this host (their pids are exchanged at init) that are gone (killed);
+ *   3. a deadline (`init({ timeoutS })`) for the rest (a rank stuck, or dead on another host).
+ * Any of them raises a `BackendError` naming the rank, and the communicator is then marked
+ * broken: later collectives raise the same error at once, and the exit skips MPI_Finalize (which
+ * would wait for the dead rank), so `mpirun` ends the job.
+ */
+
+import { hostname } from "node:os";
+import { BackendError } from "../errors.js";
+import { type NativeFunction, openLibrary } from "../link/c/ffi.js";
+import type { DType, TypedArray } from "../ndarray/dtype.js";
+
+/** The reductions of `allReduce` that MPI performs (mean is a sum divided by the size). */
+export type MpiReduction = "sum" | "max" | "min";
+
+export interface InitOptions {
+  /** A path or soname to open instead of searching `libmpi.so.40`, `libmpi.so.12`, `libmpi.so`. */
+  readonly library?: string;
+  /** Seconds a collective may wait for the other ranks before it raises (default 300). */
+  readonly timeoutS?: number;
+}
+
+/** The library searched, in order, when `init` is given none. */
+export const MPI_LIBRARIES = ["libmpi.so.40", "libmpi.so.12", "libmpi.so"] as const;
+const INSTALL = "install Open MPI (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev), or pass init({ library: \"/path/to/libmpi.so\" })";
+
+const THREAD_LEVELS = ["MPI_THREAD_SINGLE", "MPI_THREAD_FUNNELED", "MPI_THREAD_SERIALIZED", "MPI_THREAD_MULTIPLE"] as const;
+const MPI_THREAD_FUNNELED = 1;
+/** The point-to-point tag of exit notices (collectives never match point-to-point messages). */
+const NOTICE_TAG = 0x7eed;
+/** Open MPI's MPI_Status: MPI_SOURCE, MPI_TAG, MPI_ERROR, _cancelled (ints), _ucount (size_t). */
+const STATUS_BYTES = 32;
+/** MPI counts are C ints: larger buffers move in pieces of this many elements. */
+const MAX_COUNT = 2 ** 30;
+
+const OMPI_DTYPES: Record<DType, string> = {
+  bool: "ompi_mpi_uint8_t",
+  int8: "ompi_mpi_int8_t",
+  int16: "ompi_mpi_int16_t",
+  int32: "ompi_mpi_int32_t",
+  int64: "ompi_mpi_int64_t",
+  uint8: "ompi_mpi_uint8_t",
+  uint16: "ompi_mpi_uint16_t",
+  uint32: "ompi_mpi_uint32_t",
+  uint64: "ompi_mpi_uint64_t",
+  float32: "ompi_mpi_float",
+  float64: "ompi_mpi_double",
+};
+
+interface Peer {
+  readonly pid: number;
+  readonly sameHost: boolean;
+}
+
+/** One initialised MPI world: the process's ranks, its library, and its collectives. */
+export class MpiWorld {
+  readonly rank: number;
+  readonly size: number;
+  readonly localRank: number;
+  readonly localSize: number;
+  /** What MPI_Get_library_version says (first line). */
+  readonly version: string;
+  /** The thread level MPI granted (MPI_THREAD_FUNNELED asked). */
+  readonly threadLevel: string;
+  /** Collectives this rank has entered (the notices compare these counts). */
+  collectives = 0;
+  /** Set once a collective failed: every later one raises this. */
+  broken: BackendError | null = null;
+  private finalized = false;
+  private readonly peers: Peer[];
+  /** rank -> [collectives entered, exit code] from its exit notice. */
+  private readonly departed = new Map<number, readonly [number, number]>();
+  private readonly timeoutMs: number;
+  private readonly fn: Record<string, NativeFunction>;
+  private readonly h: { comm: number; byte: number; double: number; ops: Record<MpiReduction, number>; dtypes: Record<DType, number> };
+
+  private constructor(
+    readonly library: string,
+    fn: Record<string, NativeFunction>,
+    sym: (name: string) => number,
+    timeoutS: number,
+  ) {
+    this.fn = fn;
+    this.timeoutMs = timeoutS * 1000;
+    const dtypes = {} as Record<DType, number>;
+    for (const [d, name] of Object.entries(OMPI_DTYPES)) dtypes[d as DType] = sym(name);
+    this.h = {
+      comm: sym("ompi_mpi_comm_world"),
+      byte: sym("ompi_mpi_byte"),
+      double: sym("ompi_mpi_double"),
+      ops: { sum: sym("ompi_mpi_op_sum"), max: sym("ompi_mpi_op_max"), min: sym("ompi_mpi_op_min") },
+      dtypes,
+    };
+    const provided = new Int32Array(1);
+    this.check(fn.MPI_Init_thread!(null, null, MPI_THREAD_FUNNELED, provided), "MPI_Init_thread");
+    this.threadLevel = THREAD_LEVELS[provided[0]!] ?? `thread level ${provided[0]}`;
+    // Errors come back as codes (turned into BackendErrors) instead of aborting the job.
+    this.check(fn.MPI_Comm_set_errhandler!(this.h.comm, sym("ompi_mpi_errors_return")), "MPI_Comm_set_errhandler");
+    const out = new Int32Array(1);
+    this.check(fn.MPI_Comm_rank!(this.h.comm, out), "MPI_Comm_rank");
+    this.rank = out[0]!;
+    this.check(fn.MPI_Comm_size!(this.h.comm, out), "MPI_Comm_size");
+    this.size = out[0]!;
+    const vbuf = Buffer.alloc(8192);
+    fn.MPI_Get_library_version!(vbuf, out);
+    this.version = vbuf.toString("utf8", 0, Math.max(0, Math.min(out[0]!, vbuf.length))).split("\n")[0]!.replace(/\0.*$/s, "").trim();
+    // Who runs where: pids (for the liveness watch) and a hash of the host name (for localRank).
+    const mine = new Float64Array([process.pid, hostHash()]);
+    const all = new Float64Array(2 * this.size);
+    this.collective("init", (req) => fn.MPI_Iallgather!(mine, 2, this.h.double, all, 2, this.h.double, this.h.comm, req), [mine, all]);
+    this.peers = [];
+    let localRank = 0;
+    let localSize = 0;
+    for (let r = 0; r < this.size; r++) {
+      const sameHost = all[2 * r + 1] === mine[1];
+      this.peers.push({ pid: all[2 * r]!, sameHost });
+      if (sameHost) {
+        if (r < this.rank) localRank++;
+        localSize++;
+      }
+    }
+    this.localRank = localRank;
+    this.localSize = localSize;
+  }
+
+  /** Opens the library and initialises MPI; `BackendError` naming every path tried when absent. */
+  static open(opts: InitOptions = {}): MpiWorld {
+    const timeoutS = opts.timeoutS ?? 300;
+    if (!(timeoutS > 0)) throw new BackendError(`theano.distributed.init: timeoutS must be a positive number of seconds, got ${timeoutS}`);
+    const candidates = opts.library !== undefined ? [opts.library] : [...MPI_LIBRARIES];
+    const tried: string[] = [];
+    for (const path of candidates) {
+      let lib;
+      try {
+        lib = openLibrary(path, { global: true });
+      } catch (e) {
+        tried.push(`${path} (${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message})`);
+        continue;
+      }
+      const dlsym = openLibrary("libc.so.6").func("intptr_t dlsym(intptr_t handle, const char *name)");
+      const sym = (name: string): number => {
+        const a = Number(dlsym(0, name));
+        if (!a) throw new BackendError(`the MPI library ${path} has no symbol ${name}: theano.distributed needs Open MPI 4 or later`);
+        return a;
+      };
+      if (!Number(dlsym(0, "ompi_mpi_comm_world"))) {
+        throw new BackendError(
+          `the MPI library ${path} is not Open MPI (no ompi_mpi_comm_world: MPICH or another MPI); theano.distributed supports Open MPI only for now: ${INSTALL.replace("or pass", "and pass its libmpi.so.40 to")}`,
+        );
+      }
+      const fn: Record<string, NativeFunction> = {};
+      for (const proto of PROTOTYPES) fn[/(MPI_\w+)\(/.exec(proto)![1]!] = lib.func(proto);
+      return new MpiWorld(path, fn, sym, timeoutS);
+    }
+    throw new BackendError(`theano.distributed needs an MPI library at run time and none could be opened; searched: ${tried.join("; ")}. To get one, ${INSTALL}.`);
+  }
+
+  /** MPI_Allreduce of `send` into `recv` (same length and dtype). */
+  allReduce(send: TypedArray, recv: TypedArray, dtype: DType, op: MpiReduction, what: string): void {
+    for (let at = 0; at < send.length || at === 0; at += MAX_COUNT) {
+      const n = Math.min(MAX_COUNT, send.length - at);
+      const s = send.subarray(at, at + n);
+      const r = recv.subarray(at, at + n);
+      this.collective(what, (req) => this.fn.MPI_Iallreduce!(s, r, n, this.h.dtypes[dtype], this.h.ops[op], this.h.comm, req), [s, r]);
+      if (send.length === 0) break;
+    }
+  }
+
+  /** MPI_Allgather: `recv` holds every rank's `send` in rank order (all the same length). */
+  allGather(send: TypedArray, recv: TypedArray, dtype: DType, what: string): void {
+    if (send.length > MAX_COUNT) throw new BackendError(`${what}: ${send.length} elements on one rank is more than one MPI_Allgather moves (${MAX_COUNT})`);
+    this.collective(what, (req) => this.fn.MPI_Iallgather!(send, send.length, this.h.dtypes[dtype], recv, send.length, this.h.dtypes[dtype], this.h.comm, req), [send, recv]);
+  }
+
+  /** MPI_Bcast of `buf` from `root`. */
+  broadcast(buf: TypedArray, dtype: DType, root: number, what: string): void {
+    for (let at = 0; at < buf.length || at === 0; at += MAX_COUNT) {
+      const b = buf.subarray(at, at + Math.min(MAX_COUNT, buf.length - at));
+      this.collective(what, (req) => this.fn.MPI_Ibcast!(b, b.length, this.h.dtypes[dtype], root, this.h.comm, req), [b]);
+      if (buf.length === 0) break;
+    }
+  }
+
+  barrier(what: string): void {
+    this.collective(what, (req) => this.fn.MPI_Ibarrier!(this.h.comm, req), []);
+  }
+
+  /**
+   * Starts one non-blocking collective and completes it while watching the other ranks.
+   * `buffers` stay referenced until MPI is done with them.
+   */
+  private collective(what: string, start: (req: BigUint64Array) => unknown, buffers: readonly unknown[]): void {
+    if (this.broken) throw this.broken;
+    if (this.finalized) throw new BackendError(`${what}: MPI was finalised (the process is exiting)`);
+    const k = ++this.collectives;
+    const req = new BigUint64Array(1);
+    this.check(start(req), what);
+    const flag = new Int32Array(1);
+    const status = new Uint8Array(STATUS_BYTES);
+    const t0 = performance.now();
+    let nextNotice = t0;
+    let nextPid = t0 + 100;
+    for (;;) {
+      this.check(this.fn.MPI_Test!(req, flag, status), what);
+      if (flag[0]) {
+        void buffers;
+        return;
+      }
+      const now = performance.now();
+      if (now >= nextNotice) {
+        this.readNotices(what);
+        for (const [r, [n, code]] of this.departed) {
+          if (n < k) this.fail(`rank ${r} (pid ${this.peers[r]!.pid}) exited with code ${code} after ${n} collective operations, while rank ${this.rank} waits in ${what} (its collective number ${k}): every rank must run the same compiled functions the same number of times`);
+        }
+        nextNotice = now + 2;
+      }
+      if (now >= nextPid) {
+        for (let r = 0; r < this.size; r++) {
+          const p = this.peers[r]!;
+          if (r !== this.rank && p.sameHost && !this.departed.has(r) && !alive(p.pid)) {
+            this.fail(`rank ${r} (pid ${p.pid}) is no longer running (killed, or it crashed), while rank ${this.rank} waits in ${what} (its collective number ${k})`);
+          }
+        }
+        nextPid = now + 100;
+      }
+      if (now - t0 > this.timeoutMs) {
+        this.fail(`${what} on rank ${this.rank} did not complete within ${this.timeoutMs / 1000} s (its collective number ${k}): another rank is stuck, died on another host, or runs different functions; init({ timeoutS }) sets the limit`);
+      }
+    }
+  }
+
+  /** Receives the exit notices that have arrived. */
+  private readNotices(what: string): void {
+    const flag = new Int32Array(1);
+    const status = new Uint8Array(STATUS_BYTES);
+    for (;;) {
+      this.check(this.fn.MPI_Iprobe!(-1, NOTICE_TAG, this.h.comm, flag, status), what);
+      if (!flag[0]) return;
+      const source = new Int32Array(status.buffer, 0, 1)[0]!;
+      const msg = new Float64Array(2);
+      this.check(this.fn.MPI_Recv!(msg, 2, this.h.double, source, NOTICE_TAG, this.h.comm, status), what);
+      this.departed.set(source, [msg[0]!, msg[1]!]);
+    }
+  }
+
+  private fail(message: string): never {
+    this.broken = new BackendError(message);
+    throw this.broken;
+  }
+
+  private check(code: unknown, what: string): void {
+    if (code === 0) return;
+    const buf = Buffer.alloc(512);
+    const len = new Int32Array(1);
+    const known = this.fn.MPI_Error_string!(code, buf, len) === 0;
+    this.fail(`${what} failed on rank ${this.rank ?? "?"}: MPI error ${code}${known ? ` (${buf.toString("utf8", 0, len[0]!)})` : ""}`);
+  }
+
+  /**
+   * At process exit: tell every peer how many collectives this rank entered (so one waiting in a
+   * later collective raises instead of hanging), then MPI_Finalize unless the world is broken.
+   */
+  exit(code: number): void {
+    if (this.finalized) return;
+    this.finalized = true;
+    if (this.size > 1) {
+      const msg = new Float64Array([this.collectives, code]);
+      const reqs: BigUint64Array[] = [];
+      for (let r = 0; r < this.size; r++) {
+        if (r === this.rank) continue;
+        const req = new BigUint64Array(1);
+        if (this.fn.MPI_Isend!(msg, 2, this.h.double, r, NOTICE_TAG, this.h.comm, req) === 0) reqs.push(req);
+      }
+      // Small messages go out at once (eager); a peer that is gone must not hold the exit up.
+      const flag = new Int32Array(1);
+      const status = new Uint8Array(STATUS_BYTES);
+      const until = performance.now() + 2000;
+      for (const req of reqs) {
+        do flag[0] = 0, this.fn.MPI_Test!(req, flag, status);
+        while (!flag[0] && performance.now() < until);
+      }
+    }
+    if (!this.broken) this.fn.MPI_Finalize!();
+  }
+}
+
+const PROTOTYPES = [
+  "int MPI_Init_thread(void *argc, void *argv, int required, int *provided)",
+  "int MPI_Finalize()",
+  "int MPI_Comm_set_errhandler(intptr_t comm, intptr_t handler)",
+  "int MPI_Comm_rank(intptr_t comm, int *rank)",
+  "int MPI_Comm_size(intptr_t comm, int *size)",
+  "int MPI_Get_library_version(void *version, int *len)",
+  "int MPI_Error_string(int code, void *text, int *len)",
+  "int MPI_Iallreduce(void *send, void *recv, int count, intptr_t datatype, intptr_t op, intptr_t comm, void *request)",
+  "int MPI_Iallgather(void *send, int scount, intptr_t stype, void *recv, int rcount, intptr_t rtype, intptr_t comm, void *request)",
+  "int MPI_Ibcast(void *buf, int count, intptr_t datatype, int root, intptr_t comm, void *request)",
+  "int MPI_Ibarrier(intptr_t comm, void *request)",
+  "int MPI_Test(void *request, int *flag, void *status)",
+  "int MPI_Iprobe(int source, int tag, intptr_t comm, int *flag, void *status)",
+  "int MPI_Recv(void *buf, int count, intptr_t datatype, int source, int tag, intptr_t comm, void *status)",
+  "int MPI_Isend(void *buf, int count, intptr_t datatype, int dest, int tag, intptr_t comm, void *request)",
+];
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** A 32-bit FNV-1a hash of the host name (exact in a double, for the init exchange). */
+function hostHash(): number {
+  let h = 0x811c9dc5;
+  for (const c of hostname()) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return h;
+}
+
+let current: MpiWorld | null = null;
+
+/** The world `init` opened, or null. */
+export function currentWorld(): MpiWorld | null {
+  return current;
+}
+
+/** The world, or a `BackendError` telling `what` needs `init()` first. */
+export function requireWorld(what: string): MpiWorld {
+  if (!current) throw new BackendError(`${what} needs MPI: call theano.distributed.init() first (and start the program with mpirun -np N)`);
+  return current;
+}
+
+/** Opens the world once; later calls return it (their options must not ask for another library). */
+export function initWorld(opts: InitOptions = {}): MpiWorld {
+  if (current) {
+    if (opts.library !== undefined && opts.library !== current.library) {
+      throw new BackendError(`theano.distributed.init: MPI is already initialised with ${current.library}, not ${opts.library} (MPI can be initialised once per process)`);
+    }
+    return current;
+  }
+  const w = MpiWorld.open(opts);
+  current = w;
+  process.on("exit", (code) => w.exit(code));
+  return w;
+}
