@@ -14,10 +14,11 @@ import { tuneHostHeap } from "../link/host_heap.js";
 import { jsLinker } from "../link/js/linker.js";
 import { pyLinker } from "../link/py.js";
 import { placeOnWebGpu, webgpuLinker } from "../link/webgpu/index.js";
+import { wasmLinker } from "../link/wasm/linker.js";
 import type { Linker } from "../link/types.js";
 
 export type ModeName = "FAST_RUN" | "FAST_COMPILE" | "DebugMode" | "NanGuardMode";
-export type LinkerName = "auto" | "c" | "js" | "py";
+export type LinkerName = "auto" | "c" | "wasm" | "js" | "py";
 
 /** The rewrite pipeline: (graph, optimizer preset, including, excluding, requiring). */
 export type RewritePipeline = (fgraph: FunctionGraph, query: RewriteQuery) => void;
@@ -47,6 +48,8 @@ function linkerFor(name: LinkerName): Linker {
       return autoLinker();
     case "c":
       return cLinker;
+    case "wasm":
+      return wasmLinker;
     default:
       name satisfies never;
       throw new ConfigError(`unknown linker ${String(name)}`);

@@ -226,10 +226,10 @@ export const SCHEMA = {
     doc: "Default mode of theano.function: all rewrites, few rewrites, check against perform, or stop at NaN/Inf.",
   }),
   linker: oneOf({
-    values: ["auto", "c", "js", "py"],
+    values: ["auto", "c", "wasm", "js", "py"],
     default: "auto",
     inCacheKey: true,
-    doc: "Code generator: auto (C when a working C compiler is found, else JS), c, js, or py (every node's perform).",
+    doc: "Code generator: auto (C when a working C compiler is found, else JS), c, wasm (WebAssembly generated at run time, no toolchain), js, or py (every node's perform).",
   }),
   optimizer: oneOf({
     values: ["fast_run", "fast_compile", "merge", "None", "o1", "o2", "o3", "o4", "stabilize", "unsafe"],

@@ -70,6 +70,6 @@ export interface LinkOptions {
 }
 
 export interface Linker {
-  readonly name: "py" | "js" | "c" | "cuda" | "webgpu";
+  readonly name: "py" | "js" | "c" | "wasm" | "cuda" | "webgpu";
   make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk;
 }

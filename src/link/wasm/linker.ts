@@ -1,0 +1,299 @@
+/**
+ * The `wasm` linker: one WebAssembly module per compiled function, written as bytes at run time
+ * by ./emitter.ts (no toolchain), validated and compiled with the engine's `WebAssembly.Module`.
+ * Every node with a Wasm generator (ops/elemwise.ts: Elemwise and fused Composites on
+ * float32/float64) gets one exported kernel (identical kernels are shared); every other node
+ * runs its `perform` on the host between them, as in the C linker.
+ *
+ * Memory is one Wasm memory per function. A call allocates from its start (a bump allocator,
+ * reset per call; the memory grows as needed and stays grown for later calls). A host value
+ * that a kernel reads is copied in once (the span its strides cover, so views keep their
+ * layout); a kernel's result stays in Wasm memory for later kernels (consecutive kernels form a
+ * segment with no copies between them) and is copied out once, when a host node or the caller
+ * needs it. Shapes are checked on the host (Elemwise.checkShapes, the js linker's check)
+ * before each kernel runs, so generated code never reads or writes out of bounds.
+ */
+
+import { BackendError, ShapeError } from "../../errors.js";
+import type { Apply, Value, Variable } from "../../graph/basic.js";
+import type { FunctionGraph } from "../../graph/fgraph.js";
+import { type DType, type TypedArray, itemsize } from "../../ndarray/dtype.js";
+import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
+import { Elemwise } from "../../tensor/elemwise.js";
+import type { TensorType } from "../../tensor/type.js";
+import { wrapNodeError } from "../errors.js";
+import type { LinkOptions, Linker, Thunk } from "../types.js";
+import { ModuleBuilder, type WasmMemory, wasmApi, wasmSimdSupported } from "./emitter.js";
+import { type JsImport, elemwiseImports, elemwiseKernel, staticOperands, wasmElemwiseSupported } from "./ops/elemwise.js";
+
+const PAGE = 65536;
+/** wasm32 addresses: 4 GiB, the engine's limit on one memory. */
+const MAX_PAGES = 65536;
+
+/** A value living in the function's Wasm memory: byte address of element 0 and byte strides. */
+interface Resident {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly ptr: number;
+  readonly strides: readonly number[];
+}
+
+type Kernel = (...args: number[]) => void;
+
+/** Whether the wasm linker has a generator for this node. */
+export function wasmSupported(node: Apply): boolean {
+  return wasmElemwiseSupported(node);
+}
+
+/** The module of one function: its bytes, and per node the export that runs it (or null: host). */
+export interface WasmProgram {
+  readonly bytes: Uint8Array;
+  readonly kernelOf: ReadonlyArray<string | null>;
+  readonly imports: ReadonlyMap<string, JsImport>;
+}
+
+export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()): WasmProgram {
+  const m = new ModuleBuilder();
+  const imports = new Map<string, JsImport>();
+  for (const node of order) if (wasmSupported(node)) for (const imp of elemwiseImports(node)) imports.set(imp.key, imp);
+  const importIdx = new Map<string, number>();
+  for (const [key, imp] of imports) importIdx.set(key, m.importFunction("js", key, new Array(imp.arity).fill("f64"), ["f64"]));
+  m.importMemory("env", "mem", 1, MAX_PAGES);
+  const byBody = new Map<string, string>();
+  const kernelOf = order.map((node) => {
+    if (!wasmSupported(node)) return null;
+    const fn = elemwiseKernel(node, (key) => importIdx.get(key)!, simd);
+    const body = `${fn.params.join(",")}:${fn.encode().join(",")}`;
+    let name = byBody.get(body);
+    if (!name) {
+      name = `k${byBody.size}`;
+      byBody.set(body, name);
+      m.addFunction(fn, name);
+    }
+    return name;
+  });
+  return { bytes: m.encode(), kernelOf, imports };
+}
+
+/** Merges axes where every operand (and the contiguous output) steps uniformly; drops size-1 axes. */
+function coalesce(shape: readonly number[], strides: number[][]): { shape: number[]; strides: number[][] } {
+  const dims: Array<{ n: number; s: number[] }> = [];
+  shape.forEach((n, ax) => {
+    if (n !== 1) dims.push({ n, s: strides.map((st) => st[ax]!) });
+  });
+  const out: Array<{ n: number; s: number[] }> = [];
+  for (const d of dims) {
+    const prev = out[out.length - 1];
+    // prev is the outer axis: mergeable when its stride is the inner one's times the inner size.
+    if (prev && prev.s.every((s, k) => s === d.s[k]! * d.n)) {
+      prev.n *= d.n;
+      prev.s = d.s;
+    } else out.push({ n: d.n, s: [...d.s] });
+  }
+  return { shape: out.map((d) => d.n), strides: strides.map((_st, k) => out.map((d) => d.s[k]!)) };
+}
+
+export const wasmLinker: Linker = {
+  name: "wasm",
+  make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk {
+    const t0 = performance.now();
+    const api = wasmApi();
+    if (!api) throw new BackendError("linker=wasm: this JavaScript runtime has no WebAssembly object; use linker=js");
+    const order = fgraph.toposort();
+    const prog = generateWasm(order);
+    const t1 = performance.now();
+    const mem = new api.Memory({ initial: 1, maximum: MAX_PAGES });
+    let kernels: Record<string, unknown> = {};
+    if (prog.kernelOf.some((k) => k !== null)) {
+      let mod: object;
+      try {
+        mod = new api.Module(prog.bytes);
+      } catch (e) {
+        throw new BackendError(`linker=wasm: the engine refused the generated module (${prog.bytes.length} bytes): ${(e as Error).message}`);
+      }
+      const js: Record<string, unknown> = {};
+      for (const [key, imp] of prog.imports) js[key] = imp.fn;
+      kernels = new api.Instance(mod, { env: { mem }, js }).exports;
+    }
+    const fns = prog.kernelOf.map((name) => (name ? (kernels[name] as Kernel) : null));
+    order.forEach((node, k) => (node.tag.backend = fns[k] ? "wasm" : "host"));
+    const stat = order.map((node, k) => (fns[k] ? staticOperands(node) : []));
+    const profiler = opts?.profiler;
+    const t2 = performance.now();
+
+    let top = 0;
+    const alloc = (bytes: number, dtype: DType, shape: readonly number[]): number => {
+      const at = Math.ceil(Math.max(top, 16) / 16) * 16;
+      const end = at + bytes;
+      if (end > MAX_PAGES * PAGE) throw new ShapeError(`linker=wasm: an array of shape [${shape.join(", ")}] (${dtype}) does not fit in the function's 4 GiB of WebAssembly memory`);
+      const have = mem.buffer.byteLength;
+      if (end > have) {
+        try {
+          mem.grow(Math.ceil((end - have) / PAGE));
+        } catch {
+          throw new ShapeError(`linker=wasm: the engine would not grow WebAssembly memory to ${end} bytes for an array of shape [${shape.join(", ")}] (${dtype})`);
+        }
+      }
+      top = end;
+      return at;
+    };
+    const view = (dtype: DType, ptr: number, n: number): TypedArray => {
+      const probe = allocData(dtype, [0]);
+      const Ctor = probe.constructor as new (b: ArrayBuffer, o: number, n: number) => TypedArray;
+      return new Ctor(mem.buffer, ptr, n);
+    };
+
+    const run = (inputs: readonly Value[]): Value[] => {
+      top = 0;
+      const host = new Map<Variable, Value>();
+      const resident = new Map<Variable, Resident>();
+      fgraph.inputs.forEach((v, i) => host.set(v, inputs[i]!));
+      const hostValue = (v: Variable): Value => {
+        if (host.has(v)) return host.get(v)!;
+        if (v.isConstant) return v.constantData;
+        const r = resident.get(v)!;
+        const n = shapeSize(r.shape);
+        const data = (view(r.dtype, r.ptr, n) as Float64Array).slice() as unknown as TypedArray;
+        const a = new NDArray(r.dtype, r.shape, data);
+        host.set(v, a);
+        return a;
+      };
+      const shapeOf = (v: Variable): readonly number[] => resident.get(v)?.shape ?? (hostValue(v) as NDArray).shape;
+      const copyIn = (v: Variable): Resident => {
+        const got = resident.get(v);
+        if (got) return got;
+        const a = hostValue(v) as NDArray;
+        const sz = itemsize(a.dtype);
+        let lo = a.offset;
+        let hi = a.offset;
+        a.shape.forEach((d, i) => {
+          const span = (d - 1) * a.strides[i]!;
+          if (span < 0) lo += span;
+          else hi += span;
+        });
+        const len = a.size === 0 ? 0 : hi - lo + 1;
+        const base = alloc(len * sz, a.dtype, a.shape);
+        if (len > 0) (view(a.dtype, base, len) as Float64Array).set(a.data.subarray(lo, hi + 1) as Float64Array);
+        const r: Resident = { dtype: a.dtype, shape: a.shape, ptr: base + (a.offset - lo) * sz, strides: a.strides.map((s) => s * sz) };
+        resident.set(v, r);
+        return r;
+      };
+      const scalarOf = (v: Variable): number => {
+        const r = resident.get(v);
+        if (r) return Number(view(r.dtype, r.ptr, 1)[0]);
+        const a = hostValue(v) as NDArray;
+        return Number(a.data[a.offset]);
+      };
+
+      const runKernel = (k: number, node: Apply, fn: Kernel): void => {
+        const outShape = Elemwise.checkShapes(node, node.inputs.map(shapeOf));
+        const outType = node.outputs[0]!.type as TensorType;
+        const n = shapeSize(outShape);
+        const osz = itemsize(outType.dtype);
+        const out = alloc(n * osz, outType.dtype, outShape);
+        resident.set(node.outputs[0]!, { dtype: outType.dtype, shape: outShape, ptr: out, strides: contiguousBytes(outShape, osz) });
+        if (n === 0) return;
+        const st = stat[k]!;
+        // Operands in input order: a value for each static one, a resident array for the others.
+        const operands = node.inputs.map((v, j) => (st[j] ? scalarOf(v) : copyIn(v)));
+        const dyn = operands.filter((x): x is Resident => typeof x !== "number");
+        // Byte strides of each varying operand on the output's axes (0 where broadcast), then the output's.
+        const strides = dyn.map((r) => r.strides.map((s, i) => (r.shape[i] === 1 && outShape[i] !== 1 ? 0 : s)));
+        strides.push(contiguousBytes(outShape, osz));
+        const c = coalesce(outShape, strides);
+        const nd = c.shape.length;
+        const n0 = nd >= 2 ? c.shape[nd - 2]! : 1;
+        const n1 = nd >= 1 ? c.shape[nd - 1]! : 1;
+        const inner = (ax: number, k2: number): number => (nd - 2 + ax >= 0 && nd - 2 + ax < nd ? c.strides[k2]![nd - 2 + ax]! : 0);
+        const args: number[] = [0, n0, n1];
+        const ptrArg: number[] = [];
+        let j = 0;
+        for (const x of operands) {
+          if (typeof x === "number") args.push(x);
+          else {
+            ptrArg.push(args.length);
+            args.push(x.ptr, inner(0, j), inner(1, j));
+            j++;
+          }
+        }
+        if (nd <= 2) {
+          args[0] = out;
+          fn(...args);
+          return;
+        }
+        // Axes beyond two: an odometer on the host, one kernel call per 2-D block.
+        const outer = c.shape.slice(0, nd - 2);
+        const idx = new Array<number>(outer.length).fill(0);
+        const blocks = shapeSize(outer);
+        const oStrides = c.strides[dyn.length]!;
+        for (let b = 0; b < blocks; b++) {
+          let oOff = 0;
+          const offs = dyn.map(() => 0);
+          idx.forEach((x, ax) => {
+            oOff += x * oStrides[ax]!;
+            dyn.forEach((_r, j) => (offs[j]! += x * c.strides[j]![ax]!));
+          });
+          args[0] = out + oOff;
+          dyn.forEach((r, j) => (args[ptrArg[j]!] = r.ptr + offs[j]!));
+          fn(...args);
+          for (let ax = outer.length - 1; ax >= 0; ax--) {
+            if (++idx[ax]! < outer[ax]!) break;
+            idx[ax] = 0;
+          }
+        }
+      };
+
+      order.forEach((node, k) => {
+        const t = profiler ? performance.now() : 0;
+        const fn = fns[k];
+        if (fn) {
+          try {
+            runKernel(k, node, fn);
+          } catch (e) {
+            throw wrapNodeError(e, node, node.inputs.map((v) => safeValue(() => hostValue(v))), order);
+          }
+          if (profiler) profiler.record(node, t, performance.now() - t);
+          return;
+        }
+        const args = node.inputs.map(hostValue);
+        let outs: Value[];
+        try {
+          outs = node.op.perform(node, args);
+        } catch (e) {
+          throw wrapNodeError(e, node, args, order);
+        }
+        node.outputs.forEach((o, j) => host.set(o, outs[j]!));
+        if (profiler) profiler.record(node, t, performance.now() - t, args);
+      });
+      return fgraph.outputs.map((v) => hostValue(v));
+    };
+
+    const thunk: Thunk = (inputs) => run(inputs);
+    // Kernel results are copied out into fresh memory: fresh unless listed twice.
+    thunk.freshOutputs = fgraph.outputs.map((o) => {
+      const k = o.owner ? order.indexOf(o.owner) : -1;
+      return k >= 0 && fns[k] !== null && fgraph.outputs.indexOf(o) === fgraph.outputs.lastIndexOf(o);
+    });
+    thunk.linkStats = { codegenMs: t1 - t0, compileMs: t2 - t1, cacheLoadMs: 0, compiled: fns.some((f) => f) ? 1 : 0, cacheLoads: 0 };
+    thunk.source = `wasm module: ${prog.bytes.length} bytes, kernels ${[...new Set(prog.kernelOf.filter((x) => x))].join(", ") || "none"}; imports ${[...prog.imports.keys()].join(", ") || "none"}`;
+    return thunk;
+  },
+};
+
+function contiguousBytes(shape: readonly number[], sz: number): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = sz;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= Math.max(shape[i]!, 1);
+  }
+  return s;
+}
+
+function safeValue(f: () => Value): Value | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}

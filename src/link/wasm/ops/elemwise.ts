@@ -1,0 +1,375 @@
+/**
+ * Wasm generators for Elemwise nodes and fused Composites on float32/float64 (and bool
+ * comparison results): one function per node computing a two-dimensional block of the output,
+ * `kernel(out, n0, n1, [ptr, stride0, stride1] per operand that varies, value per operand of
+ * static size 1)`, with byte pointers and byte strides (0 on broadcast axes). The host
+ * (../linker.ts) checks shapes, merges axes and loops over any axes beyond two.
+ *
+ * Each step of the program (a Composite's steps, or the one row of a plain Elemwise) is
+ * rendered from its scalar-table row:
+ * - arithmetic with a Wasm instruction (add, sub, mul, trueDiv, neg, abs, sqrt, sqr, inv,
+ *   floor, ceil, trunc, roundHalfToEven, minimum, maximum, clip, identity/cast) is computed in
+ *   float32 when every operand is float32 (for these operations rounding the exact result once
+ *   equals the JS backend's double-then-fround), else in float64;
+ * - NumPy's minimum/maximum (NaN from either side, of equal zeros the second) are selects,
+ *   not f32.min (which orders -0 below +0);
+ * - comparisons, isnan and isinf give bool (0/1); where selects on a bool condition;
+ * - every other float row whose JS template is one call, `Math.f(...)` or `$.f(...)` (exp, log,
+ *   tanh, sigmoid, erf, pow, ...), calls that same JS function, imported into the module, on
+ *   float64 and rounds to float32 where the step is float32: bit-identical to the JS backend.
+ * A program whose operands and steps all share one float dtype and use only instruction
+ * operations also gets a v128 loop (f32x4 / f64x2) for rows where every operand is contiguous.
+ */
+
+import type { Apply } from "../../../graph/basic.js";
+import type { DType } from "../../../ndarray/dtype.js";
+import { Composite, type Ref, type Step } from "../../../scalar/composite.js";
+import * as M from "../../../scalar/math.js";
+import { renderTemplate } from "../../../scalar/table.js";
+import { Elemwise } from "../../../tensor/elemwise.js";
+import type { TensorType } from "../../../tensor/type.js";
+import { FunctionBuilder, type MemOp, type PlainOp, type SimdOp, type ValType } from "../emitter.js";
+
+type WDType = "float32" | "float64" | "bool";
+const isW = (d: DType): d is WDType => d === "float32" || d === "float64" || d === "bool";
+const isFloatW = (d: DType): d is "float32" | "float64" => d === "float32" || d === "float64";
+const vt = (d: WDType): ValType => (d === "bool" ? "i32" : d === "float32" ? "f32" : "f64");
+const fx = (d: "float32" | "float64"): "f32" | "f64" => (d === "float32" ? "f32" : "f64");
+const size = (d: WDType): number => (d === "bool" ? 1 : d === "float32" ? 4 : 8);
+
+/** The rows computed by Wasm instructions (the others become imported JS calls). */
+const ARITH = new Set(["add", "sub", "mul", "trueDiv", "neg", "abs", "sqrt", "sqr", "inv", "floor", "ceil", "trunc", "roundHalfToEven", "minimum", "maximum", "clip", "identity"]);
+const CMP: Record<string, "eq" | "ne" | "lt" | "le" | "gt" | "ge"> = { eq: "eq", neq: "ne", lt: "lt", le: "le", gt: "gt", ge: "ge" };
+
+/** A JS function a step calls: `Math.tanh`, `$.sigmoid` (src/scalar/math.ts). */
+export interface JsImport {
+  readonly key: string;
+  readonly arity: number;
+  readonly fn: (...x: number[]) => number;
+}
+
+type StepKind =
+  | { readonly k: "arith" }
+  | { readonly k: "cmp"; readonly op: "eq" | "ne" | "lt" | "le" | "gt" | "ge" }
+  | { readonly k: "isnan" }
+  | { readonly k: "isinf" }
+  | { readonly k: "where" }
+  | { readonly k: "call"; readonly imp: JsImport };
+
+interface Program {
+  readonly inputs: readonly WDType[];
+  readonly steps: ReadonlyArray<Step & { readonly dtype: WDType }>;
+  readonly kinds: readonly StepKind[];
+  readonly out: WDType;
+}
+
+/** The one JS function a float row's JS template calls, or null. */
+function jsCall(step: Step, argDtypes: readonly DType[]): JsImport | null {
+  const text = renderTemplate(step.op.js, ["A0", "A1", "A2"], step.dtype, argDtypes);
+  const m = /^(Math|\$)\.(\w+)\(A0(, A1)?\)$/.exec(text);
+  if (!m || (m[3] ? 2 : 1) !== step.args.length) return null;
+  const lib = (m[1] === "Math" ? Math : M) as unknown as Record<string, unknown>;
+  const fn = lib[m[2]!];
+  if (typeof fn !== "function") return null;
+  return { key: `${m[1]}.${m[2]}`, arity: step.args.length, fn: fn as (...x: number[]) => number };
+}
+
+function classify(step: Step, argDtypes: readonly WDType[]): StepKind | null {
+  const name = step.op.name;
+  const d = step.dtype;
+  const floats = argDtypes.filter(isFloatW).length;
+  if (name in CMP) return d === "bool" && floats > 0 ? { k: "cmp", op: CMP[name]! } : null;
+  if (name === "isnan" || name === "isinf") return d === "bool" && floats === 1 ? { k: name } : null;
+  if (name === "where") return isFloatW(d) && argDtypes[0] === "bool" && isFloatW(argDtypes[1]!) && isFloatW(argDtypes[2]!) ? { k: "where" } : null;
+  if (name === "identity") return floats > 0 || isFloatW(d) ? { k: "arith" } : null;
+  if (!isFloatW(d)) return null;
+  if (ARITH.has(name)) return { k: "arith" };
+  if (!argDtypes.every(isFloatW)) return null;
+  const imp = jsCall(step, argDtypes);
+  return imp ? { k: "call", imp } : null;
+}
+
+/** The node as a program of steps, or null when some step has no Wasm rendering. */
+function program(node: Apply): Program | null {
+  if (!(node.op instanceof Elemwise) || node.outputs.length !== 1) return null;
+  const ins = node.inputs.map((v) => (v.type as TensorType).dtype);
+  const out = (node.outputs[0]!.type as TensorType).dtype;
+  if (!ins.every(isW) || !isW(out)) return null;
+  const sop = node.op.scalarOp;
+  const steps: Step[] = sop instanceof Composite ? [...sop.steps] : [{ op: sop, args: ins.map((_d, k) => ({ input: k })), dtype: out }];
+  if (sop instanceof Composite && sop.inputDtypes.some((d, k) => d !== ins[k])) return null;
+  if (steps[steps.length - 1]!.dtype !== out) return null;
+  const kinds: StepKind[] = [];
+  for (const s of steps) {
+    if (!isW(s.dtype)) return null;
+    const ad = s.args.map((r) => ("input" in r ? ins[r.input]! : steps[r.step]!.dtype));
+    if (!ad.every(isW)) return null;
+    const k = classify(s, ad);
+    if (!k) return null;
+    kinds.push(k);
+  }
+  return { inputs: ins, steps: steps as Program["steps"], kinds, out };
+}
+
+/** Whether the node has a Wasm generator (any rank, float32/float64/bool operands). */
+export function wasmElemwiseSupported(node: Apply): boolean {
+  return program(node) !== null;
+}
+
+/** The JS functions the node's kernel imports. */
+export function elemwiseImports(node: Apply): JsImport[] {
+  const p = program(node);
+  if (!p) return [];
+  return p.kinds.flatMap((k) => (k.k === "call" ? [k.imp] : []));
+}
+
+/** Operands of static size 1 are passed as values, the others as (ptr, stride0, stride1). */
+export function staticOperands(node: Apply): boolean[] {
+  return node.inputs.map((v) => (v.type as TensorType).shape.every((d) => d === 1));
+}
+
+/** Whether the program gets a v128 loop: one float dtype throughout, instruction rows only. */
+function vectorDtype(p: Program): "float32" | "float64" | null {
+  const d = p.out;
+  if (!isFloatW(d)) return null;
+  if (!p.inputs.every((x) => x === d) || !p.steps.every((s) => s.dtype === d)) return null;
+  return p.kinds.every((k) => k.k === "arith") ? d : null;
+}
+
+const LOAD: Record<WDType, MemOp> = { float32: "f32.load", float64: "f64.load", bool: "i32.load8_u" };
+const STORE: Record<WDType, MemOp> = { float32: "f32.store", float64: "f64.store", bool: "i32.store8" };
+
+/**
+ * The node's kernel. `importIndex` gives the function index of an import named by its key.
+ * `simd`: the engine validates v128 (else only the scalar loops are written).
+ */
+export function elemwiseKernel(node: Apply, importIndex: (key: string) => number, simd: boolean): FunctionBuilder {
+  const p = program(node);
+  if (!p) throw new Error(`wasm: no generator for ${String(node.op)}`);
+  const stat = staticOperands(node);
+  const params: ValType[] = ["i32", "i32", "i32"];
+  const ptrParam: number[] = [];
+  const valParam: number[] = [];
+  p.inputs.forEach((d, k) => {
+    if (stat[k]) {
+      valParam[k] = params.length;
+      params.push(vt(d));
+    } else {
+      ptrParam[k] = params.length;
+      params.push("i32", "i32", "i32");
+    }
+  });
+  const f = new FunctionBuilder(params, []);
+  const [OUT, N0, N1] = [0, 1, 2];
+  const r = f.local("i32");
+  const o = f.local("i32");
+  const i = f.local("i32");
+  const dyn = p.inputs.map((_d, k) => k).filter((k) => !stat[k]);
+  const ptr: number[] = [];
+  for (const k of dyn) ptr[k] = f.local("i32");
+
+  // --- one program step at a time, on locals -------------------------------------------------
+  const scalarIn: number[] = p.inputs.map((d, k) => (stat[k] ? valParam[k]! : f.local(vt(d))));
+  const scalarStep = p.steps.map((s) => f.local(vt(s.dtype)));
+  const dtypeOf = (rf: Ref): WDType => ("input" in rf ? p.inputs[rf.input]! : p.steps[rf.step]!.dtype);
+  const localOf = (rf: Ref): number => ("input" in rf ? scalarIn[rf.input]! : scalarStep[rf.step]!);
+  const convert = (from: WDType, to: WDType): void => {
+    if (from === to) return;
+    if (to === "bool") {
+      // Truthiness, as a typed-array bool store in perform: NaN is true.
+      if (from === "float32") f.f32(0).op("f32.ne");
+      else f.f64(0).op("f64.ne");
+    } else if (from === "bool") f.op(to === "float32" ? "f32.convert_i32_u" : "f64.convert_i32_u");
+    else f.op(to === "float64" ? "f64.promote_f32" : "f32.demote_f64");
+  };
+  const push = (rf: Ref, to: WDType): void => {
+    f.get(localOf(rf));
+    convert(dtypeOf(rf), to);
+  };
+  const temps = new Map<ValType, number>();
+  const temp = (t: ValType): number => {
+    let l = temps.get(t);
+    if (l === undefined) temps.set(t, (l = f.local(t)));
+    return l;
+  };
+
+  const scalarStepCode = (s: Program["steps"][number], kind: StepKind): void => {
+    const ad = s.args.map(dtypeOf);
+    switch (kind.k) {
+      case "arith": {
+        const ct: "float32" | "float64" = s.dtype === "float64" || ad.includes("float64") ? "float64" : "float32";
+        const t = fx(ct);
+        const a = s.args[0]!;
+        const b = s.args[1];
+        const minmax = (x: () => void, y: () => void, cmp: "lt" | "gt"): void => {
+          // NumPy: (x cmp y || x != x) ? x : y
+          x(); y(); x(); y(); f.op(`${t}.${cmp}` as PlainOp); x(); x(); f.op(`${t}.ne` as PlainOp); f.op("i32.or").op("select");
+        };
+        switch (s.op.name) {
+          case "identity":
+            f.get(localOf(a));
+            convert(ad[0]!, s.dtype);
+            return;
+          case "add": case "sub": case "mul": case "trueDiv":
+            push(a, ct); push(b!, ct);
+            f.op(`${t}.${s.op.name === "trueDiv" ? "div" : s.op.name}` as PlainOp);
+            break;
+          case "neg": case "abs": case "sqrt": case "floor": case "ceil": case "trunc":
+            push(a, ct);
+            f.op(`${t}.${s.op.name}` as PlainOp);
+            break;
+          case "roundHalfToEven":
+            push(a, ct);
+            f.op(`${t}.nearest`);
+            break;
+          case "sqr":
+            push(a, ct); push(a, ct);
+            f.op(`${t}.mul`);
+            break;
+          case "inv":
+            if (ct === "float32") f.f32(1); else f.f64(1);
+            push(a, ct);
+            f.op(`${t}.div`);
+            break;
+          case "minimum": case "maximum":
+            minmax(() => push(a, ct), () => push(b!, ct), s.op.name === "minimum" ? "lt" : "gt");
+            break;
+          case "clip": {
+            const tmp = temp(t);
+            minmax(() => push(a, ct), () => push(b!, ct), "gt");
+            f.set(tmp);
+            minmax(() => f.get(tmp), () => push(s.args[2]!, ct), "lt");
+            break;
+          }
+          default:
+            throw new Error(`wasm: no instruction for ${s.op.name}`);
+        }
+        convert(ct, s.dtype);
+        return;
+      }
+      case "cmp": {
+        const ct = ad.includes("float64") ? "float64" : "float32";
+        push(s.args[0]!, ct); push(s.args[1]!, ct);
+        f.op(`${fx(ct)}.${kind.op}` as PlainOp);
+        return;
+      }
+      case "isnan": {
+        const d = ad[0] as "float32" | "float64";
+        f.get(localOf(s.args[0]!)).get(localOf(s.args[0]!)).op(`${fx(d)}.ne`);
+        return;
+      }
+      case "isinf": {
+        const d = ad[0] as "float32" | "float64";
+        f.get(localOf(s.args[0]!)).op(`${fx(d)}.abs`);
+        if (d === "float32") f.f32(Infinity); else f.f64(Infinity);
+        f.op(`${fx(d)}.eq`);
+        return;
+      }
+      case "where":
+        push(s.args[1]!, s.dtype); push(s.args[2]!, s.dtype); f.get(localOf(s.args[0]!)).op("select");
+        return;
+      case "call":
+        for (const rf of s.args) push(rf, "float64");
+        f.call(importIndex(kind.imp.key));
+        convert("float64", s.dtype);
+        return;
+      default:
+        kind satisfies never;
+    }
+  };
+  const scalarBody = (): void => {
+    p.steps.forEach((s, k) => {
+      scalarStepCode(s, p.kinds[k]!);
+      f.set(scalarStep[k]!);
+    });
+  };
+
+  // --- the vector program (f32x4 / f64x2), for contiguous rows ---------------------------------
+  const vd = simd ? vectorDtype(p) : null;
+  const lanes = vd === "float32" ? 4 : 2;
+  const vIn: number[] = [];
+  const vStep: number[] = [];
+  let contig = -1;
+  let nvec = -1;
+  if (vd) {
+    contig = f.local("i32");
+    nvec = f.local("i32");
+    p.inputs.forEach((_d, k) => (vIn[k] = f.local("v128")));
+    p.steps.forEach((_s, k) => (vStep[k] = f.local("v128")));
+  }
+  const vectorBody = (d: "float32" | "float64"): void => {
+    const sh = d === "float32" ? "f32x4" : "f64x2";
+    const vl = (rf: Ref): number => ("input" in rf ? vIn[rf.input]! : vStep[rf.step]!);
+    const minmax = (x: () => void, y: () => void, cmp: "lt" | "gt"): void => {
+      x(); y(); x(); y(); f.simd(`${sh}.${cmp}` as SimdOp); x(); x(); f.simd(`${sh}.ne` as SimdOp); f.simd("v128.or").simd("v128.bitselect");
+    };
+    p.steps.forEach((s, k) => {
+      const [a, b, c] = s.args.map((rf) => () => void f.get(vl(rf)));
+      switch (s.op.name) {
+        case "identity": a!(); break;
+        case "add": case "sub": case "mul": case "trueDiv":
+          a!(); b!(); f.simd(`${sh}.${s.op.name === "trueDiv" ? "div" : s.op.name}` as SimdOp); break;
+        case "neg": case "abs": case "sqrt": case "floor": case "ceil": case "trunc":
+          a!(); f.simd(`${sh}.${s.op.name}` as SimdOp); break;
+        case "roundHalfToEven": a!(); f.simd(`${sh}.nearest`); break;
+        case "sqr": a!(); a!(); f.simd(`${sh}.mul`); break;
+        case "inv":
+          if (d === "float32") f.f32(1).simd("f32x4.splat"); else f.f64(1).simd("f64x2.splat");
+          a!(); f.simd(`${sh}.div`); break;
+        case "minimum": minmax(a!, b!, "lt"); break;
+        case "maximum": minmax(a!, b!, "gt"); break;
+        case "clip": {
+          const tmp = temp("v128");
+          minmax(a!, b!, "gt");
+          f.set(tmp);
+          minmax(() => void f.get(tmp), c!, "lt");
+          break;
+        }
+        default:
+          throw new Error(`wasm: no v128 instruction for ${s.op.name}`);
+      }
+      f.set(vStep[k]!);
+    });
+  };
+
+  // --- the loops --------------------------------------------------------------------------------
+  const osz = size(p.out);
+  if (vd) {
+    // contig: every varying operand's inner stride is its element size; static operands splat.
+    f.i32(1);
+    for (const k of dyn) f.get(ptrParam[k]! + 2).i32(size(p.inputs[k]!)).op("i32.eq").op("i32.and");
+    f.set(contig);
+    for (const k of p.inputs.keys()) if (stat[k]) f.get(valParam[k]!).simd(vd === "float32" ? "f32x4.splat" : "f64x2.splat").set(vIn[k]!);
+  }
+  f.get(OUT).set(o);
+  f.block().loop();
+  f.get(r).get(N0).op("i32.ge_u").brIf(1);
+  for (const k of dyn) f.get(ptrParam[k]!).get(r).get(ptrParam[k]! + 1).op("i32.mul").op("i32.add").set(ptr[k]!);
+  f.i32(0).set(i);
+  if (vd) {
+    f.get(contig).if();
+    f.get(N1).i32(-lanes).op("i32.and").set(nvec);
+    f.block().loop();
+    f.get(i).get(nvec).op("i32.ge_u").brIf(1);
+    for (const k of dyn) f.get(ptr[k]!).v128Load().set(vIn[k]!);
+    vectorBody(vd);
+    f.get(o).get(vStep[p.steps.length - 1]!).v128Store();
+    for (const k of dyn) f.get(ptr[k]!).i32(16).op("i32.add").set(ptr[k]!);
+    f.get(o).i32(16).op("i32.add").set(o);
+    f.get(i).i32(lanes).op("i32.add").set(i);
+    f.br(0).end().end();
+    f.end();
+  }
+  f.block().loop();
+  f.get(i).get(N1).op("i32.ge_u").brIf(1);
+  for (const k of dyn) f.get(ptr[k]!).mem(LOAD[p.inputs[k]!]).set(scalarIn[k]!);
+  scalarBody();
+  f.get(o).get(scalarStep[p.steps.length - 1]!).mem(STORE[p.out]);
+  for (const k of dyn) f.get(ptr[k]!).get(ptrParam[k]! + 2).op("i32.add").set(ptr[k]!);
+  f.get(o).i32(osz).op("i32.add").set(o);
+  f.get(i).i32(1).op("i32.add").set(i);
+  f.br(0).end().end();
+  f.get(r).i32(1).op("i32.add").set(r);
+  f.br(0).end().end();
+  return f;
+}
