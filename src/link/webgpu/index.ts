@@ -10,12 +10,15 @@ import type { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, typedArrayCtor } from "../../ndarray/dtype.js";
 import { NDArray } from "../../ndarray/ndarray.js";
 import { DimShuffle, Elemwise } from "../../tensor/elemwise.js";
+import { Dot } from "../../tensor/blas.js";
+import { Gemm } from "../../tensor/gemm.js";
 import { CAReduce } from "../../tensor/math.js";
 import { type DeviceBackend, DeviceArray } from "../device/array.js";
 import { deviceLinker } from "../device/linker.js";
 import { GpuDimShuffle, placeOnDevice } from "../device/placement.js";
 import type { Linker } from "../types.js";
 import { GpuElemwise, type HostReason, deviceBytes, deviceTypes, elemwiseSource } from "./ops/elemwise.js";
+import { GpuBlas, blasSource } from "./ops/blas.js";
 import { GpuCAReduce, reduceSource } from "./ops/reduce.js";
 import { type WebGpuRuntime, webgpuRuntime } from "./runtime.js";
 import { wgslScalar } from "./wgsl.js";
@@ -30,6 +33,8 @@ interface Generator {
 const GENERATORS = new Map<abstract new (...a: never[]) => Op, Generator>([
   [Elemwise, { sources: (n) => { const s = elemwiseSource(n); return typeof s === "string" ? [s] : s; }, make: (n, rt, b, s) => new GpuElemwise(n.op as Elemwise, rt, b, s[0]!) }],
   [CAReduce, { sources: reduceSource, make: (n, rt, b, s) => new GpuCAReduce(n.op as CAReduce, rt, b, s) }],
+  [Dot, { sources: (n) => { const s = blasSource(n); return typeof s === "string" ? [s] : s; }, make: (n, rt, b, s) => new GpuBlas(n.op as Dot, rt, b, s[0]!) }],
+  [Gemm, { sources: (n) => { const s = blasSource(n); return typeof s === "string" ? [s] : s; }, make: (n, rt, b, s) => new GpuBlas(n.op as Gemm, rt, b, s[0]!) }],
 ]);
 
 export class WebGpuBackend implements DeviceBackend {
