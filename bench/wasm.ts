@@ -1,0 +1,69 @@
+/**
+ * Wasm backend benchmark (issue 20): fused elementwise workloads on float32 timed on
+ * linker=wasm, js and c in one process (c only when a C compiler works here). W2 is
+ * tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x) (its tanh, sigmoid and exp are JS functions imported
+ * into the module); "arith" uses only operations Wasm has instructions for, so it runs the
+ * f32x4 loop. Median of N runs after one warm-up; the compile column is theano.function's time.
+ *
+ *   npx tsx bench/wasm.ts [--runs 7] [--n 1000000]
+ */
+
+import * as theano from "../src/index.js";
+import { cCompilerStatus } from "../src/link/c/compiler.js";
+
+const { T } = theano;
+const arg = (name: string, dflt: number): number => {
+  const k = process.argv.indexOf(name);
+  return k >= 0 ? Number(process.argv[k + 1]) || dflt : dflt;
+};
+const runs = arg("--runs", 7);
+const n = arg("--n", 1_000_000);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function time(fn: () => unknown): number {
+  fn();
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+function rand(len: number, seed = 1): Float32Array {
+  const a = new Float32Array(len);
+  let s = seed;
+  for (let i = 0; i < len; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    a[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return a;
+}
+
+const linkers = ["wasm", "js", ...(cCompilerStatus().ok ? ["c"] : [])] as const;
+const xv = new theano.NDArray("float32", [n], rand(n));
+const workloads: Array<[string, (x: theano.TensorVariable) => theano.TensorVariable]> = [
+  ["W2 tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x)", (x) => T.tanh(x.mul(0.5).add(0.1)).mul(T.sigmoid(x)).sub(T.exp(x.neg().mul(x)))],
+  ["arith max(x*0.5+0.1,0)*x-sqrt(|x|)", (x) => T.maximum(x.mul(0.5).add(0.1), 0).mul(x).sub(T.sqrt(T.abs(x)))],
+];
+
+console.log(`fused elementwise, ${n} float32 elements, median of ${runs} (ms); node ${process.version}`);
+console.log(`| workload | ${linkers.map((l) => `${l} run`).join(" | ")} | ${linkers.map((l) => `${l} compile`).join(" | ")} |`);
+console.log(`| --- | ${linkers.map(() => "---").join(" | ")} | ${linkers.map(() => "---").join(" | ")} |`);
+for (const [name, build] of workloads) {
+  const runMs: string[] = [];
+  const compileMs: string[] = [];
+  for (const linker of linkers) {
+    const x = T.fvector("x");
+    const t0 = performance.now();
+    const f = theano.function([x], build(x), { mode: new theano.Mode(linker) }) as unknown as (a: theano.NDArray) => theano.NDArray;
+    compileMs.push((performance.now() - t0).toFixed(1));
+    runMs.push(time(() => f(xv)).toFixed(2));
+  }
+  console.log(`| ${name} | ${runMs.join(" | ")} | ${compileMs.join(" | ")} |`);
+}
