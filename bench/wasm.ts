@@ -45,7 +45,7 @@ function rand(len: number, seed = 1): Float32Array {
   return a;
 }
 
-const linkers = ["wasm", "js", ...(cCompilerStatus().ok ? ["c"] : [])] as const;
+const linkers: Array<"wasm" | "js" | "c"> = ["wasm", "js", ...(cCompilerStatus().ok ? (["c"] as const) : [])];
 const xv = new theano.NDArray("float32", [n], rand(n));
 const workloads: Array<[string, (x: theano.TensorVariable) => theano.TensorVariable]> = [
   ["W2 tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x)", (x) => T.tanh(x.mul(0.5).add(0.1)).mul(T.sigmoid(x)).sub(T.exp(x.neg().mul(x)))],
