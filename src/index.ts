@@ -59,3 +59,5 @@ export * as environment from "./link/environment.js";
 /** Loops and branches (API.md §8). */
 export { scan, scanUntil, map, reduce, foldl, foldr, ifelse } from "./scan/index.js";
 export type { ScanOptions, ScanUpdates, ScanOutputs } from "./scan/index.js";
+/** Data-parallel training over MPI (API.md §13): init, rank, size, allReduce, broadcast, ... */
+export * as distributed from "./distributed/index.js";

@@ -23,7 +23,9 @@
  * would wait for the dead rank), so `mpirun` ends the job.
  */
 
+import { writeSync } from "node:fs";
 import { hostname } from "node:os";
+import { inspect } from "node:util";
 import { BackendError } from "../errors.js";
 import { type NativeFunction, openLibrary } from "../link/c/ffi.js";
 import type { DType, TypedArray } from "../ndarray/dtype.js";
@@ -228,7 +230,7 @@ export class MpiWorld {
       if (now >= nextNotice) {
         this.readNotices(what);
         for (const [r, [n, code]] of this.departed) {
-          if (n < k) this.fail(`rank ${r} (pid ${this.peers[r]!.pid}) exited with code ${code} after ${n} collective operations, while rank ${this.rank} waits in ${what} (its collective number ${k}): every rank must run the same compiled functions the same number of times`);
+          if (n < k) this.fail(`rank ${r} (pid ${this.peers[r]!.pid}) exited with code ${code} after ${n} collective operations, while rank ${this.rank} waits in ${what} (its collective number ${k}), which that rank will never join (an error ended it there, or the ranks do not run the same functions the same number of times)`);
         }
         nextNotice = now + 2;
       }
@@ -360,5 +362,11 @@ export function initWorld(opts: InitOptions = {}): MpiWorld {
   const w = MpiWorld.open(opts);
   current = w;
   process.on("exit", (code) => w.exit(code));
+  // Node runs "exit" listeners before it prints an uncaught exception, and MPI_Finalize waits
+  // there for the other ranks (until they notice this one leaving, raise, and mpirun ends the
+  // job, which loses what this process had not printed): so the error is printed first, here.
+  process.on("uncaughtExceptionMonitor", (err) => {
+    if (w.size > 1 && !w.broken) writeSync(2, `theano.distributed: rank ${w.rank} ends on an uncaught exception:\n${inspect(err)}\n`);
+  });
   return w;
 }

@@ -1,0 +1,147 @@
+/**
+ * theano.distributed (issue 19). The library-missing and not-initialised errors run in-process;
+ * the rest run child programs under `mpirun` (sgd_child.ts, ops_child.ts) on 1, 2 and 4
+ * processes (oversubscribed, loopback only), each with a deadline after which the whole
+ * process group is killed: no test can hang. Without mpirun or libmpi those are skipped with
+ * one line saying how to get them.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import * as theano from "../../src/index.js";
+import { BackendError, TypeMismatchError } from "../../src/errors.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const D = theano.distributed;
+
+const hasMpirun = spawnSync("mpirun", ["--version"], { encoding: "utf8" }).status === 0;
+const ldconfig = spawnSync("/sbin/ldconfig", ["-p"], { encoding: "utf8" }).stdout ?? "";
+const hasLibmpi = D.MPI_LIBRARIES.some((l) => ldconfig.includes(l));
+const MPI = hasMpirun && hasLibmpi;
+if (!MPI) console.warn(`test/distributed/mpi.test.ts: the mpirun tests are skipped: no ${hasMpirun ? "libmpi" : "mpirun"} (apt-get install openmpi-bin libopenmpi-dev)`);
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  seconds: number;
+}
+
+/** `mpirun -np n node --import tsx <child> ...args`, killed (process group) after `limitS`. */
+function mpirun(n: number, child: string, args: string[] = [], limitS = 180): Promise<Run> {
+  const t0 = Date.now();
+  const argv = ["--allow-run-as-root", "--oversubscribe", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", "-np", String(n), process.execPath, "--import", "tsx", `test/distributed/${child}`, ...args];
+  const p = spawn("mpirun", argv, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (out += d));
+  const timer = setTimeout(() => process.kill(-p.pid!, "SIGKILL"), limitS * 1000);
+  return new Promise((resolve) =>
+    p.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, out, seconds: (Date.now() - t0) / 1000 });
+    }),
+  );
+}
+
+/** The `TAG {...}` JSON lines of a run. */
+function lines(run: Run, tag: string): Array<Record<string, unknown>> {
+  return run.out.split("\n").filter((l) => l.startsWith(`${tag} `)).map((l) => JSON.parse(l.slice(tag.length + 1)) as Record<string, unknown>);
+}
+
+describe("theano.distributed without mpirun", () => {
+  it("a library that cannot be opened is a BackendError naming it and how to install MPI", () => {
+    const bad = "/nonexistent/libmpi.so.40";
+    expect(() => D.init({ library: bad })).toThrow(BackendError);
+    try {
+      D.init({ library: bad });
+    } catch (e) {
+      expect((e as Error).message).toContain(bad);
+      expect((e as Error).message).toContain("apt-get install openmpi-bin libopenmpi-dev");
+    }
+    expect(D.initialized()).toBe(false);
+  });
+
+  it("the collectives need init() first, said when the function runs; bad ops are refused when built", () => {
+    const x = theano.T.vector("x");
+    const f = theano.function([x], D.allReduce(x, "sum"));
+    expect(() => f([1, 2])).toThrow(/call theano.distributed.init\(\) first/);
+    expect(() => D.allReduce(theano.T.ivector("i"), "mean")).toThrow(TypeMismatchError);
+    expect(() => D.allReduce(x, "prod" as "sum")).toThrow(/op must be one of sum, mean, max, min/);
+    expect(() => D.allGather(theano.T.scalar("s"))).toThrow(TypeMismatchError);
+    expect(String(D.allReduce(x, "mean").owner!.op)).toBe("AllReduce{op=mean}");
+  });
+});
+
+describe.skipIf(!MPI)("theano.distributed under mpirun", () => {
+  it("values and gradients of allReduce (sum, mean, max, min), allGather and broadcast on 2 processes", { timeout: 240_000 }, async () => {
+    const run = await mpirun(2, "ops_child.ts");
+    const res = lines(run, "OPS");
+    expect(res.length, run.out).toBe(2);
+    const P = 2;
+    for (const r of res) {
+      const k = r.rank as number;
+      expect(r.size).toBe(P);
+      expect(r.localRank).toBe(k);
+      expect((r.info as { threadLevel: string }).threadLevel).toMatch(/MPI_THREAD_(FUNNELED|SERIALIZED|MULTIPLE)/);
+      expect(r.sum).toEqual([3, 10, -1]);
+      expect(r.mean).toEqual([1.5, 5, -0.5]);
+      expect(r.max).toEqual([2, 10, 0]);
+      expect(r.min).toEqual([1, 0, -1]);
+      expect(r.gather).toEqual([1, 0, 0, 2, 10, -1]);
+      expect(r.gather1).toEqual([[1, 0, 0, 2, 10, -1]]);
+      expect(r.dsum).toEqual([2, 4, 6]);
+      expect(r.dmean).toEqual([1, 2, 3]);
+      expect(r.dmax).toEqual(k === 1 ? [2, 4, 0] : [0, 0, 6]);
+      expect(r.dgather).toEqual([3, 6, 9]);
+      expect(r.t).toEqual([1.5, 7]);
+    }
+  });
+
+  it("2 and 4 processes on shards of a global batch give the parameters of 1 process after 20 SGD steps", { timeout: 600_000 }, async () => {
+    type Row = { rank: number; size: number; dtype: string; shards: number; params: number[][] };
+    const results: Row[] = [];
+    const refs: Row[] = [];
+    for (const n of [1, 2, 4]) {
+      const run = await mpirun(n, "sgd_child.ts");
+      const got = lines(run, "RESULT") as unknown as Row[];
+      expect(got.length, run.out).toBe(2 * n);
+      results.push(...got);
+      refs.push(...(lines(run, "REF") as unknown as Row[]));
+      console.log(`mpirun -np ${n}: ${run.seconds.toFixed(1)} s`);
+    }
+    const flat = (r: Row): number[] => r.params.flat();
+    for (const dtype of ["float64", "float32"]) {
+      const one = flat(results.find((r) => r.size === 1 && r.dtype === dtype)!);
+      for (const n of [2, 4]) {
+        // The per-shard gradients summed in MPI_Allreduce's order on one process: bit for bit.
+        const ref = flat(refs.find((r) => r.shards === n && r.dtype === dtype)!);
+        const ranks = results.filter((r) => r.size === n && r.dtype === dtype);
+        expect(ranks.length).toBe(n);
+        let maxDiff = 0;
+        for (const r of ranks) {
+          expect(flat(r), `${n} processes, rank ${r.rank}, ${dtype}: bit-identical to the shard-sum reference`).toEqual(ref);
+          for (const [i, v] of flat(r).entries()) maxDiff = Math.max(maxDiff, Math.abs(v - one[i]!));
+        }
+        // Against one process's whole-batch gradient: the summation order differs, to rounding.
+        expect(maxDiff, `${n} processes against 1, ${dtype}`).toBeLessThan(dtype === "float64" ? 1e-12 : 1e-5);
+        console.log(`${dtype}, ${n} processes: every rank bit-identical to the ordered shard sum; max |difference| to 1 process on the whole batch ${maxDiff.toExponential(2)}`);
+      }
+    }
+  });
+
+  it("a rank that exits early makes the others raise a BackendError naming it, at once", { timeout: 240_000 }, async () => {
+    const run = await mpirun(2, "sgd_child.ts", ["exit", "5"], 120);
+    expect(run.out).toMatch(/CAUGHT rank 0 BackendError: rank 1 \(pid \d+\) exited with code 3 after \d+ collective operations, while rank 0 waits in allReduce\{sum\}/);
+    expect(run.seconds).toBeLessThan(120);
+  });
+
+  it("a killed rank makes the others fail naming it, never hang", { timeout: 240_000 }, async () => {
+    const run = await mpirun(2, "sgd_child.ts", ["kill", "5"], 120);
+    // Rank 0 sees the pid gone (BackendError), unless mpirun, which ends the job when a rank
+    // dies of a signal, stops rank 0 first; either way the dead rank is named and nothing hangs.
+    expect(run.out).toMatch(/CAUGHT rank 0 BackendError: rank 1 \(pid \d+\) is no longer running|process rank 1 with PID \d+ on node \S+ exited on signal 9/);
+    expect(run.seconds).toBeLessThan(120);
+    console.log(`killed rank: ${/CAUGHT rank 0 BackendError/.test(run.out) ? "rank 0 raised BackendError naming rank 1" : "mpirun stopped rank 0 first, naming rank 1"} (${run.seconds.toFixed(1)} s)`);
+  });
+});
