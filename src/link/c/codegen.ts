@@ -130,8 +130,8 @@ export function hasCGenerator(node: Apply): boolean {
   if (op instanceof Gemm) return true;
   if (op instanceof FusedReduce) return true;
   if (op instanceof Join) return true;
-  // Basic indexing with constant indices and slices (symbolic bounds stay on the host).
-  if (op instanceof Subtensor) return node.inputs.length === 1 && op.entries.every((e) => typeof e === "number" || (typeof e === "object" && [e.start, e.stop, e.step].every((b) => b === null || typeof b === "number")));
+  // Basic indexing with constant indices and slices: a view; symbolic ones (ops/subtensor.ts) a gather.
+  if (op instanceof Subtensor && constantSubtensor(node)) return true;
   if (op instanceof Softmax || op instanceof LogSoftmax) return op.axis !== null && isFloat(dtypeOf(node.inputs[0]!));
   // a constant shape here; a computed one (the flatten before a dense layer) in ops/shape.ts
   if (op instanceof Reshape && constantShape(node)) return true;
@@ -165,9 +165,15 @@ export function registerCGenerator(g: CGenerator): void {
   if (!extraGenerators.includes(g)) extraGenerators.push(g);
 }
 
+/** A Subtensor whose indices and slice bounds are all constants (rendered as a view). */
+function constantSubtensor(node: Apply): boolean {
+  const op = node.op as Subtensor;
+  return node.inputs.length === 1 && op.entries.every((e) => typeof e === "number" || (typeof e === "object" && [e.start, e.stop, e.step].every((b) => b === null || typeof b === "number")));
+}
+
 /** Ops whose output is a view of their input in the generated code (exports are copied). */
 function isViewNode(node: Apply): boolean {
-  return node.op instanceof DimShuffle || node.op instanceof Subtensor;
+  return node.op instanceof DimShuffle || (node.op instanceof Subtensor && constantSubtensor(node));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1364,7 +1370,7 @@ function segmentSource(
     }
     else if (op instanceof Softmax || op instanceof LogSoftmax) genSoftmax(w, node as Apply<Softmax>, k);
     else if (op instanceof Reshape && constantShape(node)) genReshape(w, node as Apply<Reshape>, k, Array.from((node.inputs[1]!.constantData as NDArray).toFlat() as ArrayLike<number | bigint>, (d) => String(Number(d))));
-    else if (op instanceof Subtensor) genSubtensor(w, node as Apply<Subtensor>, k);
+    else if (op instanceof Subtensor && constantSubtensor(node)) genSubtensor(w, node as Apply<Subtensor>, k);
     else if (op instanceof Join) genJoin(w, node as Apply<Join>, k);
     else if (op instanceof ShapeI) genShapeI(w, node as Apply<ShapeI>, k);
     else if (op instanceof ARange) genARange(w, node as Apply<ARange>, k);

@@ -224,7 +224,6 @@ describe.skipIf(!cCompilerStatus().ok)("indexing in generated C", () => {
       T.incSubtensor(x.get(-1), x.get(0)),
       T.setSubtensor(x.get(":", "1:4:2"), T.constant(-1)),
       T.incSubtensor(x.get(T.slice(a, b)), T.constant(10)),
-      // (the values are not symbolic-bound Subtensors: those views stay on the host)
       T.setSubtensor(x.get(":", T.slice(null, null, s)), T.constant(3)),
       T.incSubtensor(x.get(a), x.get(0).mul(0.5)),
       T.setSubtensor(x.get(T.slice(b, null), a), T.constant(4)),
@@ -242,6 +241,39 @@ describe.skipIf(!cCompilerStatus().ok)("indexing in generated C", () => {
     // empty regions and the 1x1 layout, with constant bounds only
     const outs2 = [T.incSubtensor(x.get("1:3"), T.constant(1)), T.setSubtensor(x.get(":", "::-1"), x.get(":", "::-1").mul(2)), T.incSubtensor(x.get("5:"), T.constant(3))];
     agree([x], outs2, xLayouts("float64").map(([n, v]) => [n, [v]]), "basic scatters, any shape");
+    await yieldToRunner();
+  });
+
+  it("basic indexing with symbolic and computed bounds (x[a:b], x[1:n-1], x[::-s], x[:, n-b:]) and their scatters and gradients run in C and agree with perform", async () => {
+    const x = T.fmatrix("x");
+    const a = T.lscalar("a");
+    const b = T.iscalar("b");
+    const n = x.shape.get(0);
+    const m = x.shape.get(1);
+    const outs = [
+      x.get(T.slice(a, b)),
+      x.get(T.slice(1, n.sub(1))),
+      x.get(a),
+      x.get(":", T.slice(null, null, b.neg())),
+      x.get(":", T.slice(m.sub(b), null)),
+      x.get(T.slice(a, null), T.minimum(T.maximum(a, -1), b)),
+      T.incSubtensor(x.get(T.slice(1, n.sub(1))), x.get(T.slice(null, n.sub(2))).mul(2)),
+      T.setSubtensor(x.get(":", T.slice(m.sub(1), null, -1)), T.constant(7, { dtype: "float32" })),
+      // the gradient of a computed-bound slice: a scatter into zeros, as scan's gradient takes
+      theano.grad(T.sqr(x.get(T.slice(1, n.sub(1)))).sum(), x),
+    ];
+    const cases: Array<[string, unknown[]]> = [];
+    for (const [name, xv] of xLayouts("float32")) {
+      const n0 = xv.shape[0]!;
+      if (n0 < 2 || xv.shape[1]! < 2) continue;
+      for (const [av, bv] of [[0, 2], [-1, 1], [1, 100], [-n0, 3]]) cases.push([`${name}, bounds ${av} ${bv}`, [xv, theano.array(av!, "int64"), theano.array(bv!, "int32")]]);
+    }
+    agree([x, a, b], outs, cases, "symbolic-bound gathers");
+    // bad bounds: perform's errors, from the shape phase
+    const fc = theano.function([x, a, b], [x.get(a), x.get(":", T.slice(null, null, b))], { mode: C });
+    const xv = rand("float32", [3, 4], 1);
+    expect(() => fc(xv, theano.array(3, "int64"), theano.array(1, "int32"))).toThrow(/index 3 is out of bounds for axis 0 with size 3/);
+    expect(() => fc(xv, theano.array(0, "int64"), theano.array(0, "int32"))).toThrow(/slice step must be a non-zero integer, got 0/);
     await yieldToRunner();
   });
 

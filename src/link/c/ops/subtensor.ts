@@ -33,9 +33,10 @@ import type { Apply, Variable } from "../../../graph/basic.js";
 import type { DType } from "../../../ndarray/dtype.js";
 import { Alloc } from "../../../tensor/alloc.js";
 import { Elemwise } from "../../../tensor/elemwise.js";
-import { type AdvEntry, AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensor1, type BasicEntry, IncSubtensor } from "../../../tensor/subtensor.js";
+import { type AdvEntry, AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensor1, type BasicEntry, IncSubtensor, Subtensor } from "../../../tensor/subtensor.js";
 import type { TensorType } from "../../../tensor/type.js";
-import { ERR_LEN, type SegmentWriter, contiguousStrides, ctype, errReturn, registerCGenerator, shapePhaseScalar, shapeScalar, sq } from "../codegen.js";
+import { ERR_LEN, type SegmentWriter, contiguousStrides, ctype, errReturn, registerCGenerator, sq } from "../codegen.js";
+import { shapeComputable, shapePhaseValue } from "./shape.js";
 
 const dtypeOf = (v: Variable): DType => (v.type as TensorType).dtype;
 const ndimOf = (v: Variable): number => (v.type as TensorType).ndim;
@@ -64,8 +65,12 @@ interface Spec {
 
 const FULL: Item = { kind: "slice", start: null, stop: null, step: null };
 
-/** A symbolic index or bound the shape phase can read (uint64 would not fit its int64 arithmetic). */
-const scalarOk = (v: Variable): boolean => shapePhaseScalar(v) && dtypeOf(v) !== "uint64";
+/**
+ * A symbolic index or bound the shape phase can compute (uint64 would not fit its int64
+ * arithmetic): a constant, a graph input, a Shape_i, or integer arithmetic over those, such as
+ * the `n - 1` bounds of the slices scan's gradient takes (ops/shape.ts `shapeComputable`).
+ */
+const scalarOk = (v: Variable): boolean => dtypeOf(v) !== "uint64" && shapeComputable(v);
 
 /** The items of basic or advanced entries over the index inputs `idx`; null when not supported. */
 function itemsOf(entries: readonly (BasicEntry | AdvEntry)[], idx: readonly Variable[], nd: number): Item[] | null {
@@ -113,6 +118,9 @@ function specOf(node: Apply): Spec | null {
   if (op instanceof AdvancedSubtensor1) items = a1 && dtypeOf(a1) !== "bool" && nd >= 1 ? itemsOf(["array"], [a1], nd) : null;
   else if (op instanceof AdvancedSubtensor) items = itemsOf(op.entries, node.inputs.slice(1), nd);
   else if (op instanceof IncSubtensor || op instanceof AdvancedIncSubtensor) items = itemsOf(op.entries, node.inputs.slice(2), nd);
+  // basic indexing with symbolic indices or bounds: a gather (a copy; codegen.ts renders the
+  // constant ones as views)
+  else if (op instanceof Subtensor && node.inputs.length > 1) items = itemsOf(op.entries, node.inputs.slice(1), nd);
   if (!items) return null;
   // A boolean mask only alone: the region's length along it is the mask's count of true values,
   // which a gather needs in the shape phase (so the mask must be readable there: an input or a
@@ -135,9 +143,9 @@ function jsShape(buf: string, nd: number, arr: string): string {
   return `${put(`"("`)}${dims} ${put(`")"`)}`;
 }
 
-/** A bound as a C int64 expression of the shape phase. */
-function boundExpr(w: SegmentWriter, b: number | Variable): string {
-  return typeof b === "number" ? `INT64_C(${b})` : `(int64_t)${shapeScalar(w, b)}`;
+/** A bound as a C int64 expression of the shape phase (`values`: the symbolic ones, computed first). */
+function boundExpr(values: ReadonlyMap<Variable, string>, b: number | Variable): string {
+  return typeof b === "number" ? `INT64_C(${b})` : `(int64_t)(${values.get(b)!})`;
 }
 
 /**
@@ -253,6 +261,20 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
 
   // ---- shape phase
   const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, `  int64_t tb = 0; (void)tb;`];
+  // the symbolic indices and bounds, evaluated (or recomputed from Shape_i) before anything else
+  const values = new Map<Variable, string>();
+  const memo = new Map<Variable, string>();
+  for (const it of items) {
+    const vs = it.kind === "int" ? [it.v] : it.kind === "slice" ? [it.start, it.stop, it.step] : [];
+    for (const v of vs) {
+      if (v === null || typeof v === "number" || values.has(v)) continue;
+      const lines: string[] = [];
+      const e = shapePhaseValue(w, v, lines, memo);
+      if (e === null) throw new Error(`internal: ${String(node.op)}: an index or bound is not known in the shape phase`);
+      sh.push(...lines.map((l) => `  ${l}`));
+      values.set(v, e);
+    }
+  }
   if (write) {
     for (let i = 0; i < nd; i++) sh.push(`  ${O}_n[${i}] = ${X}_n[${i}];`);
     sh.push(`  ${contiguousStrides(O, nd, k, name)}`);
@@ -262,16 +284,16 @@ function generate(w: SegmentWriter, node: Apply, k: number): boolean {
     if (it.kind === "int") {
       // NDArray.slice's message (Subtensor.view, IncSubtensor's perform)
       sh.push(
-        `  { const int64_t n = ${n}, i0 = ${boundExpr(w, it.v)}; const int64_t i = i0 < 0 ? i0 + n : i0; if (i < 0 || i >= n) { snprintf(err, ${ERR_LEN}, "index %lld is out of bounds for axis ${ax} with size %lld", (long long)i0, (long long)n); ${fail} } tb += i * ${TS}[${ax}]; }`,
+        `  { const int64_t n = ${n}, i0 = ${boundExpr(values, it.v)}; const int64_t i = i0 < 0 ? i0 + n : i0; if (i < 0 || i >= n) { snprintf(err, ${ERR_LEN}, "index %lld is out of bounds for axis ${ax} with size %lld", (long long)i0, (long long)n); ${fail} } tb += i * ${TS}[${ax}]; }`,
       );
     } else if (it.kind === "slice") {
       // Python's slice.indices (ndarray.ts sliceIndices), for either sign of a symbolic step
       const r = regionOf.get(ax)!;
       const clamp = (b: Bound, dflt: string, lo: string, hi: string): string =>
-        b === null ? dflt : `({ int64_t v = ${boundExpr(w, b)}; if (v < 0) v += n; v < ${lo} ? ${lo} : v > ${hi} ? ${hi} : v; })`;
+        b === null ? dflt : `({ int64_t v = ${boundExpr(values, b)}; if (v < 0) v += n; v < ${lo} ? ${lo} : v > ${hi} ? ${hi} : v; })`;
       sh.push(
         [
-          `  { const int64_t n = ${n}, st = ${it.step === null ? "1" : boundExpr(w, it.step)}; int64_t lo, hi, len;`,
+          `  { const int64_t n = ${n}, st = ${it.step === null ? "1" : boundExpr(values, it.step)}; int64_t lo, hi, len;`,
           `    if (st == 0) { snprintf(err, ${ERR_LEN}, "slice step must be a non-zero integer, got 0"); ${fail} }`,
           `    if (st > 0) { lo = ${clamp(it.start, "0", "0", "n")}; hi = ${clamp(it.stop, "n", "0", "n")}; len = hi > lo ? (hi - lo - 1) / st + 1 : 0; }`,
           `    else { lo = ${clamp(it.start, "n - 1", "-1", "n - 1")}; hi = ${clamp(it.stop, "-1", "-1", "n - 1")}; len = lo > hi ? (int64_t)(((uint64_t)(lo - hi) - 1) / (0 - (uint64_t)st)) + 1 : 0; }`,
