@@ -2,7 +2,7 @@
  * The `wasm` linker: one WebAssembly module per compiled function, written as bytes at run time
  * by ./emitter.ts (no toolchain), validated and compiled with the engine's `WebAssembly.Module`.
  * Every node with a Wasm generator (ops/elemwise.ts: Elemwise and fused Composites on
- * float32/float64) gets one exported kernel (identical kernels are shared); every other node
+ * float32/float64; ops/reduce.ts: CAReduce sum/max/min) gets one exported kernel (identical kernels are shared); every other node
  * runs its `perform` on the host between them, as in the C linker.
  *
  * Memory is one Wasm memory per function. A call allocates from its start (a bump allocator,
@@ -20,11 +20,13 @@ import type { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, type TypedArray, itemsize } from "../../ndarray/dtype.js";
 import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
 import { Elemwise } from "../../tensor/elemwise.js";
+import { CAReduce } from "../../tensor/math.js";
 import type { TensorType } from "../../tensor/type.js";
 import { wrapNodeError } from "../errors.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { ModuleBuilder, type WasmMemory, wasmApi, wasmSimdSupported } from "./emitter.js";
 import { type JsImport, elemwiseImports, elemwiseKernel, staticOperands, wasmElemwiseSupported } from "./ops/elemwise.js";
+import { reduceKernel, wasmReduceSupported } from "./ops/reduce.js";
 
 const PAGE = 65536;
 /** wasm32 addresses: 4 GiB, the engine's limit on one memory. */
@@ -42,7 +44,7 @@ type Kernel = (...args: number[]) => void;
 
 /** Whether the wasm linker has a generator for this node. */
 export function wasmSupported(node: Apply): boolean {
-  return wasmElemwiseSupported(node);
+  return wasmElemwiseSupported(node) || wasmReduceSupported(node);
 }
 
 /** The module of one function: its bytes, and per node the export that runs it (or null: host). */
@@ -62,7 +64,7 @@ export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()
   const byBody = new Map<string, string>();
   const kernelOf = order.map((node) => {
     if (!wasmSupported(node)) return null;
-    const fn = elemwiseKernel(node, (key) => importIdx.get(key)!, simd);
+    const fn = wasmReduceSupported(node) ? reduceKernel(node) : elemwiseKernel(node, (key) => importIdx.get(key)!, simd);
     const body = `${fn.params.join(",")}:${fn.encode().join(",")}`;
     let name = byBody.get(body);
     if (!name) {
@@ -243,15 +245,61 @@ export const wasmLinker: Linker = {
         }
       };
 
+      /** A CAReduce; false (nothing allocated) when more than two reduced axes remain after merging. */
+      const runReduce = (node: Apply, fn: Kernel): boolean => {
+        const op = node.op as CAReduce;
+        const x = node.inputs[0]!;
+        const shape = shapeOf(x);
+        const keep = shape.map((_d, i) => i).filter((i) => !op.axis.includes(i));
+        const outShape = keep.map((i) => shape[i]!);
+        const inner = shapeSize(op.axis.map((i) => shape[i]!));
+        const outer = shapeSize(outShape);
+        if (inner === 0 && outer > 0 && op.kind !== "add" && !op.emptyIdentity) {
+          throw new ShapeError(`${op}: zero-size reduction over axes (${op.axis.join(", ")}) of shape [${shape.join(", ")}] has no identity`);
+        }
+        const r = outer > 0 ? copyIn(x) : null;
+        const red = r ? coalesce(op.axis.map((i) => shape[i]!), [op.axis.map((i) => r.strides[i]!)]) : { shape: [], strides: [[]] };
+        if (red.shape.length > 2) return false;
+        const dout = (node.outputs[0]!.type as TensorType).dtype;
+        const osz = itemsize(dout);
+        const out = alloc(outer * osz, dout, outShape);
+        resident.set(node.outputs[0]!, { dtype: dout, shape: outShape, ptr: out, strides: contiguousBytes(outShape, osz) });
+        if (!r) return true;
+        const rs = red.strides[0]!;
+        const nr = red.shape.length;
+        const [nr0, sr0, nr1, sr1] = nr === 2 ? [red.shape[0]!, rs[0]!, red.shape[1]!, rs[1]!] : nr === 1 ? [1, 0, red.shape[0]!, rs[0]!] : [1, 0, 1, 0];
+        const kc = coalesce(outShape, [keep.map((i) => r.strides[i]!)]);
+        const nkd = kc.shape.length;
+        const nk = nkd > 0 ? kc.shape[nkd - 1]! : 1;
+        const sk = nkd > 0 ? kc.strides[0]![nkd - 1]! : 0;
+        // Kept axes beyond one: an odometer on the host, one kernel call per row of results.
+        const outerKeep = kc.shape.slice(0, Math.max(nkd - 1, 0));
+        const idx = new Array<number>(outerKeep.length).fill(0);
+        const blocks = shapeSize(outerKeep);
+        for (let bl = 0; bl < blocks; bl++) {
+          let off = 0;
+          idx.forEach((i, ax) => (off += i * kc.strides[0]![ax]!));
+          fn(out + bl * nk * osz, nk, sk, nr0, sr0, nr1, sr1, r.ptr + off);
+          for (let ax = outerKeep.length - 1; ax >= 0; ax--) {
+            if (++idx[ax]! < outerKeep[ax]!) break;
+            idx[ax] = 0;
+          }
+        }
+        return true;
+      };
+
       order.forEach((node, k) => {
         const t = profiler ? performance.now() : 0;
         const fn = fns[k];
+        let done = false;
         if (fn) {
           try {
-            runKernel(k, node, fn);
+            done = node.op instanceof CAReduce ? runReduce(node, fn) : (runKernel(k, node, fn), true);
           } catch (e) {
             throw wrapNodeError(e, node, node.inputs.map((v) => safeValue(() => hostValue(v))), order);
           }
+        }
+        if (done) {
           if (profiler) profiler.record(node, t, performance.now() - t);
           return;
         }

@@ -155,6 +155,35 @@ describe("wasm elementwise kernels agree with perform, bit for bit", () => {
   });
 });
 
+describe("wasm CAReduce sum/max/min agree with perform, bit for bit", () => {
+  it("every axis set of rank 3 and 4, over views, NaN, -0 and infinities; empty lanes", () => {
+    for (const dtype of ["float32", "float64"] as DType[]) {
+      const x = T.tensor({ dtype, shape: [null, null, null], name: "x" });
+      const axes: number[][] = [[0], [1], [2], [0, 1], [0, 2], [1, 2], [0, 1, 2], [2, 0]];
+      const outs = axes.flatMap((ax) => [T.sum(x, ax), T.max(x, ax), T.min(x, ax)]);
+      const cases: Array<[string, NDArray[]]> = [
+        ["pool values", [poolFill(dtype, [3, 4, 5], 1)]],
+        ["random", [rand(dtype, [4, 3, 6], 2)]],
+        ["transposed", [rand(dtype, [5, 3, 4], 3).transpose(2, 1, 0)]],
+        ["step-sliced", [rand(dtype, [3, 8, 5], 4).slice([null, null], [1, null, 2], [null, null, -1])]],
+        ["size-1 axes", [rand(dtype, [1, 7, 1], 5)]],
+      ];
+      const f = agreeExact([x], outs, cases, `${dtype} reduce`);
+      expect(backends(f).every((b) => b === "wasm")).toBe(true);
+      // Empty: sums give 0; max/min of an empty lane raise perform's ShapeError.
+      agreeExact([x], [T.sum(x, [1]), T.sum(x, [0, 2]), T.max(x, [1]), T.min(x, [2, 1])], [["empty kept axis", [theano.zeros([0, 3, 4], dtype)]]], `${dtype} empty`);
+      const g = theano.function([x], T.max(x, [1]), { mode: W }) as unknown as (a: NDArray) => NDArray;
+      expect(() => g(theano.zeros([2, 0, 3], dtype))).toThrow(theano.ShapeError);
+    }
+  });
+
+  it("rank 5 with three reduced axes that do not merge (perform on the host for that call)", () => {
+    const x = T.tensor({ dtype: "float64", shape: [null, null, null, null, null], name: "x" });
+    const outs = [T.sum(x, [0, 2, 4]), T.max(x, [1, 3]), T.min(x, [0, 1, 2, 3, 4])];
+    agreeExact([x], outs, [["contiguous", [rand("float64", [2, 3, 4, 3, 2], 1)]], ["transposed", [rand("float64", [2, 3, 4, 3, 2], 2).transpose(4, 2, 0, 3, 1)]]], "rank 5");
+  });
+});
+
 describe("wasm: NaN, Inf and -0 as C99 and NumPy", () => {
   it("minimum/maximum propagate NaN from either side and return the second of equal zeros; -0 survives neg, sqrt, floor, rounding", () => {
     for (const dtype of ["float32", "float64"] as DType[]) {
