@@ -6,4 +6,6 @@
 import "./subtensor.js";
 import "./conv.js";
 import "./shape.js";
+import "./math.js";
+import "./extra.js";
 export {};

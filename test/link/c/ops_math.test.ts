@@ -1,0 +1,95 @@
+/**
+ * The C generators of argmax/argmin (src/link/c/ops/math.ts) and cumsum/cumprod
+ * (src/link/c/ops/extra.ts) against perform (the py linker): every axis and axis=None, on
+ * contiguous, transposed, reversed, size-1 and empty data, for float, integer and boolean
+ * inputs; NaN positions as perform (the first NaN wins); cumulative sums wrapping as int64 and
+ * rounding every step in float32. Each graph runs in C with no host node; an empty lane is
+ * perform's ShapeError, raised before any kernel.
+ */
+
+import { describe, expect, it } from "vitest";
+import * as theano from "../../../src/index.js";
+import type { Variable } from "../../../src/graph/basic.js";
+import type { FunctionGraph } from "../../../src/graph/fgraph.js";
+import { cCompilerStatus } from "../../../src/link/c/compiler.js";
+import { cSource } from "../../../src/link/c/linker.js";
+import type { DType } from "../../../src/ndarray/dtype.js";
+import { expectClose } from "../../helpers.js";
+import { rand } from "./agreement_helpers.js";
+
+const { T } = theano;
+type NDArray = theano.NDArray;
+type TV = theano.TensorVariable;
+
+const C = new theano.Mode("c", "fast_run");
+const PY = new theano.Mode("py", "fast_run");
+
+const hostNodes = (f: { fgraph: FunctionGraph }): string[] => cSource(f.fgraph).steps.flatMap((s) => (s.kind === "host" ? [String(s.node.op)] : []));
+
+function agree(ins: Variable[], outs: TV[], cases: Array<[string, NDArray[]]>, what: string): void {
+  const fc = theano.function(ins, outs, { mode: C });
+  expect(hostNodes(fc), what).toEqual([]);
+  const fp = theano.function(ins, outs, { mode: PY });
+  for (const [name, values] of cases) {
+    const got = fc(...values) as NDArray[];
+    const want = fp(...values) as NDArray[];
+    outs.forEach((_o, i) => expectClose(got[i]!, want[i]!, { rtol: 0, atol: 0, what: `${what}: output ${i} on ${name}` }));
+  }
+}
+
+/** Rank-3 data in several layouts. */
+function layouts(dt: DType): Array<[string, NDArray[]]> {
+  const base = rand(dt, [3, 4, 5], 7);
+  return [
+    ["contiguous", [base]],
+    ["transposed", [rand(dt, [5, 4, 3], 8).transpose(2, 1, 0)]],
+    ["reversed", [base.slice([null, null, -1], [null, null], [null, null, -1])]],
+    ["size-1", [rand(dt, [1, 1, 1], 9)]],
+  ];
+}
+
+describe.skipIf(!cCompilerStatus().ok)("argmax, argmin, cumsum and cumprod in generated C", () => {
+  it("argmax/argmin over every axis and axis=None agree with perform on every layout and dtype", () => {
+    for (const dt of ["float32", "float64", "int32", "int64", "uint8", "bool"] as DType[]) {
+      const x = T.tensor({ dtype: dt, shape: [null, null, null], name: "x" });
+      const outs = [null, 0, 1, 2].flatMap((ax) => [T.argmax(x, ax), T.argmin(x, ax)]);
+      agree([x], outs, layouts(dt), `arg ${dt}`);
+    }
+  });
+
+  it("NaN: the first NaN of a lane is its argmax and argmin, as perform", () => {
+    const x = T.fmatrix("x");
+    const v = theano.asarray([[1, NaN, 3, NaN], [4, 2, 9, 9], [NaN, 0, 0, 1]], "float32");
+    agree([x], [T.argmax(x, 1), T.argmin(x, 1), T.argmax(x, 0), T.argmax(x)], [["nan", [v]]], "nan");
+    const f = theano.function([x], T.argmax(x, 1), { mode: C });
+    expect(Array.from((f(v) as NDArray).toFlat() as BigInt64Array, Number)).toEqual([1, 2, 0]);
+  });
+
+  it("an empty lane is perform's ShapeError; an empty outer axis gives an empty result", () => {
+    const x = T.fmatrix("x");
+    const f = theano.function([x], T.argmax(x, 1), { mode: C });
+    expect(() => f(theano.zeros([3, 0], "float32"))).toThrow(theano.ShapeError);
+    expect(() => f(theano.zeros([3, 0], "float32"))).toThrow(/argmax of an empty sequence \(shape \[3, 0\]\)/);
+    expect((f(theano.zeros([0, 4], "float32")) as NDArray).shape).toEqual([0]);
+  });
+
+  it("cumsum/cumprod over every axis and axis=None agree with perform (float32 rounds each step, integers wrap)", () => {
+    for (const dt of ["float32", "float64", "int32", "int64", "uint8", "bool"] as DType[]) {
+      const x = T.tensor({ dtype: dt, shape: [null, null, null], name: "x" });
+      const outs = [null, 0, 1, 2].flatMap((ax) => [T.cumsum(x, ax), T.cumprod(x, ax)]);
+      agree([x], outs, [...layouts(dt), ["empty", [theano.zeros([2, 0, 3], dt)]]], `cum ${dt}`);
+    }
+    // int64 sums and products wrap as NumPy's do
+    const y = T.lvector("y");
+    const big = theano.array([3n ** 39n, 3n, 3n, 1n, 2n ** 62n, 2n ** 62n], "int64");
+    agree([y], [T.cumprod(y), T.cumsum(y)], [["wrap", [big]]], "int64 wrap");
+    const fc = theano.function([y], T.cumsum(y), { mode: C });
+    expect((fc(theano.array([2n ** 62n, 2n ** 62n], "int64")) as NDArray).toFlat()[1]).toBe(-(2n ** 63n));
+  });
+
+  it("a gradient through cumsum runs in C (the reversed cumsum) and agrees", () => {
+    const x = T.dmatrix("x");
+    const g = theano.grad(T.cumsum(x, 1).mul(x).sum(), x);
+    agree([x], [g], [["contiguous", [rand("float64", [3, 6], 2)]]], "cumsum grad");
+  });
+});
