@@ -5,8 +5,9 @@
  * float32/float64; ops/reduce.ts: CAReduce sum/max/min) gets one exported kernel (identical kernels are shared); every other node
  * runs its `perform` on the host between them, as in the C linker.
  *
- * Memory is one Wasm memory per function. A call allocates from its start (a bump allocator,
- * reset per call; the memory grows as needed and stays grown for later calls). A host value
+ * Memory is one Wasm memory per function. A call allocates from its start (bump allocation
+ * plus first fit among blocks freed after their last reader, reset per call; the memory grows
+ * as needed and stays grown for later calls). A host value
  * that a kernel reads is copied in once (the span its strides cover, so views keep their
  * layout); a kernel's result stays in Wasm memory for later kernels (consecutive kernels form a
  * segment with no copies between them) and is copied out once, when a host node or the caller
@@ -23,6 +24,7 @@ import { Elemwise } from "../../tensor/elemwise.js";
 import { CAReduce } from "../../tensor/math.js";
 import type { TensorType } from "../../tensor/type.js";
 import { wrapNodeError } from "../errors.js";
+import { planMemory } from "../memory.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { ModuleBuilder, type WasmMemory, wasmApi, wasmSimdSupported } from "./emitter.js";
 import { type JsImport, elemwiseImports, elemwiseKernel, staticOperands, wasmElemwiseSupported } from "./ops/elemwise.js";
@@ -41,6 +43,12 @@ interface Resident {
 }
 
 type Kernel = (...args: number[]) => void;
+
+/** A span of the function's Wasm memory: start and length in bytes (multiples of 16). */
+interface Block {
+  readonly at: number;
+  readonly bytes: number;
+}
 
 /** Whether the wasm linker has a generator for this node. */
 export function wasmSupported(node: Apply): boolean {
@@ -123,10 +131,23 @@ export const wasmLinker: Linker = {
     const profiler = opts?.profiler;
     const t2 = performance.now();
 
+    // Blocks of 16-byte multiples: bump from `top`, or first fit among blocks freed in this call.
     let top = 0;
+    let lastTop: number | null = null;
+    let freeBlocks: Block[] = [];
+    const blockOf = new Map<number, Block>();
     const alloc = (bytes: number, dtype: DType, shape: readonly number[]): number => {
-      const at = Math.ceil(Math.max(top, 16) / 16) * 16;
-      const end = at + bytes;
+      const need = Math.max(16, Math.ceil(bytes / 16) * 16);
+      const fit = freeBlocks.findIndex((b) => b.bytes >= need);
+      if (fit >= 0) {
+        const b = freeBlocks[fit]!;
+        if (b.bytes === need) freeBlocks.splice(fit, 1);
+        else freeBlocks[fit] = { at: b.at + need, bytes: b.bytes - need };
+        blockOf.set(b.at, { at: b.at, bytes: need });
+        return b.at;
+      }
+      const at = Math.max(top, 16);
+      const end = at + need;
       if (end > MAX_PAGES * PAGE) throw new ShapeError(`linker=wasm: an array of shape [${shape.join(", ")}] (${dtype}) does not fit in the function's 4 GiB of WebAssembly memory`);
       const have = mem.buffer.byteLength;
       if (end > have) {
@@ -137,8 +158,19 @@ export const wasmLinker: Linker = {
         }
       }
       top = end;
+      blockOf.set(at, { at, bytes: need });
       return at;
     };
+    const release = (at: number): void => {
+      const b = blockOf.get(at);
+      if (!b) return;
+      blockOf.delete(at);
+      freeBlocks.push(b);
+    };
+    // The last node that reads each variable: its Wasm memory is free after it (outputs excepted).
+    const lastUse = new Map<Variable, number>();
+    order.forEach((node, k) => node.inputs.forEach((v) => lastUse.set(v, k)));
+    const isOutput = new Set(fgraph.outputs);
     const view = (dtype: DType, ptr: number, n: number): TypedArray => {
       const probe = allocData(dtype, [0]);
       const Ctor = probe.constructor as new (b: ArrayBuffer, o: number, n: number) => TypedArray;
@@ -147,6 +179,10 @@ export const wasmLinker: Linker = {
 
     const run = (inputs: readonly Value[]): Value[] => {
       top = 0;
+      freeBlocks = [];
+      blockOf.clear();
+      /** The block each resident value owns (its allocation's start). */
+      const owned = new Map<Variable, number>();
       const host = new Map<Variable, Value>();
       const resident = new Map<Variable, Resident>();
       fgraph.inputs.forEach((v, i) => host.set(v, inputs[i]!));
@@ -178,6 +214,7 @@ export const wasmLinker: Linker = {
         if (len > 0) (view(a.dtype, base, len) as Float64Array).set(a.data.subarray(lo, hi + 1) as Float64Array);
         const r: Resident = { dtype: a.dtype, shape: a.shape, ptr: base + (a.offset - lo) * sz, strides: a.strides.map((s) => s * sz) };
         resident.set(v, r);
+        owned.set(v, base);
         return r;
       };
       const scalarOf = (v: Variable): number => {
@@ -194,6 +231,7 @@ export const wasmLinker: Linker = {
         const osz = itemsize(outType.dtype);
         const out = alloc(n * osz, outType.dtype, outShape);
         resident.set(node.outputs[0]!, { dtype: outType.dtype, shape: outShape, ptr: out, strides: contiguousBytes(outShape, osz) });
+        owned.set(node.outputs[0]!, out);
         if (n === 0) return;
         const st = stat[k]!;
         // Operands in input order: a value for each static one, a resident array for the others.
@@ -264,6 +302,7 @@ export const wasmLinker: Linker = {
         const osz = itemsize(dout);
         const out = alloc(outer * osz, dout, outShape);
         resident.set(node.outputs[0]!, { dtype: dout, shape: outShape, ptr: out, strides: contiguousBytes(outShape, osz) });
+        owned.set(node.outputs[0]!, out);
         if (!r) return true;
         const rs = red.strides[0]!;
         const nr = red.shape.length;
@@ -288,6 +327,16 @@ export const wasmLinker: Linker = {
         return true;
       };
 
+      const freeDead = (node: Apply, k: number): void => {
+        for (const v of node.inputs) {
+          const at = owned.get(v);
+          if (at === undefined || lastUse.get(v) !== k || isOutput.has(v)) continue;
+          owned.delete(v);
+          resident.delete(v);
+          release(at);
+        }
+      };
+
       order.forEach((node, k) => {
         const t = profiler ? performance.now() : 0;
         const fn = fns[k];
@@ -301,6 +350,7 @@ export const wasmLinker: Linker = {
         }
         if (done) {
           if (profiler) profiler.record(node, t, performance.now() - t);
+          freeDead(node, k);
           return;
         }
         const args = node.inputs.map(hostValue);
@@ -312,11 +362,23 @@ export const wasmLinker: Linker = {
         }
         node.outputs.forEach((o, j) => host.set(o, outs[j]!));
         if (profiler) profiler.record(node, t, performance.now() - t, args);
+        freeDead(node, k);
       });
-      return fgraph.outputs.map((v) => hostValue(v));
+      const result = fgraph.outputs.map((v) => hostValue(v));
+      lastTop = top;
+      return result;
     };
 
     const thunk: Thunk = (inputs) => run(inputs);
+    const layout = planMemory(fgraph, order);
+    // lastPeakBytes: the Wasm memory the last call used (its results and the inputs copied in).
+    thunk.memoryPlan = {
+      staticPeakBytes: layout.staticPeakBytes,
+      buffers: layout.fresh.size,
+      get lastPeakBytes() {
+        return lastTop;
+      },
+    };
     // Kernel results are copied out into fresh memory: fresh unless listed twice.
     thunk.freshOutputs = fgraph.outputs.map((o) => {
       const k = o.owner ? order.indexOf(o.owner) : -1;
