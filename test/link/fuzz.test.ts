@@ -1,6 +1,6 @@
 /**
  * Differential fuzzing of the backends: seeded random graphs (test/link/fuzz_gen.ts) compiled
- * under `linker=c`, `linker=js` and `linker=py`, each called with several random shapes (empty,
+ * under `linker=c`, `linker=wasm`, `linker=js` and `linker=py`, each called with several random shapes (empty,
  * size-1, 0-d, larger) and memory layouts (transposed, step-sliced, reversed, offset views),
  * against the reference: the `py` linker on the unrewritten graph (every node's `perform`).
  * Where the reference raises, every backend must raise the same error class; where it returns,
@@ -21,7 +21,7 @@ import { HAS_C, Rng, type Stats, TOL, generateGraph, randomArray, relayout, runG
 
 const { T } = theano;
 
-describe("random graphs: c, js and py agree with perform", () => {
+describe("random graphs: c, wasm, js and py agree with perform", () => {
   const stats: Stats = { graphs: 0, calls: 0, refErrors: 0, kinds: new Set() };
   // Seeds in batches, so a failure names a small range; each batch is deterministic. `npm test`
   // runs 4 batches (48 graphs, about 70 C modules: most of this file's time is gcc); CI runs 20

@@ -427,8 +427,8 @@ export function sameBits(a: NDArray, b: NDArray): boolean {
 const REF = new theano.Mode("py", "None");
 /** Whether this machine builds C modules; without a compiler the random graphs run on js and py only. */
 export const HAS_C = cCompilerStatus().ok;
-const LINKERS: Partial<Record<Name, theano.Mode>> = { ...(HAS_C ? { c: new theano.Mode("c") } : {}), js: new theano.Mode("js"), py: new theano.Mode("py") };
-type Name = "c" | "js" | "py";
+const LINKERS: Partial<Record<Name, theano.Mode>> = { ...(HAS_C ? { c: new theano.Mode("c") } : {}), wasm: new theano.Mode("wasm"), js: new theano.Mode("js"), py: new theano.Mode("py") };
+type Name = "c" | "wasm" | "js" | "py";
 
 type Outcome = { ok: true; values: NDArray[] } | { ok: false; error: unknown };
 
