@@ -1,5 +1,5 @@
 /**
- * The C generators of argmax/argmin (src/link/c/ops/math.ts) and cumsum/cumprod
+ * The C generators of argmax/argmin (src/link/c/ops/math.ts), cumsum/cumprod and sort/argsort
  * (src/link/c/ops/extra.ts) against perform (the py linker): every axis and axis=None, on
  * contiguous, transposed, reversed, size-1 and empty data, for float, integer and boolean
  * inputs; NaN positions as perform (the first NaN wins); cumulative sums wrapping as int64 and
@@ -48,7 +48,7 @@ function layouts(dt: DType): Array<[string, NDArray[]]> {
   ];
 }
 
-describe.skipIf(!cCompilerStatus().ok)("argmax, argmin, cumsum and cumprod in generated C", () => {
+describe.skipIf(!cCompilerStatus().ok)("argmax, argmin, cumsum, cumprod, sort and argsort in generated C", () => {
   it("argmax/argmin over every axis and axis=None agree with perform on every layout and dtype", () => {
     for (const dt of ["float32", "float64", "int32", "int64", "uint8", "bool"] as DType[]) {
       const x = T.tensor({ dtype: dt, shape: [null, null, null], name: "x" });
@@ -91,5 +91,26 @@ describe.skipIf(!cCompilerStatus().ok)("argmax, argmin, cumsum and cumprod in ge
     const x = T.dmatrix("x");
     const g = theano.grad(T.cumsum(x, 1).mul(x).sum(), x);
     agree([x], [g], [["contiguous", [rand("float64", [3, 6], 2)]]], "cumsum grad");
+  });
+
+  it("sort/argsort over every axis and axis=None agree with perform: NaN last, ties in index order, -0 before +0", () => {
+    for (const dt of ["float32", "float64", "int32", "int64", "uint8", "bool"] as DType[]) {
+      const x = T.tensor({ dtype: dt, shape: [null, null, null], name: "x" });
+      const outs = [null, 0, 1, 2].flatMap((ax) => [T.sort(x, ax), T.argsort(x, ax)]);
+      agree([x], outs, [...layouts(dt), ["empty", [theano.zeros([2, 0, 3], dt)]]], `sort ${dt}`);
+    }
+    const v = T.fvector("v");
+    const data = theano.asarray([2, NaN, -0, 1, 0, -0, NaN, 1, -5], "float32");
+    agree([v], [T.sort(v), T.argsort(v)], [["nan and zeros", [data]]], "nan, ties");
+    const f = theano.function([v], [T.sort(v), T.argsort(v)], { mode: C });
+    const [sv, iv] = f(data) as NDArray[];
+    expect(Array.from(iv!.toFlat() as BigInt64Array, Number)).toEqual([8, 2, 4, 5, 3, 7, 0, 1, 6]);
+    expect(Array.from(sv!.toFlat() as Float32Array).map((q) => (Object.is(q, -0) ? "-0" : String(q)))).toEqual(["-5", "-0", "-0", "0", "1", "1", "2", "NaN", "NaN"]);
+  });
+
+  it("the gradient of sort (a scatter by argsort) runs in C and agrees", () => {
+    const x = T.dmatrix("x");
+    const g = theano.grad(T.sort(x, 1).mul(T.arange(4).astype("float64")).sum(), x);
+    agree([x], [g], [["contiguous", [rand("float64", [3, 4], 5)]]], "sort grad");
   });
 });

@@ -2,14 +2,34 @@
  * C generators of the extra family (src/tensor/extra.ts): cumsum and cumprod (CumOp) along one
  * axis, or over the whole array in C order (axis=None: a vector), in the output dtype as perform
  * computes them — float32 rounds every step (as NumPy's float32 accumulate), integers wrap
- * (unsigned arithmetic, which C defines), booleans count as 0/1.
+ * (unsigned arithmetic, which C defines), booleans count as 0/1; and sort/argsort (Sort,
+ * Argsort) in perform's order: numeric, NaN last, equal elements in index order (qsort on
+ * (value, index) pairs, so the result is the stable one), and for sort -0 before +0 as a typed
+ * array's sort puts them.
  */
 
 import type { Apply, Variable } from "../../../graph/basic.js";
 import type { DType } from "../../../ndarray/dtype.js";
-import { CumOp } from "../../../tensor/extra.js";
+import { isFloat } from "../../../ndarray/dtype.js";
+import { Argsort, CumOp, Sort } from "../../../tensor/extra.js";
 import type { TensorType } from "../../../tensor/type.js";
 import { type SegmentWriter, contiguousStrides, ctype, registerCGenerator, sq } from "../codegen.js";
+
+/** The shape phase of an op over one axis (null: the flattened array, a vector), output C-contiguous. */
+function axisShape(w: SegmentWriter, node: Apply, axis: number | null, k: number): void {
+  const x = w.name(node.inputs[0]!);
+  const o = w.name(node.outputs[0]!);
+  const nd = ndimOf(node.inputs[0]!);
+  const name = sq(String(node.op));
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  if (axis === null) sh.push(`  ${o}_n[0] = ${[...Array(nd).keys()].map((i) => `${x}_n[${i}]`).join(" * ") || "1"};`, `  ${contiguousStrides(o, 1, k, name)}`);
+  else {
+    for (let i = 0; i < nd; i++) sh.push(`  ${o}_n[${i}] = ${x}_n[${i}];`);
+    sh.push(`  ${contiguousStrides(o, nd, k, name)}`);
+  }
+  sh.push(`}`);
+  w.shape.push(sh.join("\n"));
+}
 
 const dtypeOf = (v: Variable): DType => (v.type as TensorType).dtype;
 const ndimOf = (v: Variable): number => (v.type as TensorType).ndim;
@@ -27,14 +47,7 @@ registerCGenerator({
     const od = dtypeOf(node.outputs[0]!);
     const T = ctype(od);
     const name = sq(String(op));
-    const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
-    if (op.axis === null) sh.push(`  ${o}_n[0] = ${[...Array(nd).keys()].map((i) => `${x}_n[${i}]`).join(" * ") || "1"};`, `  ${contiguousStrides(o, 1, k, name)}`);
-    else {
-      for (let i = 0; i < nd; i++) sh.push(`  ${o}_n[${i}] = ${x}_n[${i}];`);
-      sh.push(`  ${contiguousStrides(o, nd, k, name)}`);
-    }
-    sh.push(`}`);
-    w.shape.push(sh.join("\n"));
+    axisShape(w, node, op.axis, k);
 
     const add = op.mode === "add";
     // integers wrap as NumPy's int64 arithmetic does: compute in uint64_t
@@ -62,6 +75,64 @@ registerCGenerator({
     }
     r.push(`}`);
     w.run.push(r.join("\n"));
+    return false;
+  },
+});
+
+registerCGenerator({
+  matches: (node: Apply): boolean => node.op instanceof Sort || node.op instanceof Argsort,
+  generate(w: SegmentWriter, node: Apply, k: number): boolean {
+    const op = node.op as Sort | Argsort;
+    const xv = node.inputs[0]!;
+    const x = w.name(xv);
+    const o = w.name(node.outputs[0]!);
+    const nd = ndimOf(xv);
+    const dt = dtypeOf(xv);
+    const T = ctype(dt);
+    const values = op instanceof Sort;
+    axisShape(w, node, op.axis, k);
+
+    const fn = `${w.fn}_k${w.helperCount++}`;
+    const pair = `${fn}_pair`;
+    // -0 before +0 for sort (a typed array's order); argsort keeps equal values in index order
+    const zeros = values && isFloat(dt) ? `{ const int sx = signbit(x) != 0, sy = signbit(y) != 0; if (sx != sy) return sx ? -1 : 1; } ` : "";
+    const helper = [
+      `typedef struct { ${T} v; int64_t i; } ${pair};`,
+      `static int ${fn}_cmp(const void *pa, const void *pb) { /* node ${k}: ${sq(String(op))} */`,
+      `  const ${T} x = ((const ${pair} *)pa)->v, y = ((const ${pair} *)pb)->v;`,
+      `  const int64_t i = ((const ${pair} *)pa)->i, j = ((const ${pair} *)pb)->i;`,
+      `  if (x < y) return -1;`,
+      `  if (x > y) return 1;`,
+      `  if (x == y) { ${zeros}return i < j ? -1 : i > j; }`,
+      `  { const int xn = x != x, yn = y != y; if (xn && yn) return i < j ? -1 : i > j; return xn ? 1 : -1; }`,
+      `}`,
+    ].join("\n");
+    const store = values ? "p[q].v" : "p[q].i";
+    const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+    const off = [...Array(nd).keys()].map((i) => `i${i} * ${x}_s[${i}]`).join(" + ") || "0";
+    if (op.axis === null) {
+      r.push(`  const int64_t len = ${o}_n[0];`, `  ${pair} *p = (${pair} *)malloc((size_t)(len > 0 ? len : 1) * sizeof *p); if (!p) goto oom;`, `  int64_t at = 0;`);
+      for (let i = 0; i < nd; i++) r.push(`${"  ".repeat(i + 1)}for (int64_t i${i} = 0; i${i} < ${x}_n[${i}]; i${i}++) {`);
+      r.push(`${"  ".repeat(nd + 1)}p[at].v = ${x}[${off}]; p[at].i = at; at++;`);
+      for (let i = nd - 1; i >= 0; i--) r.push(`${"  ".repeat(i + 1)}}`);
+      r.push(`  qsort(p, (size_t)len, sizeof *p, ${fn}_cmp);`, `  for (int64_t q = 0; q < len; q++) ${o}[q] = ${store};`, `  free(p);`);
+    } else {
+      const ax = op.axis;
+      const outer = [...Array(nd).keys()].filter((i) => i !== ax);
+      r.push(`  const int64_t len = ${x}_n[${ax}];`, `  ${pair} *p = (${pair} *)malloc((size_t)(len > 0 ? len : 1) * sizeof *p); if (!p) goto oom;`);
+      outer.forEach((a, i) => r.push(`${"  ".repeat(i + 1)}for (int64_t i${a} = 0; i${a} < ${x}_n[${a}]; i${a}++) {`));
+      const ind = "  ".repeat(outer.length + 1);
+      const oBase = outer.map((a) => `i${a} * ${o}_s[${a}]`).join(" + ") || "0";
+      r.push(`${ind}for (int64_t i${ax} = 0; i${ax} < len; i${ax}++) { p[i${ax}].v = ${x}[${off}]; p[i${ax}].i = i${ax}; }`);
+      r.push(`${ind}qsort(p, (size_t)len, sizeof *p, ${fn}_cmp);`);
+      r.push(`${ind}for (int64_t q = 0; q < len; q++) ${o}[${oBase} + q * ${o}_s[${ax}]] = ${store};`);
+      for (let i = outer.length - 1; i >= 0; i--) r.push(`${"  ".repeat(i + 1)}}`);
+      r.push(`  free(p);`);
+    }
+    r.push(`}`);
+    const entry = r.join("\n");
+    w.helpers.set(entry, helper);
+    w.run.push(entry);
     return false;
   },
 });
