@@ -46,6 +46,8 @@ const INSTALL = "install Open MPI (Debian/Ubuntu: apt-get install openmpi-bin li
 
 const THREAD_LEVELS = ["MPI_THREAD_SINGLE", "MPI_THREAD_FUNNELED", "MPI_THREAD_SERIALIZED", "MPI_THREAD_MULTIPLE"] as const;
 const MPI_THREAD_FUNNELED = 1;
+/** Open MPI's MPI_IN_PLACE, `((void *) 1)` in its mpi.h. */
+const MPI_IN_PLACE = 1;
 /** The point-to-point tag of exit notices (collectives never match point-to-point messages). */
 const NOTICE_TAG = 0x7eed;
 /** Open MPI's MPI_Status: MPI_SOURCE, MPI_TAG, MPI_ERROR, _cancelled (ints), _ucount (size_t). */
@@ -170,19 +172,22 @@ export class MpiWorld {
       }
       const fn: Record<string, NativeFunction> = {};
       for (const proto of PROTOTYPES) fn[/(MPI_\w+)\(/.exec(proto)![1]!] = lib.func(proto);
+      // The in-place form: MPI_IN_PLACE, an address constant, as the send buffer.
+      fn.MPI_Iallreduce_inplace = lib.func("int MPI_Iallreduce(intptr_t send, void *recv, int count, intptr_t datatype, intptr_t op, intptr_t comm, void *request)");
       return new MpiWorld(path, fn, sym, timeoutS);
     }
     throw new BackendError(`theano.distributed needs an MPI library at run time and none could be opened; searched: ${tried.join("; ")}. To get one, ${INSTALL}.`);
   }
 
-  /** MPI_Allreduce of `send` into `recv` (same length and dtype). */
-  allReduce(send: TypedArray, recv: TypedArray, dtype: DType, op: MpiReduction, what: string): void {
-    for (let at = 0; at < send.length || at === 0; at += MAX_COUNT) {
-      const n = Math.min(MAX_COUNT, send.length - at);
-      const s = send.subarray(at, at + n);
+  /** MPI_Allreduce of `send` into `recv` (same length and dtype); `send` null: in place in `recv`. */
+  allReduce(send: TypedArray | null, recv: TypedArray, dtype: DType, op: MpiReduction, what: string): void {
+    for (let at = 0; at < recv.length || at === 0; at += MAX_COUNT) {
+      const n = Math.min(MAX_COUNT, recv.length - at);
+      const s = send?.subarray(at, at + n);
       const r = recv.subarray(at, at + n);
-      this.collective(what, (req) => this.fn.MPI_Iallreduce!(s, r, n, this.h.dtypes[dtype], this.h.ops[op], this.h.comm, req), [s, r]);
-      if (send.length === 0) break;
+      const [dt, o, comm] = [this.h.dtypes[dtype], this.h.ops[op], this.h.comm];
+      this.collective(what, (req) => (s ? this.fn.MPI_Iallreduce!(s, r, n, dt, o, comm, req) : this.fn.MPI_Iallreduce_inplace!(MPI_IN_PLACE, r, n, dt, o, comm, req)), [s, r]);
+      if (recv.length === 0) break;
     }
   }
 

@@ -20,20 +20,30 @@ import { cast, eq, mul } from "../tensor/math.js";
 import { shapeDims } from "../tensor/shape.js";
 import { slice } from "../tensor/subtensor.js";
 import { TensorType } from "../tensor/type.js";
+import { registerInplace } from "../rewriting/inplace.js";
 import { type TensorLike, type TensorVariable, asTensorVariable } from "../tensor/variable.js";
 import { requireWorld } from "./mpi.js";
 
 export type ReduceKind = "sum" | "mean" | "max" | "min";
 const KINDS: readonly ReduceKind[] = ["sum", "mean", "max", "min"];
 
-/** The elementwise reduction of `x` over all ranks; every rank gets the result. */
+/**
+ * The elementwise reduction of `x` over all ranks; every rank gets the result. With `inplace`
+ * (set by the in-place stage where x's memory is dead afterwards: a gradient, typically) the
+ * result is written over x (MPI_IN_PLACE), sparing a fresh output: for a 100 MB gradient that is
+ * 25 000 fresh pages a step.
+ */
 export class AllReduce extends Op {
-  constructor(readonly op: ReduceKind) {
+  constructor(
+    readonly op: ReduceKind,
+    readonly inplace = false,
+  ) {
     super();
+    if (inplace) this.destroyMap = new Map([[0, [0]]]);
   }
 
   override props(): Record<string, unknown> {
-    return { op: this.op };
+    return { op: this.op, inplace: this.inplace || undefined };
   }
 
   makeNode(x: Variable): Apply {
@@ -46,13 +56,13 @@ export class AllReduce extends Op {
   perform(_node: Apply, [x]: Value[]): Value[] {
     const a = (x as NDArray).contiguous();
     const w = requireWorld(`allReduce(${this.op})`);
-    const out = allocData(a.dtype, a.shape);
-    w.allReduce(a.data, out, a.dtype, this.op === "mean" ? "sum" : this.op, `allReduce{${this.op}} of shape [${a.shape.join(", ")}] ${a.dtype}`);
+    const out = this.inplace ? a.data : allocData(a.dtype, a.shape);
+    w.allReduce(this.inplace ? null : a.data, out, a.dtype, this.op === "mean" ? "sum" : this.op, `allReduce{${this.op}} of shape [${a.shape.join(", ")}] ${a.dtype}`);
     if (this.op === "mean") {
       const o = out as Float64Array;
       for (let i = 0; i < o.length; i++) o[i] = o[i]! / w.size; // a Float32Array rounds each store once
     }
-    return [new NDArray(a.dtype, a.shape, out)];
+    return [this.inplace ? a : new NDArray(a.dtype, a.shape, out)];
   }
 
   override inferShape(_node: Apply, [s]: Array<Variable[] | null>): Variable[][] {
@@ -75,6 +85,19 @@ export class AllReduce extends Op {
     return [ev && (this.op === "sum" || this.op === "mean") ? allReduce(ev as TensorVariable, this.op) : null];
   }
 }
+
+registerInplace(
+  {
+    name: "inplace_allreduce",
+    tags: ["inplace_allreduce"],
+    tracks: [AllReduce],
+    candidates: (node) => {
+      const op = node.op as AllReduce;
+      return op.inplace ? [] : [{ op: new AllReduce(op.op, true), destroys: 0 }];
+    },
+  },
+  70,
+);
 
 /** Every rank's x concatenated along `axis`, in rank order (all ranks' shapes must agree). */
 export class AllGather extends Op {

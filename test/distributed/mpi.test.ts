@@ -108,6 +108,8 @@ describe.skipIf(!MPI)("theano.distributed under mpirun", () => {
       expect(got.length, run.out).toBe(2 * n);
       results.push(...got);
       refs.push(...(lines(run, "REF") as unknown as Row[]));
+      // Every gradient all-reduce of the compiled step runs in place (4 parameters, 2 dtypes).
+      for (const g of lines(run, "INPLACE")) expect(g, run.out).toMatchObject({ inplace: 4, all: 4 });
       console.log(`mpirun -np ${n}: ${run.seconds.toFixed(1)} s`);
     }
     const flat = (r: Row): number[] => r.params.flat();

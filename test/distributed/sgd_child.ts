@@ -66,6 +66,9 @@ for (const dtype of ["float64", "float32"] as const) {
   const step = theano.function([x, y], [], {
     updates: p.map((v, i) => [v, v.sub(T.cast(D.allReduce(grads[i]!, "sum").mul(LR), dtype))] as [SharedVariable, TensorVariable]),
   });
+  // The gradients are dead after the all-reduce: each is reduced in place (MPI_IN_PLACE).
+  const text = theano.debugprint(step, { print: false });
+  console.log(`INPLACE ${JSON.stringify({ rank: D.rank, dtype, inplace: text.match(/AllReduce\{op=sum, inplace=true\}/g)?.length ?? 0, all: text.match(/AllReduce\{/g)?.length ?? 0 })}`);
   const per = N / D.size;
   const [xs, ys] = rows(D.rank * per, (D.rank + 1) * per, dtype);
   try {
