@@ -121,7 +121,7 @@ function dotBody(g: GraphView, p: string, L: string[], clusters: string[]): void
     // host's reference implementation between kernels (red outline, "(host)").
     const where = n.tag.backend;
     const label = where === "host" ? `${n.op.toString()}\n(host)` : n.op.toString();
-    const outline = where === "host" ? `, color="#d32f2f", penwidth=2` : where === "c" || where === "js" ? `, color="#2e7d32", penwidth=2` : "";
+    const outline = where === "host" ? `, color="#d32f2f", penwidth=2` : where === "c" || where === "js" || where === "wasm" ? `, color="#2e7d32", penwidth=2` : "";
     L.push(`  ${p}n${i} [label=${dotString(label)}, shape=ellipse, style=filled, fillcolor=${dotString(nodeColour(n))}${outline}];`);
     n.op.innerGraphs().forEach((inner, j) => {
       const q = `${p}n${i}_${j}_`;

@@ -171,9 +171,10 @@ export const wasmLinker: Linker = {
     const lastUse = new Map<Variable, number>();
     order.forEach((node, k) => node.inputs.forEach((v) => lastUse.set(v, k)));
     const isOutput = new Set(fgraph.outputs);
+    const ctors = new Map<DType, new (b: ArrayBuffer, o: number, n: number) => TypedArray>();
     const view = (dtype: DType, ptr: number, n: number): TypedArray => {
-      const probe = allocData(dtype, [0]);
-      const Ctor = probe.constructor as new (b: ArrayBuffer, o: number, n: number) => TypedArray;
+      let Ctor = ctors.get(dtype);
+      if (!Ctor) ctors.set(dtype, (Ctor = allocData(dtype, [0]).constructor as new (b: ArrayBuffer, o: number, n: number) => TypedArray));
       return new Ctor(mem.buffer, ptr, n);
     };
 

@@ -255,6 +255,16 @@ describe("wasm: shapes are checked before any kernel runs", () => {
   });
 });
 
+describe("linker=wasm: profiling", () => {
+  it("profile=True times Wasm kernels and host nodes per node", () => {
+    const x = T.tensor({ dtype: "float32", shape: [null, null], name: "x" });
+    const f = theano.function([x], T.sum(T.exp(x).mul(2), 1).reshape([-1, 1]).add(x), { mode: W, profile: true }) as unknown as ((a: NDArray) => NDArray) & { profile: { summary(): string } };
+    f(rand("float32", [3, 4], 1));
+    const s = f.profile.summary();
+    for (const name of ["Elemwise{exp}", "Sum{axis=(1)}", "Reshape"]) expect(s).toContain(name);
+  });
+});
+
 describe("linker=wasm through the flag", () => {
   it("config linker=wasm makes theano.function use the wasm linker", () => {
     const x = T.tensor({ dtype: "float64", shape: [null], name: "x" });
