@@ -1,5 +1,5 @@
 /**
- * The C generators of argmax/argmin (src/link/c/ops/math.ts), cumsum/cumprod and sort/argsort
+ * The C generators of argmax/argmin (src/link/c/ops/math.ts), cumsum/cumprod, sort/argsort and oneHot
  * (src/link/c/ops/extra.ts) against perform (the py linker): every axis and axis=None, on
  * contiguous, transposed, reversed, size-1 and empty data, for float, integer and boolean
  * inputs; NaN positions as perform (the first NaN wins); cumulative sums wrapping as int64 and
@@ -112,5 +112,25 @@ describe.skipIf(!cCompilerStatus().ok)("argmax, argmin, cumsum, cumprod, sort an
     const x = T.dmatrix("x");
     const g = theano.grad(T.sort(x, 1).mul(T.arange(4).astype("float64")).sum(), x);
     agree([x], [g], [["contiguous", [rand("float64", [3, 4], 5)]]], "sort grad");
+  });
+
+  it("oneHot with a constant, input or computed class count agrees with perform; bad indices and counts are perform's ShapeErrors", () => {
+    const y = T.ivector("y");
+    const u = T.tensor({ dtype: "uint8", shape: [null], name: "u" });
+    const n = T.lscalar("n");
+    const x = T.fmatrix("x");
+    const outs = [T.oneHot(y, 5), T.oneHot(y, n, "int32"), T.oneHot(u, x.shape.get(1), "bool"), T.oneHot(y.add(1), n.add(1), "float64")];
+    const cases: Array<[string, NDArray[]]> = [
+      ["contiguous", [theano.array([0, 4, -1, 2], "int32"), theano.array([1, 3, 0], "uint8"), theano.array(5, "int64"), theano.zeros([2, 4], "float32")]],
+      ["strided", [theano.array([3, 0, 1, 0, -5, 0], "int32").slice([null, null, 2]), theano.array([2, 2], "uint8"), theano.array(6, "int64"), theano.zeros([1, 3], "float32")]],
+      ["empty", [theano.array([], "int32"), theano.array([], "uint8"), theano.array(0, "int64"), theano.zeros([0, 0], "float32")]],
+    ];
+    agree([y, u, n, x], outs, cases, "oneHot");
+    const f = theano.function([y, n], [T.oneHot(y, n), T.oneHot(y.mul(2), n)], { mode: C });
+    expect(hostNodes(f)).toEqual([]);
+    expect(() => f(theano.array([0, 5], "int32"), theano.array(5, "int64"))).toThrow(/oneHot: index 5 \(position 1\) is out of bounds for 5 classes/);
+    // an index this segment computes is checked in the kernel, before anything is written
+    expect(() => f(theano.array([0, 3], "int32"), theano.array(5, "int64"))).toThrow(/oneHot: index 6 \(position 1\) is out of bounds for 5 classes/);
+    expect(() => f(theano.array([0], "int32"), theano.array(-1, "int64"))).toThrow(/the class count must be non-negative, got -1/);
   });
 });

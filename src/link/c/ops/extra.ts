@@ -5,15 +5,17 @@
  * (unsigned arithmetic, which C defines), booleans count as 0/1; and sort/argsort (Sort,
  * Argsort) in perform's order: numeric, NaN last, equal elements in index order (qsort on
  * (value, index) pairs, so the result is the stable one), and for sort -0 before +0 as a typed
- * array's sort puts them.
+ * array's sort puts them; and oneHot (OneHot) with a class count the shape phase can compute,
+ * every index checked (perform's message) before anything is written.
  */
 
 import type { Apply, Variable } from "../../../graph/basic.js";
 import type { DType } from "../../../ndarray/dtype.js";
 import { isFloat } from "../../../ndarray/dtype.js";
-import { Argsort, CumOp, Sort } from "../../../tensor/extra.js";
+import { Argsort, CumOp, OneHot, Sort } from "../../../tensor/extra.js";
 import type { TensorType } from "../../../tensor/type.js";
-import { type SegmentWriter, contiguousStrides, ctype, registerCGenerator, sq } from "../codegen.js";
+import { ERR_LEN, type SegmentWriter, contiguousStrides, ctype, errReturn, registerCGenerator, sq } from "../codegen.js";
+import { shapeComputable, shapePhaseValue } from "./shape.js";
 
 /** The shape phase of an op over one axis (null: the flattened array, a vector), output C-contiguous. */
 function axisShape(w: SegmentWriter, node: Apply, axis: number | null, k: number): void {
@@ -133,6 +135,47 @@ registerCGenerator({
     const entry = r.join("\n");
     w.helpers.set(entry, helper);
     w.run.push(entry);
+    return false;
+  },
+});
+
+registerCGenerator({
+  matches: (node: Apply): boolean => node.op instanceof OneHot && shapeComputable(node.inputs[1]!) && dtypeOf(node.inputs[1]!) !== "uint64",
+  generate(w: SegmentWriter, node: Apply, k: number): boolean {
+    const [yv, nv] = node.inputs as [Variable, Variable];
+    const y = w.name(yv);
+    const o = w.name(node.outputs[0]!);
+    const T = ctype(dtypeOf(node.outputs[0]!));
+    const yd = dtypeOf(yv);
+    const pre: string[] = [];
+    const nc = shapePhaseValue(w, nv, pre, new Map());
+    if (nc === null) throw new Error("internal: OneHot: the class count is not known in the shape phase");
+    // every index against the count, in perform's order and words; `fail` ends the phase it runs in
+    const checks = (fail: string): string => {
+      const bad = yd === "uint64" ? "v >= (uint64_t)nc" : "(v < 0 ? v + nc : v) < 0 || (v < 0 ? v + nc : v) >= nc";
+      const fmt = yd === "uint64" ? "%llu" : "%lld";
+      const cast = yd === "uint64" ? "(unsigned long long)v" : "(long long)v";
+      const V = yd === "uint64" ? "uint64_t" : "int64_t";
+      return `  { const int64_t nc = ${o}_n[1]; for (int64_t i = 0; i < ${y}_n[0]; i++) { const ${V} v = (${V})${y}[i * ${y}_s[0]]; if (${bad}) { snprintf(err, ${ERR_LEN}, "oneHot: index ${fmt} (position %lld) is out of bounds for %lld classes", ${cast}, (long long)i, (long long)nc); ${fail} } } }`;
+    };
+    const seg = w.segment;
+    const early = !seg || !yv.owner || !seg.nodes.includes(yv.owner);
+    const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`, ...pre.map((l) => `  ${l}`)];
+    sh.push(`  const int64_t nc = (int64_t)(${nc});`);
+    sh.push(`  if (nc < 0) { snprintf(err, ${ERR_LEN}, "oneHot: the class count must be non-negative, got %lld", (long long)nc); ${errReturn(k)} }`);
+    sh.push(`  ${o}_n[0] = ${y}_n[0]; ${o}_n[1] = nc;`, `  ${contiguousStrides(o, 2, k, sq(String(node.op)))}`);
+    if (early) sh.push(checks(errReturn(k)));
+    sh.push(`}`);
+    w.shape.push(sh.join("\n"));
+    const r: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+    if (!early) r.push(checks(`rcode = ${k + 1}; goto kerr;`));
+    r.push(
+      `  const int64_t nc = ${o}_n[1];`,
+      `  if (${o}_n[0] * nc > 0) memset(${o}, 0, sizeof(*${o}) * (size_t)(${o}_n[0] * nc));`,
+      `  for (int64_t i = 0; i < ${o}_n[0]; i++) { const int64_t v = (int64_t)${y}[i * ${y}_s[0]]; ${o}[i * nc + (v < 0 ? v + nc : v)] = (${T})1; }`,
+      `}`,
+    );
+    w.run.push(r.join("\n"));
     return false;
   },
 });
