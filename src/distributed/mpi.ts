@@ -26,7 +26,7 @@
 import { writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { inspect } from "node:util";
-import { BackendError } from "../errors.js";
+import { BackendError, ShapeError } from "../errors.js";
 import { type NativeFunction, openLibrary } from "../link/c/ffi.js";
 import type { DType, TypedArray } from "../ndarray/dtype.js";
 
@@ -179,8 +179,31 @@ export class MpiWorld {
     throw new BackendError(`theano.distributed needs an MPI library at run time and none could be opened; searched: ${tried.join("; ")}. To get one, ${INSTALL}.`);
   }
 
+  /**
+   * Before a collective moves data, the ranks compare what each is about to do (Horovod's
+   * negotiation, in one small all-gather): the operation (`signature`: op, dtype) and the element
+   * count. MPI given different counts truncates, hangs or reads past a buffer; given different
+   * operations the ranks are running different graphs. Either raises on every rank, naming them.
+   */
+  private agree(signature: string, count: number, what: string): void {
+    if (this.size === 1) return;
+    const mine = new Float64Array([count, fnv1a(signature)]);
+    const all = new Float64Array(2 * this.size);
+    this.collective(`${what} (agreement)`, (req) => this.fn.MPI_Iallgather!(mine, 2, this.h.double, all, 2, this.h.double, this.h.comm, req), [mine, all]);
+    const ranks = [...Array(this.size).keys()];
+    const odd = ranks.filter((r) => all[2 * r + 1] !== mine[1]);
+    // Every rank saw the same table and raises here, so the world stays usable (not broken).
+    if (odd.length > 0) {
+      throw new BackendError(`${what} on rank ${this.rank}: rank${odd.length > 1 ? "s" : ""} ${odd.join(", ")} called a different collective operation at the same point (collective number ${this.collectives}): the ranks run different graphs or call their functions in a different order`);
+    }
+    if (ranks.some((r) => all[2 * r] !== count)) {
+      throw new ShapeError(`${what}: the ranks hold different sizes (${ranks.map((r) => `rank ${r}: ${all[2 * r]} elements`).join(", ")}); every rank must give the collective the same shape`);
+    }
+  }
+
   /** MPI_Allreduce of `send` into `recv` (same length and dtype); `send` null: in place in `recv`. */
   allReduce(send: TypedArray | null, recv: TypedArray, dtype: DType, op: MpiReduction, what: string): void {
+    this.agree(`allReduce ${op} ${dtype}`, recv.length, what);
     for (let at = 0; at < recv.length || at === 0; at += MAX_COUNT) {
       const n = Math.min(MAX_COUNT, recv.length - at);
       const s = send?.subarray(at, at + n);
@@ -193,6 +216,7 @@ export class MpiWorld {
 
   /** MPI_Allgather: `recv` holds every rank's `send` in rank order (all the same length). */
   allGather(send: TypedArray, recv: TypedArray, dtype: DType, what: string): void {
+    this.agree(`allGather ${dtype}`, send.length, what);
     if (send.length > MAX_COUNT) throw new BackendError(`${what}: ${send.length} elements on one rank is more than one MPI_Allgather moves (${MAX_COUNT})`);
     this.collective(what, (req) => this.fn.MPI_Iallgather!(send, send.length, this.h.dtypes[dtype], recv, send.length, this.h.dtypes[dtype], this.h.comm, req), [send, recv]);
   }
@@ -336,11 +360,16 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A 32-bit FNV-1a hash of the host name (exact in a double, for the init exchange). */
-function hostHash(): number {
+/** A 32-bit FNV-1a hash (exact in a double, for the exchanges). */
+function fnv1a(text: string): number {
   let h = 0x811c9dc5;
-  for (const c of hostname()) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  for (const c of text) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
   return h;
+}
+
+/** The host name's hash (ranks with equal ones share a host: localRank, the pid watch). */
+function hostHash(): number {
+  return fnv1a(hostname());
 }
 
 let current: MpiWorld | null = null;

@@ -98,6 +98,16 @@ describe.skipIf(!MPI)("theano.distributed under mpirun", () => {
     }
   });
 
+  it("ranks that disagree on a collective's size or operation all raise, and the world stays usable", { timeout: 240_000 }, async () => {
+    const run = await mpirun(2, "ops_child.ts", ["mismatch"]);
+    for (const r of [0, 1]) {
+      expect(run.out).toContain(`CAUGHT rank ${r} ShapeError: allReduce{sum} of shape [${3 + r}] float64: the ranks hold different sizes (rank 0: 3 elements, rank 1: 4 elements)`);
+      expect(run.out).toMatch(new RegExp(`CAUGHT rank ${r} BackendError: allReduce\\{${r ? "max" : "sum"}\\} .* rank ${1 - r} called a different collective operation at the same point`));
+      expect(run.out).toContain(`DONE rank ${r} [1,2]`);
+    }
+    expect(run.code, run.out).toBe(0);
+  });
+
   it("2 and 4 processes on shards of a global batch give the parameters of 1 process after 20 SGD steps", { timeout: 600_000 }, async () => {
     type Row = { rank: number; size: number; dtype: string; shards: number; params: number[][] };
     const results: Row[] = [];

@@ -7,6 +7,24 @@ import * as theano from "../../src/index.js";
 const D = theano.distributed;
 const T = theano.T;
 D.init({ timeoutS: 60 });
+if (process.argv[2] === "mismatch") {
+  // Rank 1 gives a longer vector, then calls a different collective: every rank raises, and the
+  // world stays usable (the barrier after each passes).
+  const v = T.vector("v");
+  const sum = theano.function([v], D.allReduce(v, "sum"));
+  const max = theano.function([v], D.allReduce(v, "max"));
+  for (const attempt of [() => sum(D.rank === 1 ? [1, 2, 3, 4] : [1, 2, 3]), () => (D.rank === 1 ? max : sum)([1, 2, 3])]) {
+    try {
+      attempt();
+      console.log(`NO ERROR rank ${D.rank}`);
+    } catch (e) {
+      console.log(`CAUGHT rank ${D.rank} ${(e as Error).name}: ${(e as Error).message.split("\n")[0]}`);
+    }
+    D.barrier();
+  }
+  console.log(`DONE rank ${D.rank} ${JSON.stringify(sum([D.rank, 1]).toArray())}`);
+  process.exit(0);
+}
 const x = T.vector("x");
 const v = theano.array([D.rank + 1, 10 * D.rank, -D.rank]);
 const outs = {
