@@ -1,10 +1,10 @@
 /**
- * The C generators of argmax/argmin (src/link/c/ops/math.ts), cumsum/cumprod, sort/argsort and oneHot
- * (src/link/c/ops/extra.ts) against perform (the py linker): every axis and axis=None, on
- * contiguous, transposed, reversed, size-1 and empty data, for float, integer and boolean
- * inputs; NaN positions as perform (the first NaN wins); cumulative sums wrapping as int64 and
- * rounding every step in float32. Each graph runs in C with no host node; an empty lane is
- * perform's ShapeError, raised before any kernel.
+ * The C generators of argmax/argmin (src/link/c/ops/math.ts), cumsum/cumprod, sort/argsort and
+ * oneHot (src/link/c/ops/extra.ts) and repeat (src/link/c/ops/alloc.ts) against perform (the py
+ * linker): every axis and axis=None, on contiguous, transposed, reversed, size-1 and empty data,
+ * for float, integer and boolean inputs; NaN positions as perform (the first NaN wins);
+ * cumulative sums wrapping as int64 and rounding every step in float32. Each graph runs in C
+ * with no host node; bad lanes, counts and indices are perform's ShapeErrors.
  */
 
 import { describe, expect, it } from "vitest";
@@ -132,5 +132,22 @@ describe.skipIf(!cCompilerStatus().ok)("argmax, argmin, cumsum, cumprod, sort an
     // an index this segment computes is checked in the kernel, before anything is written
     expect(() => f(theano.array([0, 3], "int32"), theano.array(5, "int64"))).toThrow(/oneHot: index 6 \(position 1\) is out of bounds for 5 classes/);
     expect(() => f(theano.array([0], "int32"), theano.array(-1, "int64"))).toThrow(/the class count must be non-negative, got -1/);
+  });
+
+  it("repeat with one count or one per element, on every axis and layout, agrees with perform (and tile, flip, roll run in C)", () => {
+    const x = T.tensor({ dtype: "float32", shape: [null, null, null], name: "x" });
+    const r = T.lvector("r");
+    const c = T.lscalar("c");
+    const outs = [T.repeat(x, 2, 0), T.repeat(x, c, 1), T.repeat(x, r, 2), T.repeat(x, c), T.repeat(x, x.shape.get(0), 2), T.tile(x, [2, 1, 3]), T.flip(x, 1), T.roll(x, c, 2)];
+    const cases: Array<[string, NDArray[]]> = layouts("float32").map(([n, [v]]) => [n, [v!, theano.array(Array.from({ length: v!.shape[2]! }, (_q, i) => i % 3), "int64"), theano.array(2, "int64")]]);
+    cases.push(["zero counts", [rand("float32", [2, 3, 2], 3), theano.array([0, 0], "int64"), theano.array(0, "int64")]]);
+    cases.push(["one count for all", [rand("float32", [2, 3, 4], 4), theano.array([3], "int64"), theano.array(1, "int64")]]);
+    agree([x, r, c], outs, cases, "repeat");
+    const f = theano.function([x, r, c], [T.repeat(x, r, 2), T.repeat(x, c, 0)], { mode: C });
+    expect(hostNodes(f)).toEqual([]);
+    const v = rand("float32", [2, 2, 3], 1);
+    expect(() => f(v, theano.array([1, 2], "int64"), theano.array(1, "int64"))).toThrow(/Repeat\{axis=2\}: 2 repeats given for an axis of size 3 \(shape \(2, 2, 3\)\)/);
+    expect(() => f(v, theano.array([1, -2, 0], "int64"), theano.array(1, "int64"))).toThrow(/Repeat\{axis=2\}: repeats may not be negative, got \[1, -2, 0\]/);
+    expect(() => f(v, theano.array([1, 1, 1], "int64"), theano.array(-1, "int64"))).toThrow(/Repeat\{axis=0\}: repeats may not be negative, got \[-1\]/);
   });
 });

@@ -8,4 +8,5 @@ import "./conv.js";
 import "./shape.js";
 import "./math.js";
 import "./extra.js";
+import "./alloc.js";
 export {};
