@@ -15,6 +15,7 @@ import type { Apply } from "../../../src/graph/basic.js";
 import type { FunctionGraph } from "../../../src/graph/fgraph.js";
 import type { DType } from "../../../src/ndarray/dtype.js";
 import { wasmSupported } from "../../../src/link/wasm/linker.js";
+import { Elemwise } from "../../../src/tensor/elemwise.js";
 import { evaluate } from "../../helpers.js";
 import { everyRow, fill, layouts, poolFill, rand } from "../c/agreement_helpers.js";
 
@@ -92,6 +93,19 @@ describe("wasm elementwise kernels agree with perform, bit for bit", () => {
     const vals = (k: number): NDArray[] => [poolFill("float32", [4, 5], k), poolFill("float64", [4, 5], k + 1), poolFill("bool", [4, 5], k)];
     const f = agreeExact([a, b, c], outs, [["mixed", vals(0)], ["mixed'", vals(2)]], "mixed dtypes");
     expect(backends(f).every((x) => x === "wasm")).toBe(true);
+
+    // Integer operands of static size 1 (constants, [1, 1] variables) enter Wasm kernels as floats.
+    const i32 = T.tensor({ dtype: "int32", shape: [1, 1], name: "i32" });
+    const i64 = T.tensor({ dtype: "int64", shape: [1, 1], name: "i64" });
+    const u8 = T.tensor({ dtype: "uint8", shape: [1, 1], name: "u8" });
+    const ints = [a.add(1), b.mul(-3), a.mul(i32), b.sub(i64), a.div(u8), T.maximum(a, i32), a.mul(2).sub(3), T.pow(b, 2)];
+    const iv = (x: number, y: bigint, z: number): NDArray[] => [...vals(1), theano.array([[x]], "int32"), theano.array([[y]], "int64"), theano.array([[z]], "uint8")];
+    const cases: Array<[string, NDArray[]]> = [["small", iv(3, 5n, 7)], ["large", iv(2 ** 30 + 1, 2n ** 52n + 3n, 255)], ["negative, zero", iv(-7, -(2n ** 40n), 0)]];
+    for (const mode of [W, WFUSED]) {
+      const g = agreeExact([a, b, c, i32, i64, u8], ints, cases, `int operands (${mode.optimizer})`, mode);
+      const onHost = g.fgraph.toposort().filter((n) => n.tag.backend === "host" && n.op instanceof Elemwise);
+      expect(onHost.map(String)).toEqual([]);
+    }
   });
 
   it("fused composites (fast_run fusion) agree, float32 and float64, with broadcast constants", () => {
