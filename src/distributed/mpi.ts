@@ -24,7 +24,7 @@
  */
 
 import { writeSync } from "node:fs";
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { inspect } from "node:util";
 import { BackendError, ShapeError } from "../errors.js";
 import { type NativeFunction, openLibrary } from "../link/c/ffi.js";
@@ -249,12 +249,16 @@ export class MpiWorld {
     const t0 = performance.now();
     let nextNotice = t0;
     let nextPid = t0 + 100;
-    for (;;) {
-      this.check(this.fn.MPI_Test!(req, flag, status), what);
+    const test = this.fn.MPI_Test!;
+    for (let spin = 1; ; spin++) {
+      const code = test(req, flag, status);
+      if (code !== 0) this.check(code, what);
       if (flag[0]) {
         void buffers;
         return;
       }
+      // The clock is read every 32 tests: the loop is MPI's progress engine, kept tight.
+      if ((spin & 31) !== 0) continue;
       const now = performance.now();
       if (now >= nextNotice) {
         this.readNotices(what);
@@ -395,6 +399,12 @@ export function initWorld(opts: InitOptions = {}): MpiWorld {
   }
   const w = MpiWorld.open(opts);
   current = w;
+  // Ranks sharing a host share its cores: each gets its part for OpenMP (torchrun's rule), unless
+  // the user set OMP_NUM_THREADS. libgomp reads it when the first C module loads, so this holds
+  // when init() comes before the first compiled function, as it should.
+  if (w.localSize > 1 && process.env.OMP_NUM_THREADS === undefined) {
+    process.env.OMP_NUM_THREADS = String(Math.max(1, Math.floor(availableParallelism() / w.localSize)));
+  }
   process.on("exit", (code) => w.exit(code));
   // Node runs "exit" listeners before it prints an uncaught exception, and MPI_Finalize waits
   // there for the other ranks (until they notice this one leaving, raise, and mpirun ends the
