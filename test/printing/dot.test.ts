@@ -78,7 +78,7 @@ describe("toDot and pydotprint", () => {
 
   it("a compiled function's pictures show which nodes run on the host and which in generated code", () => {
     const x = T.fvector("x");
-    const y = T.sort(T.exp(x)).mul(2); // sort runs through perform on every backend
+    const y = T.sort(T.exp(x)).mul(2); // sort runs through perform on the JS backend
     const f = theano.function([x], y, { mode: new theano.Mode("js", "fast_run") });
     const dot = theano.printing.toDot(f);
     expect(dot).toMatch(/label="Sort[^"]*\\n\(host\)"[^\]]*color="#d32f2f"/);
