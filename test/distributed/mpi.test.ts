@@ -148,6 +148,12 @@ describe.skipIf(!MPI)("theano.distributed under mpirun", () => {
     expect(run.seconds).toBeLessThan(120);
   });
 
+  it("a rank that does not come within init's timeoutS makes the others raise, never hang", { timeout: 240_000 }, async () => {
+    const run = await mpirun(2, "ops_child.ts", ["stuck"], 120);
+    expect(run.out).toContain("CAUGHT rank 0 BackendError: barrier on rank 0 did not complete within 2 s");
+    expect(run.seconds).toBeLessThan(25); // rank 1 would sleep 30 s: mpirun ends it once rank 0 has left
+  });
+
   it("a killed rank makes the others fail naming it, never hang", { timeout: 240_000 }, async () => {
     const run = await mpirun(2, "sgd_child.ts", ["kill", "5"], 120);
     // Rank 0 sees the pid gone (BackendError), unless mpirun, which ends the job when a rank

@@ -6,7 +6,17 @@ import * as theano from "../../src/index.js";
 
 const D = theano.distributed;
 const T = theano.T;
-D.init({ timeoutS: 60 });
+D.init({ timeoutS: process.argv[2] === "stuck" ? 2 : 60 });
+if (process.argv[2] === "stuck") {
+  // Rank 1 is alive but does not come (a rank stuck, or dead on another host): the deadline.
+  if (D.rank === 1) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30_000);
+  try {
+    D.barrier();
+  } catch (e) {
+    console.log(`CAUGHT rank ${D.rank} ${(e as Error).name}: ${(e as Error).message}`);
+  }
+  process.exit(0);
+}
 if (process.argv[2] === "mismatch") {
   // Rank 1 gives a longer vector, then calls a different collective: every rank raises, and the
   // world stays usable (the barrier after each passes).
