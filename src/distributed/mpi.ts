@@ -94,7 +94,7 @@ export class MpiWorld {
   private readonly departed = new Map<number, readonly [number, number]>();
   private readonly timeoutMs: number;
   private readonly fn: Record<string, NativeFunction>;
-  private readonly h: { comm: number; byte: number; double: number; ops: Record<MpiReduction, number>; dtypes: Record<DType, number> };
+  private readonly h: { comm: number; double: number; ops: Record<MpiReduction, number>; dtypes: Record<DType, number> };
 
   private constructor(
     readonly library: string,
@@ -108,7 +108,6 @@ export class MpiWorld {
     for (const [d, name] of Object.entries(OMPI_DTYPES)) dtypes[d as DType] = sym(name);
     this.h = {
       comm: sym("ompi_mpi_comm_world"),
-      byte: sym("ompi_mpi_byte"),
       double: sym("ompi_mpi_double"),
       ops: { sum: sym("ompi_mpi_op_sum"), max: sym("ompi_mpi_op_max"), min: sym("ompi_mpi_op_min") },
       dtypes,
@@ -167,7 +166,7 @@ export class MpiWorld {
       };
       if (!Number(dlsym(0, "ompi_mpi_comm_world"))) {
         throw new BackendError(
-          `the MPI library ${path} is not Open MPI (no ompi_mpi_comm_world: MPICH or another MPI); theano.distributed supports Open MPI only for now: ${INSTALL.replace("or pass", "and pass its libmpi.so.40 to")}`,
+          `the MPI library ${path} is not Open MPI (it has no ompi_mpi_comm_world: MPICH or another MPI), and theano.distributed supports Open MPI only for now: install it (apt-get install openmpi-bin libopenmpi-dev) and pass init({ library: "libmpi.so.40" })`,
         );
       }
       const fn: Record<string, NativeFunction> = {};
@@ -204,13 +203,11 @@ export class MpiWorld {
   /** MPI_Allreduce of `send` into `recv` (same length and dtype); `send` null: in place in `recv`. */
   allReduce(send: TypedArray | null, recv: TypedArray, dtype: DType, op: MpiReduction, what: string): void {
     this.agree(`allReduce ${op} ${dtype}`, recv.length, what);
-    for (let at = 0; at < recv.length || at === 0; at += MAX_COUNT) {
-      const n = Math.min(MAX_COUNT, recv.length - at);
+    const [dt, o, comm] = [this.h.dtypes[dtype], this.h.ops[op], this.h.comm];
+    for (const [at, n] of pieces(recv.length)) {
       const s = send?.subarray(at, at + n);
       const r = recv.subarray(at, at + n);
-      const [dt, o, comm] = [this.h.dtypes[dtype], this.h.ops[op], this.h.comm];
       this.collective(what, (req) => (s ? this.fn.MPI_Iallreduce!(s, r, n, dt, o, comm, req) : this.fn.MPI_Iallreduce_inplace!(MPI_IN_PLACE, r, n, dt, o, comm, req)), [s, r]);
-      if (recv.length === 0) break;
     }
   }
 
@@ -223,10 +220,9 @@ export class MpiWorld {
 
   /** MPI_Bcast of `buf` from `root`. */
   broadcast(buf: TypedArray, dtype: DType, root: number, what: string): void {
-    for (let at = 0; at < buf.length || at === 0; at += MAX_COUNT) {
-      const b = buf.subarray(at, at + Math.min(MAX_COUNT, buf.length - at));
-      this.collective(what, (req) => this.fn.MPI_Ibcast!(b, b.length, this.h.dtypes[dtype], root, this.h.comm, req), [b]);
-      if (buf.length === 0) break;
+    for (const [at, n] of pieces(buf.length)) {
+      const b = buf.subarray(at, at + n);
+      this.collective(what, (req) => this.fn.MPI_Ibcast!(b, n, this.h.dtypes[dtype], root, this.h.comm, req), [b]);
     }
   }
 
@@ -354,6 +350,13 @@ const PROTOTYPES = [
   "int MPI_Recv(void *buf, int count, intptr_t datatype, int source, int tag, intptr_t comm, void *status)",
   "int MPI_Isend(void *buf, int count, intptr_t datatype, int dest, int tag, intptr_t comm, void *request)",
 ];
+
+/** [offset, count] of each piece of a buffer of `length` elements (one, empty, for an empty one). */
+function pieces(length: number): Array<readonly [number, number]> {
+  const out: Array<readonly [number, number]> = [];
+  for (let at = 0; at === 0 || at < length; at += MAX_COUNT) out.push([at, Math.min(MAX_COUNT, length - at)]);
+  return out;
+}
 
 function alive(pid: number): boolean {
   try {

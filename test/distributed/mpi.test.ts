@@ -59,6 +59,9 @@ describe("theano.distributed without mpirun", () => {
       expect((e as Error).message).toContain(bad);
       expect((e as Error).message).toContain("apt-get install openmpi-bin libopenmpi-dev");
     }
+    // A library that loads but is not Open MPI (as MPICH's libmpi.so.12 would be) is refused.
+    expect(() => D.init({ library: "libc.so.6" })).toThrow(/libc.so.6 is not Open MPI .*supports Open MPI only for now/);
+    expect(() => D.init({ timeoutS: 0 })).toThrow(/timeoutS must be a positive number of seconds/);
     expect(D.initialized()).toBe(false);
   });
 
