@@ -19,10 +19,12 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { config } from "../../config/index.js";
-import { BackendError, CompileError } from "../../errors.js";
+import { BackendError, CompileError, warn } from "../../errors.js";
 import { WORKER_SOURCE } from "./worker_source.js";
 
 const TIMEOUT_MS = 120_000;
+/** Bytes of freed buffers kept for reuse unless `lib.cnmem` (> 1, in MiB) says otherwise. */
+const DEFAULT_CACHE = 256 * 2 ** 20;
 
 /** What the adapter is (reported by `theano-ts check` and in errors). */
 export interface AdapterInfo {
@@ -54,7 +56,9 @@ export interface AcquireOptions {
   readonly adapter?: string;
 }
 
-type Reply = { ok: true; [k: string]: unknown } | { ok: false; kind: string; error: string; info?: Omit<AdapterInfo, "backend">; messages?: Array<{ line: number; pos: number; message: string }> };
+type Reply =
+  | { ok: true; [k: string]: unknown }
+  | { ok: false; kind: string; error: string; bytes?: number; info?: Omit<AdapterInfo, "backend">; messages?: Array<{ line: number; pos: number; message: string }> };
 
 /** The device as the user asked for it (`check` probes while device=cpu: say "webgpu" then). */
 const asked = (): string => (String(config.device).startsWith("webgpu") ? String(config.device) : "webgpu");
@@ -76,10 +80,17 @@ export class WebGpuRuntime {
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private nextBuffer = 1;
   private readonly compiled = new Set<string>();
-  /** Live buffers and their bytes (statistics; the caching allocator comes later). */
-  readonly stats = { buffers: 0, bytes: 0, peakBytes: 0 };
+  /**
+   * The caching allocator's statistics: live buffers and bytes (by size class), their peak, the
+   * freed buffers kept for reuse, and how many requests reused one (`hits`) or created one.
+   */
+  readonly stats = { buffers: 0, bytes: 0, peakBytes: 0, cachedBuffers: 0, cachedBytes: 0, hits: 0, misses: 0, largestRequest: 0 };
+  /** Bytes of freed buffers kept for reuse (`lib.cnmem` > 1 sets it in MiB). */
+  readonly cacheLimit: number;
   private readonly sizes = new Map<number, number>();
   private readonly holders = new Map<number, number>();
+  /** Freed buffers by size class, oldest first. */
+  private readonly pool = new Map<number, number[]>();
 
   constructor(opts: AcquireOptions = {}) {
     const pkgPath = opts.pkg ?? resolvePackage();
@@ -130,6 +141,13 @@ export class WebGpuRuntime {
           throw new BackendError(`${what}: the adapter ${describe(r.info)} refused to create a device: ${r.error}. ${FIX_DEVICE}.`);
       }
     }
+    const cnmem = Number(config.lib.cnmem);
+    this.cacheLimit = cnmem > 1 ? Math.floor(cnmem * 2 ** 20) : DEFAULT_CACHE;
+    if (cnmem > 0 && cnmem <= 1) {
+      warn(
+        `lib.cnmem=${cnmem} is a fraction of the device's memory, which WebGPU does not report: the WebGPU pool keeps up to ${DEFAULT_CACHE / 2 ** 20} MiB of freed buffers for reuse. Give MiB instead (lib.cnmem=512) to set that limit.`,
+      );
+    }
     const info = r["info"] as Omit<AdapterInfo, "backend">;
     const platformDefault = process.platform === "darwin" ? "metal" : process.platform === "win32" ? "d3d12" : "vulkan";
     this.info = { ...info, backend: backend || (/^OpenGL/.test(info.description) ? "opengl" : `${platformDefault} (Dawn's default here)`) };
@@ -175,6 +193,15 @@ export class WebGpuRuntime {
         `WebGPU device lost while ${what}: ${r.error}. Functions compiled on it keep failing; compile them again (theano.function) to open a new device. ${FIX_DEVICE}.`,
       );
     }
+    if (r.kind === "oom") {
+      const st = this.stats;
+      const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+      this.trim();
+      throw new BackendError(
+        `WebGPU out of memory while ${what}: ${r.error}. The request was a buffer of ${mb(Number(r.bytes ?? 0))}; the pool held ${mb(st.bytes)} in ${st.buffers} live buffers ` +
+          `(peak ${mb(st.peakBytes)}; largest request ${mb(st.largestRequest)}) and ${mb(st.cachedBytes)} cached, now released. Use smaller batches or arrays, or lower lib.cnmem. ${FIX_DEVICE}.`,
+      );
+    }
     throw new BackendError(`WebGPU error while ${what}: ${r.error}. ${FIX_DEVICE}.`);
   }
 
@@ -189,15 +216,46 @@ export class WebGpuRuntime {
     }
   }
 
+  /**
+   * A buffer of at least `bytes`: a freed one of the same size class when the pool has one (no
+   * createBuffer, no fresh memory), else a new one of the class's size. Kernels read their
+   * sizes from the metadata block, never from the buffer's length, so a larger buffer is fine;
+   * queue order makes reuse safe (a kernel that wrote a buffer runs before one that reads it).
+   */
   alloc(bytes: number, what: string): number {
     this.checkSize(bytes, what);
-    const id = this.nextBuffer++;
-    this.post({ op: "alloc", id, bytes });
-    this.sizes.set(id, bytes);
+    const size = this.sizeClass(bytes);
+    this.stats.largestRequest = Math.max(this.stats.largestRequest, bytes);
+    const free = this.pool.get(size);
+    let id = free?.pop();
+    if (id !== undefined) {
+      this.stats.hits++;
+      this.stats.cachedBuffers--;
+      this.stats.cachedBytes -= size;
+    } else {
+      id = this.nextBuffer++;
+      this.stats.misses++;
+      this.post({ op: "alloc", id, bytes: size });
+    }
+    this.sizes.set(id, size);
     this.stats.buffers++;
-    this.stats.bytes += bytes;
+    this.stats.bytes += size;
     this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytes);
     return id;
+  }
+
+  /** Powers of two from 256 bytes to 4 MiB, then whole MiB; never past the binding limit. */
+  private sizeClass(bytes: number): number {
+    const c = bytes <= 256 ? 256 : bytes <= 4 * 2 ** 20 ? 2 ** Math.ceil(Math.log2(bytes)) : Math.ceil(bytes / 2 ** 20) * 2 ** 20;
+    return Math.max(bytes, Math.min(c, this.info.limits["maxStorageBufferBindingSize"]!));
+  }
+
+  /** Destroys every pooled buffer (after an out-of-memory error, or to give memory back). */
+  trim(): void {
+    for (const ids of this.pool.values()) for (const id of ids) this.post({ op: "free", id });
+    this.pool.clear();
+    this.stats.cachedBuffers = 0;
+    this.stats.cachedBytes = 0;
   }
 
   write(id: number, data: ArrayBufferView): void {
@@ -224,7 +282,24 @@ export class WebGpuRuntime {
     this.sizes.delete(id);
     this.stats.buffers--;
     this.stats.bytes -= b;
-    this.post({ op: "free", id });
+    if (b > this.cacheLimit) {
+      this.post({ op: "free", id });
+      return;
+    }
+    // Kept for reuse; over the limit, the oldest pooled buffers go first.
+    let ids = this.pool.get(b);
+    if (!ids) this.pool.set(b, (ids = []));
+    ids.push(id);
+    this.stats.cachedBuffers++;
+    this.stats.cachedBytes += b;
+    for (const [size, list] of this.pool) {
+      while (this.stats.cachedBytes > this.cacheLimit && list.length > 0) {
+        this.post({ op: "free", id: list.shift()! });
+        this.stats.cachedBuffers--;
+        this.stats.cachedBytes -= size;
+      }
+      if (this.stats.cachedBytes <= this.cacheLimit) break;
+    }
   }
 
   read(id: number, bytes: number): ArrayBuffer {

@@ -102,9 +102,13 @@ const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBuff
 
 function handle(m) {
   switch (m.op) {
-    case "alloc":
+    case "alloc": {
+      // An out-of-memory error is reported (with the pool's statistics) at the next answer.
+      device.pushErrorScope("out-of-memory");
       buffers.set(m.id, device.createBuffer({ size: Math.max(4, Math.ceil(m.bytes / 4) * 4), usage: STORAGE() }));
+      device.popErrorScope().then((e) => { if (e && !pending) pending = { kind: "oom", error: String(e.message || e), bytes: m.bytes }; });
       return null;
+    }
     case "write": {
       // writeBuffer wants a multiple of 4 bytes.
       const bytes = new Uint8Array(m.data);

@@ -134,6 +134,30 @@ describe.skipIf(!ok)("device=webgpu placement", () => {
     expect(() => g(theano.array([-1, 2], "float32"))).toThrow(theano.NaNError);
   });
 
+  it("the caching allocator: a second call reuses the first call's freed buffers (no new buffer); sizes round to classes; the cache is bounded", () => {
+    const rt = webgpuRuntime();
+    rt.trim(); // what earlier tests left in the pool
+    expect(rt.stats.cachedBytes).toBe(0);
+    const x = T.fmatrix("x");
+    const f = theano.config.change({ device: "webgpu" }, () => theano.function([x], [T.tanh(x).sum(1), x.mul(2).max(0)]));
+    const v = theano.ones([300, 70], "float32");
+    f(v);
+    const misses = rt.stats.misses;
+    const hits = rt.stats.hits;
+    for (let k = 0; k < 3; k++) {
+      const [s, m] = f(v) as NDArray[];
+      expect(s!.get(0)).toBeCloseTo(70 * Math.tanh(1), 4);
+      expect(m!.get(69)).toBe(2);
+    }
+    expect(rt.stats.misses).toBe(misses);
+    expect(rt.stats.hits).toBeGreaterThan(hits);
+    // a somewhat smaller input fits the same size classes (84 000 and 72 800 bytes: 128 KiB)
+    f(theano.ones([260, 70], "float32"));
+    expect(rt.stats.misses).toBe(misses);
+    expect(rt.stats.cachedBytes).toBeLessThanOrEqual(rt.cacheLimit);
+    expect(rt.stats.largestRequest).toBeGreaterThanOrEqual(300 * 70 * 4);
+  });
+
   it("run-time shape errors are ShapeErrors naming the device node", () => {
     const x = T.fvector("x");
     const y = T.fvector("y");
