@@ -23,9 +23,14 @@ const OP = {
   "f32.abs": 0x8b, "f32.neg": 0x8c, "f32.ceil": 0x8d, "f32.floor": 0x8e, "f32.trunc": 0x8f, "f32.nearest": 0x90, "f32.sqrt": 0x91,
   "f32.add": 0x92, "f32.sub": 0x93, "f32.mul": 0x94, "f32.div": 0x95, "f32.min": 0x96, "f32.max": 0x97,
   "f64.abs": 0x99, "f64.neg": 0x9a, "f64.ceil": 0x9b, "f64.floor": 0x9c, "f64.trunc": 0x9d, "f64.nearest": 0x9e, "f64.sqrt": 0x9f,
-  "f64.add": 0xa0, "f64.sub": 0xa1, "f64.mul": 0xa2, "f64.div": 0xa3, "f64.min": 0xa4, "f64.max": 0xa5,
+  "f64.add": 0xa0, "f64.sub": 0xa1, "f64.mul": 0xa2, "f64.div": 0xa3, "f64.min": 0xa4, "f64.max": 0xa5, "f64.copysign": 0xa6,
   "f32.convert_i32_u": 0xb3, "f32.demote_f64": 0xb6, "f64.convert_i32_u": 0xb8, "f64.promote_f32": 0xbb,
+  "i64.add": 0x7c, "i64.shl": 0x86, "i64.extend_i32_s": 0xac, "f64.reinterpret_i64": 0xbf,
 } as const;
+
+/** Opcodes after the 0xfc prefix (saturating truncations). */
+const FC = { "i32.trunc_sat_f64_s": 0x02 } as const;
+export type FcOp = keyof typeof FC;
 
 /** Opcodes after the 0xfd (SIMD) prefix, without memory or lane immediates. */
 const SIMD = {
@@ -105,6 +110,15 @@ export class FunctionBuilder {
   }
   simd(name: SimdOp): this {
     this.code.push(0xfd, ...u32(SIMD[name]));
+    return this;
+  }
+  fc(name: FcOp): this {
+    this.code.push(0xfc, ...u32(FC[name]));
+    return this;
+  }
+  /** i64.const of a value in the i32 range (its signed LEB128 is the same). */
+  i64(v: number): this {
+    this.code.push(0x42, ...s32(v));
     return this;
   }
   get(l: number): this {

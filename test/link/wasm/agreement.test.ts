@@ -198,6 +198,25 @@ describe("wasm CAReduce sum/max/min agree with perform, bit for bit", () => {
   });
 });
 
+describe("wasm float32 exp, sigmoid and tanh (float64 arithmetic in Wasm, no JS call)", () => {
+  it("equal fround(JS) on 1M float32 values across the whole range, both signs, and the specials", () => {
+    const STEP = 4271;
+    const n = Math.floor(0x7f800000 / STEP);
+    const u = new Uint32Array(2 * n + 20);
+    for (let i = 0; i < n; i++) {
+      u[2 * i] = 1 + i * STEP;
+      u[2 * i + 1] = (1 + i * STEP) | 0x80000000;
+    }
+    const d = new Float32Array(u.buffer);
+    [0, -0, NaN, Infinity, -Infinity, 0.05, -0.05, 88.7, 88.8, -103, -104, -87.3, 1e-40, 20, 100, 110, -110, 200, -200, 0.5].forEach((v, j) => (d[2 * n + j] = v));
+    const x = T.tensor({ dtype: "float32", shape: [null], name: "x" });
+    const outs = [T.exp(x), T.sigmoid(x), T.tanh(x)];
+    const xv = new theano.NDArray("float32", [d.length], d);
+    const f = agreeExact([x], outs, [["sweep", [xv]]], "float32 transcendental");
+    expect(backends(f)).toEqual(["wasm", "wasm", "wasm"]);
+  });
+});
+
 describe("wasm memory", () => {
   it("intermediates' memory is reused after their last reader: a chain of 12 kernels on 2 MB values peaks near 3 values", () => {
     const x = T.tensor({ dtype: "float64", shape: [null], name: "x" });

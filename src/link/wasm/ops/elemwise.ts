@@ -14,7 +14,9 @@
  * - NumPy's minimum/maximum (NaN from either side, of equal zeros the second) are selects,
  *   not f32.min (which orders -0 below +0);
  * - comparisons, isnan and isinf give bool (0/1); where selects on a bool condition;
- * - sigmoid is $.sigmoid's own float64 arithmetic around an imported Math.exp;
+ * - sigmoid is $.sigmoid's own float64 arithmetic around an imported Math.exp (float64 steps);
+ *   on float32 steps exp, tanh and sigmoid use a float64 exp written in Wasm (`exp32`), within
+ *   1 ulp of the JS backend and equal to it for all but about 1 value in 10^7;
  * - every other float row whose JS template is one call, `Math.f(...)` or `$.f(...)` (exp, log,
  *   tanh, erf, pow, ...), calls that same JS function, imported into the module, on float64
  *   and rounds to float32 where the step is float32: bit-identical to the JS backend.
@@ -56,6 +58,8 @@ type StepKind =
   | { readonly k: "isinf" }
   | { readonly k: "where" }
   | { readonly k: "sigmoid" }
+  | { readonly k: "tanh32" }
+  | { readonly k: "exp32" }
   | { readonly k: "call"; readonly imp: JsImport };
 
 /**
@@ -95,6 +99,8 @@ function classify(step: Step, argDtypes: readonly WDType[]): StepKind | null {
   if (ARITH.has(name)) return { k: "arith" };
   if (!argDtypes.every(isFloatW)) return null;
   if (name === "sigmoid") return { k: "sigmoid" };
+  if (name === "tanh" && d === "float32") return { k: "tanh32" };
+  if (name === "exp" && d === "float32") return { k: "exp32" };
   const imp = jsCall(step, argDtypes);
   return imp ? { k: "call", imp } : null;
 }
@@ -135,7 +141,7 @@ export function wasmElemwiseSupported(node: Apply): boolean {
 export function elemwiseImports(node: Apply): JsImport[] {
   const p = program(node);
   if (!p) return [];
-  return p.kinds.flatMap((k) => (k.k === "call" ? [k.imp] : k.k === "sigmoid" ? [MATH_EXP] : []));
+  return p.kinds.flatMap((k, i) => (k.k === "call" ? [k.imp] : k.k === "sigmoid" && p.steps[i]!.dtype === "float64" ? [MATH_EXP] : []));
 }
 
 /** Operands of static size 1 are passed as values, the others as (ptr, stride0, stride1). */
@@ -206,6 +212,45 @@ export function elemwiseKernel(node: Apply, importIndex: (key: string) => number
     let l = temps.get(t);
     if (l === undefined) temps.set(t, (l = f.local(t)));
     return l;
+  };
+
+  /**
+   * exp on the float64 at the top of the stack, for float32 results (Math.exp costs about 10 ns a
+   * call, this about 2): x clamped to [-110, 100] (beyond, float32 has only 0 and inf; NaN
+   * passes), k = nearest(x / ln 2), r = x - k ln 2 in two parts (Cody and Waite, fdlibm's
+   * constants), exp(r) by its Taylor polynomial to r^13 (|r| <= 0.35: truncation below 1e-17; Estrin's scheme),
+   * times 2^k built from its exponent bits. Within about 1e-15 relative: rounded to float32 it is
+   * fround(Math.exp(x)) but where exp(x) lies that close to a rounding boundary.
+   */
+  const exp32 = (): void => {
+    const x = f.local("f64");
+    const k = f.local("f64");
+    const r = f.local("f64");
+    f.f64(-110).op("f64.max").f64(100).op("f64.min").tee(x);
+    f.f64(Math.LOG2E).op("f64.mul").op("f64.nearest").set(k);
+    f.get(x).get(k).f64(6.93147180369123816490e-1).op("f64.mul").op("f64.sub").get(k).f64(1.90821492927058770002e-10).op("f64.mul").op("f64.sub").set(r);
+    let fact = 1;
+    const c: number[] = [1];
+    for (let j = 1; j <= 13; j++) c.push(1 / (fact *= j));
+    // Estrin's scheme (independent products, not Horner's chain of 13 dependent steps).
+    const r2 = f.local("f64");
+    const r4 = f.local("f64");
+    f.get(r).get(r).op("f64.mul").tee(r2).get(r2).op("f64.mul").set(r4);
+    const q = (i: number): void => void f.f64(c[2 * i + 1]!).get(r).op("f64.mul").f64(c[2 * i]!).op("f64.add");
+    const pair = (i: number): void => {
+      q(2 * i);
+      q(2 * i + 1);
+      f.get(r2).op("f64.mul").op("f64.add");
+    };
+    pair(0);
+    pair(1);
+    f.get(r4).op("f64.mul").op("f64.add"); // t0 = s0 + s1 r^4
+    pair(2);
+    q(6);
+    f.get(r4).op("f64.mul").op("f64.add"); // t1 = s2 + q6 r^4
+    f.get(r4).get(r4).op("f64.mul").op("f64.mul").op("f64.add"); // t0 + t1 r^8
+    f.get(k).fc("i32.trunc_sat_f64_s").op("i64.extend_i32_s").i64(1023).op("i64.add").i64(52).op("i64.shl").op("f64.reinterpret_i64");
+    f.op("f64.mul");
   };
 
   const scalarStepCode = (s: Program["steps"][number], kind: StepKind): void => {
@@ -289,13 +334,47 @@ export function elemwiseKernel(node: Apply, importIndex: (key: string) => number
         const x = temp("f64");
         const e = f.local("f64");
         push(s.args[0]!, "float64");
-        f.tee(x).op("f64.abs").op("f64.neg").call(importIndex(MATH_EXP.key)).set(e);
+        f.tee(x).op("f64.abs").op("f64.neg");
+        if (s.dtype === "float32") exp32();
+        else f.call(importIndex(MATH_EXP.key));
+        f.set(e);
         f.f64(1).f64(1).get(e).op("f64.add").op("f64.div");
         f.get(e).f64(1).get(e).op("f64.add").op("f64.div");
         f.get(x).f64(0).op("f64.ge").op("select");
         convert("float64", s.dtype);
         return;
       }
+      case "tanh32": {
+        // float32 tanh from float64 arithmetic (Math.tanh is no fast import: 30 ns a call):
+        // |x| < 0.05: the odd Taylor series to x^13 (next term below 1e-17 relative); else
+        // (1 - t) / (1 + t) with t = exp32(-2|x|), within about 2e-15 relative. Rounded to float32,
+        // this is fround(Math.tanh(x)) except when tanh(x) lies within that distance of a
+        // rounding boundary (about 1 value in 10^7), where it is the other neighbour: 1 ulp.
+        const x = temp("f64");
+        const a = f.local("f64");
+        const a2 = f.local("f64");
+        const t = f.local("f64");
+        push(s.args[0]!, "float64");
+        f.tee(x).op("f64.abs").tee(a).get(a).op("f64.mul").set(a2);
+        f.get(a).f64(-2).op("f64.mul");
+        exp32();
+        f.set(t);
+        // Taylor: a * (1 + a2 * (c3 + a2 * (c5 + ... + a2 * c13)))
+        const c = [-1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075];
+        f.f64(c[c.length - 1]!);
+        for (let j = c.length - 2; j >= 0; j--) f.get(a2).op("f64.mul").f64(c[j]!).op("f64.add");
+        f.get(a2).op("f64.mul").f64(1).op("f64.add").get(a).op("f64.mul");
+        f.f64(1).get(t).op("f64.sub").f64(1).get(t).op("f64.add").op("f64.div");
+        f.get(a).f64(0.05).op("f64.lt").op("select");
+        f.get(x).op("f64.copysign");
+        convert("float64", s.dtype);
+        return;
+      }
+      case "exp32":
+        push(s.args[0]!, "float64");
+        exp32();
+        convert("float64", s.dtype);
+        return;
       case "call":
         for (const rf of s.args) push(rf, "float64");
         f.call(importIndex(kind.imp.key));
