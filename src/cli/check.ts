@@ -21,7 +21,8 @@ export const CHECK_USAGE = "[--json] [--no-bench]";
 export const CHECK_DETAILS =
   "Reports Node and koffi; the C compiler (path, version, flags), whether it builds and loads a test\n" +
   "module, OpenMP; the BLAS chosen and why (and each library skipped); the CUDA driver, NVRTC and\n" +
-  "cuBLAS found; the WebGPU package and adapter (name, backend, features, limits); the compile cache (path, entries, size, bad entries); the flags\n" +
+  "cuBLAS found; the WebGPU package and adapter (name, backend, features, limits); the MPI library and mpirun;\n" +
+  "the compile cache (path, entries, size, bad entries); the flags\n" +
   "that differ from their defaults with their source, and a 1-second float32 GEMM measurement (GFLOP/s)\n" +
   "through theano.function on the configured linker (--no-bench skips it). --json prints the same as\n" +
   "one JSON object.\n" +
@@ -79,7 +80,9 @@ export function measureGemm(theano: Library, seconds = 1, n = 512): GemmMeasure 
 const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 const yes = (b: boolean): string => (b ? "yes" : "no");
 
-export function formatReport(r: Report, version: string, gemm: GemmMeasure | string | null = null): string {
+type MpiProbe = ReturnType<Library["distributed"]["probe"]>;
+
+export function formatReport(r: Report, version: string, gemm: GemmMeasure | string | null = null, mpi: MpiProbe | null = null): string {
   const L: string[] = [];
   const row = (k: string, v: string): void => void L.push(`  ${k.padEnd(14)} ${v}`);
   L.push(`theano-ts ${version} environment check`, "");
@@ -121,10 +124,17 @@ export function formatReport(r: Report, version: string, gemm: GemmMeasure | str
     row("limits", `maxStorageBufferBindingSize ${mib(lim["maxStorageBufferBindingSize"])}, maxBufferSize ${mib(lim["maxBufferSize"])}, ` +
       `${lim["maxStorageBuffersPerShaderStage"]} storage buffers/stage, ${lim["maxComputeInvocationsPerWorkgroup"]} invocations/workgroup, ` +
       `${lim["maxComputeWorkgroupsPerDimension"]} workgroups/dimension, ${lim["maxComputeWorkgroupStorageSize"]} B workgroup memory`);
-    row("backend", "built: device=webgpu runs Elemwise/Composite and Sum/Prod/Max/Min/All/Any in WGSL (float32/int32/uint32/bool)");
+    row("backend", "built: device=webgpu runs Elemwise/Composite, Sum/Prod/Max/Min/All/Any (float32/int32/uint32/bool) and float32 dot/Gemm in WGSL");
   } else {
     row("adapter", `none: ${r.webgpu.error?.split(/(?<=\.) /)[0] ?? "?"}`);
     row("backend", "built, but device=webgpu raises BackendError here (no adapter)");
+  }
+  if (mpi) {
+    L.push("", "MPI (theano.distributed)");
+    row("library", mpi.library ?? `none loads: ${mpi.tried.join("; ")}; apt-get install openmpi-bin libopenmpi-dev`);
+    if (mpi.version) row("version", mpi.version);
+    row("mpirun", mpi.mpirun ?? "not on PATH");
+    row("support", mpi.library && !/Open MPI/.test(mpi.version ?? "") ? "theano.distributed supports Open MPI only for now" : "Open MPI 4 or later; the thread level is known after theano.distributed.init()");
   }
   L.push("", "Compile cache");
   row("path", r.cache.path);
@@ -154,6 +164,7 @@ export function runCheck(theano: Library, opts: { json: boolean; bench: boolean 
       gemm = e instanceof Error ? e.message.split("\n")[0]! : String(e);
     }
   }
-  out(opts.json ? JSON.stringify({ theano: version, ...r, gemm }, null, 2) + "\n" : formatReport(r, version, gemm));
+  const mpi = theano.distributed.probe();
+  out(opts.json ? JSON.stringify({ theano: version, ...r, gemm, mpi }, null, 2) + "\n" : formatReport(r, version, gemm, mpi));
   return r.problems.length === 0 ? 0 : 1;
 }

@@ -9,11 +9,11 @@ import { BackendError, TypeMismatchError } from "../errors.js";
 import { SharedVariable } from "../compile/shared.js";
 import { NDArray, allocData } from "../ndarray/ndarray.js";
 import { DTYPES } from "../ndarray/dtype.js";
-import { type InitOptions, MPI_LIBRARIES, currentWorld, initWorld, requireWorld } from "./mpi.js";
+import { type InitOptions, MPI_LIBRARIES, currentWorld, initWorld, probeMpi, requireWorld } from "./mpi.js";
 
 export { AllReduce, AllGather, allReduce, allGather } from "./ops.js";
 export type { ReduceKind } from "./ops.js";
-export type { InitOptions } from "./mpi.js";
+export type { InitOptions, MpiProbe } from "./mpi.js";
 export { MPI_LIBRARIES };
 
 /** This process's rank in MPI_COMM_WORLD (0 before `init`). */
@@ -44,6 +44,12 @@ export function info(): { library: string; version: string; threadLevel: string;
   const w = requireWorld("theano.distributed.info");
   return { library: w.library, version: w.version, threadLevel: w.threadLevel, rank: w.rank, size: w.size, localRank: w.localRank };
 }
+
+/**
+ * The MPI library and `mpirun` this process would use, found without initialising MPI (what
+ * `theano-ts check` reports).
+ */
+export const probe = probeMpi;
 
 /** Waits until every rank has called it. */
 export function barrier(): void {

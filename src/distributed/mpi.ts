@@ -23,7 +23,7 @@
  * would wait for the dead rank), so `mpirun` ends the job.
  */
 
-import { writeSync } from "node:fs";
+import { accessSync, constants as fsConstants, writeSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
 import { inspect } from "node:util";
 import { BackendError, ShapeError } from "../errors.js";
@@ -416,4 +416,55 @@ export function initWorld(opts: InitOptions = {}): MpiWorld {
     if (w.size > 1 && !w.broken) writeSync(2, `theano.distributed: rank ${w.rank} ends on an uncaught exception:\n${inspect(err)}\n`);
   });
   return w;
+}
+
+/** What `theano-ts check` reports about MPI, found without initialising it. */
+export interface MpiProbe {
+  /** The library opened (the first of MPI_LIBRARIES that loads), or null. */
+  readonly library: string | null;
+  /** MPI_Get_library_version's first line (callable before MPI_Init), or null. */
+  readonly version: string | null;
+  /** Where `mpirun` is on PATH, or null. */
+  readonly mpirun: string | null;
+  /** Every path tried that did not load, with why. */
+  readonly tried: readonly string[];
+}
+
+/** Finds the MPI library and `mpirun` without initialising MPI. */
+export function probeMpi(): MpiProbe {
+  const tried: string[] = [];
+  let library: string | null = null;
+  let version: string | null = null;
+  for (const path of MPI_LIBRARIES) {
+    let lib;
+    try {
+      lib = openLibrary(path);
+    } catch (e) {
+      tried.push(`${path} (${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message})`);
+      continue;
+    }
+    library = path;
+    try {
+      const get = lib.func("int MPI_Get_library_version(_Out_ uint8_t *version, _Out_ int *len)");
+      const buf = new Uint8Array(8192);
+      const len = [0];
+      if (get(buf, len) === 0) version = new TextDecoder().decode(buf.subarray(0, Math.max(0, Math.min(len[0]!, buf.length)))).replace(/\0.*$/s, "").split("\n")[0]!.trim();
+    } catch {
+      version = null;
+    }
+    break;
+  }
+  let mpirun: string | null = null;
+  for (const dir of (process.env["PATH"] ?? "").split(":")) {
+    if (!dir) continue;
+    const p = `${dir}/mpirun`;
+    try {
+      accessSync(p, fsConstants.X_OK);
+      mpirun = p;
+      break;
+    } catch {
+      // not here
+    }
+  }
+  return { library, version, mpirun, tried };
 }

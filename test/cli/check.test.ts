@@ -38,13 +38,16 @@ describe("theano-ts check", () => {
     const dir = scratch();
     const r = await check({ compiledir: dir });
     expect(r.code).toBe(0);
-    for (const section of ["Host", "C backend", "BLAS", "CUDA", "WebGPU", "Compile cache", "Flags that differ from their defaults", "Result: OK"]) {
+    for (const section of ["Host", "C backend", "BLAS", "CUDA", "WebGPU", "MPI (theano.distributed)", "Compile cache", "Flags that differ from their defaults", "Result: OK"]) {
       expect(r.out).toContain(section);
     }
     expect(r.out).toMatch(new RegExp(`node +${process.version.replace(/\./g, "\\.")} `));
     expect(r.out).toMatch(/koffi +\d+\.\d+\.\d+/);
     expect(r.out).toContain("no CUDA backend yet (device=cuda raises BackendError)");
     expect(r.out).toMatch(/package +webgpu (not installed \(optional\)|at \/)/);
+    // MPI: the library and its version where Open MPI is installed, else what was tried and how to get it
+    expect(r.out).toMatch(/library +(libmpi\.so\S*\n +version +Open MPI v\d|none loads: .*apt-get install openmpi-bin)/);
+    expect(r.out).toMatch(/mpirun +(\/\S+mpirun|not on PATH)/);
     expect(r.out).toMatch(/adapter +\S/);
     expect(r.out).toContain(`path           ${dir}`);
     // compiledir was set in code: it is listed with its source.
@@ -69,7 +72,7 @@ describe("theano-ts check", () => {
     expect(j.cuda.backendBuilt).toBe(false);
     expect(j.problems).toEqual([]);
     expect(j.flags.find((f) => f.name === "compiledir")?.source).toBe("set in code");
-    for (const k of ["koffi", "blas", "webgpu", "cache", "notes", "heap"]) expect(j).toHaveProperty(k);
+    for (const k of ["koffi", "blas", "webgpu", "mpi", "cache", "notes", "heap"]) expect(j).toHaveProperty(k);
     // issue 15.3: the heap's reuse of freed array memory, on by default where glibc has mallopt
     const heap = j["heap"] as { reuseMb: number; reason: string };
     if (process.platform === "linux" && heap.reason !== "not a glibc system") expect(heap.reuseMb).toBeGreaterThan(0);
