@@ -1,9 +1,9 @@
 /**
  * Wasm backend benchmark (issue 20): fused elementwise workloads on float32 timed on
  * linker=wasm, js and c in one process (c only when a C compiler works here). W2 is
- * tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x) (its tanh, sigmoid and exp are JS functions imported
- * into the module); "arith" uses only operations Wasm has instructions for, so it runs the
- * f32x4 loop. Median of N runs after one warm-up; the compile column is theano.function's time.
+ * tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x) (on float32, Wasm computes tanh, sigmoid and exp itself,
+ * two float64 lanes at a time); "arith" uses only operations Wasm has instructions for (the
+ * f32x4 loop). Median of N runs after one warm-up; the compile column is theano.function's time.
  *
  *   npx tsx bench/wasm.ts [--runs 7] [--n 1000000]
  */

@@ -44,6 +44,8 @@ const SIMD = {
   "f32x4.min": 0xe8, "f32x4.max": 0xe9,
   "f64x2.abs": 0xec, "f64x2.neg": 0xed, "f64x2.sqrt": 0xef, "f64x2.add": 0xf0, "f64x2.sub": 0xf1, "f64x2.mul": 0xf2, "f64x2.div": 0xf3,
   "f64x2.min": 0xf4, "f64x2.max": 0xf5,
+  "i64x2.splat": 0x12, "f32x4.demote_f64x2_zero": 0x5e, "f64x2.promote_low_f32x4": 0x5f,
+  "i64x2.extend_low_i32x4_s": 0xc7, "i64x2.shl": 0xcb, "i64x2.add": 0xce, "i32x4.trunc_sat_f64x2_s_zero": 0xfc,
 } as const;
 
 export type PlainOp = keyof typeof OP;
@@ -162,6 +164,11 @@ export class FunctionBuilder {
   }
   v128Store(offset = 0): this {
     this.code.push(0xfd, ...u32(0x0b), 0, ...u32(offset));
+    return this;
+  }
+  /** i8x16.shuffle: result byte j is byte lanes[j] of (a ++ b). */
+  shuffle(lanes: readonly number[]): this {
+    this.code.push(0xfd, ...u32(0x0d), ...lanes);
     return this;
   }
   extractLane(shape: "f32x4" | "f64x2", lane: number): this {

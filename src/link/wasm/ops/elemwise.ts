@@ -154,7 +154,9 @@ function vectorDtype(p: Program): "float32" | "float64" | null {
   const d = p.out;
   if (!isFloatW(d)) return null;
   if (!p.inputs.every((x) => x === d) || !p.steps.every((s) => s.dtype === d)) return null;
-  return p.kinds.every((k) => k.k === "arith") ? d : null;
+  // float32 exp/tanh/sigmoid run as two float64x2 halves (their float64 code, lane-wise).
+  const vectorKind = (k: StepKind): boolean => k.k === "arith" || (d === "float32" && (k.k === "exp32" || k.k === "tanh32" || k.k === "sigmoid"));
+  return p.kinds.every(vectorKind) ? d : null;
 }
 
 const LOAD: Record<WDType, MemOp> = { float32: "f32.load", float64: "f64.load", bool: "i32.load8_u" };
@@ -404,6 +406,103 @@ export function elemwiseKernel(node: Apply, importIndex: (key: string) => number
     p.inputs.forEach((_d, k) => (vIn[k] = f.local("v128")));
     p.steps.forEach((_s, k) => (vStep[k] = f.local("v128")));
   }
+  const splat = (v: number): void => void f.f64(v).simd("f64x2.splat");
+  /** exp32 on the f64x2 at the top of the stack, lane-wise: the same operations as `exp32`. */
+  const exp2x = (): void => {
+    const x = f.local("v128");
+    const k = f.local("v128");
+    const r = f.local("v128");
+    const r2 = f.local("v128");
+    const r4 = f.local("v128");
+    splat(-110);
+    f.simd("f64x2.max");
+    splat(100);
+    f.simd("f64x2.min").tee(x);
+    splat(Math.LOG2E);
+    f.simd("f64x2.mul").simd("f64x2.nearest").set(k);
+    f.get(x).get(k);
+    splat(6.93147180369123816490e-1);
+    f.simd("f64x2.mul").simd("f64x2.sub").get(k);
+    splat(1.90821492927058770002e-10);
+    f.simd("f64x2.mul").simd("f64x2.sub").set(r);
+    let fact = 1;
+    const c: number[] = [1];
+    for (let j = 1; j <= 13; j++) c.push(1 / (fact *= j));
+    f.get(r).get(r).simd("f64x2.mul").tee(r2).get(r2).simd("f64x2.mul").set(r4);
+    const q = (i: number): void => {
+      splat(c[2 * i + 1]!);
+      f.get(r).simd("f64x2.mul");
+      splat(c[2 * i]!);
+      f.simd("f64x2.add");
+    };
+    const pair = (i: number): void => {
+      q(2 * i);
+      q(2 * i + 1);
+      f.get(r2).simd("f64x2.mul").simd("f64x2.add");
+    };
+    pair(0);
+    pair(1);
+    f.get(r4).simd("f64x2.mul").simd("f64x2.add");
+    pair(2);
+    q(6);
+    f.get(r4).simd("f64x2.mul").simd("f64x2.add");
+    f.get(r4).get(r4).simd("f64x2.mul").simd("f64x2.mul").simd("f64x2.add");
+    f.get(k).simd("i32x4.trunc_sat_f64x2_s_zero").simd("i64x2.extend_low_i32x4_s");
+    f.i64(1023).simd("i64x2.splat").simd("i64x2.add").i32(52).simd("i64x2.shl");
+    f.simd("f64x2.mul");
+  };
+  /** exp, tanh or sigmoid of float32 steps on the f64x2 at the top of the stack (as the scalar code). */
+  const transcendental2 = (kind: "exp32" | "tanh32" | "sigmoid"): void => {
+    if (kind === "exp32") return exp2x();
+    const x = f.local("v128");
+    const e = f.local("v128");
+    f.tee(x);
+    if (kind === "sigmoid") {
+      f.simd("f64x2.abs").simd("f64x2.neg");
+      exp2x();
+      f.set(e);
+      splat(1);
+      splat(1);
+      f.get(e).simd("f64x2.add").simd("f64x2.div");
+      f.get(e);
+      splat(1);
+      f.get(e).simd("f64x2.add").simd("f64x2.div");
+      f.get(x);
+      splat(0);
+      f.simd("f64x2.ge").simd("v128.bitselect");
+      return;
+    }
+    const a = f.local("v128");
+    const a2 = f.local("v128");
+    f.simd("f64x2.abs").tee(a).get(a).simd("f64x2.mul").set(a2);
+    f.get(a);
+    splat(-2);
+    f.simd("f64x2.mul");
+    exp2x();
+    f.set(e);
+    const c = [-1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075];
+    splat(c[c.length - 1]!);
+    for (let j = c.length - 2; j >= 0; j--) {
+      f.get(a2).simd("f64x2.mul");
+      splat(c[j]!);
+      f.simd("f64x2.add");
+    }
+    f.get(a2).simd("f64x2.mul");
+    splat(1);
+    f.simd("f64x2.add").get(a).simd("f64x2.mul");
+    splat(1);
+    f.get(e).simd("f64x2.sub");
+    splat(1);
+    f.get(e).simd("f64x2.add").simd("f64x2.div");
+    f.get(a);
+    splat(0.05);
+    f.simd("f64x2.lt").simd("v128.bitselect");
+    // copysign: the sign bit from x, the rest from the result.
+    f.set(e).get(x).get(e);
+    splat(-0);
+    f.simd("v128.bitselect");
+  };
+
   const vectorBody = (d: "float32" | "float64"): void => {
     const sh = d === "float32" ? "f32x4" : "f64x2";
     const vl = (rf: Ref): number => ("input" in rf ? vIn[rf.input]! : vStep[rf.step]!);
@@ -412,6 +511,22 @@ export function elemwiseKernel(node: Apply, importIndex: (key: string) => number
     };
     p.steps.forEach((s, k) => {
       const [a, b, c] = s.args.map((rf) => () => void f.get(vl(rf)));
+      const kind = p.kinds[k]!;
+      if (kind.k === "exp32" || kind.k === "tanh32" || kind.k === "sigmoid") {
+        // f32x4 -> two f64x2 halves -> the float64 code -> back to f32x4.
+        const src = vl(s.args[0]!);
+        const lo = f.local("v128");
+        f.get(src).simd("f64x2.promote_low_f32x4");
+        transcendental2(kind.k);
+        f.simd("f32x4.demote_f64x2_zero").set(lo);
+        f.get(src).get(src).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).simd("f64x2.promote_low_f32x4");
+        transcendental2(kind.k);
+        f.simd("f32x4.demote_f64x2_zero");
+        f.get(lo);
+        f.shuffle([16, 17, 18, 19, 20, 21, 22, 23, 0, 1, 2, 3, 4, 5, 6, 7]); // [lo0, lo1, hi0, hi1]
+        f.set(vStep[k]!);
+        return;
+      }
       switch (s.op.name) {
         case "identity": a!(); break;
         case "add": case "sub": case "mul": case "trueDiv":
