@@ -406,7 +406,15 @@ export function elemwiseKernel(node: Apply, importIndex: (key: string) => number
     p.inputs.forEach((_d, k) => (vIn[k] = f.local("v128")));
     p.steps.forEach((_s, k) => (vStep[k] = f.local("v128")));
   }
-  const splat = (v: number): void => void f.f64(v).simd("f64x2.splat");
+  // Splatted float64 constants live in v128 locals set once before the loops (spliced in at
+  // `initAt` when the kernel is complete): the vector exp would otherwise splat ~20 per lane pair.
+  const splatted = new Map<number | "-0", number>();
+  const splat = (v: number): void => {
+    const key = Object.is(v, -0) ? "-0" : v;
+    let l = splatted.get(key);
+    if (l === undefined) splatted.set(key, (l = f.local("v128")));
+    f.get(l);
+  };
   /** exp32 on the f64x2 at the top of the stack, lane-wise: the same operations as `exp32`. */
   const exp2x = (): void => {
     const x = f.local("v128");
@@ -563,6 +571,7 @@ export function elemwiseKernel(node: Apply, importIndex: (key: string) => number
     f.set(contig);
     for (const k of p.inputs.keys()) if (stat[k]) f.get(valParam[k]!).simd(vd === "float32" ? "f32x4.splat" : "f64x2.splat").set(vIn[k]!);
   }
+  const initAt = f.code.length;
   f.get(OUT).set(o);
   f.block().loop();
   f.get(r).get(N0).op("i32.ge_u").brIf(1);
@@ -593,5 +602,10 @@ export function elemwiseKernel(node: Apply, importIndex: (key: string) => number
   f.br(0).end().end();
   f.get(r).i32(1).op("i32.add").set(r);
   f.br(0).end().end();
+  if (splatted.size > 0) {
+    const init = new FunctionBuilder(params, []);
+    for (const [v, l] of splatted) init.f64(v === "-0" ? -0 : v).simd("f64x2.splat").set(l);
+    f.code.splice(initAt, 0, ...init.code);
+  }
   return f;
 }
