@@ -78,8 +78,13 @@ export class Mode {
     const query: RewriteQuery = {
       optimizer: this.optimizer ?? config.optimizer,
       including: [...splitNames(config.optimizer_including), ...this.includeTags],
-      // A device has no FusedReduce kernel yet: keep Elemwise and CAReduce apart for placement.
-      excluding: [...splitNames(config.optimizer_excluding), ...this.excludeTags, ...(onAccelerator() ? ["local_careduce_fusion"] : [])],
+      // A device, and the wasm linker, have no FusedReduce kernel yet: keep Elemwise and CAReduce
+      // apart (for placement; for Wasm kernels instead of a FusedReduce's perform on the host).
+      excluding: [
+        ...splitNames(config.optimizer_excluding),
+        ...this.excludeTags,
+        ...(onAccelerator() || (this.linkerName ?? config.linker) === "wasm" ? ["local_careduce_fusion"] : []),
+      ],
       requiring: [...splitNames(config.optimizer_requiring), ...this.requireTags],
     };
     if (query.optimizer !== "None") pipeline.run?.(fgraph, query);

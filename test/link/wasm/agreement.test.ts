@@ -167,6 +167,15 @@ describe("wasm elementwise kernels agree with perform, bit for bit", () => {
     expect(kinds).toContain("wasm");
     expect(kinds).toContain("host");
   });
+
+  it("fast_run keeps Elemwise and CAReduce apart under linker=wasm (no FusedReduce on the host)", () => {
+    const x = T.tensor({ dtype: "float32", shape: [null, null], name: "x" });
+    const outs = [T.sum(T.exp(x.mul(0.5)), 1), T.max(T.abs(x).add(1), 0), T.sum(x.mul(x))];
+    const f = agreeExact([x], outs, [["values", [rand("float32", [5, 7], 1)]], ["transposed", [rand("float32", [7, 5], 2).T]]], "elemwise + reduce", WFUSED);
+    const names = f.fgraph.toposort().map((n) => String(n.op));
+    expect(names.some((n) => n.includes("Fused")), names.join("; ")).toBe(false);
+    expect(backends(f).every((b) => b === "wasm"), names.join("; ")).toBe(true);
+  });
 });
 
 describe("wasm CAReduce sum/max/min agree with perform, bit for bit", () => {
