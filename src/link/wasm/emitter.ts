@@ -166,6 +166,11 @@ export class FunctionBuilder {
     this.code.push(0xfd, ...u32(0x0b), 0, ...u32(offset));
     return this;
   }
+  /** v128.load32_splat / v128.load64_splat: one element loaded into every lane (hint 1 byte). */
+  v128LoadSplat(bytes: 4 | 8, offset = 0): this {
+    this.code.push(0xfd, ...u32(bytes === 4 ? 0x09 : 0x0a), 0, ...u32(offset));
+    return this;
+  }
   /** i8x16.shuffle: result byte j is byte lanes[j] of (a ++ b). */
   shuffle(lanes: readonly number[]): this {
     this.code.push(0xfd, ...u32(0x0d), ...lanes);

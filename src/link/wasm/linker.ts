@@ -2,7 +2,8 @@
  * The `wasm` linker: one WebAssembly module per compiled function, written as bytes at run time
  * by ./emitter.ts (no toolchain), validated and compiled with the engine's `WebAssembly.Module`.
  * Every node with a Wasm generator (ops/elemwise.ts: Elemwise and fused Composites on
- * float32/float64; ops/reduce.ts: CAReduce sum/max/min) gets one exported kernel (identical kernels are shared); every other node
+ * float32/float64; ops/reduce.ts: CAReduce sum/max/min; ops/blas.ts: Dot and Gemm on
+ * float32/float64) gets one exported kernel (identical kernels are shared); every other node
  * runs its `perform` on the host between them, as in the C linker.
  *
  * Memory is one Wasm memory per function. A call allocates from its start (bump allocation
@@ -20,7 +21,9 @@ import type { Apply, Value, Variable } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, type TypedArray, itemsize } from "../../ndarray/dtype.js";
 import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
+import { Dot } from "../../tensor/blas.js";
 import { Elemwise } from "../../tensor/elemwise.js";
+import { Gemm } from "../../tensor/gemm.js";
 import { CAReduce } from "../../tensor/math.js";
 import type { TensorType } from "../../tensor/type.js";
 import { wrapNodeError } from "../errors.js";
@@ -28,6 +31,7 @@ import { planMemory } from "../memory.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { ModuleBuilder, type WasmMemory, wasmApi, wasmSimdSupported } from "./emitter.js";
 import { type JsImport, elemwiseImports, elemwiseKernel, staticOperands, wasmElemwiseSupported } from "./ops/elemwise.js";
+import { blasKernel, blasShapes, gemmScratchBytes, wasmBlasSupported } from "./ops/blas.js";
 import { reduceKernel, wasmReduceSupported } from "./ops/reduce.js";
 
 const PAGE = 65536;
@@ -52,7 +56,7 @@ interface Block {
 
 /** Whether the wasm linker has a generator for this node. */
 export function wasmSupported(node: Apply): boolean {
-  return wasmElemwiseSupported(node) || wasmReduceSupported(node);
+  return wasmElemwiseSupported(node) || wasmReduceSupported(node) || wasmBlasSupported(node);
 }
 
 /** The module of one function: its bytes, and per node the export that runs it (or null: host). */
@@ -72,7 +76,7 @@ export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()
   const byBody = new Map<string, string>();
   const kernelOf = order.map((node) => {
     if (!wasmSupported(node)) return null;
-    const fn = wasmReduceSupported(node) ? reduceKernel(node) : elemwiseKernel(node, (key) => importIdx.get(key)!, simd);
+    const fn = wasmBlasSupported(node) ? blasKernel(node) : wasmReduceSupported(node) ? reduceKernel(node) : elemwiseKernel(node, (key) => importIdx.get(key)!, simd);
     const body = `${fn.params.join(",")}:${fn.encode().join(",")}`;
     let name = byBody.get(body);
     if (!name) {
@@ -328,6 +332,30 @@ export const wasmLinker: Linker = {
         return true;
       };
 
+      /** A Dot or Gemm: operands read through their strides, a contiguous result, scratch freed after. */
+      const runBlas = (node: Apply, fn: Kernel): void => {
+        const s = blasShapes(node, node.inputs.map(shapeOf));
+        const dout = (node.outputs[0]!.type as TensorType).dtype as "float32" | "float64";
+        const osz = itemsize(dout);
+        const out = alloc(s.m * s.n * osz, dout, s.out);
+        resident.set(node.outputs[0]!, { dtype: dout, shape: s.out, ptr: out, strides: contiguousBytes(s.out, osz) });
+        owned.set(node.outputs[0]!, out);
+        if (s.m === 0 || s.n === 0) return;
+        const gemm = node.op instanceof Gemm;
+        const [xv, yv] = gemm ? [node.inputs[2]!, node.inputs[3]!] : [node.inputs[0]!, node.inputs[1]!];
+        const alpha = gemm ? scalarOf(node.inputs[1]!) : 1;
+        const beta = gemm ? scalarOf(node.inputs[4]!) : 0;
+        // (row, column) byte strides; a vector operand is one row of A or one column of B.
+        const x = copyIn(xv);
+        const y = copyIn(yv);
+        const [as0, as1] = x.shape.length === 2 ? x.strides : [0, x.strides[0]!];
+        const [bs0, bs1] = y.shape.length === 2 ? y.strides : [y.strides[0]!, 0];
+        const z = beta !== 0 ? copyIn(node.inputs[0]!) : null;
+        const scratch = alloc(gemmScratchBytes(dout, s.n), dout, [s.n]);
+        fn(out, s.m, s.n, s.k, x.ptr, as0!, as1!, y.ptr, bs0!, bs1!, z?.ptr ?? 0, z?.strides[0] ?? 0, z?.strides[1] ?? 0, alpha, beta, scratch);
+        release(scratch);
+      };
+
       const freeDead = (node: Apply, k: number): void => {
         for (const v of node.inputs) {
           const at = owned.get(v);
@@ -344,7 +372,12 @@ export const wasmLinker: Linker = {
         let done = false;
         if (fn) {
           try {
-            done = node.op instanceof CAReduce ? runReduce(node, fn) : (runKernel(k, node, fn), true);
+            if (node.op instanceof CAReduce) done = runReduce(node, fn);
+            else {
+              if (node.op instanceof Dot || node.op instanceof Gemm) runBlas(node, fn);
+              else runKernel(k, node, fn);
+              done = true;
+            }
           } catch (e) {
             throw wrapNodeError(e, node, node.inputs.map((v) => safeValue(() => hostValue(v))), order);
           }
