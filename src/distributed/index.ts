@@ -2,16 +2,15 @@
  * `theano.distributed` (API.md §13): data-parallel training over MPI. `init()` opens the MPI
  * library found at run time (mpi.ts) once per process and finalises it at exit; `rank`, `size`
  * and `localRank` are live bindings, valid after `init()`; `allReduce`/`allGather` are graph
- * ops (ops.ts); `broadcast` and `barrier` act at once on the host.
+ * ops (ops.ts); `broadcast` and `barrier` act at once on the host; `DataParallel`
+ * (data_parallel.ts) shards a dataset and trains with one fused gradient all-reduce a step.
  */
 
-import { BackendError, TypeMismatchError } from "../errors.js";
-import { SharedVariable } from "../compile/shared.js";
-import { NDArray, allocData } from "../ndarray/ndarray.js";
-import { DTYPES } from "../ndarray/dtype.js";
 import { type InitOptions, MPI_LIBRARIES, currentWorld, initWorld, probeMpi, requireWorld } from "./mpi.js";
 
 export { AllReduce, AllGather, allReduce, allGather } from "./ops.js";
+export { DataParallel, broadcast, epochOrder, shardIndices, stepsPerEpoch } from "./data_parallel.js";
+export type { DataParallelOptions, LearningRate, Optimizer, ShardKind, ShardPlan, StepResult } from "./data_parallel.js";
 export type { ReduceKind } from "./ops.js";
 export type { InitOptions, MpiProbe } from "./mpi.js";
 export { MPI_LIBRARIES };
@@ -54,43 +53,4 @@ export const probe = probeMpi;
 /** Waits until every rank has called it. */
 export function barrier(): void {
   requireWorld("theano.distributed.barrier").barrier("barrier");
-}
-
-/**
- * Sets every shared variable to its value on `root` (the initial parameters of data-parallel
- * training). Each rank must pass the same variables in the same order; the other ranks take
- * root's shapes.
- */
-export function broadcast(sharedVars: readonly SharedVariable[], root = 0): void {
-  const w = requireWorld("theano.distributed.broadcast");
-  if (!Number.isInteger(root) || root < 0 || root >= w.size) throw new BackendError(`broadcast: root ${root} is not a rank of this world of ${w.size} processes`);
-  for (const v of sharedVars) if (!(v instanceof SharedVariable)) throw new TypeMismatchError(`broadcast takes shared variables, got ${String(v)}`);
-  // Root's dtypes and shapes first, so the others can allocate and check.
-  const values = w.rank === root ? sharedVars.map((v) => v.getValue({ borrow: true }).contiguous()) : [];
-  const len = new Float64Array([w.rank === root ? sharedVars.length + values.reduce((n, a) => n + 2 + a.ndim, 0) : 0]);
-  w.broadcast(len, "float64", root, "broadcast (header length)");
-  const header = new Float64Array(len[0]!);
-  if (w.rank === root) {
-    let i = 0;
-    header[i++] = sharedVars.length;
-    for (const a of values) {
-      header[i++] = DTYPES.indexOf(a.dtype);
-      header[i++] = a.ndim;
-      for (const d of a.shape) header[i++] = d;
-    }
-  }
-  w.broadcast(header, "float64", root, "broadcast (header)");
-  if (header[0] !== sharedVars.length) {
-    throw w.broken ?? new BackendError(`broadcast: rank ${root} broadcasts ${header[0]} shared variables, rank ${w.rank} passed ${sharedVars.length}: every rank must pass the same variables`);
-  }
-  let i = 1;
-  sharedVars.forEach((v, k) => {
-    const dtype = DTYPES[header[i++]!]!;
-    const shape = Array.from(header.subarray(i + 1, i + 1 + header[i]!));
-    i += 1 + shape.length;
-    if (dtype !== v.type.dtype) throw new TypeMismatchError(`broadcast: shared variable ${k} (${v.label}) is ${v.type.dtype} on rank ${w.rank} but ${dtype} on rank ${root}`);
-    const data = w.rank === root ? values[k]!.data : allocData(dtype, shape);
-    w.broadcast(data, dtype, root, `broadcast of ${v.label}`);
-    if (w.rank !== root) v.setValue(new NDArray(dtype, shape, data), { borrow: true });
-  });
 }
