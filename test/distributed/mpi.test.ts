@@ -5,49 +5,14 @@
  * process group is killed: no test can hang. Without mpirun or libmpi those are skipped with
  * one line saying how to get them.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
 import { BackendError, TypeMismatchError } from "../../src/errors.js";
+import { MPI, hasMpirun, lines, mpirun } from "./mpirun.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const D = theano.distributed;
 
-const hasMpirun = spawnSync("mpirun", ["--version"], { encoding: "utf8" }).status === 0;
-const ldconfig = spawnSync("/sbin/ldconfig", ["-p"], { encoding: "utf8" }).stdout ?? "";
-const hasLibmpi = D.MPI_LIBRARIES.some((l) => ldconfig.includes(l));
-const MPI = hasMpirun && hasLibmpi;
 if (!MPI) console.warn(`test/distributed/mpi.test.ts: the mpirun tests are skipped: no ${hasMpirun ? "libmpi" : "mpirun"} (apt-get install openmpi-bin libopenmpi-dev)`);
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  seconds: number;
-}
-
-/** `mpirun -np n node --import tsx <child> ...args`, killed (process group) after `limitS`. */
-function mpirun(n: number, child: string, args: string[] = [], limitS = 180): Promise<Run> {
-  const t0 = Date.now();
-  const argv = ["--allow-run-as-root", "--oversubscribe", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", "-np", String(n), process.execPath, "--import", "tsx", `test/distributed/${child}`, ...args];
-  const p = spawn("mpirun", argv, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  p.stdout.on("data", (d) => (out += d));
-  p.stderr.on("data", (d) => (out += d));
-  const timer = setTimeout(() => process.kill(-p.pid!, "SIGKILL"), limitS * 1000);
-  return new Promise((resolve) =>
-    p.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, out, seconds: (Date.now() - t0) / 1000 });
-    }),
-  );
-}
-
-/** The `TAG {...}` JSON lines of a run. */
-function lines(run: Run, tag: string): Array<Record<string, unknown>> {
-  return run.out.split("\n").filter((l) => l.startsWith(`${tag} `)).map((l) => JSON.parse(l.slice(tag.length + 1)) as Record<string, unknown>);
-}
 
 describe("theano.distributed without mpirun", () => {
   it("a library that cannot be opened is a BackendError naming it and how to install MPI", () => {
