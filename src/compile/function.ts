@@ -75,6 +75,14 @@ const OUT_OPTIONS = ["borrow"] as const;
 const FUNCTION_OPTIONS = ["updates", "givens", "mode", "profile", "name", "allowInputDowncast", "onUnusedInput", "noDefaultUpdates"] as const satisfies ReadonlyArray<keyof FunctionOptions>;
 const COPY_OPTIONS = ["swap", "deleteUpdates", "name", "profile"] as const satisfies ReadonlyArray<keyof CopyOptions>;
 
+/**
+ * An internal option (a symbol key, so no user option can spell it): the function is a loop body
+ * (src/scan/inner.ts), and its backend may give it a native loop over its steps (`f.stepLoop`,
+ * Thunk.stepLoop). Not an option of the public API.
+ */
+export type { LoopInput, LoopOutput, LoopResult, StepLoop } from "../link/types.js";
+export const STEP_LOOP: unique symbol = Symbol("theano-ts step loop");
+
 // API.md spells them as calls (`theano.In(x, { value })`), Theano users also write `new`: a
 // plain function that builds the record answers both, and sharing the prototype keeps
 // `instanceof In` working.
@@ -328,7 +336,8 @@ export function function_<O extends OutputsArg>(
   // Inner graphs compile now, as Theano's do: their C modules are built here, not on the first
   // call, and an inner graph that cannot compile fails theano.function.
   for (const node of withInner) (node.op as unknown as { compileInnerGraphs(node: Apply): void }).compileInnerGraphs(node);
-  const thunk = linker.make(fgraph, { borrowed: outputs.map((o) => o.borrow), ...(profiler ? { profiler } : {}) });
+  const loopBody = (opts as { [STEP_LOOP]?: boolean })[STEP_LOOP] === true && !profiler;
+  const thunk = linker.make(fgraph, { borrowed: outputs.map((o) => o.borrow), ...(profiler ? { profiler } : {}), ...(loopBody ? { stepLoop: true } : {}) });
   if (profiler) {
     profiler.rewriteMs = rewriteTime;
     profiler.linkMs = performance.now() - linkStart;
@@ -517,6 +526,10 @@ export function function_<O extends OutputsArg>(
   const f = (profiler ? profiledCall : call) as unknown as TheanoFunction<O extends ReadonlyArray<unknown> ? NDArray[] : NDArray>;
   Object.defineProperties(f, {
     callRaw: { value: callRaw },
+    // The backend's native loop over this function's steps (see STEP_LOOP), where `callRaw` is
+    // allowed: the same contract, many steps per call.
+    // `scan.native_loop=False` turns it off (read at each run, so a flag change applies at once).
+    stepLoop: { get: () => (callRaw && !profiler && config.scan.native_loop ? thunk.stepLoop : undefined) },
     name: { value: name },
     inputs: { value: Object.freeze(inputs) },
     outputs: { value: Object.freeze(outputs) },

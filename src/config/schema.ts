@@ -401,6 +401,12 @@ export const SCHEMA = {
   }),
   // issue 15.3: without it each fresh array of 128 KiB or more is new memory that the kernel
   // maps a page at a time (a 16 MB output: 27 ms of page faults here, 0.5 ms reused).
+  // issue 14.4: Scan's loop in generated code (the C backend's step loop, src/link/c/step_loop.ts).
+  "scan.native_loop": bool({
+    default: true,
+    inCacheKey: false,
+    doc: "Run a scan's steps in the backend's generated loop where its body allows (the C backend: a body that is one C segment); False calls the compiled body from the host once per step.",
+  }),
   "lib.host_reuse_mb": number("int", {
     default: -1,
     defaultDoc: "-1: 1/16 of the machine's memory, at most 512",

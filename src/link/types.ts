@@ -7,6 +7,7 @@
 
 import type { FunctionGraph } from "../graph/fgraph.js";
 import type { Apply, Value, Variable } from "../graph/basic.js";
+import type { NDArray } from "../ndarray/ndarray.js";
 import type { MemoryPlan } from "./memory.js";
 
 export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
@@ -33,7 +34,49 @@ export type Thunk = ((inputs: readonly Value[]) => Value[]) & {
   freshOutputs?: readonly boolean[];
   /** How the thunk was made, for the profiler's compile-time split (milliseconds). */
   linkStats?: LinkStats;
+  /** Given when `LinkOptions.stepLoop` was asked and the backend can run the steps natively. */
+  stepLoop?: StepLoop;
 };
+
+/**
+ * Runs a loop body's steps natively (src/scan's loop on the C backend, src/link/c/step_loop.ts):
+ * steps t0..t1-1 of the thunk, each input's value moving per step as its `LoopInput` says and
+ * each output written where its `LoopOutput` says. Null when these arguments cannot run there
+ * (another dtype, memory that the offsets would leave): the caller runs the steps itself.
+ */
+export interface StepLoop {
+  run(inputs: readonly LoopInput[], outputs: readonly LoopOutput[], t0: number, t1: number): LoopResult | null;
+}
+
+/**
+ * How an input of a loop body moves: "fixed" (the same value every step), "seq" (the value is
+ * step 0's row view: step t reads it `step` elements further on), "ring" (the rows of a history
+ * buffer: step t reads row (first + t) mod rows, i.e. the view `value`'s shape and strides at
+ * element offset base + that row times rowElems).
+ */
+export type LoopInput =
+  | { readonly kind: "fixed"; readonly value: Value }
+  | { readonly kind: "seq"; readonly value: Value; readonly step: number }
+  | { readonly kind: "ring"; readonly value: Value; readonly base: number; readonly rowElems: number; readonly rows: number; readonly first: number };
+
+/**
+ * Where a loop body's output goes: row (first + t) mod rows of a contiguous buffer (offset 0)
+ * whose rows have `rowShape`, or, for a while loop's condition (a scalar), nowhere but the test
+ * that ends the loop when it is true.
+ */
+export type LoopOutput =
+  | { readonly kind: "ring"; readonly buffer: NDArray; readonly rows: number; readonly first: number; readonly rowShape: readonly number[] }
+  | { readonly kind: "until"; readonly rowShape: readonly number[] };
+
+/**
+ * Where a native loop stopped: "done" (next = t1), "until" (the condition was true at step
+ * next - 1), "failed" (step `next` raised or gave a result of another shape; nothing after it ran:
+ * the caller reruns that step on its own path for the error).
+ */
+export interface LoopResult {
+  readonly next: number;
+  readonly status: "done" | "until" | "failed";
+}
 
 /** Where the linker's time went while making a thunk. */
 export interface LinkStats {
@@ -67,6 +110,8 @@ export interface LinkOptions {
   readonly borrowed?: readonly boolean[];
   /** Set when the function is profiled: the backend times its nodes (and only then). */
   readonly profiler?: NodeProfiler;
+  /** The thunk is a loop body (src/scan): give it a `stepLoop` where the backend can. */
+  readonly stepLoop?: boolean;
 }
 
 export interface Linker {

@@ -4,7 +4,7 @@
  *
  * optdb (position: entry [tags]):
  *   0     merge1                      [merge, fast_run, fast_compile]
- *   0.5   scan_pushout_non_seqs, scan_pushout_seqs, 0.51 scan_pushout_add  [scan, scan_pushout, fast_run] (scan.ts)
+ *   0.5   scan_pushout_non_seqs, scan_pushout_seqs, 0.51 scan_pushout_add, 0.52 scan_pushout_output  [scan, scan_pushout, fast_run] (scan.ts)
  *   0.5   ifelse_lift_common          [ifelse, fast_run] (ifelse.ts)
  *   1     canonicalize (equilibrium)  [fast_run, fast_compile]: constant_folding, local_useless_*
  *   1.2   merge1.2
@@ -35,7 +35,7 @@ import "./stabilize.js"; // numerical stability (local_log1p, softplus/sigmoid r
 import "./sigmoid.js"; // sigmoid algebra over products: the gradients of the hand-written logistic forms
 import "./nnet.js"; // softmax_simplifier, local_logsoftmax, local_logsoftmax_grad
 import "./ifelse.js"; // ifelse_lift_common (0.5)
-import "./scan.js"; // scan_pushout_non_seqs, scan_pushout_seqs (0.5), scan_pushout_add (0.51), scan_merge (1.6), scan_save_mem (1.61)
+import "./scan.js"; // scan_pushout_non_seqs, scan_pushout_seqs (0.5), scan_pushout_add (0.51), scan_pushout_output (0.52), scan_merge (1.6), scan_save_mem (1.61)
 
 optdb.register(mergeRewriter("merge1"), { position: 0 });
 canonicalize.register(constantFolding, "canonicalize", "fast_run", "fast_compile");

@@ -18,6 +18,9 @@
  *         (`acc + f_t`) and is read only at its end leaves the loop: f becomes a map-like output
  *         summed after it, and a sum of products `dot(a_tᵀ, b_t)` (an RNN's weight gradients in the
  *         backward scan) becomes one product of the stacked rows.
+ *   0.52  scan_pushout_output    [scan, scan_pushout, fast_run]: a map-like output whose value
+ *         is a loop invariant becomes an alloc of that value outside; a scan left with no output
+ *         is removed.
  *   1.6   scan_merge             [scan, fast_run]: scans with the same number of steps, neither
  *         reading the other's outputs, become one loop (shared sequences and non-sequences read once).
  *   1.61  scan_save_mem          [scan, fast_run]: an output read only through its last rows
@@ -35,6 +38,7 @@
 import { type Apply, type Variable, ancestors, cloneGraph, toposort } from "../graph/basic.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
 import { Scan, type ScanInfo } from "../scan/op.js";
+import { alloc } from "../tensor/alloc.js";
 import { dimshuffle } from "../tensor/basic.js";
 import { Dot, dot } from "../tensor/blas.js";
 import { DimShuffle, Elemwise } from "../tensor/elemwise.js";
@@ -42,7 +46,7 @@ import * as math from "../tensor/math.js";
 import { ShapeI, reshape, shape } from "../tensor/shape.js";
 import { Subtensor, slice } from "../tensor/subtensor.js";
 import type { TensorType } from "../tensor/type.js";
-import type { TensorVariable } from "../tensor/variable.js";
+import { type TensorVariable, constant } from "../tensor/variable.js";
 import { graphRewriter, nodeRewriter, optdb } from "./engine.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -185,6 +189,45 @@ export const scanPushoutNonSeqs = nodeRewriter({
     }
     replaceInner(s, replace);
     return buildScan(s).outputs;
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// scan_pushout_output
+
+/**
+ * A map-like output whose step value is a loop invariant (a constant, or computed from
+ * non-sequences only) leaves the loop as `alloc(value, nSteps, ...)`: every row is that value.
+ * A scan left with no output is gone. (After scan_pushout_add, `x + 1` summed over the steps is
+ * such a map of the constant 1: the loop then disappears.)
+ */
+export const scanPushoutOutput = nodeRewriter({
+  name: "scan_pushout_output",
+  tags: ["scan", "scan_pushout"],
+  tracks: [Scan],
+  transform(node) {
+    const s = partsOf(node);
+    if (s.until) return null;
+    const inv = invariants(s);
+    const out = s.nits.filter((x) => x.out.isConstant || inv.has(x.out));
+    if (out.length === 0) return null;
+    const outer = cloneGraph([], out.map((x) => x.out), { replace: new Map(s.nonSeqs.map((x) => [x.inner, x.outer] as const)) });
+    const n = s.nSteps as TensorVariable;
+    const filled = (x: NitSot): Variable => {
+      const v = (outer.get(x.out) ?? x.out) as TensorVariable;
+      const rows = x.keep > 0 ? math.minimum(n, constant(x.keep, { dtype: n.dtype })) : n;
+      return alloc(v, rows, ...[...Array(v.ndim).keys()].map((d) => shape(v, d)));
+    };
+    const nS = s.states.length;
+    const nitsBefore = s.nits;
+    s.nits = s.nits.filter((x) => !out.includes(x));
+    const m = s.states.length + s.nits.length > 0 ? buildScan(s) : null;
+    let kept = 0;
+    return node.outputs.map((_o, k) => {
+      if (k < nS) return m!.outputs[k]!;
+      const x = nitsBefore[k - nS]!;
+      return out.includes(x) ? filled(x) : m!.outputs[nS + kept++]!;
+    });
   },
 });
 
@@ -548,5 +591,6 @@ export const scanSaveMem = graphRewriter({
 optdb.register(scanPushoutNonSeqs, { position: 0.5, tags: ["fast_run"] });
 optdb.register(scanPushoutSeqs, { position: 0.5, tags: ["fast_run"] });
 optdb.register(scanPushoutAdd, { position: 0.51, tags: ["fast_run"] });
+optdb.register(scanPushoutOutput, { position: 0.52, tags: ["fast_run"] });
 optdb.register(scanMerge, { position: 1.6, tags: ["fast_run"] });
 optdb.register(scanSaveMem, { position: 1.61, tags: ["fast_run"] });

@@ -9,7 +9,7 @@
  */
 
 import { type Mode, getMode } from "../compile/mode.js";
-import { type TheanoFunction, function_ } from "../compile/function.js";
+import { STEP_LOOP, type StepLoop, type TheanoFunction, function_ } from "../compile/function.js";
 import type { ProfileStats } from "../compile/profile.js";
 import type { Apply, Variable } from "../graph/basic.js";
 import { NDArray, allocData } from "../ndarray/ndarray.js";
@@ -21,7 +21,8 @@ export interface HasInnerGraph {
   compileInnerGraphs(node: Apply): void;
 }
 
-type InnerFn = TheanoFunction<NDArray[]>;
+/** A compiled inner graph; a loop body's may have its backend's native loop (`stepLoop`). */
+export type InnerFn = TheanoFunction<NDArray[]> & { readonly stepLoop?: StepLoop; readonly callRaw?: (args: readonly unknown[]) => readonly NDArray[] };
 
 /** One inner graph, compiled lazily per mode and cached. */
 export class InnerGraph {
@@ -32,6 +33,8 @@ export class InnerGraph {
     readonly inputs: readonly Variable[],
     readonly outputs: readonly Variable[],
     readonly name: string,
+    /** A loop's body (Scan's step): compiled with STEP_LOOP, so its backend may loop natively. */
+    readonly loopBody = false,
   ) {}
 
   /** The compiled function for the mode of the outer function running `node`. */
@@ -43,7 +46,8 @@ export class InnerGraph {
     const key = `${mode}|${mode.includeTags.join(":")}|${mode.excludeTags.join(":")}|${mode.requireTags.join(":")}|${outer ? "profile" : ""}`;
     let f = this.compiled.get(key);
     if (!f) {
-      f = function_([...this.inputs], [...this.outputs], { mode, onUnusedInput: "ignore", name: this.name, profile: outer !== undefined }) as InnerFn;
+      const opts = { mode, onUnusedInput: "ignore" as const, name: this.name, profile: outer !== undefined, ...(this.loopBody ? { [STEP_LOOP]: true } : {}) };
+      f = function_([...this.inputs], [...this.outputs], opts) as InnerFn;
       this.compiled.set(key, f);
     }
     if (outer && f.profile) outer.addInner(node, f.profile);

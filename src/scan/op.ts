@@ -22,8 +22,9 @@
 import { ShapeError } from "../errors.js";
 import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
 import { isFloat } from "../ndarray/dtype.js";
-import { NDArray } from "../ndarray/ndarray.js";
+import { NDArray, shapeSize } from "../ndarray/ndarray.js";
 import { TensorType } from "../tensor/type.js";
+import type { LoopInput, LoopOutput, LoopResult } from "../compile/function.js";
 import * as math from "../tensor/math.js";
 import { cast } from "../tensor/math.js";
 import { shape } from "../tensor/shape.js";
@@ -78,7 +79,7 @@ export class Scan extends Op implements HasInnerGraph {
     readonly info: ScanInfo,
   ) {
     super();
-    this.inner = new InnerGraph(innerInputs, innerOutputs, `scan_fn(${info.name})`);
+    this.inner = new InnerGraph(innerInputs, innerOutputs, `scan_fn(${info.name})`, true);
     // A while loop's length is known only after running it: no symbolic shapes then.
     if (info.asWhile) this.inferShape = undefined;
   }
@@ -139,9 +140,9 @@ export class Scan extends Op implements HasInnerGraph {
     const f = this.inner.fn(node);
     // Each step's results are copied into the histories before the next step: the raw call
     // (no defensive copies of results that alias an input or a constant) is enough.
-    const raw = (f as { callRaw?: (args: readonly unknown[]) => readonly NDArray[] }).callRaw;
-    let steps = n;
-    for (let t = 0; t < n; t++) {
+    const raw = f.callRaw;
+    /** Step t through the compiled function; true when a while loop's condition ends it. */
+    const hostStep = (t: number): boolean => {
       const args: Value[] = seqs.map((s) => row(s, t));
       stateTaps.forEach((taps, i) => taps.forEach((tap) => args.push(row(bufs[i]!, (lags[i]! + t + tap) % sizes[i]!))));
       args.push(...nonSeqs);
@@ -162,9 +163,42 @@ export class Scan extends Op implements HasInnerGraph {
         }
         writeRow(b, t % sizes[nS + j]!, o);
       }
-      if (asWhile && truthy(outs[nS + nNitSot]!)) {
+      return asWhile && truthy(outs[nS + nNitSot]!);
+    };
+    // The backend's native loop (the C backend's, when the body is one C segment): steps 1..n-1
+    // in one call once step 0 has run here (it checks the arguments and sizes the map-like
+    // outputs). A step it cannot finish runs here again, which raises what the host path raises.
+    let native = f.stepLoop;
+    const nativeSteps = (t0: number): LoopResult | null => {
+      const ins: LoopInput[] = seqs.map((s) => ({ kind: "seq", value: row(s, 0), step: s.strides[0]! }));
+      stateTaps.forEach((taps, i) => {
+        const b = bufs[i]!;
+        const rowElems = shapeSize(rowShapes[i]!);
+        taps.forEach((tap) => ins.push({ kind: "ring", value: row(b, 0), base: b.offset, rowElems, rows: sizes[i]!, first: lags[i]! + tap }));
+      });
+      for (const v of nonSeqs) ins.push({ kind: "fixed", value: v });
+      const outs: LoopOutput[] = bufs.map((b, i) => ({ kind: "ring", buffer: b, rows: sizes[i]!, first: lags[i]!, rowShape: rowShapes[i]! }));
+      nits.forEach((b, j) => outs.push({ kind: "ring", buffer: b!, rows: sizes[nS + j]!, first: 0, rowShape: b!.shape.slice(1) }));
+      if (asWhile) outs.push({ kind: "until", rowShape: [] });
+      return native!.run(ins, outs, t0, n);
+    };
+    let steps = n;
+    for (let t = 0; t < n; ) {
+      if (hostStep(t)) {
         steps = t + 1;
         break;
+      }
+      t++;
+      if (!native || t >= n) continue;
+      const r = nativeSteps(t);
+      if (r === null) native = undefined;
+      else if (r.status === "until") {
+        steps = r.next;
+        break;
+      } else {
+        t = r.next;
+        // a failed step runs on the host (and raises there); the loop is not asked again
+        if (r.status === "failed") native = undefined;
       }
     }
     if (n === 0) nits = this.emptyNitSots(node, seqs, inits, nonSeqs);

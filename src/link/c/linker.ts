@@ -34,6 +34,8 @@ import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { createHash } from "node:crypto";
 import { type CodegenOptions, type CProgram, ERR_LEN, type Segment, generateC, isPacked, metaLayout, runtimeSource, segmentPrototype } from "./codegen.js";
 import { cCompilerStatus, compileFlags, findBlas } from "./compiler.js";
+import { type LoopSegment, loopPrototype, makeStepLoop, stepLoopSource } from "./step_loop.js";
+import { UNIT_BREAK } from "./support.js";
 import type { NativeFunction } from "./ffi.js";
 
 /** Modules this process compiled (not found in the cache), and modules requested at all. */
@@ -228,10 +230,13 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   let mod: LoadedModule | null = null;
   const calls = new Map<Segment, SegmentCall>();
   let buildMs = 0;
+  // A loop body that is one segment gets the segment's step loop in its module (step_loop.ts).
+  const loop = opts?.stepLoop && !profiler ? loopCandidate(fgraph, program) : null;
+  const source = loop ? program.source + UNIT_BREAK + stepLoopSource(loop.seg) : program.source;
   if (program.segments.length > 0) {
     const buildStart = performance.now();
     if (cgOpts.runtime) loadRuntime(cgOpts.runtime);
-    mod = buildModule(program.source, useBlas ? blas!.ldflags : []);
+    mod = buildModule(source, useBlas ? blas!.ldflags : []);
     buildMs = performance.now() - buildStart;
     for (const seg of program.segments) {
       const { size, capBase, oshapeSize, profBase } = metaLayout(seg, profiler !== undefined);
@@ -318,7 +323,16 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
     }
     return outSlots.map((s) => env[s]);
   };
-  thunk.source = program.source;
+  thunk.source = source;
+  if (loop && mod) {
+    const native = makeStepLoop({ ...loop, fn: mod.library.func(loopPrototype(loop.seg)) });
+    thunk.stepLoop = {
+      run(inputs, outputs, t0, t1) {
+        if (freed) throw new BackendError("this C function was freed; compile it again to call it");
+        return native.run(inputs, outputs, t0, t1);
+      },
+    };
+  }
   const fromCache = mod?.fromCache === true;
   thunk.linkStats = { codegenMs, compileMs: mod && !fromCache ? buildMs : 0, cacheLoadMs: fromCache ? buildMs : 0, compiled: mod && !fromCache ? 1 : 0, cacheLoads: fromCache ? 1 : 0 };
   // The inputs whose memory a call may write (issue 13.1): those of in-place host nodes, and
@@ -358,6 +372,30 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   // A function dropped without free() still gives its module back (issue 13.11).
   if (mod) unloader.register(thunk, mod.library, thunk);
   return thunk;
+}
+
+/**
+ * The one segment of a graph whose native step loop can run it (step_loop.ts): the whole graph
+ * in C, every output a distinct export of it, every input of it an input of the graph or a
+ * constant, and no export written over an input. Null otherwise.
+ */
+function loopCandidate(fgraph: FunctionGraph, program: CProgram): Omit<LoopSegment, "fn"> | null {
+  if (program.steps.length !== 1 || program.steps[0]!.kind !== "c") return null;
+  const seg = program.steps[0]!.segment;
+  const outs = fgraph.outputs;
+  if (seg.exports.length !== outs.length || new Set(outs).size !== outs.length) return null;
+  const exportPos = seg.exports.map((v) => outs.indexOf(v));
+  if (exportPos.some((o) => o < 0)) return null;
+  if (seg.exports.some((v) => inplaceInput(v, seg.inputs) >= 0)) return null;
+  const constants = new Map<number, NDArray>();
+  const inputPos: number[] = [];
+  for (const [i, v] of seg.inputs.entries()) {
+    const k = fgraph.inputs.indexOf(v);
+    if (k < 0 && !(v.isConstant && v.constantData instanceof NDArray)) return null;
+    if (k < 0) constants.set(i, v.constantData as NDArray);
+    inputPos.push(k);
+  }
+  return { seg, inputPos, constants, exportPos };
 }
 
 /**
