@@ -3,13 +3,20 @@
  * linker=wasm, js and c in one process (c only when a C compiler works here). W2 is
  * tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x) (on float32, Wasm computes tanh, sigmoid and exp itself,
  * two float64 lanes at a time); "arith" uses only operations Wasm has instructions for (the
- * f32x4 loop). Then W3, bench/c.ts's MLP training step (784-512-512-10, batch 256), whose
- * GEMMs have no Wasm kernel yet (they run on the host in wasm and js alike). Median of N runs
- * after one warm-up; the compile column is theano.function's time.
+ * f32x4 loop). Then W1, a float32 matmul n=1024 in GFLOP/s (its Dot is the Wasm GEMM of
+ * src/link/wasm/ops/blas.ts), and W3, bench/c.ts's MLP training step (784-512-512-10, batch
+ * 256), whose Dot and Gemm nodes run as that GEMM too. Median of N runs after one warm-up; the
+ * compile column is theano.function's time.
  *
- *   npx tsx bench/wasm.ts [--runs 7] [--n 1000000]
+ * With bench/peers installed (`cd bench/peers && npm ci`), tfjs-wasm and jax-js-wasm run W1 and
+ * W3 in a child process (bench/peers/run.mjs, one thread each, as theano-ts wasm) and their
+ * figures join the W1 and W3 rows; `--no-peers` skips them.
+ *
+ *   npx tsx bench/wasm.ts [--runs 7] [--n 1000000] [--no-peers]
  */
 
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import * as theano from "../src/index.js";
 import { cCompilerStatus } from "../src/link/c/compiler.js";
 
@@ -35,6 +42,12 @@ function time(fn: () => unknown): number {
     ts.push(performance.now() - t0);
   }
   return median(ts);
+}
+
+function timeOnce(fn: () => unknown): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
 }
 
 function rand(len: number, seed = 1): Float32Array {
@@ -99,6 +112,41 @@ function mlpStep(mode: theano.Mode): () => unknown {
   const yv = theano.array(Array.from({ length: 256 }, (_v, i) => (i * 7) % 10), "int32");
   return () => f(Xv, yv);
 }
+// The peers first (a child process, so they do not share this one's heap or JIT), when installed.
+const PEERS = ["tfjs-wasm", "jax-js-wasm"] as const;
+const peerDir = new URL("./peers/", import.meta.url);
+let peers: Record<string, { W1_1024: number | null; W3: number | null }> | null = null;
+if (!process.argv.includes("--no-peers") && existsSync(new URL("node_modules/@tensorflow/tfjs-backend-wasm", peerDir))) {
+  try {
+    const out = execFileSync(process.execPath, [new URL("run.mjs", peerDir).pathname, "--json", "--runs", String(runs), "--only", PEERS.join(",")], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    peers = JSON.parse(out.trim().split("\n").pop()!);
+  } catch (e) {
+    console.log(`(peers failed: ${(e as Error).message.split("\n")[0]})`);
+  }
+}
+const peerCols = (key: "W1_1024" | "W3", digits: number): string => (peers ? ` | ${PEERS.map((p) => peers![p]?.[key]?.toFixed(digits) ?? "—").join(" | ")}` : "");
+console.log(`\nproducts, float32, median of ${runs}${peers ? `; ${PEERS.join(", ")}: bench/peers/run.mjs, one thread` : ""}`);
+console.log(`| workload | ${linkers.map((l) => `${l} run`).join(" | ")}${peers ? ` | ${PEERS.join(" | ")}` : ""} | ${linkers.map((l) => `${l} compile`).join(" | ")} |`);
+console.log(`| --- | ${linkers.map(() => "---").join(" | ")}${peers ? ` | ${PEERS.map(() => "---").join(" | ")}` : ""} | ${linkers.map(() => "---").join(" | ")} |`);
+
+// W1: matmul n=1024 (GFLOP/s, higher is better); the js linker gets 1 timed run (seconds each).
+{
+  const nn = 1024;
+  const a = new theano.NDArray("float32", [nn, nn], rand(nn * nn, 3));
+  const b = new theano.NDArray("float32", [nn, nn], rand(nn * nn, 4));
+  const gflops: string[] = [];
+  const compileMs: string[] = [];
+  for (const linker of linkers) {
+    const x = T.fmatrix("a");
+    const y = T.fmatrix("b");
+    const t0 = performance.now();
+    const f = theano.function([x, y], T.dot(x, y), { mode: new theano.Mode(linker) }) as unknown as (p: theano.NDArray, q: theano.NDArray) => theano.NDArray;
+    compileMs.push((performance.now() - t0).toFixed(1));
+    const ms = linker === "js" ? (f(a, b), timeOnce(() => f(a, b))) : time(() => f(a, b));
+    gflops.push(`${((2 * nn ** 3) / ms / 1e6).toFixed(1)} GFLOP/s`);
+  }
+  console.log(`| W1 matmul n=1024 | ${gflops.join(" | ")}${peerCols("W1_1024", 1)} | ${compileMs.join(" | ")} |`);
+}
 {
   const runMs: string[] = [];
   const compileMs: string[] = [];
@@ -106,7 +154,7 @@ function mlpStep(mode: theano.Mode): () => unknown {
     const t0 = performance.now();
     const step = mlpStep(new theano.Mode(linker));
     compileMs.push((performance.now() - t0).toFixed(1));
-    runMs.push(time(step).toFixed(2));
+    runMs.push(`${time(step).toFixed(2)} ms`);
   }
-  console.log(`| W3 MLP train step 784-512-512-10, batch 256 | ${runMs.join(" | ")} | ${compileMs.join(" | ")} |`);
+  console.log(`| W3 MLP train step 784-512-512-10, batch 256 | ${runMs.join(" | ")}${peerCols("W3", 2)} | ${compileMs.join(" | ")} |`);
 }

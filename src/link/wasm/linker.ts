@@ -22,7 +22,7 @@ import type { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, type TypedArray, itemsize } from "../../ndarray/dtype.js";
 import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
 import { Dot } from "../../tensor/blas.js";
-import { Elemwise } from "../../tensor/elemwise.js";
+import { DimShuffle, Elemwise } from "../../tensor/elemwise.js";
 import { Gemm } from "../../tensor/gemm.js";
 import { CAReduce } from "../../tensor/math.js";
 import type { TensorType } from "../../tensor/type.js";
@@ -175,6 +175,18 @@ export const wasmLinker: Linker = {
     const lastUse = new Map<Variable, number>();
     order.forEach((node, k) => node.inputs.forEach((v) => lastUse.set(v, k)));
     const isOutput = new Set(fgraph.outputs);
+    // A DimShuffle of a resident value is a view of its memory (run below): the viewed value
+    // lives as long as its last view (and for good when a view is an output). Reverse order
+    // carries this through chains of views.
+    for (let k = order.length - 1; k >= 0; k--) {
+      const node = order[k]!;
+      if (!(node.op instanceof DimShuffle)) continue;
+      const [x, o] = [node.inputs[0]!, node.outputs[0]!];
+      lastUse.set(x, Math.max(lastUse.get(x)!, lastUse.get(o) ?? k));
+      if (isOutput.has(o)) isOutput.add(x);
+    }
+    const dies: Variable[][] = order.map(() => []);
+    for (const [v, k] of lastUse) dies[k]!.push(v);
     const ctors = new Map<DType, new (b: ArrayBuffer, o: number, n: number) => TypedArray>();
     const view = (dtype: DType, ptr: number, n: number): TypedArray => {
       let Ctor = ctors.get(dtype);
@@ -195,9 +207,21 @@ export const wasmLinker: Linker = {
         if (host.has(v)) return host.get(v)!;
         if (v.isConstant) return v.constantData;
         const r = resident.get(v)!;
+        const sz = itemsize(r.dtype);
+        // The span the strides cover (a view keeps its layout on the host too).
         const n = shapeSize(r.shape);
-        const data = (view(r.dtype, r.ptr, n) as Float64Array).slice() as unknown as TypedArray;
-        const a = new NDArray(r.dtype, r.shape, data);
+        let lo = 0;
+        let hi = 0;
+        if (n > 0) {
+          r.shape.forEach((d, i) => {
+            const span = (d - 1) * r.strides[i]!;
+            if (span < 0) lo += span;
+            else hi += span;
+          });
+        }
+        const len = n === 0 ? 0 : (hi - lo) / sz + 1;
+        const data = (view(r.dtype, r.ptr + lo, len) as Float64Array).slice() as unknown as TypedArray;
+        const a = new NDArray(r.dtype, r.shape, data, r.strides.map((st) => st / sz), -lo / sz);
         host.set(v, a);
         return a;
       };
@@ -356,10 +380,10 @@ export const wasmLinker: Linker = {
         release(scratch);
       };
 
-      const freeDead = (node: Apply, k: number): void => {
-        for (const v of node.inputs) {
+      const freeDead = (_node: Apply, k: number): void => {
+        for (const v of dies[k]!) {
           const at = owned.get(v);
-          if (at === undefined || lastUse.get(v) !== k || isOutput.has(v)) continue;
+          if (at === undefined || isOutput.has(v)) continue;
           owned.delete(v);
           resident.delete(v);
           release(at);
@@ -380,6 +404,17 @@ export const wasmLinker: Linker = {
             }
           } catch (e) {
             throw wrapNodeError(e, node, node.inputs.map((v) => safeValue(() => hostValue(v))), order);
+          }
+        }
+        // A DimShuffle of a resident value: the same memory through permuted strides, no copy.
+        const x = node.inputs[0];
+        if (node.op instanceof DimShuffle && x && resident.has(x) && !host.has(x)) {
+          const r = resident.get(x)!;
+          const op = node.op;
+          if (op.drop.every((d) => r.shape[d] === 1)) {
+            const pick = (p: number | "x", of: readonly number[], dflt: number): number => (p === "x" ? dflt : of[p]!);
+            resident.set(node.outputs[0]!, { dtype: r.dtype, shape: op.pattern.map((p) => pick(p, r.shape, 1)), ptr: r.ptr, strides: op.pattern.map((p) => pick(p, r.strides, 0)) });
+            done = true;
           }
         }
         if (done) {

@@ -237,3 +237,25 @@ describe("wasm GEMM: the MLP training step", () => {
     });
   });
 });
+
+describe("linker=wasm: DimShuffle of a Wasm result is a view of its memory", () => {
+  it("transposed products, views as outputs, broadcast axes, empty arrays", () => {
+    const a = T.fmatrix("a");
+    const b = T.fmatrix("b");
+    const e = T.exp(a.mul(0.5));
+    // e.T feeds a product (a view read through strides), e.T and a broadcast view leave as outputs.
+    const outs = [T.dot(e.T, b), e.T, T.exp(b).dimshuffle("x", 1, 0).add(1), e.dimshuffle(1, "x", 0)];
+    const f = theano.function([a, b], outs, { mode: W }) as unknown as ((...v: NDArray[]) => NDArray[]) & { fgraph: FunctionGraph };
+    for (const [m, n] of [[5, 3], [0, 3], [4, 0]] as Array<[number, number]>) {
+      const av = rand("float32", [m, n], 1);
+      const bv = rand("float32", [m, n + 2], 2).slice([null, null], [1, n + 1]);
+      const got = f(av, bv);
+      const want = evaluate(outs, new Map([[a, av], [b, bv]]));
+      got.forEach((g, i) => {
+        expect([...g.shape], `output ${i}`).toEqual([...want[i]!.shape]);
+        const [x, y] = [g.toFlat(), want[i]!.toFlat()];
+        for (let j = 0; j < x.length; j++) expect(Math.abs(Number(x[j]) - Number(y[j])), `output ${i} element ${j} (${m}x${n})`).toBeLessThan(1e-5);
+      });
+    }
+  });
+});
