@@ -36,6 +36,8 @@ export interface DemoOptions {
   backend: DemoBackend | undefined;
   out: string;
   quick: boolean;
+  /** `--np N`: train on N processes started by mpirun (undefined: this process alone). */
+  np?: number | undefined;
 }
 
 /** The full run's defaults: ≥ 98 % held-out accuracy well inside a minute on 2 cores with C. */
@@ -55,7 +57,7 @@ const EVAL_CHUNK = 1000;
 export const CURVE_FILE = "theano-ts-demo-curve.svg";
 
 /** Short enough for the command list; `help demo` lists every option. */
-export const DEMO_USAGE = "[--epochs N] [--model mlp|lenet] [--batch N] [--hidden N] [--lr X] [--quick] [--out DIR] ...";
+export const DEMO_USAGE = "[--epochs N] [--model mlp|lenet] [--batch N] [--hidden N] [--lr X] [--quick] [--np N] [--out DIR] ...";
 
 const perModel = (key: "epochs" | "batch" | "hidden" | "lr"): string => `default ${DEFAULTS[key]}, lenet ${LENET_DEFAULTS[key]}`;
 
@@ -79,6 +81,10 @@ export const DEMO_DETAILS = [
   `  --out DIR             where to write ${CURVE_FILE} (default: the current directory)`,
   `  --quick               seconds: ${QUICK.trainSamples.toLocaleString("en-US")} training digits, ${QUICK.epochs} epochs, ${QUICK.hidden} hidden units`,
   "                        (explicit --epochs/--hidden still apply)",
+  "  --np N                data-parallel on N processes: runs itself under mpirun -np N (Open MPI),",
+  "                        theano.distributed.DataParallel deals each batch of --batch digits to",
+  "                        the N processes and averages their gradients; `mpirun -np N theano-ts",
+  "                        demo` does the same",
   "",
   "Flags in THEANO_FLAGS apply (e.g. THEANO_FLAGS=optimizer_verbose=True). Exits 1 if the loss",
   "does not fall.",
@@ -122,6 +128,22 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 export async function runDemo(theano: Theano, opts: DemoOptions, io: CliIO): Promise<number> {
   const { T } = theano;
+  // `--np N` starts N copies of this command under mpirun; each one (as under a user's own
+  // `mpirun -np N theano-ts demo`) sees OMPI_COMM_WORLD_SIZE and trains with DataParallel.
+  const underMpirun = process.env.OMPI_COMM_WORLD_SIZE !== undefined;
+  if (opts.np !== undefined && !underMpirun) return (await import("./demo_mpi.js")).relaunchUnderMpirun(theano, opts, io);
+  const D = underMpirun ? theano.distributed : null;
+  if (D) {
+    try {
+      D.init(); // before the first compiled function: each rank's OpenMP threads get their share of the cores
+    } catch (e) {
+      io.err(`theano-ts demo: ${(e as Error).message}\n`);
+      return 1;
+    }
+    // Rank 0 reports for all, in plain lines: mpirun gives each rank a pseudo-terminal of its
+    // own whatever the user's stdout is, so a redrawn progress bar would reach a file as `\r`s.
+    io = D.rank === 0 ? { out: io.out, err: io.err, tty: false } : { out: () => {}, err: io.err };
+  }
   const tStart = performance.now();
   let data: Mnist;
   try {
@@ -141,19 +163,188 @@ export async function runDemo(theano: Theano, opts: DemoOptions, io: CliIO): Pro
 
   const r = rng(opts.seed);
   const floatX = "float32";
+  const mode = opts.backend === undefined ? undefined : new theano.Mode(opts.backend);
+  type Var = ReturnType<typeof theano.shared>;
+
+  // Distributed, the network reads the byte pixels (scaled to [0, 1] in the graph), so each rank
+  // holds the dataset as the file's bytes rather than 4 bytes a pixel.
+  const pixels = T.matrix("pixels", "uint8");
+  const x = D ? T.mul(T.cast(pixels, floatX), 1 / 255) : T.fmatrix("x");
+  const y = T.ivector("y");
+  const lr = T.fscalar("lr");
+  const { params, probs, modelName } = buildNetwork(theano, opts, data.train, x, r.normal);
+  // One velocity per parameter: v <- mu v - lr g, p <- p + v (classical momentum).
+  const velocities = params.map((p) => theano.shared(theano.zeros(p.getValue({ borrow: true }).shape, floatX), { name: `v_${p.name}` }));
+  const xent = T.categoricalCrossentropy(probs, y);
+  const loss = T.mean(xent);
+  const correct = T.sum(T.cast(T.eq(T.argmax(probs, 1), y), "int32"));
+  const grads = theano.grad(loss, params);
+  type Expr = ReturnType<typeof T.add>;
+  const updates: Array<[Var, Expr]> = [];
+  params.forEach((p, i) => {
+    const v = T.sub(T.mul(MOMENTUM, velocities[i]!), T.mul(lr, grads[i]!));
+    updates.push([velocities[i]!, v], [p, T.add(p, v)]);
+  });
+
+  const B = opts.batch;
+  const steps = Math.floor(nTrain / B);
+  const totalSteps = steps * opts.epochs;
+  const schedule = (step: number): number => 0.5 * opts.lr * (1 + Math.cos((Math.PI * step) / totalSteps));
+  if (D && B % D.size !== 0) {
+    io.err(`theano-ts demo: --batch ${B} is not a multiple of the ${D.size} processes (each takes batch / processes digits a step)\n`);
+    return 1;
+  }
+  io.out(
+    `theano-ts demo: MNIST${opts.quick ? " (--quick: a subset)" : ""}, ${fmtInt(nTrain)} training and ${fmtInt(nTest)} held-out test digits (loaded in ${loadMs.toFixed(0)} ms)\n` +
+      `${modelName} + softmax cross-entropy, SGD momentum ${MOMENTUM}, lr ${opts.lr} (cosine decay), ` +
+      `batch ${opts.batch}, ${opts.epochs} epoch${opts.epochs === 1 ? "" : "s"}, seed ${opts.seed}, float32\n` +
+      (D ? `data-parallel on ${D.size} processes (theano.distributed.DataParallel, ${D.info().library}): each takes ${B / D.size} digits a step, one fused gradient all-reduce a step\n` : ""),
+  );
+
+  const tCompile = performance.now();
+  const fopts = mode === undefined ? {} : { mode };
+  // One step: [mean loss, correct answers] of one batch of `B` digits (all processes together).
+  let trainStep: (batch: Int32Array, step: number) => [number, number];
+  let backend: string;
+  let evaluate: ((xs: NDArray, ys: NDArray) => NDArray[]) | null = null;
+  if (D) {
+    const accuracy = T.mean(T.cast(T.eq(T.argmax(probs, 1), y), floatX));
+    const dp = new D.DataParallel({
+      params,
+      inputs: [pixels, y],
+      loss,
+      data: [new theano.NDArray("uint8", [nTrain, FEATURES], data.train.pixels.subarray(0, nTrain * FEATURES)), new theano.NDArray("int32", [nTrain], data.train.labels.subarray(0, nTrain))],
+      batchSize: B,
+      optimizer: { kind: "momentum", lr: schedule, momentum: MOMENTUM },
+      shuffle: opts.seed,
+      metrics: { accuracy },
+      ...fopts,
+    });
+    trainStep = () => {
+      const res = dp.step();
+      return [res.loss, Math.round(res.metrics.accuracy! * B)];
+    };
+    backend = dp.train.mode.linker().name;
+    // Only rank 0 evaluates (and reports); the others go on to the next step and wait for it there.
+    if (D.rank === 0) evaluate = theano.function([pixels, y], [T.sum(xent), correct], { ...fopts, name: "evaluate" }) as (xs: NDArray, ys: NDArray) => NDArray[];
+  } else {
+    const train = theano.function([x, y, lr], [loss, correct], { ...fopts, updates, name: "train_step" });
+    evaluate = theano.function([x, y], [T.sum(xent), correct], { ...fopts, name: "evaluate" }) as (xs: NDArray, ys: NDArray) => NDArray[];
+    const xBuf = new Float32Array(B * FEATURES);
+    const yBuf = new Int32Array(B);
+    const xb = new theano.NDArray(floatX, [B, FEATURES], xBuf);
+    const yb = new theano.NDArray("int32", [B], yBuf);
+    trainStep = (batch, step) => {
+      imagesToFloat32(data.train, batch, xBuf);
+      for (let k = 0; k < B; k++) yBuf[k] = data.train.labels[batch[k]!]!;
+      const [l, c] = train(xb, yb, schedule(step)) as [NDArray, NDArray];
+      return [Number(l.get()), Number(c.get())];
+    };
+    backend = train.mode.linker().name;
+  }
+  const compileMs = performance.now() - tCompile;
+  // A first run builds the C modules (seconds); later runs load them from the compile cache.
+  const why = backend === "c" ? "; a first run builds the C modules, later runs load them from the compile cache" : "";
+  io.out(`compiled the training step and the evaluation in ${compileMs.toFixed(0)} ms (${backend} backend${why})\n`);
+  if (backend !== "c" && !opts.quick) {
+    // Measured: 112 ms per step on js against 3 ms on C for the default MLP (2 cores).
+    io.out(`note: on the ${backend} backend this run takes minutes (C is ~35x faster here; \`theano-ts check\` reports the C compiler); --quick trains in a few seconds\n`);
+  }
+
+  let evalMs = 0;
+  const evalX = new Float32Array(EVAL_CHUNK * FEATURES);
+  const testIndex = Int32Array.from({ length: nTest }, (_, i) => i);
+  const evaluateTest = (): { loss: number; acc: number } => {
+    if (!evaluate) return { loss: NaN, acc: NaN };
+    const s = performance.now();
+    let lossSum = 0;
+    let hits = 0;
+    for (let start = 0; start < nTest; start += EVAL_CHUNK) {
+      const end = Math.min(nTest, start + EVAL_CHUNK);
+      let xs: NDArray;
+      if (D) xs = new theano.NDArray("uint8", [end - start, FEATURES], data.test.pixels.subarray(start * FEATURES, end * FEATURES));
+      else {
+        imagesToFloat32(data.test, testIndex.subarray(start, end), evalX);
+        xs = new theano.NDArray(floatX, [end - start, FEATURES], evalX.subarray(0, (end - start) * FEATURES));
+      }
+      const ys = new theano.NDArray("int32", [end - start], data.test.labels.subarray(start, end));
+      const [l, c] = evaluate(xs, ys) as [NDArray, NDArray];
+      lossSum += Number(l.get());
+      hits += Number(c.get());
+    }
+    evalMs += performance.now() - s;
+    return { loss: lossSum / nTest, acc: hits / nTest };
+  };
+
+  const progress = new Progress(io, opts.epochs);
+  const first = evaluateTest();
+  progress.line(`epoch 0: test loss ${first.loss.toFixed(4)}, accuracy ${pct(first.acc)} (untrained)`);
+  const curve: EpochPoint[] = [];
+  const order = Int32Array.from({ length: nTrain }, (_, i) => i);
+  let trainMs = 0;
+  let step = 0;
+  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    if (!D) shuffle(order, r.uniform); // DataParallel shuffles the same way on every rank
+    let lossSum = 0;
+    let hits = 0;
+    const epochStart = performance.now();
+    for (let b = 0; b < steps; b++) {
+      const [l, c] = trainStep(order.subarray(b * B, (b + 1) * B), step);
+      lossSum += l;
+      hits += c;
+      step++;
+      const elapsed = performance.now() - epochStart;
+      progress.update(epoch, (b + 1) / steps, lossSum / (b + 1), hits / ((b + 1) * B), ((b + 1) * B * 1000) / elapsed);
+    }
+    const epochMs = performance.now() - epochStart;
+    trainMs += epochMs;
+    const point = { epoch, trainLoss: lossSum / steps, ...evaluateTest() };
+    curve.push(point);
+    progress.line(
+      `epoch ${epoch}/${opts.epochs}: train loss ${point.trainLoss.toFixed(4)}, accuracy ${pct(hits / (steps * B))}; ` +
+        `test loss ${point.loss.toFixed(4)}, accuracy ${pct(point.acc)}; ${fmtInt((steps * B * 1000) / epochMs)} samples/s`,
+    );
+  }
+
+  if (!evaluate) return 0; // a rank other than 0: rank 0 evaluates, writes and reports
+  const last = curve[curve.length - 1]!;
+  mkdirSync(opts.out, { recursive: true });
+  const file = resolve(opts.out, CURVE_FILE);
+  writeFileSync(file, curveSvg(curve, `theano-ts demo: ${opts.model === "lenet" ? "LeNet" : `MLP ${FEATURES}-${opts.hidden}-${CLASSES}`} on MNIST${opts.quick ? " (--quick)" : ""}, ${backend} backend`));
+  const totalMs = performance.now() - tStart;
+  io.out(
+    `test accuracy ${pct(last.acc)} on ${fmtInt(nTest)} held-out digits (test loss ${first.loss.toFixed(4)} -> ${last.loss.toFixed(4)})\n` +
+      `total ${secs(totalMs)}: data ${secs(loadMs)}, compile ${secs(compileMs)}, training ${secs(trainMs)} ` +
+      `(${totalSteps} steps, ${(trainMs / Math.max(1, totalSteps)).toFixed(2)} ms per step), evaluation ${secs(evalMs)}\n` +
+      `wrote the loss/accuracy curve to ${file}\n`,
+  );
+  if (!(last.loss < first.loss)) {
+    io.err("theano-ts demo: the loss did not fall; something is wrong with this installation\n");
+    return 1;
+  }
+  return 0;
+}
+
+/** The demo's network on the input rows `x` (float32 pixels in [0, 1]): its parameters (He-initialised from `normal`), the class probabilities, and its description. */
+export function buildNetwork(
+  theano: Theano,
+  opts: DemoOptions,
+  images: Pick<Mnist["train"], "rows" | "cols">,
+  x: ReturnType<Theano["T"]["fmatrix"]>,
+  normal: () => number,
+): { params: Array<ReturnType<Theano["shared"]>>; probs: ReturnType<Theano["T"]["add"]>; modelName: string } {
+  const { T } = theano;
+  const FEATURES = images.rows * images.cols;
+  const CLASSES = 10;
+  const floatX = "float32";
   /** Normal weights of variance gain / fanIn: He initialisation (gain 2) for the relu layers, gain 1 for the softmax layer. */
   const init = (shape: number[], fanIn: number, gain: number): NDArray => {
     const scale = Math.sqrt(gain / fanIn);
-    return new theano.NDArray(floatX, shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal() * scale));
+    return new theano.NDArray(floatX, shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => normal() * scale));
   };
-  const mode = opts.backend === undefined ? undefined : new theano.Mode(opts.backend);
   type Var = ReturnType<typeof theano.shared>;
   const weight = (name: string, shape: number[], fanIn: number, gain = 2): Var => theano.shared(init(shape, fanIn, gain), { name });
   const bias = (name: string, n: number): Var => theano.shared(theano.zeros([n], floatX), { name });
-
-  const x = T.fmatrix("x");
-  const y = T.ivector("y");
-  const lr = T.fscalar("lr");
   const params: Var[] = [];
   let features: ReturnType<typeof T.add> = x;
   let modelName: string;
@@ -162,8 +353,8 @@ export async function runDemo(theano: Theano, opts: DemoOptions, io: CliIO): Pro
     // 28 -> 24 -> 12 -> 8 -> 4. Pooling before the bias and relu is the same function (both are
     // monotone and the bias is per map) on a quarter of the values.
     let maps = 1;
-    let size = data.train.rows;
-    let h: ReturnType<typeof T.add> = x.reshape([-1, 1, data.train.rows, data.train.cols]);
+    let size = images.rows;
+    let h: ReturnType<typeof T.add> = x.reshape([-1, 1, images.rows, images.cols]);
     LENET_MAPS.forEach((out, k) => {
       const W = weight(`conv${k}_W`, [out, maps, 5, 5], maps * 25);
       const b = bias(`conv${k}_b`, out);
@@ -189,117 +380,7 @@ export async function runDemo(theano: Theano, opts: DemoOptions, io: CliIO): Pro
   const W2 = weight("W2", [opts.hidden, CLASSES], opts.hidden, 1);
   const b2 = bias("b2", CLASSES);
   params.push(W2, b2);
-  // One velocity per parameter: v <- mu v - lr g, p <- p + v (classical momentum).
-  const velocities = params.map((p) => theano.shared(theano.zeros(p.getValue({ borrow: true }).shape, floatX), { name: `v_${p.name}` }));
-  const probs = T.softmax(T.add(T.dot(features, W2), b2));
-  const xent = T.categoricalCrossentropy(probs, y);
-  const loss = T.mean(xent);
-  const correct = T.sum(T.cast(T.eq(T.argmax(probs, 1), y), "int32"));
-  const grads = theano.grad(loss, params);
-  type Expr = ReturnType<typeof T.add>;
-  const updates: Array<[Var, Expr]> = [];
-  params.forEach((p, i) => {
-    const v = T.sub(T.mul(MOMENTUM, velocities[i]!), T.mul(lr, grads[i]!));
-    updates.push([velocities[i]!, v], [p, T.add(p, v)]);
-  });
-
-  io.out(
-    `theano-ts demo: MNIST${opts.quick ? " (--quick: a subset)" : ""}, ${fmtInt(nTrain)} training and ${fmtInt(nTest)} held-out test digits (loaded in ${loadMs.toFixed(0)} ms)\n` +
-      `${modelName} + softmax cross-entropy, SGD momentum ${MOMENTUM}, lr ${opts.lr} (cosine decay), ` +
-      `batch ${opts.batch}, ${opts.epochs} epoch${opts.epochs === 1 ? "" : "s"}, seed ${opts.seed}, float32\n`,
-  );
-
-  const tCompile = performance.now();
-  const fopts = mode === undefined ? {} : { mode };
-  const train = theano.function([x, y, lr], [loss, correct], { ...fopts, updates, name: "train_step" });
-  const evaluate = theano.function([x, y], [T.sum(xent), correct], { ...fopts, name: "evaluate" });
-  const compileMs = performance.now() - tCompile;
-  const backend = train.mode.linker().name;
-  // A first run builds the C modules (seconds); later runs load them from the compile cache.
-  const why = backend === "c" ? "; a first run builds the C modules, later runs load them from the compile cache" : "";
-  io.out(`compiled the training step and the evaluation in ${compileMs.toFixed(0)} ms (${backend} backend${why})\n`);
-  if (backend !== "c" && !opts.quick) {
-    // Measured: 112 ms per step on js against 3 ms on C for the default MLP (2 cores).
-    io.out(`note: on the ${backend} backend this run takes minutes (C is ~35x faster here; \`theano-ts check\` reports the C compiler); --quick trains in a few seconds\n`);
-  }
-
-  const B = opts.batch;
-  const xBuf = new Float32Array(B * FEATURES);
-  const yBuf = new Int32Array(B);
-  const xb = new theano.NDArray(floatX, [B, FEATURES], xBuf);
-  const yb = new theano.NDArray("int32", [B], yBuf);
-  let evalMs = 0;
-  const evalX = new Float32Array(EVAL_CHUNK * FEATURES);
-  const testIndex = Int32Array.from({ length: nTest }, (_, i) => i);
-  const evaluateTest = (): { loss: number; acc: number } => {
-    const s = performance.now();
-    let lossSum = 0;
-    let hits = 0;
-    for (let start = 0; start < nTest; start += EVAL_CHUNK) {
-      const end = Math.min(nTest, start + EVAL_CHUNK);
-      imagesToFloat32(data.test, testIndex.subarray(start, end), evalX);
-      const xs = new theano.NDArray(floatX, [end - start, FEATURES], evalX.subarray(0, (end - start) * FEATURES));
-      const ys = new theano.NDArray("int32", [end - start], data.test.labels.subarray(start, end));
-      const [l, c] = evaluate(xs, ys) as [NDArray, NDArray];
-      lossSum += Number(l.get());
-      hits += Number(c.get());
-    }
-    evalMs += performance.now() - s;
-    return { loss: lossSum / nTest, acc: hits / nTest };
-  };
-
-  const progress = new Progress(io, opts.epochs);
-  const first = evaluateTest();
-  progress.line(`epoch 0: test loss ${first.loss.toFixed(4)}, accuracy ${pct(first.acc)} (untrained)`);
-  const curve: EpochPoint[] = [];
-  const order = Int32Array.from({ length: nTrain }, (_, i) => i);
-  const steps = Math.floor(nTrain / B);
-  const totalSteps = steps * opts.epochs;
-  let trainMs = 0;
-  let step = 0;
-  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-    shuffle(order, r.uniform);
-    let lossSum = 0;
-    let hits = 0;
-    const epochStart = performance.now();
-    for (let b = 0; b < steps; b++) {
-      const batch = order.subarray(b * B, (b + 1) * B);
-      imagesToFloat32(data.train, batch, xBuf);
-      for (let k = 0; k < B; k++) yBuf[k] = data.train.labels[batch[k]!]!;
-      const rate = 0.5 * opts.lr * (1 + Math.cos((Math.PI * step) / totalSteps));
-      const [l, c] = train(xb, yb, rate) as [NDArray, NDArray];
-      lossSum += Number(l.get());
-      hits += Number(c.get());
-      step++;
-      const elapsed = performance.now() - epochStart;
-      progress.update(epoch, (b + 1) / steps, lossSum / (b + 1), hits / ((b + 1) * B), ((b + 1) * B * 1000) / elapsed);
-    }
-    const epochMs = performance.now() - epochStart;
-    trainMs += epochMs;
-    const point = { epoch, trainLoss: lossSum / steps, ...evaluateTest() };
-    curve.push(point);
-    progress.line(
-      `epoch ${epoch}/${opts.epochs}: train loss ${point.trainLoss.toFixed(4)}, accuracy ${pct(hits / (steps * B))}; ` +
-        `test loss ${point.loss.toFixed(4)}, accuracy ${pct(point.acc)}; ${fmtInt((steps * B * 1000) / epochMs)} samples/s`,
-    );
-  }
-
-  const last = curve[curve.length - 1]!;
-  mkdirSync(opts.out, { recursive: true });
-  const file = resolve(opts.out, CURVE_FILE);
-  writeFileSync(file, curveSvg(curve, `theano-ts demo: ${opts.model === "lenet" ? "LeNet" : `MLP ${FEATURES}-${opts.hidden}-${CLASSES}`} on MNIST${opts.quick ? " (--quick)" : ""}, ${backend} backend`));
-  const totalMs = performance.now() - tStart;
-  io.out(
-    `test accuracy ${pct(last.acc)} on ${fmtInt(nTest)} held-out digits (test loss ${first.loss.toFixed(4)} -> ${last.loss.toFixed(4)})\n` +
-      `total ${secs(totalMs)}: data ${secs(loadMs)}, compile ${secs(compileMs)}, training ${secs(trainMs)} ` +
-      `(${totalSteps} steps, ${(trainMs / Math.max(1, totalSteps)).toFixed(2)} ms per step), evaluation ${secs(evalMs)}\n` +
-      `wrote the loss/accuracy curve to ${file}\n`,
-  );
-  if (!(last.loss < first.loss)) {
-    io.err("theano-ts demo: the loss did not fall; something is wrong with this installation\n");
-    return 1;
-  }
-  return 0;
+  return { params, probs: T.softmax(T.add(T.dot(features, W2), b2)), modelName };
 }
 
 const pct = (a: number): string => `${(100 * a).toFixed(2)}%`;
@@ -470,8 +551,11 @@ export function parseDemoArgs(args: readonly string[]): DemoOptions {
       case "--quick":
         opts.quick = true;
         break;
+      case "--np":
+        opts.np = positiveInt(flag, args[++i]);
+        break;
       default:
-        throw new Error(`unknown demo option "${flag}"; the options are --epochs, --batch, --hidden, --lr, --seed, --backend, --out, --quick, --model`);
+        throw new Error(`unknown demo option "${flag}"; the options are --epochs, --batch, --hidden, --lr, --seed, --backend, --out, --quick, --model, --np`);
     }
     set.add(flag);
   }

@@ -5,13 +5,22 @@
  * checkpoint and resume in a new job, bad configurations and different graphs on different
  * ranks raising on every rank. Skipped with one line without mpirun or libmpi.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
 import { BackendError } from "../../src/errors.js";
+import { parseDemoArgs } from "../../src/cli/demo.js";
+import { mpirunArgv } from "../../src/cli/demo_mpi.js";
 import { MPI, hasMpirun, lines, mpirun } from "./mpirun.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
+/** `theano-ts demo ...` through the CLI entry in a child process. */
+const demo = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "demo", ...args], { cwd: ROOT, encoding: "utf8", env, timeout: 400_000 });
 
 const D = theano.distributed;
 
@@ -55,6 +64,39 @@ describe("DataParallel's shard plan", () => {
     const x = theano.T.matrix("x");
     const W = theano.shared(theano.zeros([5, 1]), { name: "W" });
     expect(() => new D.DataParallel({ params: [W], inputs: [x], loss: theano.T.mean(theano.T.dot(x, W)), data: [theano.zeros([8, 5])], batchSize: 4, optimizer: { kind: "sgd", lr: 0.1 } })).toThrow(BackendError);
+  });
+});
+
+describe("theano-ts demo --np", () => {
+  it("parses --np and spells every option out for the ranks", () => {
+    const opts = parseDemoArgs(["--np", "2", "--quick"]);
+    expect(opts.np).toBe(2);
+    expect(() => parseDemoArgs(["--np", "0"])).toThrow(/--np needs a positive integer, got 0/);
+    const argv = mpirunArgv(opts);
+    expect(argv.slice(0, 3)).toEqual(["-np", "2", "--oversubscribe"]);
+    expect(argv.join(" ")).toContain("demo --model mlp --epochs 3 --batch 200 --hidden 128 --lr 0.3 --seed 1234 --out . --quick");
+  });
+
+  it("without mpirun on PATH it says so and how to get it (exit 1)", () => {
+    const empty = mkdtempSync(join(tmpdir(), "theano-ts-no-mpirun-"));
+    const run = demo(["--np", "2", "--quick"], { ...process.env, PATH: empty });
+    rmSync(empty, { recursive: true, force: true });
+    expect(run.stderr).toContain("theano-ts demo --np 2: no mpirun on PATH; install Open MPI (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev), or run the demo without --np");
+    expect(run.status).toBe(1);
+  });
+
+  it.skipIf(!MPI)("demo --np 2 --quick trains on 2 processes, rank 0 reporting", { timeout: 400_000 }, () => {
+    const out = mkdtempSync(join(tmpdir(), "theano-ts-demo-np-"));
+    try {
+      const run = demo(["--np", "2", "--quick", "--epochs", "1", "--out", out]);
+      expect(run.status, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain("data-parallel on 2 processes (theano.distributed.DataParallel");
+      expect(run.stdout.match(/^epoch 1\/1: train loss/gm)?.length, run.stdout).toBe(1); // one report, from rank 0
+      expect(run.stdout).toMatch(/test accuracy (\d+\.\d+)% on 2,000 held-out digits/);
+      expect(existsSync(join(out, "theano-ts-demo-curve.svg"))).toBe(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 
