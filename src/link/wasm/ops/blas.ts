@@ -159,31 +159,55 @@ function gemmKernel(dtype: FDType): FunctionBuilder {
   else f.f64(1);
   f.end().simd(`${V}.splat`).set(vbeta);
 
+  /**
+   * Packs the panel at dst: kc steps of `width` lanes (columns of B, rows of A), lane l of step
+   * p read from src + l·lane + p·step. A full panel (idx + width <= bound) copies each lane as a
+   * branch-free strided loop, or each step as vectors when the lanes are contiguous; the lanes of
+   * an edge panel past `bound` are zeros (and never read).
+   */
+  const packPanel = (width: number, lane: number, step: number, idx: number, bound: number): void => {
+    f.get(idx).i32(width).op("i32.add").get(bound).op("i32.le_u").if();
+    const vectors = (width * es) % 16 === 0;
+    if (vectors) {
+      f.get(lane).i32(es).op("i32.eq").if();
+      upTo(p, kc, 1, () => {
+        for (let v = 0; v < (width * es) / 16; v++) f.get(dst).get(src).v128Load(v * 16).v128Store(v * 16);
+        add(src, step);
+        addC(dst, width * es);
+      });
+      f.op("else");
+    }
+    for (let l = 0; l < width; l++) {
+      f.get(src).get(lane).i32(l).op("i32.mul").op("i32.add").set(q);
+      f.get(dst).i32(l * es).op("i32.add").set(j);
+      upTo(p, kc, 1, () => {
+        f.get(j).get(q).mem(load).mem(store);
+        add(q, step);
+        addC(j, width * es);
+      });
+    }
+    if (vectors) f.end();
+    f.op("else");
+    upTo(p, kc, 1, () => {
+      for (let l = 0; l < width; l++) {
+        f.get(dst);
+        f.get(idx).i32(l).op("i32.add").get(bound).op("i32.lt_u").if(T);
+        f.get(src).get(lane).i32(l).op("i32.mul").op("i32.add").mem(load);
+        f.op("else");
+        zero();
+        f.end().mem(store, l * es);
+      }
+      add(src, step);
+      addC(dst, width * es);
+    });
+    f.end();
+  };
+
   // Pack B[pc:pc+kc, :] into panels of NR columns, each kc rows of NR elements.
   upTo(jr, N, NR, () => {
     f.get(pb0).get(jr).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(dst);
     f.get(B).get(pc).get(BS0).op("i32.mul").op("i32.add").get(jr).get(BS1).op("i32.mul").op("i32.add").set(src);
-    // Rows of a full panel with unit column stride copy as vectors.
-    f.get(jr).i32(NR).op("i32.add").get(N).op("i32.le_u").get(BS1).i32(es).op("i32.eq").op("i32.and").if();
-    upTo(p, kc, 1, () => {
-      for (let v = 0; v < NV; v++) f.get(dst).get(src).v128Load(v * 16).v128Store(v * 16);
-      add(src, BS0);
-      addC(dst, NR * es);
-    });
-    f.op("else");
-    upTo(p, kc, 1, () => {
-      for (let c = 0; c < NR; c++) {
-        f.get(dst);
-        f.get(jr).i32(c).op("i32.add").get(N).op("i32.lt_u").if(T);
-        f.get(src).get(BS1).i32(c).op("i32.mul").op("i32.add").mem(load);
-        f.op("else");
-        zero();
-        f.end().mem(store, c * es);
-      }
-      add(src, BS0);
-      addC(dst, NR * es);
-    });
-    f.end();
+    packPanel(NR, BS1, BS0, jr, N);
   });
 
   upTo(ic, M, MC, () => {
@@ -193,18 +217,7 @@ function gemmKernel(dtype: FDType): FunctionBuilder {
     upTo(ir, mc, MR, () => {
       f.get(S).get(ir).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(dst);
       f.get(A).get(ic).get(ir).op("i32.add").get(AS0).op("i32.mul").op("i32.add").get(pc).get(AS1).op("i32.mul").op("i32.add").set(src);
-      upTo(p, kc, 1, () => {
-        for (let r = 0; r < MR; r++) {
-          f.get(dst);
-          f.get(ir).i32(r).op("i32.add").get(mc).op("i32.lt_u").if(T);
-          f.get(src).get(AS0).i32(r).op("i32.mul").op("i32.add").mem(load);
-          f.op("else");
-          zero();
-          f.end().mem(store, r * es);
-        }
-        add(src, AS1);
-        addC(dst, MR * es);
-      });
+      packPanel(MR, AS0, AS1, ir, mc);
     });
 
     upTo(jr, N, NR, () => {
