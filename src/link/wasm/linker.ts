@@ -3,7 +3,7 @@
  * by ./emitter.ts (no toolchain), validated and compiled with the engine's `WebAssembly.Module`.
  * Every node with a Wasm generator (ops/elemwise.ts: Elemwise and fused Composites on
  * float32/float64; ops/reduce.ts: CAReduce sum/max/min; ops/blas.ts: Dot and Gemm on
- * float32/float64) gets one exported kernel (identical kernels are shared); every other node
+ * float32/float64; ops/nnet.ts: Softmax and LogSoftmax) gets one exported kernel (identical kernels are shared); every other node
  * runs its `perform` on the host between them, as in the C linker.
  *
  * Memory is one Wasm memory per function. A call allocates from its start (bump allocation
@@ -24,6 +24,7 @@ import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
 import { Dot } from "../../tensor/blas.js";
 import { DimShuffle, Elemwise } from "../../tensor/elemwise.js";
 import { Gemm } from "../../tensor/gemm.js";
+import { LogSoftmax, Softmax } from "../../tensor/nnet.js";
 import { CAReduce } from "../../tensor/math.js";
 import type { TensorType } from "../../tensor/type.js";
 import { wrapNodeError } from "../errors.js";
@@ -32,6 +33,7 @@ import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { ModuleBuilder, type WasmMemory, wasmApi, wasmSimdSupported } from "./emitter.js";
 import { type JsImport, elemwiseImports, elemwiseKernel, staticOperands, wasmElemwiseSupported } from "./ops/elemwise.js";
 import { blasKernel, blasShapes, gemmScratchBytes, wasmBlasSupported } from "./ops/blas.js";
+import { nnetImports, softmaxKernel, wasmNnetSupported } from "./ops/nnet.js";
 import { reduceKernel, wasmReduceSupported } from "./ops/reduce.js";
 
 const PAGE = 65536;
@@ -56,7 +58,7 @@ interface Block {
 
 /** Whether the wasm linker has a generator for this node. */
 export function wasmSupported(node: Apply): boolean {
-  return wasmElemwiseSupported(node) || wasmReduceSupported(node) || wasmBlasSupported(node);
+  return wasmElemwiseSupported(node) || wasmReduceSupported(node) || wasmBlasSupported(node) || wasmNnetSupported(node);
 }
 
 /** The module of one function: its bytes, and per node the export that runs it (or null: host). */
@@ -69,14 +71,21 @@ export interface WasmProgram {
 export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()): WasmProgram {
   const m = new ModuleBuilder();
   const imports = new Map<string, JsImport>();
-  for (const node of order) if (wasmSupported(node)) for (const imp of elemwiseImports(node)) imports.set(imp.key, imp);
+  for (const node of order) if (wasmSupported(node)) for (const imp of [...elemwiseImports(node), ...nnetImports(node)]) imports.set(imp.key, imp);
   const importIdx = new Map<string, number>();
   for (const [key, imp] of imports) importIdx.set(key, m.importFunction("js", key, new Array(imp.arity).fill("f64"), ["f64"]));
   m.importMemory("env", "mem", 1, MAX_PAGES);
   const byBody = new Map<string, string>();
   const kernelOf = order.map((node) => {
     if (!wasmSupported(node)) return null;
-    const fn = wasmBlasSupported(node) ? blasKernel(node) : wasmReduceSupported(node) ? reduceKernel(node) : elemwiseKernel(node, (key) => importIdx.get(key)!, simd);
+    const importIndex = (key: string): number => importIdx.get(key)!;
+    const fn = wasmBlasSupported(node)
+      ? blasKernel(node)
+      : wasmNnetSupported(node)
+        ? softmaxKernel(node, importIndex)
+        : wasmReduceSupported(node)
+          ? reduceKernel(node)
+          : elemwiseKernel(node, importIndex, simd);
     const body = `${fn.params.join(",")}:${fn.encode().join(",")}`;
     let name = byBody.get(body);
     if (!name) {
@@ -380,6 +389,47 @@ export const wasmLinker: Linker = {
         release(scratch);
       };
 
+      /** Softmax/LogSoftmax; false (nothing allocated) when an axis=null lane does not merge into one stride. */
+      const runSoftmax = (node: Apply, fn: Kernel): boolean => {
+        const axis = (node.op as Softmax).axis;
+        const x = node.inputs[0]!;
+        const shape = shapeOf(x);
+        const dt = (node.outputs[0]!.type as TensorType).dtype;
+        const osz = itemsize(dt);
+        const n = shapeSize(shape);
+        const r = n > 0 ? copyIn(x) : null;
+        const os = contiguousBytes(shape, osz);
+        const laneAxes = axis === null ? shape.map((_d, i) => i) : [axis];
+        const keep = shape.map((_d, i) => i).filter((i) => !laneAxes.includes(i));
+        const ln = r ? coalesce(laneAxes.map((i) => shape[i]!), [laneAxes.map((i) => r.strides[i]!), laneAxes.map((i) => os[i]!)]) : null;
+        if (ln && ln.shape.length > 1) return false;
+        const out = alloc(n * osz, dt, shape);
+        resident.set(node.outputs[0]!, { dtype: dt, shape, ptr: out, strides: os });
+        owned.set(node.outputs[0]!, out);
+        if (!r || !ln) return true;
+        const [len, xse, ose] = ln.shape.length === 1 ? [ln.shape[0]!, ln.strides[0]![0]!, ln.strides[1]![0]!] : [1, 0, 0];
+        const kc = coalesce(keep.map((i) => shape[i]!), [keep.map((i) => r.strides[i]!), keep.map((i) => os[i]!)]);
+        const nkd = kc.shape.length;
+        const [nl, xsl, osl] = nkd > 0 ? [kc.shape[nkd - 1]!, kc.strides[0]![nkd - 1]!, kc.strides[1]![nkd - 1]!] : [1, 0, 0];
+        // Kept axes beyond one: an odometer on the host, one kernel call per row of lanes.
+        const outer = kc.shape.slice(0, Math.max(nkd - 1, 0));
+        const idx = new Array<number>(outer.length).fill(0);
+        for (let b = 0, blocks = shapeSize(outer); b < blocks; b++) {
+          let xo = 0;
+          let oo = 0;
+          idx.forEach((v, ax) => {
+            xo += v * kc.strides[0]![ax]!;
+            oo += v * kc.strides[1]![ax]!;
+          });
+          fn(out + oo, osl, ose, r.ptr + xo, xsl, xse, nl, len);
+          for (let ax = outer.length - 1; ax >= 0; ax--) {
+            if (++idx[ax]! < outer[ax]!) break;
+            idx[ax] = 0;
+          }
+        }
+        return true;
+      };
+
       const freeDead = (_node: Apply, k: number): void => {
         for (const v of dies[k]!) {
           const at = owned.get(v);
@@ -397,6 +447,7 @@ export const wasmLinker: Linker = {
         if (fn) {
           try {
             if (node.op instanceof CAReduce) done = runReduce(node, fn);
+            else if (node.op instanceof Softmax || node.op instanceof LogSoftmax) done = runSoftmax(node, fn);
             else {
               if (node.op instanceof Dot || node.op instanceof Gemm) runBlas(node, fn);
               else runKernel(k, node, fn);
