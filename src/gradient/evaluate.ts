@@ -1,7 +1,7 @@
 /**
  * A reference evaluator for the gradient stage: runs a graph node by node through each op's
  * `perform` (Theano's PerformLinker, without compiling). verifyGrad uses it for finite
- * differences, RowLoop for its inner graph; it needs no linker, so any op with `perform` works.
+ * differences; it needs no linker, so any op with `perform` works.
  */
 
 import { GradientError } from "../errors.js";

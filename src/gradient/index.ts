@@ -6,6 +6,7 @@ export { grad, Lop, DisconnectedType } from "./grad.js";
 export type { GradOptions, GradOptionsZero } from "./grad.js";
 export { ZeroGrad, DisconnectedGrad, GradClip, zeroGrad, disconnectedGrad, gradClip } from "./ops.js";
 export { verifyGrad } from "./verify.js";
-export { jacobian, hessian, Rop, RowLoop, JACOBIAN_UNROLL_LIMIT } from "./jacobian.js";
+export { jacobian, hessian, Rop, setJacobianLoop, JACOBIAN_UNROLL_LIMIT } from "./jacobian.js";
+export type { JacobianLoop } from "./jacobian.js";
 export type { JacobianOptions, RopOptions } from "./jacobian.js";
 export type { VerifyGradOptions } from "./verify.js";

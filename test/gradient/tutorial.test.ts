@@ -1,13 +1,14 @@
 /**
  * The examples of Theano's gradient tutorial, end to end through theano.function: a
  * derivative, a logistic-regression gradient against its hand formula, Jacobians and Hessians
- * (unrolled for static lengths, RowLoop for unknown ones), and gradients through a Jacobian.
+ * (unrolled for static lengths, a scan over the rows for unknown ones, as Theano's), and
+ * gradients through a Jacobian.
  */
 
 import { describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
 import { NDArray, array } from "../../src/ndarray/ndarray.js";
-import { RowLoop } from "../../src/gradient/index.js";
+import { Scan } from "../../src/scan/index.js";
 import type { TensorVariable } from "../../src/tensor/variable.js";
 import { expectClose } from "../helpers.js";
 import { mulberry32 as rng } from "../../src/ndarray/rng.js";
@@ -17,7 +18,7 @@ const G = theano.gradient;
 
 
 const diag = (d: number[]): number[][] => d.map((v, i) => d.map((_w, j) => (i === j ? v : 0)));
-const usesRowLoop = (v: TensorVariable): boolean => v.owner?.op instanceof RowLoop;
+const usesScan = (v: TensorVariable): boolean => v.owner?.op instanceof Scan;
 
 describe("the gradient tutorial", () => {
   it("d/dx x² at 4 is 8", () => {
@@ -67,12 +68,12 @@ describe("the gradient tutorial", () => {
     const xs = [1, -2, 3.5];
     const x = T.dvector("x");
     const j = G.jacobian(x.pow(2), x);
-    expect(usesRowLoop(j)).toBe(true);
+    expect(usesScan(j)).toBe(true);
     expect(j.ndim).toBe(2);
     expectClose(theano.function([x], j)(xs), diag(xs.map((v) => 2 * v)));
     const xs3 = T.tensor({ dtype: "float64", shape: [3], name: "x3" });
     const j3 = G.jacobian(xs3.pow(2), xs3);
-    expect(usesRowLoop(j3)).toBe(false);
+    expect(usesScan(j3)).toBe(false);
     expect(j3.type.shape).toEqual([3, 3]);
     expectClose(theano.function([xs3], j3)(xs), diag(xs.map((v) => 2 * v)));
   });
@@ -117,7 +118,7 @@ describe("the gradient tutorial", () => {
     expect(() => G.hessian(T.dmatrix("m").sum(), T.dmatrix("m2"))).toThrow(/vector/);
   });
 
-  it("gradients flow through Jacobians and Hessians (RowLoop's own gradient)", () => {
+  it("gradients flow through Jacobians and Hessians (through the scan's gradient)", () => {
     // d/dx Σ_ij J_ij·c_ij for J = jacobian(x³) = diag(3x²) is 6x·c_ii.
     G.verifyGrad((a) => G.jacobian(a!.pow(3), a!), [[0.5, -1.5, 2]]);
     G.verifyGrad((a, b) => G.jacobian(a!.mul(b!).sin(), a!), [[0.3, 1.1], [2, -1]]);
