@@ -18,7 +18,7 @@
 
 import { BackendError, ShapeError } from "../../errors.js";
 import type { Apply, Value, Variable } from "../../graph/basic.js";
-import type { FunctionGraph } from "../../graph/fgraph.js";
+import { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, type TypedArray, itemsize } from "../../ndarray/dtype.js";
 import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
 import { Dot } from "../../tensor/blas.js";
@@ -28,6 +28,7 @@ import { LogSoftmax, Softmax } from "../../tensor/nnet.js";
 import { CAReduce } from "../../tensor/math.js";
 import type { TensorType } from "../../tensor/type.js";
 import { wrapNodeError } from "../errors.js";
+import { jsLinker } from "../js/linker.js";
 import { planMemory } from "../memory.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { ModuleBuilder, type WasmMemory, wasmApi, wasmSimdSupported } from "./emitter.js";
@@ -141,6 +142,13 @@ export const wasmLinker: Linker = {
     const fns = prog.kernelOf.map((name) => (name ? (kernels[name] as Kernel) : null));
     order.forEach((node, k) => (node.tag.backend = fns[k] ? "wasm" : "host"));
     const stat = order.map((node, k) => (fns[k] ? staticOperands(node) : []));
+    // A host Elemwise (no Wasm generator: integer operands, say) runs the js backend's generated
+    // loop for its node rather than perform (the same values, several times faster); not in place.
+    const hostJs = order.map((node, k) => {
+      if (fns[k] || !(node.op instanceof Elemwise) || node.op.inplaceInput >= 0 || node.outputs.length !== 1) return null;
+      const ins = [...new Set(node.inputs.filter((v) => !v.isConstant))];
+      return { thunk: jsLinker.make(new FunctionGraph(ins, node.outputs)), ins };
+    });
     const profiler = opts?.profiler;
     const t2 = performance.now();
 
@@ -476,7 +484,12 @@ export const wasmLinker: Linker = {
         const args = node.inputs.map(hostValue);
         let outs: Value[];
         try {
-          outs = node.op.perform(node, args);
+          const hj = hostJs[k];
+          if (hj) {
+            // perform's shape check (and error), then the generated loop, which cannot fail.
+            Elemwise.checkShapes(node, args.map((a) => (a as NDArray).shape));
+            outs = hj.thunk(hj.ins.map(hostValue));
+          } else outs = node.op.perform(node, args);
         } catch (e) {
           throw wrapNodeError(e, node, args, order);
         }

@@ -72,3 +72,22 @@ describe("wasm Softmax and LogSoftmax agree with perform, bit for bit", () => {
     });
   }
 });
+
+describe("linker=wasm: a host Elemwise runs the js backend's loop", () => {
+  it("the one-hot where(eq(labels, arange), g, 0) of the cross-entropy gradient agrees with perform; bad shapes raise its ShapeError", () => {
+    const lab = T.tensor({ dtype: "int32", shape: [null, 1], name: "labels" });
+    const ar = T.tensor({ dtype: "int64", shape: [1, null], name: "ar" });
+    const g = T.tensor({ dtype: "float32", shape: [null, 1], name: "g" });
+    const z = T.tensor({ dtype: "float32", shape: [1, 1], name: "z" });
+    const e = T.where(T.eq(lab, ar), g, z);
+    const f = theano.function([lab, ar, g, z], e, { mode: new theano.Mode("wasm", "fast_run") }) as unknown as ((...a: NDArray[]) => NDArray) & { fgraph: FunctionGraph };
+    expect(f.fgraph.toposort().map((n: Apply) => String(n.tag.backend))).toEqual(["host"]);
+    const lv = theano.array(Array.from({ length: 37 }, (_v, i) => [(i * 7) % 10]), "int32");
+    const av = theano.array([Array.from({ length: 10 }, (_v, i) => i)], "int64");
+    const gv = rand("float32", [37, 1], 1);
+    const zv = theano.array([[-0]], "float32");
+    expectSame(f(lv, av, gv, zv), evaluate([e], new Map([[lab, lv], [ar, av], [g, gv], [z, zv]]))[0]!, "one-hot");
+    expectSame(f(lv.T.copy().T, av, gv, zv), evaluate([e], new Map([[lab, lv], [ar, av], [g, gv], [z, zv]]))[0]!, "one-hot, strided labels");
+    expect(() => f(lv, av, rand("float32", [36, 1], 2), zv)).toThrow(theano.ShapeError);
+  });
+});
