@@ -287,7 +287,7 @@ export class DataParallel {
           break;
         case "momentum": {
           const mu = opt.momentum ?? 0.9;
-          const v = shared(new NDArray(dtype, p.getValue({ borrow: true }).shape, allocData(dtype, p.getValue({ borrow: true }).shape)), { name: `velocity_${p.label}` });
+          const v = shared(new NDArray(dtype, p.getValue({ borrow: true }).shape, allocData(dtype, p.getValue({ borrow: true }).shape)), { name: `velocity_${p.name ?? i}` });
           state.push(v);
           const v1 = cast(v.mul(mu).sub(step), dtype);
           updates.push([v, v1], [p, cast(opt.nesterov ? p.add(v1.mul(mu)).sub(step) : p.add(v1), dtype)]);
