@@ -230,6 +230,23 @@ export class NDArray {
   }
 
   /**
+   * `a`'s shape and strides over its memory at another element offset, without the
+   * constructor's checks: a loop's per-step views (src/link/host_loop.ts). The caller has checked
+   * that every element the view reaches lies inside `a.data`.
+   */
+  static viewAt(a: NDArray, offset: number): NDArray {
+    let hi = offset;
+    let empty = false;
+    for (let k = 0; k < a.shape.length; k++) {
+      if (a.shape[k] === 0) empty = true;
+      const ext = (a.shape[k]! - 1) * a.strides[k]!;
+      if (ext > 0) hi += ext;
+    }
+    trustedEnd = empty ? 0 : hi + 1;
+    return new NDArray(a.dtype, a.shape, a.data, a.strides, offset);
+  }
+
+  /**
    * Raises an InputError when the memory this array was made over is gone: its buffer was
    * detached (transferred), or a resizable ArrayBuffer under it shrank below the elements the
    * array addresses. JS reads past the end as `undefined`, so computing on such an array would

@@ -22,6 +22,7 @@ import { FusedReduce } from "../../tensor/fused_reduce.js";
 import { fusedReduceKernelSource } from "../../tensor/fused_reduce_js.js";
 import type { TensorType } from "../../tensor/type.js";
 import { wrapNodeError } from "../errors.js";
+import { hostStepLoop } from "../host_loop.js";
 import { planMemory } from "../memory.js";
 import type { Linker, LinkOptions, Thunk } from "../types.js";
 
@@ -284,6 +285,8 @@ export const jsLinker: Linker = {
     const thunk: Thunk = (inputs: readonly Value[]): Value[] => run(inputs);
     thunk.source = source;
     thunk.freshOutputs = freshOutputs;
+    // A loop body (Scan's step): its steps in one JS loop (host_loop.ts).
+    if (opts?.stepLoop && !profiler) thunk.stepLoop = hostStepLoop(fgraph.inputs.map((v) => v.type), run);
     thunk.linkStats = { codegenMs: performance.now() - t0, compileMs: 0, cacheLoadMs: 0, compiled: 0, cacheLoads: 0 };
     thunk.free = () => rt.pool.clear();
     thunk.memoryPlan = {

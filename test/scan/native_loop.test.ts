@@ -1,15 +1,17 @@
 /**
- * Scan's loop in C (issue 14.4, src/link/c/step_loop.ts): a body that is one C segment runs its
- * steps 1..n-1 in one native call. Each case runs with `scan.native_loop` on and off: the values
- * must be identical (the same generated kernels, only the loop differs), the native loop must have
- * run the steps it could, and an error at a later step must be the host path's error.
+ * Scan's loop in generated code (issue 14.4): on the C backend a body that is one C segment runs
+ * its steps 1..n-1 in one native call (src/link/c/step_loop.ts); on the JS backend they run in one
+ * JS loop over the compiled body (src/link/host_loop.ts). Each case runs with `scan.native_loop`
+ * on and off: the values must be identical (the same compiled body, only the loop differs), the
+ * loop must have run the steps it could, and an error at a later step must be the host path's.
  */
 
 import { describe, expect, it } from "vitest";
-import * as theano from "../../../src/index.js";
-import { findCompiler } from "../../../src/link/c/compiler.js";
-import { cStepLoopStats } from "../../../src/link/c/step_loop.js";
-import { expectClose } from "../../helpers.js";
+import * as theano from "../../src/index.js";
+import { findCompiler } from "../../src/link/c/compiler.js";
+import { cStepLoopStats } from "../../src/link/c/step_loop.js";
+import { hostStepLoopStats } from "../../src/link/host_loop.js";
+import { expectClose } from "../helpers.js";
 
 const { T } = theano;
 type TV = theano.TensorVariable;
@@ -17,18 +19,9 @@ type NDArray = theano.NDArray;
 const one = (o: TV | TV[]): TV => o as TV;
 const many = (o: TV | TV[]): TV[] => o as TV[];
 
-const mode = new theano.Mode("c", "fast_run");
 type Fn = (...a: unknown[]) => NDArray | NDArray[];
-const compile = (ins: TV[], outs: TV | TV[]): Fn => theano.function(ins, outs, { mode }) as unknown as Fn;
 const flat = (r: NDArray | NDArray[]): Array<Array<number | bigint>> => (Array.isArray(r) ? r : [r]).map((a) => Array.from(a.toFlat() as ArrayLike<number | bigint>));
 
-/** Runs `build()`'s function on `args` with the native loop off, then on; returns both results and the native steps. */
-function bothWays(build: () => Fn, args: unknown[]): { host: NDArray | NDArray[]; native: NDArray | NDArray[]; steps: number } {
-  const host = theano.config.change({ "scan.native_loop": false }, () => build()(...args));
-  const before = cStepLoopStats().steps;
-  const native = theano.config.change({ "scan.native_loop": true }, () => build()(...args));
-  return { host, native, steps: cStepLoopStats().steps - before };
-}
 
 /** The error a call raises (class name and message), or null. */
 function errorOf(f: () => unknown): { name: string; message: string } | null {
@@ -42,7 +35,20 @@ function errorOf(f: () => unknown): { name: string; message: string } | null {
 
 const rand = (n: number, seed: number): number[] => Array.from({ length: n }, (_v, i) => Math.sin(seed * 1000 + i * 1.37) * 0.5);
 
-describe.runIf(findCompiler() !== null)("issue 14.4: scan's loop in C", () => {
+const LINKERS = (["c", "js"] as const).filter((l) => l !== "c" || findCompiler() !== null);
+
+describe.each(LINKERS)("issue 14.4: scan's loop in generated code on the %s linker", (linker) => {
+  const mode = new theano.Mode(linker, "fast_run");
+  const compile = (ins: TV[], outs: TV | TV[]): Fn => theano.function(ins, outs, { mode }) as unknown as Fn;
+  const stats = linker === "c" ? cStepLoopStats : hostStepLoopStats;
+  /** Runs `build()`'s function on `args` with the loop off, then on; returns both results and the steps the loop ran. */
+  function bothWays(build: () => Fn, args: unknown[]): { host: NDArray | NDArray[]; native: NDArray | NDArray[]; steps: number } {
+    const host = theano.config.change({ "scan.native_loop": false }, () => build()(...args));
+    const before = stats().steps;
+    const native = theano.config.change({ "scan.native_loop": true }, () => build()(...args));
+    return { host, native, steps: stats().steps - before };
+  }
+
   it("a loop-carried float32 state (x * 0.5 + 1): identical values, steps 1..n-1 native", () => {
     const build = (): Fn => {
       const x0 = T.fscalar("x0");
@@ -141,12 +147,12 @@ describe.runIf(findCompiler() !== null)("issue 14.4: scan's loop in C", () => {
     };
     const A = theano.array([1, 2, 3, 4, 5, 6], "float64").reshape([3, 2]);
     const host = theano.config.change({ "scan.native_loop": false }, () => errorOf(() => build()(A, [0, 1, 7])));
-    const before = cStepLoopStats().calls;
+    const before = stats().calls;
     const native = theano.config.change({ "scan.native_loop": true }, () => errorOf(() => build()(A, [0, 1, 7])));
     expect(host).not.toBeNull();
     expect(native).toEqual(host);
     expect(native!.message).toMatch(/7/);
-    expect(cStepLoopStats().calls).toBe(before + 1);
+    expect(stats().calls).toBe(before + 1);
     // the same function with good indices afterwards
     expectClose(theano.config.change({ "scan.native_loop": true }, () => build()(A, [2, 0, 1])) as NDArray, [[10, 12], [2, 4], [6, 8]]);
   });
@@ -164,7 +170,7 @@ describe.runIf(findCompiler() !== null)("issue 14.4: scan's loop in C", () => {
     expect(native!.message).toMatch(/at step 2/);
   });
 
-  it("a body with a host node runs step by step as before (no native loop)", () => {
+  it("a body with a host node: on C, step by step as before (no native loop); on JS, the JS loop", () => {
     const build = (): Fn => {
       const X = T.dmatrix("X");
       const [y] = theano.scan({ fn: (x: TV) => T.diff(x.mul(2), 1, 0).sum(), sequences: [X] });
@@ -173,7 +179,7 @@ describe.runIf(findCompiler() !== null)("issue 14.4: scan's loop in C", () => {
     const r = bothWays(build, [theano.array([1, 2, 4, 0, 5, 5, 2, 9, 1], "float64").reshape([3, 3])]);
     expect(flat(r.native)).toEqual(flat(r.host));
     expectClose(r.native as NDArray, [6, 10, -2]);
-    expect(r.steps).toBe(0);
+    expect(r.steps).toBe(linker === "c" ? 0 : 2);
   });
 
   it("the gradient scan of an RNN runs natively too, and equals the host loop's", () => {
