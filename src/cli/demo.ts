@@ -171,20 +171,10 @@ export async function runDemo(theano: Theano, opts: DemoOptions, io: CliIO): Pro
   const pixels = T.matrix("pixels", "uint8");
   const x = D ? T.mul(T.cast(pixels, floatX), 1 / 255) : T.fmatrix("x");
   const y = T.ivector("y");
-  const lr = T.fscalar("lr");
   const { params, probs, modelName } = buildNetwork(theano, opts, data.train, x, r.normal);
-  // One velocity per parameter: v <- mu v - lr g, p <- p + v (classical momentum).
-  const velocities = params.map((p) => theano.shared(theano.zeros(p.getValue({ borrow: true }).shape, floatX), { name: `v_${p.name}` }));
   const xent = T.categoricalCrossentropy(probs, y);
   const loss = T.mean(xent);
   const correct = T.sum(T.cast(T.eq(T.argmax(probs, 1), y), "int32"));
-  const grads = theano.grad(loss, params);
-  type Expr = ReturnType<typeof T.add>;
-  const updates: Array<[Var, Expr]> = [];
-  params.forEach((p, i) => {
-    const v = T.sub(T.mul(MOMENTUM, velocities[i]!), T.mul(lr, grads[i]!));
-    updates.push([velocities[i]!, v], [p, T.add(p, v)]);
-  });
 
   const B = opts.batch;
   const steps = Math.floor(nTrain / B);
@@ -228,6 +218,16 @@ export async function runDemo(theano: Theano, opts: DemoOptions, io: CliIO): Pro
     // Only rank 0 evaluates (and reports); the others go on to the next step and wait for it there.
     if (D.rank === 0) evaluate = theano.function([pixels, y], [T.sum(xent), correct], { ...fopts, name: "evaluate" }) as (xs: NDArray, ys: NDArray) => NDArray[];
   } else {
+    // One velocity per parameter: v <- mu v - lr g, p <- p + v (classical momentum).
+    const lr = T.fscalar("lr");
+    const velocities = params.map((p) => theano.shared(theano.zeros(p.getValue({ borrow: true }).shape, floatX), { name: `v_${p.name}` }));
+    const grads = theano.grad(loss, params);
+    type Expr = ReturnType<typeof T.add>;
+    const updates: Array<[Var, Expr]> = [];
+    params.forEach((p, i) => {
+      const v = T.sub(T.mul(MOMENTUM, velocities[i]!), T.mul(lr, grads[i]!));
+      updates.push([velocities[i]!, v], [p, T.add(p, v)]);
+    });
     const train = theano.function([x, y, lr], [loss, correct], { ...fopts, updates, name: "train_step" });
     evaluate = theano.function([x, y], [T.sum(xent), correct], { ...fopts, name: "evaluate" }) as (xs: NDArray, ys: NDArray) => NDArray[];
     const xBuf = new Float32Array(B * FEATURES);
