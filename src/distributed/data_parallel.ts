@@ -193,6 +193,14 @@ function hash48(text: string): { pair: [number, number]; hex: string } {
   return { pair: [d.readUIntBE(0, 3), d.readUIntBE(3, 3)], hex: d.subarray(0, 6).toString("hex") };
 }
 
+/**
+ * Synchronous data-parallel training (see the module header). Every rank constructs it with the
+ * same model, loss, optimiser, batch size and dataset (after `init()`), then calls `step()` or
+ * `epoch()` the same number of times. The parameters' shapes are fixed at construction (the
+ * fused buffer is laid out from them). Errors: `InputError` / `TypeMismatchError` for a bad
+ * configuration (on each rank, before any collective), `BackendError` when the ranks disagree
+ * or one is gone.
+ */
 export class DataParallel {
   readonly params: readonly SharedVariable[];
   /** The optimiser's state: one velocity per parameter for momentum, none for sgd. */
