@@ -45,6 +45,7 @@ const SIMD = {
   "f64x2.abs": 0xec, "f64x2.neg": 0xed, "f64x2.sqrt": 0xef, "f64x2.add": 0xf0, "f64x2.sub": 0xf1, "f64x2.mul": 0xf2, "f64x2.div": 0xf3,
   "f64x2.min": 0xf4, "f64x2.max": 0xf5,
   "i64x2.splat": 0x12, "f32x4.demote_f64x2_zero": 0x5e, "f64x2.promote_low_f32x4": 0x5f,
+  "f32x4.relaxed_madd": 0x105, "f64x2.relaxed_madd": 0x107,
   "i64x2.extend_low_i32x4_s": 0xc7, "i64x2.shl": 0xcb, "i64x2.add": 0xce, "i32x4.trunc_sat_f64x2_s_zero": 0xfc,
 } as const;
 
@@ -322,4 +323,20 @@ export function wasmSimdSupported(): boolean {
   f.f32(1).simd("f32x4.splat").extractLane("f32x4", 0);
   m.addFunction(f, "f");
   return (simdOk = api.validate(m.encode()));
+}
+
+/**
+ * Whether the engine validates relaxed SIMD's fused multiply-add (f32x4.relaxed_madd): shipped
+ * in Chrome 114 and Node 22; Node 20 has it behind --experimental-wasm-relaxed-simd.
+ */
+let relaxedOk: boolean | null = null;
+export function wasmRelaxedSimdSupported(): boolean {
+  if (relaxedOk !== null) return relaxedOk;
+  const api = wasmApi();
+  if (!api || !wasmSimdSupported()) return (relaxedOk = false);
+  const m = new ModuleBuilder();
+  const f = new FunctionBuilder([], ["f32"]);
+  f.f32(1).simd("f32x4.splat").f32(2).simd("f32x4.splat").f32(3).simd("f32x4.splat").simd("f32x4.relaxed_madd").extractLane("f32x4", 0);
+  m.addFunction(f, "f");
+  return (relaxedOk = api.validate(m.encode()));
 }

@@ -8,11 +8,14 @@
  * |wasm - perform| <= 2·k·eps·(|alpha|·Σ|x||y| + |beta·z|), per element.
  */
 
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as theano from "../../../src/index.js";
 import type { Apply } from "../../../src/graph/basic.js";
 import type { FunctionGraph } from "../../../src/graph/fgraph.js";
 import { Dot } from "../../../src/tensor/blas.js";
+import { wasmRelaxedSimdSupported } from "../../../src/link/wasm/emitter.js";
 import { GEMM, Gemm } from "../../../src/tensor/gemm.js";
 import { evaluate } from "../../helpers.js";
 import { rand } from "../c/agreement_helpers.js";
@@ -258,4 +261,17 @@ describe("linker=wasm: DimShuffle of a Wasm result is a view of its memory", () 
       });
     }
   });
+});
+
+describe("wasm GEMM with relaxed SIMD's fused multiply-add", () => {
+  it("agrees with perform where the engine has relaxed_madd (a child Node with the flag when this one lacks it)", () => {
+    // Node 20 ships relaxed SIMD behind --experimental-wasm-relaxed-simd; later engines validate it as is.
+    const flags = wasmRelaxedSimdSupported() ? [] : ["--experimental-wasm-relaxed-simd"];
+    const child = fileURLToPath(new URL("./fma_child.ts", import.meta.url));
+    const out = execFileSync(process.execPath, [...flags, "--import", "tsx", child], { encoding: "utf8" });
+    const r = JSON.parse(out.trim().split("\n").pop()!) as { relaxed: boolean; backends: string[]; failures: string[] };
+    expect(r.relaxed).toBe(true);
+    expect(r.backends.every((b) => b.endsWith(":wasm"))).toBe(true);
+    expect(r.failures).toEqual([]);
+  }, 60_000);
 });

@@ -14,8 +14,9 @@
  * each KC-deep slice of K, B is packed into NR-column panels (zero-padded at the right edge);
  * for each MC-row block, A is packed into MR-row panels (zero-padded at the bottom); a
  * register-blocked MR×NR micro-kernel (MR·NR/lanes v128 accumulators, one splat-load of A and
- * NR/lanes loads of B per step of k, f32x4/f64x2 mul and add: no relaxed FMA, which Node 20
- * only has behind a flag) runs over every pair of panels. The first slice stores
+ * NR/lanes loads of B per step of k, f32x4/f64x2 relaxed_madd where the engine validates
+ * relaxed SIMD, else mul and add: Node 20 has relaxed SIMD only behind a flag) runs over every
+ * pair of panels. The first slice stores
  * alpha·acc (+ beta·O), later slices add alpha·acc to O. Full tiles store with v128; edge tiles
  * go through a small tile buffer and a scalar loop over their valid part, so no access leaves
  * the operands. K = 0 still runs one (empty) slice: O = alpha·0 + beta·z, as perform gives.
@@ -29,7 +30,7 @@ import type { Apply } from "../../../graph/basic.js";
 import { Dot } from "../../../tensor/blas.js";
 import { Gemm } from "../../../tensor/gemm.js";
 import { type TensorType, formatStaticShape } from "../../../tensor/type.js";
-import { FunctionBuilder, wasmSimdSupported } from "../emitter.js";
+import { FunctionBuilder, wasmRelaxedSimdSupported, wasmSimdSupported } from "../emitter.js";
 
 type FDType = "float32" | "float64";
 
@@ -77,10 +78,11 @@ export function gemmScratchBytes(dtype: FDType, n: number): number {
 }
 
 export function blasKernel(node: Apply): FunctionBuilder {
-  return gemmKernel(dtypeOf(node.outputs[0]!) as FDType);
+  return gemmKernel(dtypeOf(node.outputs[0]!) as FDType, wasmRelaxedSimdSupported());
 }
 
-function gemmKernel(dtype: FDType): FunctionBuilder {
+/** `fma`: accumulate with relaxed_madd (the engine validates relaxed SIMD) instead of mul + add. */
+export function gemmKernel(dtype: FDType, fma: boolean): FunctionBuilder {
   const { MR, NR, KC, MC } = BLOCK[dtype];
   const es = dtype === "float32" ? 4 : 8;
   const T = dtype === "float32" ? "f32" : "f64";
@@ -234,7 +236,8 @@ function gemmKernel(dtype: FDType): FunctionBuilder {
           f.get(src).v128LoadSplat(es as 4 | 8, r * es).set(av);
           for (let v = 0; v < NV; v++) {
             const a = acc[r * NV + v]!;
-            f.get(a).get(av).get(bv[v]!).simd(`${V}.mul`).simd(`${V}.add`).set(a);
+            if (fma) f.get(av).get(bv[v]!).get(a).simd(`${V}.relaxed_madd`).set(a);
+            else f.get(a).get(av).get(bv[v]!).simd(`${V}.mul`).simd(`${V}.add`).set(a);
           }
         }
         addC(src, MR * es);
