@@ -62,8 +62,9 @@ describe("wasm GEMM: Dot agrees with perform", () => {
       const b = T.tensor({ dtype, shape: [null, null], name: "b" });
       const f = theano.function([a, b], T.dot(a, b), { mode: W }) as unknown as Compiled;
       expect(products(f)).toEqual(["dot:wasm"]);
-      // [m, k, n]: tile-aligned, ragged, 1x1, 1xk·kx1, k = 1, several MC (128) and KC blocks, empty, k = 0.
-      const shapes = [[8, 16, 24], [4, 8, 8], [5, 7, 11], [1, 1, 1], [1, 37, 1], [9, 1, 13], [131, 300, 19], [3, 513, 10], [0, 4, 5], [4, 5, 0], [0, 0, 0], [3, 0, 4]];
+      // [m, k, n]: tile-aligned, ragged, 1x1, 1xk·kx1, k = 1, several MC (128), KC and NC (4096
+      // float32, 2048 float64 columns) blocks, empty, k = 0.
+      const shapes = [[8, 16, 24], [4, 8, 8], [5, 7, 11], [1, 1, 1], [1, 37, 1], [9, 1, 13], [131, 300, 19], [3, 513, 10], [5, 3, 4103], [0, 4, 5], [4, 5, 0], [0, 0, 0], [3, 0, 4]];
       for (const [m, k, n] of shapes as Array<[number, number, number]>) {
         const av = rand(dtype, [m, k], m + k);
         const bv = rand(dtype, [k, n], k + n + 1);

@@ -34,10 +34,10 @@ import { FunctionBuilder, wasmRelaxedSimdSupported, wasmSimdSupported } from "..
 
 type FDType = "float32" | "float64";
 
-/** Register tile (MR rows × NR columns, NR = two vectors) and cache blocks (KC deep, MC rows). */
-const BLOCK: Record<FDType, { MR: number; NR: number; KC: number; MC: number }> = {
-  float32: { MR: 4, NR: 8, KC: 256, MC: 128 },
-  float64: { MR: 4, NR: 4, KC: 128, MC: 128 },
+/** Register tile (MR rows × NR columns, NR = two vectors) and cache blocks (KC deep, MC rows, NC columns). */
+const BLOCK: Record<FDType, { MR: number; NR: number; KC: number; MC: number; NC: number }> = {
+  float32: { MR: 4, NR: 8, KC: 256, MC: 128, NC: 4096 },
+  float64: { MR: 4, NR: 4, KC: 128, MC: 128, NC: 2048 },
 };
 
 const dtypeOf = (v: { type: unknown }): string => (v.type as TensorType).dtype;
@@ -72,9 +72,9 @@ export function blasShapes(node: Apply, shapes: ReadonlyArray<readonly number[]>
 
 /** Bytes of scratch the kernel needs for an N-column product: packed A block, packed B slice, tile. */
 export function gemmScratchBytes(dtype: FDType, n: number): number {
-  const { MR, NR, KC, MC } = BLOCK[dtype];
+  const { MR, NR, KC, MC, NC } = BLOCK[dtype];
   const es = dtype === "float32" ? 4 : 8;
-  return (MC * KC + Math.ceil(n / NR) * NR * KC + MR * NR) * es;
+  return (MC * KC + Math.ceil(Math.min(n, NC) / NR) * NR * KC + MR * NR) * es;
 }
 
 export function blasKernel(node: Apply): FunctionBuilder {
@@ -83,7 +83,7 @@ export function blasKernel(node: Apply): FunctionBuilder {
 
 /** `fma`: accumulate with relaxed_madd (the engine validates relaxed SIMD) instead of mul + add. */
 export function gemmKernel(dtype: FDType, fma: boolean): FunctionBuilder {
-  const { MR, NR, KC, MC } = BLOCK[dtype];
+  const { MR, NR, KC, MC, NC } = BLOCK[dtype];
   const es = dtype === "float32" ? 4 : 8;
   const T = dtype === "float32" ? "f32" : "f64";
   const V = dtype === "float32" ? "f32x4" : "f64x2";
@@ -96,6 +96,8 @@ export function gemmKernel(dtype: FDType, fma: boolean): FunctionBuilder {
   const [pc, kc, ic, mc, jr, ir, p, i, j, src, dst, q, pend, ldo, pb0, tile, old, rows, cols] = Array.from({ length: 19 }, loc) as number[] as [
     number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number,
   ];
+  const jc = loc();
+  const nc = loc();
   const alphaT = f.local(T);
   const sv = f.local(T);
   const betaT = f.local(T);
@@ -131,8 +133,10 @@ export function gemmKernel(dtype: FDType, fma: boolean): FunctionBuilder {
   f.get(alphaT).simd(`${V}.splat`).set(valpha);
   f.get(N).i32(es).op("i32.mul").set(ldo);
   f.get(S).i32(MC * KC * es).op("i32.add").set(pb0);
-  // pb0 + KC·(N rounded up to NR)·es: the tile buffer after the packed B slice.
-  f.get(N).i32(NR - 1).op("i32.add").i32(-NR).op("i32.and").i32(KC * es).op("i32.mul").get(pb0).op("i32.add").set(tile);
+  // pb0 + KC·(min(N, NC) rounded up to NR)·es: the tile buffer after the packed B slice.
+  f.i32(0).set(jc);
+  minLeft(NC, N, jc);
+  f.i32(NR - 1).op("i32.add").i32(-NR).op("i32.and").i32(KC * es).op("i32.mul").get(pb0).op("i32.add").set(tile);
 
   // beta != 0: O = z first (read through its strides); beta == 0 never reads z.
   f.get(BETA).f64(0).op("f64.ne").if();
@@ -147,148 +151,153 @@ export function gemmKernel(dtype: FDType, fma: boolean): FunctionBuilder {
   });
   f.end();
 
+  // Column blocks of NC (the packed B slice is KC × NC at most), then
   // for (pc = 0; ; ) { ...; pc += KC; if (pc >= K) break } — one slice even when K = 0.
-  f.i32(0).set(pc);
-  f.block().loop();
-  minLeft(KC, K, pc);
-  f.set(kc);
-  // O is read from the second slice on, and in the first when beta != 0.
-  f.get(pc).i32(0).op("i32.ne").get(BETA).f64(0).op("f64.ne").op("i32.or").set(old);
-  f.get(pc).op("i32.eqz").if(T);
-  f.get(betaT);
-  f.op("else");
-  if (T === "f32") f.f32(1);
-  else f.f64(1);
-  f.end().simd(`${V}.splat`).set(vbeta);
+  upTo(jc, N, NC, () => {
+    minLeft(NC, N, jc);
+    f.set(nc);
+    f.i32(0).set(pc);
+    f.block().loop();
+    minLeft(KC, K, pc);
+    f.set(kc);
+    // O is read from the second slice on, and in the first when beta != 0.
+    f.get(pc).i32(0).op("i32.ne").get(BETA).f64(0).op("f64.ne").op("i32.or").set(old);
+    f.get(pc).op("i32.eqz").if(T);
+    f.get(betaT);
+    f.op("else");
+    if (T === "f32") f.f32(1);
+    else f.f64(1);
+    f.end().simd(`${V}.splat`).set(vbeta);
 
-  /**
-   * Packs the panel at dst: kc steps of `width` lanes (columns of B, rows of A), lane l of step
-   * p read from src + l·lane + p·step. A full panel (idx + width <= bound) copies each lane as a
-   * branch-free strided loop, or each step as vectors when the lanes are contiguous; the lanes of
-   * an edge panel past `bound` are zeros (and never read).
-   */
-  const packPanel = (width: number, lane: number, step: number, idx: number, bound: number): void => {
-    f.get(idx).i32(width).op("i32.add").get(bound).op("i32.le_u").if();
-    const vectors = (width * es) % 16 === 0;
-    if (vectors) {
-      f.get(lane).i32(es).op("i32.eq").if();
+    /**
+     * Packs the panel at dst: kc steps of `width` lanes (columns of B, rows of A), lane l of step
+     * p read from src + l·lane + p·step. A full panel (idx + width <= bound) copies each lane as a
+     * branch-free strided loop, or each step as vectors when the lanes are contiguous; the lanes of
+     * an edge panel past `bound` are zeros (and never read).
+     */
+    const packPanel = (width: number, lane: number, step: number, idx: number, bound: number): void => {
+      f.get(idx).i32(width).op("i32.add").get(bound).op("i32.le_u").if();
+      const vectors = (width * es) % 16 === 0;
+      if (vectors) {
+        f.get(lane).i32(es).op("i32.eq").if();
+        upTo(p, kc, 1, () => {
+          for (let v = 0; v < (width * es) / 16; v++) f.get(dst).get(src).v128Load(v * 16).v128Store(v * 16);
+          add(src, step);
+          addC(dst, width * es);
+        });
+        f.op("else");
+      }
+      for (let l = 0; l < width; l++) {
+        f.get(src).get(lane).i32(l).op("i32.mul").op("i32.add").set(q);
+        f.get(dst).i32(l * es).op("i32.add").set(j);
+        upTo(p, kc, 1, () => {
+          f.get(j).get(q).mem(load).mem(store);
+          add(q, step);
+          addC(j, width * es);
+        });
+      }
+      if (vectors) f.end();
+      f.op("else");
       upTo(p, kc, 1, () => {
-        for (let v = 0; v < (width * es) / 16; v++) f.get(dst).get(src).v128Load(v * 16).v128Store(v * 16);
+        for (let l = 0; l < width; l++) {
+          f.get(dst);
+          f.get(idx).i32(l).op("i32.add").get(bound).op("i32.lt_u").if(T);
+          f.get(src).get(lane).i32(l).op("i32.mul").op("i32.add").mem(load);
+          f.op("else");
+          zero();
+          f.end().mem(store, l * es);
+        }
         add(src, step);
         addC(dst, width * es);
       });
-      f.op("else");
-    }
-    for (let l = 0; l < width; l++) {
-      f.get(src).get(lane).i32(l).op("i32.mul").op("i32.add").set(q);
-      f.get(dst).i32(l * es).op("i32.add").set(j);
-      upTo(p, kc, 1, () => {
-        f.get(j).get(q).mem(load).mem(store);
-        add(q, step);
-        addC(j, width * es);
-      });
-    }
-    if (vectors) f.end();
-    f.op("else");
-    upTo(p, kc, 1, () => {
-      for (let l = 0; l < width; l++) {
-        f.get(dst);
-        f.get(idx).i32(l).op("i32.add").get(bound).op("i32.lt_u").if(T);
-        f.get(src).get(lane).i32(l).op("i32.mul").op("i32.add").mem(load);
-        f.op("else");
-        zero();
-        f.end().mem(store, l * es);
-      }
-      add(src, step);
-      addC(dst, width * es);
-    });
-    f.end();
-  };
+      f.end();
+    };
 
-  // Pack B[pc:pc+kc, :] into panels of NR columns, each kc rows of NR elements.
-  upTo(jr, N, NR, () => {
-    f.get(pb0).get(jr).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(dst);
-    f.get(B).get(pc).get(BS0).op("i32.mul").op("i32.add").get(jr).get(BS1).op("i32.mul").op("i32.add").set(src);
-    packPanel(NR, BS1, BS0, jr, N);
-  });
-
-  upTo(ic, M, MC, () => {
-    minLeft(MC, M, ic);
-    f.set(mc);
-    // Pack A[ic:ic+mc, pc:pc+kc] into panels of MR rows, each kc steps of MR elements.
-    upTo(ir, mc, MR, () => {
-      f.get(S).get(ir).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(dst);
-      f.get(A).get(ic).get(ir).op("i32.add").get(AS0).op("i32.mul").op("i32.add").get(pc).get(AS1).op("i32.mul").op("i32.add").set(src);
-      packPanel(MR, AS0, AS1, ir, mc);
+    // Pack B[pc:pc+kc, :] into panels of NR columns, each kc rows of NR elements.
+    upTo(jr, nc, NR, () => {
+      f.get(pb0).get(jr).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(dst);
+      f.get(B).get(pc).get(BS0).op("i32.mul").op("i32.add").get(jc).get(jr).op("i32.add").get(BS1).op("i32.mul").op("i32.add").set(src);
+      packPanel(NR, BS1, BS0, jr, nc);
     });
 
-    upTo(jr, N, NR, () => {
+    upTo(ic, M, MC, () => {
+      minLeft(MC, M, ic);
+      f.set(mc);
+      // Pack A[ic:ic+mc, pc:pc+kc] into panels of MR rows, each kc steps of MR elements.
       upTo(ir, mc, MR, () => {
-        // The micro-kernel: acc[r][v] += A[ir + r, p] · B[p, jr + v·lanes ..] over the slice.
-        for (const a of acc) zero().simd(`${V}.splat`).set(a);
-        f.get(S).get(ir).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(src);
-        f.get(pb0).get(jr).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(q);
-        f.get(src).get(kc).i32(MR * es).op("i32.mul").op("i32.add").set(pend);
-        f.block().loop();
-        f.get(src).get(pend).op("i32.ge_u").brIf(1);
-        for (let v = 0; v < NV; v++) f.get(q).v128Load(v * 16).set(bv[v]!);
-        for (let r = 0; r < MR; r++) {
-          f.get(src).v128LoadSplat(es as 4 | 8, r * es).set(av);
-          for (let v = 0; v < NV; v++) {
-            const a = acc[r * NV + v]!;
-            if (fma) f.get(av).get(bv[v]!).get(a).simd(`${V}.relaxed_madd`).set(a);
-            else f.get(a).get(av).get(bv[v]!).simd(`${V}.mul`).simd(`${V}.add`).set(a);
-          }
-        }
-        addC(src, MR * es);
-        addC(q, NR * es);
-        f.br(0).end().end();
+        f.get(S).get(ir).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(dst);
+        f.get(A).get(ic).get(ir).op("i32.add").get(AS0).op("i32.mul").op("i32.add").get(pc).get(AS1).op("i32.mul").op("i32.add").set(src);
+        packPanel(MR, AS0, AS1, ir, mc);
+      });
 
-        // dst = &O[ic + ir, jr]
-        f.get(O).get(ic).get(ir).op("i32.add").get(ldo).op("i32.mul").op("i32.add").get(jr).i32(es).op("i32.mul").op("i32.add").set(dst);
-        f.get(ir).i32(MR).op("i32.add").get(mc).op("i32.le_u").get(jr).i32(NR).op("i32.add").get(N).op("i32.le_u").op("i32.and").if();
-        // A full tile: vector stores, row by row.
-        for (const withOld of [true, false]) {
-          if (withOld) f.get(old).if();
-          else f.op("else");
-          f.get(dst).set(q);
+      upTo(jr, nc, NR, () => {
+        upTo(ir, mc, MR, () => {
+          // The micro-kernel: acc[r][v] += A[ir + r, p] · B[p, jr + v·lanes ..] over the slice.
+          for (const a of acc) zero().simd(`${V}.splat`).set(a);
+          f.get(S).get(ir).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(src);
+          f.get(pb0).get(jr).get(kc).op("i32.mul").i32(es).op("i32.mul").op("i32.add").set(q);
+          f.get(src).get(kc).i32(MR * es).op("i32.mul").op("i32.add").set(pend);
+          f.block().loop();
+          f.get(src).get(pend).op("i32.ge_u").brIf(1);
+          for (let v = 0; v < NV; v++) f.get(q).v128Load(v * 16).set(bv[v]!);
           for (let r = 0; r < MR; r++) {
+            f.get(src).v128LoadSplat(es as 4 | 8, r * es).set(av);
             for (let v = 0; v < NV; v++) {
-              f.get(q).get(acc[r * NV + v]!).get(valpha).simd(`${V}.mul`);
-              if (withOld) f.get(q).v128Load(v * 16).get(vbeta).simd(`${V}.mul`).simd(`${V}.add`);
-              f.v128Store(v * 16);
+              const a = acc[r * NV + v]!;
+              if (fma) f.get(av).get(bv[v]!).get(a).simd(`${V}.relaxed_madd`).set(a);
+              else f.get(a).get(av).get(bv[v]!).simd(`${V}.mul`).simd(`${V}.add`).set(a);
             }
-            if (r < MR - 1) add(q, ldo);
           }
-        }
-        f.end();
-        f.op("else");
-        // An edge tile: through the tile buffer, then its valid rows and columns one by one.
-        for (let r = 0; r < MR; r++) for (let v = 0; v < NV; v++) f.get(tile).get(acc[r * NV + v]!).v128Store((r * NV + v) * 16);
-        minLeft(MR, mc, ir);
-        f.set(rows);
-        minLeft(NR, N, jr);
-        f.set(cols);
-        upTo(i, rows, 1, () => {
-          f.get(dst).get(i).get(ldo).op("i32.mul").op("i32.add").set(q);
-          f.get(tile).get(i).i32(NR * es).op("i32.mul").op("i32.add").set(src);
-          upTo(j, cols, 1, () => {
-            f.get(src).mem(load).get(alphaT).op(`${T}.mul`).set(sv);
-            f.get(old).if();
-            f.get(sv).get(q).mem(load).get(vbeta).extractLane(V, 0).op(`${T}.mul`).op(`${T}.add`).set(sv);
-            f.end();
-            f.get(q).get(sv).mem(store);
-            addC(q, es);
-            addC(src, es);
+          addC(src, MR * es);
+          addC(q, NR * es);
+          f.br(0).end().end();
+
+          // dst = &O[ic + ir, jr]
+          f.get(O).get(ic).get(ir).op("i32.add").get(ldo).op("i32.mul").op("i32.add").get(jc).get(jr).op("i32.add").i32(es).op("i32.mul").op("i32.add").set(dst);
+          f.get(ir).i32(MR).op("i32.add").get(mc).op("i32.le_u").get(jr).i32(NR).op("i32.add").get(nc).op("i32.le_u").op("i32.and").if();
+          // A full tile: vector stores, row by row.
+          for (const withOld of [true, false]) {
+            if (withOld) f.get(old).if();
+            else f.op("else");
+            f.get(dst).set(q);
+            for (let r = 0; r < MR; r++) {
+              for (let v = 0; v < NV; v++) {
+                f.get(q).get(acc[r * NV + v]!).get(valpha).simd(`${V}.mul`);
+                if (withOld) f.get(q).v128Load(v * 16).get(vbeta).simd(`${V}.mul`).simd(`${V}.add`);
+                f.v128Store(v * 16);
+              }
+              if (r < MR - 1) add(q, ldo);
+            }
+          }
+          f.end();
+          f.op("else");
+          // An edge tile: through the tile buffer, then its valid rows and columns one by one.
+          for (let r = 0; r < MR; r++) for (let v = 0; v < NV; v++) f.get(tile).get(acc[r * NV + v]!).v128Store((r * NV + v) * 16);
+          minLeft(MR, mc, ir);
+          f.set(rows);
+          minLeft(NR, nc, jr);
+          f.set(cols);
+          upTo(i, rows, 1, () => {
+            f.get(dst).get(i).get(ldo).op("i32.mul").op("i32.add").set(q);
+            f.get(tile).get(i).i32(NR * es).op("i32.mul").op("i32.add").set(src);
+            upTo(j, cols, 1, () => {
+              f.get(src).mem(load).get(alphaT).op(`${T}.mul`).set(sv);
+              f.get(old).if();
+              f.get(sv).get(q).mem(load).get(vbeta).extractLane(V, 0).op(`${T}.mul`).op(`${T}.add`).set(sv);
+              f.end();
+              f.get(q).get(sv).mem(store);
+              addC(q, es);
+              addC(src, es);
+            });
           });
+          f.end();
         });
-        f.end();
       });
     });
-  });
 
-  addC(pc, KC);
-  f.get(pc).get(K).op("i32.lt_u").brIf(0);
-  f.end().end();
+    addC(pc, KC);
+    f.get(pc).get(K).op("i32.lt_u").brIf(0);
+    f.end().end();
+  });
   return f;
 }
