@@ -373,27 +373,43 @@ export const wasmLinker: Linker = {
         return true;
       };
 
-      /** A Dot or Gemm: operands read through their strides, a contiguous result, scratch freed after. */
-      const runBlas = (node: Apply, fn: Kernel): void => {
+      /**
+       * A Dot or Gemm: operands read through their strides, a contiguous result, scratch freed
+       * after. Gemm{inplace} writes over z's own block when z is contiguous, owned, dead after this
+       * node and apart from x and y (the kernel then skips its copy of z).
+       */
+      const runBlas = (node: Apply, fn: Kernel, k: number): void => {
         const s = blasShapes(node, node.inputs.map(shapeOf));
         const dout = (node.outputs[0]!.type as TensorType).dtype as "float32" | "float64";
         const osz = itemsize(dout);
-        const out = alloc(s.m * s.n * osz, dout, s.out);
-        resident.set(node.outputs[0]!, { dtype: dout, shape: s.out, ptr: out, strides: contiguousBytes(s.out, osz) });
-        owned.set(node.outputs[0]!, out);
-        if (s.m === 0 || s.n === 0) return;
+        const ostrides = contiguousBytes(s.out, osz);
+        const bytes = s.m * s.n * osz;
         const gemm = node.op instanceof Gemm;
-        const [xv, yv] = gemm ? [node.inputs[2]!, node.inputs[3]!] : [node.inputs[0]!, node.inputs[1]!];
+        const empty = s.m === 0 || s.n === 0;
+        const [xv, yv, zv] = gemm ? [node.inputs[2]!, node.inputs[3]!, node.inputs[0]!] : [node.inputs[0]!, node.inputs[1]!, null];
         const alpha = gemm ? scalarOf(node.inputs[1]!) : 1;
         const beta = gemm ? scalarOf(node.inputs[4]!) : 0;
+        const x = empty ? null : copyIn(xv);
+        const y = empty ? null : copyIn(yv);
+        const z = empty || !zv || beta === 0 ? null : copyIn(zv);
+        const zAt = zv ? owned.get(zv) : undefined;
+        const inPlace =
+          z !== null && zAt === z.ptr && (node.op as Gemm).inplace && z.strides.every((st, i) => st === ostrides[i] || s.out[i]! <= 1) &&
+          dies[k]!.includes(zv!) && !isOutput.has(zv!) && !overlaps(x!, zAt, bytes) && !overlaps(y!, zAt, bytes);
+        if (inPlace) {
+          owned.delete(zv!);
+          resident.delete(zv!);
+        }
+        const out = inPlace ? zAt! : alloc(bytes, dout, s.out);
+        resident.set(node.outputs[0]!, { dtype: dout, shape: s.out, ptr: out, strides: ostrides });
+        owned.set(node.outputs[0]!, out);
+        if (!x || !y) return;
         // (row, column) byte strides; a vector operand is one row of A or one column of B.
-        const x = copyIn(xv);
-        const y = copyIn(yv);
         const [as0, as1] = x.shape.length === 2 ? x.strides : [0, x.strides[0]!];
         const [bs0, bs1] = y.shape.length === 2 ? y.strides : [y.strides[0]!, 0];
-        const z = beta !== 0 ? copyIn(node.inputs[0]!) : null;
+        const [zp, zs0, zs1] = inPlace ? [out, ostrides[0]!, ostrides[1]!] : z ? [z.ptr, z.strides[0]!, z.strides[1]!] : [0, 0, 0];
         const scratch = alloc(gemmScratchBytes(dout, s.n), dout, [s.n]);
-        fn(out, s.m, s.n, s.k, x.ptr, as0!, as1!, y.ptr, bs0!, bs1!, z?.ptr ?? 0, z?.strides[0] ?? 0, z?.strides[1] ?? 0, alpha, beta, scratch);
+        fn(out, s.m, s.n, s.k, x.ptr, as0!, as1!, y.ptr, bs0!, bs1!, zp, zs0, zs1, alpha, beta, scratch);
         release(scratch);
       };
 
@@ -457,7 +473,7 @@ export const wasmLinker: Linker = {
             if (node.op instanceof CAReduce) done = runReduce(node, fn);
             else if (node.op instanceof Softmax || node.op instanceof LogSoftmax) done = runSoftmax(node, fn);
             else {
-              if (node.op instanceof Dot || node.op instanceof Gemm) runBlas(node, fn);
+              if (node.op instanceof Dot || node.op instanceof Gemm) runBlas(node, fn, k);
               else runKernel(k, node, fn);
               done = true;
             }
@@ -522,6 +538,20 @@ export const wasmLinker: Linker = {
     return thunk;
   },
 };
+
+/** Whether the bytes a resident value's strides reach meet [at, at + bytes). */
+function overlaps(r: Resident, at: number, bytes: number): boolean {
+  if (bytes === 0 || r.shape.some((d) => d === 0)) return false;
+  const sz = itemsize(r.dtype);
+  let lo = r.ptr;
+  let hi = r.ptr + sz;
+  r.shape.forEach((d, i) => {
+    const span = (d - 1) * r.strides[i]!;
+    if (span < 0) lo += span;
+    else hi += span;
+  });
+  return lo < at + bytes && at < hi;
+}
 
 function contiguousBytes(shape: readonly number[], sz: number): number[] {
   const s = new Array<number>(shape.length);

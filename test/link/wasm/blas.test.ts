@@ -16,6 +16,7 @@ import type { Apply } from "../../../src/graph/basic.js";
 import type { FunctionGraph } from "../../../src/graph/fgraph.js";
 import { Dot } from "../../../src/tensor/blas.js";
 import { wasmRelaxedSimdSupported } from "../../../src/link/wasm/emitter.js";
+import { gemmScratchBytes } from "../../../src/link/wasm/ops/blas.js";
 import { GEMM, Gemm } from "../../../src/tensor/gemm.js";
 import { evaluate } from "../../helpers.js";
 import { rand } from "../c/agreement_helpers.js";
@@ -175,6 +176,29 @@ describe("wasm GEMM: Gemm agrees with perform", () => {
     const g = got.toFlat();
     const w = want.toFlat();
     for (let i = 0; i < g.length; i++) expect(Math.abs(Number(g[i]) - Number(w[i]))).toBeLessThan(1e-5);
+  });
+});
+
+describe("wasm GEMM: Gemm{inplace} writes over z's own Wasm block", () => {
+  it("no second block for the result (the function's peak Wasm memory), values as the py linker's", () => {
+    const x = T.fmatrix("x");
+    const y = T.fmatrix("y");
+    const [m, k, n] = [200, 5, 300];
+    const results = (["wasm", "py"] as const).map((linker) => {
+      const w = theano.shared(rand("float32", [m, n], 3), { name: "W" }) as unknown as TV;
+      const f = theano.function([x, y], [], { mode: new theano.Mode(linker, "fast_run"), updates: [[w, w.sub(T.dot(x, y).mul(0.1))]] as never }) as unknown as Compiled & { memoryPlan: { lastPeakBytes: number | null } };
+      f(rand("float32", [m, k], 10), rand("float32", [k, n], 20));
+      if (linker === "wasm") {
+        expect(products(f)).toEqual(["Gemm{inplace}:wasm"]);
+        // W's copy, x, y and the scratch (16-byte blocks, the first at 16): no block for the result.
+        const w4 = m * n * 4;
+        const round = (b: number): number => Math.ceil(b / 16) * 16;
+        expect(f.memoryPlan.lastPeakBytes).toBe(16 + round(w4) + round(m * k * 4) + round(k * n * 4) + round(gemmScratchBytes("float32", n)));
+      }
+      return (w as unknown as { getValue(): NDArray }).getValue().toFlat();
+    });
+    const [got, want] = results as [Float32Array, Float32Array];
+    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
   });
 });
 

@@ -8,7 +8,8 @@
  * writing the contiguous M×N result O = alpha·A·B + beta·Z from A (M×K) and B (K×N) read
  * through any byte strides (transposed, sliced or broadcast views need no copy first), with
  * S a scratch block of `gemmScratchBytes` bytes. Z is read only when beta != 0 (copied into O
- * first), so a NaN in z stays out when beta is 0, as in BLAS and `Gemm.perform`.
+ * first, unless Z is O itself), so a NaN in z stays out when beta is 0, as in BLAS and
+ * `Gemm.perform`.
  *
  * The structure is the Goto/BLIS one, as the C backend's built-in GEMM (../../c/gemm.ts): for
  * each KC-deep slice of K, B is packed into NR-column panels (zero-padded at the right edge);
@@ -138,8 +139,9 @@ export function gemmKernel(dtype: FDType, fma: boolean): FunctionBuilder {
   minLeft(NC, N, jc);
   f.i32(NR - 1).op("i32.add").i32(-NR).op("i32.and").i32(KC * es).op("i32.mul").get(pb0).op("i32.add").set(tile);
 
-  // beta != 0: O = z first (read through its strides); beta == 0 never reads z.
-  f.get(BETA).f64(0).op("f64.ne").if();
+  // beta != 0: O = z first (read through its strides; the host passes Z = O when the result
+  // is written over z's own contiguous block); beta == 0 never reads z.
+  f.get(BETA).f64(0).op("f64.ne").get(Z).get(O).op("i32.ne").op("i32.and").if();
   upTo(i, M, 1, () => {
     f.get(Z).get(i).get(ZS0).op("i32.mul").op("i32.add").set(src);
     f.get(O).get(i).get(ldo).op("i32.mul").op("i32.add").set(dst);
