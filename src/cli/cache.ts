@@ -2,19 +2,20 @@
  * `theano-ts cache list|verify|clear|cleanup` (API.md §12): the compile cache under
  * `config.compiledir`, seen and tidied from the command line through `theano.cache`.
  *
- * `verify --repair` deletes corrupt entries; entries another user could have written are
- * reported, never deleted by verify (`clear` deletes every entry, those included).
+ * `verify` reports and deletes corrupt entries (`--dry-run` only reports; `--repair`, the old
+ * spelling, is the default); entries another user could have written are reported, never deleted
+ * by verify (`clear` deletes every entry, those included).
  */
 
 import type * as Theano from "../index.js";
 
 type Library = typeof Theano;
 
-export const CACHE_USAGE = "list | verify [--repair] | clear | cleanup [--days N | --older-than N]";
+export const CACHE_USAGE = "list | verify [--dry-run] | clear | cleanup [--days N | --older-than N]";
 
 export const CACHE_DETAILS =
-  "list            every entry: key, size, date built, last use, compiler\n" +
-  "verify          checks each entry's owner, permissions and checksum (--repair deletes the corrupt ones)\n" +
+  "list            every entry: key, size, date built, last use, the function it was built for, compiler\n" +
+  "verify          checks each entry's owner, permissions and checksum, and deletes the corrupt ones (--dry-run: only reports)\n" +
   "clear           deletes every entry and the kept failed builds (entries being built are skipped)\n" +
   "cleanup         deletes entries unused for cmodule.age_thresh_use seconds, or --days N (--older-than N) days\n" +
   "The directory is config.compiledir (THEANO_FLAGS=compiledir=...).";
@@ -23,11 +24,12 @@ export const CACHE_DETAILS =
 export function parseCacheArgs(args: readonly string[]): { sub: "list" | "verify" | "clear" | "cleanup"; repair: boolean; days: number | null } | string {
   const [sub, ...rest] = args;
   if (sub !== "list" && sub !== "verify" && sub !== "clear" && sub !== "cleanup") return `cache needs one of list, verify, clear, cleanup${sub === undefined ? "" : `, got "${sub}"`}`;
-  let repair = false;
+  let repair = true;
   let days: number | null = null;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (sub === "verify" && a === "--repair") repair = true;
+    else if (sub === "verify" && a === "--dry-run") repair = false;
     else if (sub === "cleanup" && (a === "--days" || a === "--older-than")) {
       // --older-than DAYS (issue 16.8's spelling) is the same as --days
       days = Number(rest[++i]);
@@ -44,7 +46,7 @@ export function runCache(theano: Library, opts: Exclude<ReturnType<typeof parseC
   switch (opts.sub) {
     case "list": {
       const entries = theano.cache.list();
-      for (const e of entries) out(`${e.key.slice(0, 16)}  ${mb(e.bytes).padStart(9)}  built ${e.created || "?"}  used ${e.lastUsed}  ${e.compiler}\n`);
+      for (const e of entries) out(`${e.key.slice(0, 16)}  ${mb(e.bytes).padStart(9)}  built ${e.created || "?"}  used ${e.lastUsed}  ${e.graph || "(function not recorded)"}  ${e.compiler}\n`);
       out(`${entries.length} entr${entries.length === 1 ? "y" : "ies"}, ${mb(entries.reduce((s, e) => s + e.bytes, 0))}, in ${dir}\n`);
       return 0;
     }

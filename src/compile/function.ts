@@ -337,7 +337,7 @@ export function function_<O extends OutputsArg>(
   // call, and an inner graph that cannot compile fails theano.function.
   for (const node of withInner) (node.op as unknown as { compileInnerGraphs(node: Apply): void }).compileInnerGraphs(node);
   const loopBody = (opts as { [STEP_LOOP]?: boolean })[STEP_LOOP] === true && !profiler;
-  const thunk = linker.make(fgraph, { borrowed: outputs.map((o) => o.borrow), ...(profiler ? { profiler } : {}), ...(loopBody ? { stepLoop: true } : {}) });
+  const thunk = linker.make(fgraph, { borrowed: outputs.map((o) => o.borrow), name, ...(profiler ? { profiler } : {}), ...(loopBody ? { stepLoop: true } : {}) });
   if (profiler) {
     profiler.rewriteMs = rewriteTime;
     profiler.linkMs = performance.now() - linkStart;

@@ -82,6 +82,11 @@ export interface ModuleOptions {
   readonly flags?: readonly string[];
   /** Load it with its symbols global (the shared runtime library); not part of the key. */
   readonly global?: boolean;
+  /**
+   * What the module was compiled for (the function's name and size), kept in meta.json for
+   * `cache list`; not part of the key (the first function to build an entry names it).
+   */
+  readonly graph?: string;
 }
 
 export interface LoadedModule {
@@ -350,6 +355,8 @@ interface Meta {
   ldflags: string[];
   library: string;
   platform: string;
+  /** ModuleOptions.graph of the build (absent in entries built before it existed). */
+  graph?: string;
 }
 
 function entryDir(root: string, key: string): string {
@@ -685,7 +692,7 @@ export function loadModule(source: string, opts: ModuleOptions = {}): LoadedModu
         warn(`theano-ts compile cache: entry ${dir} is corrupt (${problem}); removing it and rebuilding`);
         removeTree(root, dir);
       }
-      build(root, key, source, parts, dir);
+      build(root, key, source, parts, dir, opts);
       const lib = openEntry(dir, opts.global === true);
       if (!lib) continue;
       return publish(lib, false);
@@ -713,7 +720,7 @@ const DISK_FULL_RE = /No space left on device|Disk quota exceeded/;
  * Filesystem failures become compiledirIoError; a compiler that failed because the disk is full
  * is that too (its evidence is deleted, not kept: keeping it would fill the disk further).
  */
-function build(root: string, key: string, source: string, parts: KeyParts, dir: string): void {
+function build(root: string, key: string, source: string, parts: KeyParts, dir: string, opts: ModuleOptions): void {
   const tmpRoot = subdir(root, "tmp");
   const tmp = io(tmpRoot, "create a build directory in", () => mkdtempSync(join(tmpRoot, `${key.slice(0, 16)}-`)));
   const discard = (): void => rmSync(tmp, { recursive: true, force: true });
@@ -748,6 +755,7 @@ function build(root: string, key: string, source: string, parts: KeyParts, dir: 
       ldflags: [...parts.ldflags],
       library: packageVersion(),
       platform: `${process.platform}-${process.arch}-node${process.versions.node.split(".")[0]}`,
+      ...(opts.graph ? { graph: opts.graph } : {}),
     };
     writeFileSync(join(tmp, "meta.json"), JSON.stringify(meta, null, 1), { mode: 0o600 });
     renameSync(tmp, dir);
@@ -840,6 +848,8 @@ export interface CacheEntryInfo {
   readonly compiler: string;
   readonly flags: readonly string[];
   readonly ldflags: readonly string[];
+  /** The function the entry was built for (name and node count), "" when not recorded. */
+  readonly graph: string;
 }
 
 const KEY_RE = /^[0-9a-f]{64}$/;
@@ -891,6 +901,7 @@ export function listEntries(): CacheEntryInfo[] {
       compiler: meta.compilerVersion ?? meta.compiler ?? "",
       flags: meta.flags ?? [],
       ldflags: meta.ldflags ?? [],
+      graph: typeof meta.graph === "string" ? meta.graph : "",
     };
   });
 }

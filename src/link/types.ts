@@ -112,6 +112,8 @@ export interface LinkOptions {
   readonly profiler?: NodeProfiler;
   /** The thunk is a loop body (src/scan): give it a `stepLoop` where the backend can. */
   readonly stepLoop?: boolean;
+  /** The function's name, for what the backend records (the compile cache's `cache list`). */
+  readonly name?: string;
 }
 
 export interface Linker {

@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import * as theano from "../../src/index.js";
 import { main } from "../../src/cli/main.js";
 import { config } from "../../src/config/index.js";
 import { BackendError } from "../../src/errors.js";
@@ -42,14 +43,24 @@ describe("theano-ts cache", () => {
     const listed = await run(dir, "list");
     expect(listed.code).toBe(0);
     for (const m of mods) expect(listed.out).toContain(m.key.slice(0, 16));
+    expect(listed.out).toContain("(function not recorded)"); // modules loaded directly carry no function name
+    // An entry built for a compiled function names it (issue 16.8: the source graph's name).
+    config.change({ compiledir: dir, "gcc.cxxflags": "-O1" }, () => {
+      const x = theano.T.dvector("x");
+      theano.function([x], x.mul(3).add(1), { name: "cache_list_fn", mode: new theano.Mode("c", "fast_run") });
+    });
+    expect((await run(dir, "list")).out).toMatch(/cache_list_fn \(\d+ nodes\)/);
 
     writeFileSync(mods[0]!.path, "not an ELF file", { mode: 0o700 });
-    const bad = await run(dir, "verify");
+    const bad = await run(dir, "verify", "--dry-run");
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/CORRUPT .*: mod.so has/);
-    const repaired = await run(dir, "verify", "--repair");
+    expect(bad.out).not.toMatch(/removed/);
+    const repaired = await run(dir, "verify");
     expect(repaired.code).toBe(0);
-    expect(repaired.out).toMatch(/\(removed\)/);
+    expect(repaired.out).toMatch(/CORRUPT .*: mod.so has.*\(removed\)/);
+    expect(repaired.out).toMatch(/\d+ ok, 1 bad, 1 removed/);
+    expect((await run(dir, "verify", "--repair")).out).toMatch(/\d+ ok, 0 bad/);
 
     // An entry opened to group writes is refused; the refusal names `cache clear`, which works.
     chmodSync(mods[1]!.path, 0o770);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
-import { cCompilerStatus } from "../../src/link/c/compiler.js";
+import { cCompilerStatus, findCompiler } from "../../src/link/c/compiler.js";
 import { generateC } from "../../src/link/c/codegen.js";
 
 const T = theano.tensor;
@@ -106,6 +106,18 @@ describe("the profiler", () => {
     expect(m.withoutInplaceBytes!).toBeGreaterThanOrEqual(m.staticPeakBytes!);
     expect(m.biggest.length).toBeGreaterThan(0);
     expect(m.biggest[0]!.bytes).toBe(256 * 256 * 4);
+    // the C backend reports the plan too (its segments' temporaries are not measured: unknown)
+    if (findCompiler() !== null) {
+      const c = theano.config.change({ profile_memory: true }, () =>
+        theano.function([a], T.tanh(a.mul(2)).add(1).mul(a), { mode: new theano.Mode("c", "fast_run"), profile: true }),
+      );
+      c(theano.ones([256, 256], "float32"));
+      const mc = c.profile!.toJSON().memory!;
+      expect(mc.staticPeakBytes).toBe(256 * 256 * 4);
+      expect(mc.lastPeakBytes).toBeNull();
+      expect(mc.biggest[0]!.bytes).toBe(256 * 256 * 4);
+      expect(c.profile!.summary()).toMatch(/Memory: planned peak 256\.0 KiB \(from static shapes\), measured peak of the last call unknown/);
+    }
   });
 
   it("with the profile flag every function is profiled and theano.printing.profileSummary() lists them", () => {

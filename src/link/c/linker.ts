@@ -29,6 +29,7 @@ import { Gemm } from "../../tensor/gemm.js";
 import { AdvancedIncSubtensor, IncSubtensor } from "../../tensor/subtensor.js";
 import { isCompiledirError, type LoadedModule, loadModule, warn } from "../cache.js";
 import { wrapNodeError } from "../errors.js";
+import { planMemory } from "../memory.js";
 import { jsLinker } from "../js/linker.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { createHash } from "node:crypto";
@@ -65,9 +66,9 @@ export const C_O3_MAX_SOURCE = 1_000_000;
 export const C_AUTO_MAX_SOURCE = 4_000_000;
 
 /** The one place a generated module is compiled or fetched from the cache. */
-function buildModule(source: string, ldflags: readonly string[]): LoadedModule {
+function buildModule(source: string, ldflags: readonly string[], graph?: string): LoadedModule {
   const flags = source.length > C_O3_MAX_SOURCE ? compileFlags().map((f) => (f === "-O3" ? "-O1" : f)) : undefined;
-  const mod = loadModule(source, flags ? { ldflags, flags } : { ldflags });
+  const mod = loadModule(source, { ldflags, ...(flags ? { flags } : {}), ...(graph ? { graph } : {}) });
   loads++;
   if (!mod.fromCache) builds++;
   return mod;
@@ -236,7 +237,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   if (program.segments.length > 0) {
     const buildStart = performance.now();
     if (cgOpts.runtime) loadRuntime(cgOpts.runtime);
-    mod = buildModule(source, useBlas ? blas!.ldflags : []);
+    mod = buildModule(source, useBlas ? blas!.ldflags : [], `${opts?.name ?? "theano_function"} (${fgraph.nodes.size} nodes)`);
     buildMs = performance.now() - buildStart;
     for (const seg of program.segments) {
       const { size, capBase, oshapeSize, profBase } = metaLayout(seg, profiler !== undefined);
@@ -324,6 +325,10 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
     return outSlots.map((s) => env[s]);
   };
   thunk.source = source;
+  // profile_memory's plan (the JS backend also measures each call; C segments allocate their
+  // temporaries inside the module, so here the measured peak stays unknown).
+  const layout = planMemory(fgraph, order);
+  thunk.memoryPlan = { staticPeakBytes: layout.staticPeakBytes, lastPeakBytes: null, buffers: layout.fresh.size };
   if (loop && mod) {
     const native = makeStepLoop({ ...loop, fn: mod.library.func(loopPrototype(loop.seg)) });
     thunk.stepLoop = {
