@@ -10,7 +10,7 @@
  */
 
 import { InputError, TheanoError } from "../errors.js";
-import type { Variable } from "../graph/basic.js";
+import { type Variable, checkFloat64Variable } from "../graph/basic.js";
 import { requireUsableDevice } from "../link/device/index.js";
 import { type DType, type TypedArray, checkDType, typedArrayCtor } from "../ndarray/dtype.js";
 import { type ArrayLike, NDArray, array, walkRows } from "../ndarray/ndarray.js";
@@ -187,7 +187,9 @@ export function shared(
   const type = new TensorType(v.dtype, shape);
   const checked = type.filter(v, { what: `theano.shared(${opts.name ?? ""})` });
   if (checked === value) expose(checked);
-  return new SharedVariable(type, checked, opts);
+  const sv = new SharedVariable(type, checked, opts);
+  checkFloat64Variable(sv, "the shared variable");
+  return sv;
 }
 
 /** The keys `shared`'s options accept; any other is an InputError (`dtype` picks the dtype a JS number cannot carry). */

@@ -233,6 +233,25 @@ function checkFloat64(node: Apply): void {
 }
 
 /**
+ * `warn_float64` for a variable the user declares (Theano warns when any float64 tensor variable
+ * is created): a free float64 tensor (`T.dvector`, `T.tensor({ dtype: "float64" })`) or a float64
+ * shared variable while floatX is float32, reported with the user's line as `checkFloat64` does.
+ */
+export function checkFloat64Variable(v: Variable, what: string): void {
+  if (config.warn_float64 === "ignore" || config.floatX !== "float32") return;
+  if ((v.type as { dtype?: string }).dtype !== "float64") return;
+  const where = v.trace.where;
+  const msg =
+    `${what} ${v.label} is float64 while floatX=float32 (warn_float64=${config.warn_float64})${where ? `, at ${where}` : ""}: ` +
+    `everything computed from it is float64 too; declare it float32 (T.fvector, dtype "float32") or cast it with .astype("float32")`;
+  if (config.warn_float64 === "raise") throw new TypeMismatchError(msg);
+  const key = where || msg;
+  if (float64Warned.has(key)) return;
+  float64Warned.add(key);
+  warn(`theano-ts: ${msg}`);
+}
+
+/**
  * The test value of `v` (issue 16.3): a constant's data, `v.tag.testValue` (filtered to v's
  * type), a shared variable's value; undefined when it has none.
  */

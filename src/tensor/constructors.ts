@@ -4,6 +4,7 @@
  */
 
 import { InputError } from "../errors.js";
+import { checkFloat64Variable } from "../graph/basic.js";
 import { type DType, checkDType } from "../ndarray/dtype.js";
 import { currentFloatX } from "./floatx.js";
 import { type StaticShape, TensorType } from "./type.js";
@@ -12,7 +13,9 @@ import type { TensorVariable } from "./variable.js";
 /** `T.tensor({ dtype, shape, name })`. */
 export function tensor(opts: { dtype?: DType; shape: StaticShape; name?: string | null }): TensorVariable {
   if (!opts || !Array.isArray(opts.shape)) throw new InputError(`T.tensor needs { shape: [...] } (null for unknown sizes)`);
-  return new TensorType(checkDType(opts.dtype ?? currentFloatX()), opts.shape).makeVariable(opts.name ?? null) as TensorVariable;
+  const v = new TensorType(checkDType(opts.dtype ?? currentFloatX()), opts.shape).makeVariable(opts.name ?? null) as TensorVariable;
+  checkFloat64Variable(v, "the variable");
+  return v;
 }
 
 /** Theano's keyword form, `T.vector(name=..., dtype=...)`, spelt as an options object. */
