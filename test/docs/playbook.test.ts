@@ -22,7 +22,7 @@ const env = { ...process.env, THEANO_FLAGS: `compiledir=${join(cache, "compiledi
 // What each block must print: the error it demonstrates really happened, the tool really ran.
 const EXPECTED: readonly RegExp[] = [
   /cuda0.*no CUDA backend|CUDA backend/i,
-  /makes a float64 result while floatX=float32/,
+  /the variable d is float64 while floatX=float32\n.*makes a float64 result while floatX=float32/,
   /caught at build time: .*dot/,
   /This node fuses 3 nodes of your graph:[\s\S]*Backtrace when the node is created/,
   /wrote graph\.svg/,
