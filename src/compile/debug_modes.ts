@@ -88,6 +88,12 @@ function describeNode(node: Apply, k: number, n: number): string[] {
   const lines = [`Apply node: ${node.toString()} (toposort index ${k} of ${n})`];
   const where = node.trace.where;
   lines.push(where ? `The node was created at ${where}.` : "The node's creation line is not known (it was made by the library).");
+  // A node that rewrites made of several of the user's (issue 16.4): each with its line.
+  const fused = node.trace.fused;
+  if (fused.length > 1) {
+    lines.push(`This node stands for ${fused.length} nodes of your graph:`);
+    for (const part of fused) lines.push(`  ${part.op}${part.trace.where ? ` created at ${part.trace.where}` : ""}`);
+  }
   // The whole backtrace only on request, as for errors raised while a node runs (link/errors.ts).
   if (config.exception_verbosity === "high") lines.push("Backtrace when the node is created:", node.trace.format(config.traceback.limit) || "  (no user frames recorded)");
   return lines;
