@@ -5,11 +5,12 @@
  * two float64 lanes at a time); "arith" uses only operations Wasm has instructions for (the
  * f32x4 loop). Then W1, a float32 matmul n=1024 in GFLOP/s (its Dot is the Wasm GEMM of
  * src/link/wasm/ops/blas.ts), and W3, bench/c.ts's MLP training step (784-512-512-10, batch
- * 256), whose Dot and Gemm nodes run as that GEMM too. Median of N runs after one warm-up; the
+ * 256), whose Dot and Gemm nodes run as that GEMM too, and W4, logSoftmax of 4096x1000
+ * (src/link/wasm/ops/nnet.ts). Median of N runs after one warm-up; the
  * compile column is theano.function's time.
  *
- * With bench/peers installed (`cd bench/peers && npm ci`), tfjs-wasm and jax-js-wasm run W1 and
- * W3 in a child process (bench/peers/run.mjs, one thread each, as theano-ts wasm) and their
+ * With bench/peers installed (`cd bench/peers && npm ci`), tfjs-wasm and jax-js-wasm run W1, W3
+ * and W4 in a child process (bench/peers/run.mjs, one thread each, as theano-ts wasm) and their
  * figures join the W1 and W3 rows; `--no-peers` skips them.
  *
  * `--cpu` times with the process's CPU clock (all threads: the c linker's OpenMP threads count).
@@ -126,7 +127,7 @@ function mlpStep(mode: theano.Mode): () => unknown {
 // The peers first (a child process, so they do not share this one's heap or JIT), when installed.
 const PEERS = ["tfjs-wasm", "jax-js-wasm"] as const;
 const peerDir = new URL("./peers/", import.meta.url);
-let peers: Record<string, { W1_1024: number | null; W3: number | null }> | null = null;
+let peers: Record<string, { W1_1024: number | null; W3: number | null; W4: number | null }> | null = null;
 if (!process.argv.includes("--no-peers") && existsSync(new URL("node_modules/@tensorflow/tfjs-backend-wasm", peerDir))) {
   try {
     const out = execFileSync(process.execPath, [new URL("run.mjs", peerDir).pathname, "--json", "--runs", String(runs), "--only", PEERS.join(","), ...(cpuClock ? ["--cpu"] : [])], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
@@ -135,8 +136,8 @@ if (!process.argv.includes("--no-peers") && existsSync(new URL("node_modules/@te
     console.log(`(peers failed: ${(e as Error).message.split("\n")[0]})`);
   }
 }
-const peerCols = (key: "W1_1024" | "W3", digits: number): string => (peers ? ` | ${PEERS.map((p) => peers![p]?.[key]?.toFixed(digits) ?? "—").join(" | ")}` : "");
-console.log(`\nproducts, float32, median of ${runs}${peers ? `; ${PEERS.join(", ")}: bench/peers/run.mjs, one thread` : ""}`);
+const peerCols = (key: "W1_1024" | "W3" | "W4", digits: number): string => (peers ? ` | ${PEERS.map((p) => peers![p]?.[key]?.toFixed(digits) ?? "—").join(" | ")}` : "");
+console.log(`\nproducts and logSoftmax, float32, median of ${runs}${peers ? `; ${PEERS.join(", ")}: bench/peers/run.mjs, one thread` : ""}`);
 console.log(`| workload | ${linkers.map((l) => `${l} run`).join(" | ")}${peers ? ` | ${PEERS.join(" | ")}` : ""} | ${linkers.map((l) => `${l} compile`).join(" | ")} |`);
 console.log(`| --- | ${linkers.map(() => "---").join(" | ")}${peers ? ` | ${PEERS.map(() => "---").join(" | ")}` : ""} | ${linkers.map(() => "---").join(" | ")} |`);
 
@@ -168,4 +169,18 @@ console.log(`| --- | ${linkers.map(() => "---").join(" | ")}${peers ? ` | ${PEER
     runMs.push(`${time(step).toFixed(2)} ms`);
   }
   console.log(`| W3 MLP train step 784-512-512-10, batch 256 | ${runMs.join(" | ")}${peerCols("W3", 2)} | ${compileMs.join(" | ")} |`);
+}
+// W4: logSoftmax over the last axis of 4096x1000 (as bench/c.ts: the LCG, seed 7).
+{
+  const xv4 = new theano.NDArray("float32", [4096, 1000], rand(4096 * 1000, 7));
+  const runMs: string[] = [];
+  const compileMs: string[] = [];
+  for (const linker of linkers) {
+    const x = T.fmatrix("x");
+    const t0 = performance.now();
+    const f = theano.function([x], T.logSoftmax(x), { mode: new theano.Mode(linker) }) as unknown as (a: theano.NDArray) => theano.NDArray;
+    compileMs.push((performance.now() - t0).toFixed(1));
+    runMs.push(`${time(() => f(xv4)).toFixed(2)} ms`);
+  }
+  console.log(`| W4 logSoftmax 4096x1000 | ${runMs.join(" | ")}${peerCols("W4", 2)} | ${compileMs.join(" | ")} |`);
 }

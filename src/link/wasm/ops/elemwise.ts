@@ -163,6 +163,45 @@ const LOAD: Record<WDType, MemOp> = { float32: "f32.load", float64: "f64.load", 
 const STORE: Record<WDType, MemOp> = { float32: "f32.store", float64: "f64.store", bool: "i32.store8" };
 
 /**
+ * exp on the float64 at the top of the stack, for float32 results (Math.exp costs about 10 ns a
+ * call, this about 2): x clamped to [-110, 100] (beyond, float32 has only 0 and inf; NaN
+ * passes), k = nearest(x / ln 2), r = x - k ln 2 in two parts (Cody and Waite, fdlibm's
+ * constants), exp(r) by its Taylor polynomial to r^13 (|r| <= 0.35: truncation below 1e-17; Estrin's scheme),
+ * times 2^k built from its exponent bits. Within about 1e-15 relative: rounded to float32 it is
+ * fround(Math.exp(x)) but where exp(x) lies that close to a rounding boundary.
+ */
+export function emitExp64(f: FunctionBuilder): void {
+  const x = f.local("f64");
+  const k = f.local("f64");
+  const r = f.local("f64");
+  f.f64(-110).op("f64.max").f64(100).op("f64.min").tee(x);
+  f.f64(Math.LOG2E).op("f64.mul").op("f64.nearest").set(k);
+  f.get(x).get(k).f64(6.93147180369123816490e-1).op("f64.mul").op("f64.sub").get(k).f64(1.90821492927058770002e-10).op("f64.mul").op("f64.sub").set(r);
+  let fact = 1;
+  const c: number[] = [1];
+  for (let j = 1; j <= 13; j++) c.push(1 / (fact *= j));
+  // Estrin's scheme (independent products, not Horner's chain of 13 dependent steps).
+  const r2 = f.local("f64");
+  const r4 = f.local("f64");
+  f.get(r).get(r).op("f64.mul").tee(r2).get(r2).op("f64.mul").set(r4);
+  const q = (i: number): void => void f.f64(c[2 * i + 1]!).get(r).op("f64.mul").f64(c[2 * i]!).op("f64.add");
+  const pair = (i: number): void => {
+    q(2 * i);
+    q(2 * i + 1);
+    f.get(r2).op("f64.mul").op("f64.add");
+  };
+  pair(0);
+  pair(1);
+  f.get(r4).op("f64.mul").op("f64.add"); // t0 = s0 + s1 r^4
+  pair(2);
+  q(6);
+  f.get(r4).op("f64.mul").op("f64.add"); // t1 = s2 + q6 r^4
+  f.get(r4).get(r4).op("f64.mul").op("f64.mul").op("f64.add"); // t0 + t1 r^8
+  f.get(k).fc("i32.trunc_sat_f64_s").op("i64.extend_i32_s").i64(1023).op("i64.add").i64(52).op("i64.shl").op("f64.reinterpret_i64");
+  f.op("f64.mul");
+}
+
+/**
  * The node's kernel. `importIndex` gives the function index of an import named by its key.
  * `simd`: the engine validates v128 (else only the scalar loops are written).
  */
@@ -216,44 +255,7 @@ export function elemwiseKernel(node: Apply, importIndex: (key: string) => number
     return l;
   };
 
-  /**
-   * exp on the float64 at the top of the stack, for float32 results (Math.exp costs about 10 ns a
-   * call, this about 2): x clamped to [-110, 100] (beyond, float32 has only 0 and inf; NaN
-   * passes), k = nearest(x / ln 2), r = x - k ln 2 in two parts (Cody and Waite, fdlibm's
-   * constants), exp(r) by its Taylor polynomial to r^13 (|r| <= 0.35: truncation below 1e-17; Estrin's scheme),
-   * times 2^k built from its exponent bits. Within about 1e-15 relative: rounded to float32 it is
-   * fround(Math.exp(x)) but where exp(x) lies that close to a rounding boundary.
-   */
-  const exp32 = (): void => {
-    const x = f.local("f64");
-    const k = f.local("f64");
-    const r = f.local("f64");
-    f.f64(-110).op("f64.max").f64(100).op("f64.min").tee(x);
-    f.f64(Math.LOG2E).op("f64.mul").op("f64.nearest").set(k);
-    f.get(x).get(k).f64(6.93147180369123816490e-1).op("f64.mul").op("f64.sub").get(k).f64(1.90821492927058770002e-10).op("f64.mul").op("f64.sub").set(r);
-    let fact = 1;
-    const c: number[] = [1];
-    for (let j = 1; j <= 13; j++) c.push(1 / (fact *= j));
-    // Estrin's scheme (independent products, not Horner's chain of 13 dependent steps).
-    const r2 = f.local("f64");
-    const r4 = f.local("f64");
-    f.get(r).get(r).op("f64.mul").tee(r2).get(r2).op("f64.mul").set(r4);
-    const q = (i: number): void => void f.f64(c[2 * i + 1]!).get(r).op("f64.mul").f64(c[2 * i]!).op("f64.add");
-    const pair = (i: number): void => {
-      q(2 * i);
-      q(2 * i + 1);
-      f.get(r2).op("f64.mul").op("f64.add");
-    };
-    pair(0);
-    pair(1);
-    f.get(r4).op("f64.mul").op("f64.add"); // t0 = s0 + s1 r^4
-    pair(2);
-    q(6);
-    f.get(r4).op("f64.mul").op("f64.add"); // t1 = s2 + q6 r^4
-    f.get(r4).get(r4).op("f64.mul").op("f64.mul").op("f64.add"); // t0 + t1 r^8
-    f.get(k).fc("i32.trunc_sat_f64_s").op("i64.extend_i32_s").i64(1023).op("i64.add").i64(52).op("i64.shl").op("f64.reinterpret_i64");
-    f.op("f64.mul");
-  };
+  const exp32 = (): void => emitExp64(f);
 
   const scalarStepCode = (s: Program["steps"][number], kind: StepKind): void => {
     const ad = s.args.map(dtypeOf);
