@@ -407,6 +407,12 @@ export const SCHEMA = {
     inCacheKey: false,
     doc: "Run a scan's steps in the backend's generated loop where its body allows (the C backend: a body that is one C segment); False calls the compiled body from the host once per step.",
   }),
+  // issue 19: the C backend calls MPI from the generated module (src/link/c/ops/distributed.ts).
+  "distributed.c_collectives": bool({
+    default: true,
+    inCacheKey: false,
+    doc: "On the C backend, run allReduce inside the generated module (MPI called from C, no host round trip) when theano.distributed.init() ran before the function was compiled; False runs it on the host between C segments.",
+  }),
   "lib.host_reuse_mb": number("int", {
     default: -1,
     defaultDoc: "-1: 1/16 of the machine's memory, at most 512",

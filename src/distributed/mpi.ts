@@ -21,6 +21,11 @@
  * Any of them raises a `BackendError` naming the rank, and the communicator is then marked
  * broken: later collectives raise the same error at once, and the exit skips MPI_Finalize (which
  * would wait for the dead rank), so `mpirun` ends the job.
+ *
+ * The C backend runs the same loop inside a generated module (link/c/ops/distributed.ts): the
+ * watch's state (collective count, peers, exit notices, deadline, the agreement table, the last
+ * failure) lives in one Float64Array, `state`, that both sides read and write, and the C side
+ * reports a failure as a code that `cFailure` turns into the error this file raises.
  */
 
 import { accessSync, constants as fsConstants, writeSync } from "node:fs";
@@ -49,13 +54,34 @@ const MPI_THREAD_FUNNELED = 1;
 /** Open MPI's MPI_IN_PLACE, `((void *) 1)` in its mpi.h. */
 const MPI_IN_PLACE = 1;
 /** The point-to-point tag of exit notices (collectives never match point-to-point messages). */
-const NOTICE_TAG = 0x7eed;
+export const NOTICE_TAG = 0x7eed;
 /** Open MPI's MPI_Status: MPI_SOURCE, MPI_TAG, MPI_ERROR, _cancelled (ints), _ucount (size_t). */
 const STATUS_BYTES = 32;
 /** MPI counts are C ints: larger buffers move in pieces of this many elements. */
-const MAX_COUNT = 2 ** 30;
+export const MAX_COUNT = 2 ** 30;
 
-const OMPI_DTYPES: Record<DType, string> = {
+/**
+ * The layout of `MpiWorld.state` (doubles), shared with the C side: the counters and the last
+ * failure, then per rank `PEER_FIELDS` values (pid, same host 0/1, collectives entered when its
+ * exit notice came or -1, its exit code), then the agreement table (2 per rank).
+ */
+export const STATE = { collectives: 0, timeoutS: 1, rank: 2, size: 3, broken: 4, failKind: 5, failDetail: 6, failAt: 7, peers: 8 } as const;
+export const PEER_FIELDS = 4;
+/** Where the agreement table of a world of `size` ranks starts in `state`. */
+export const agreementBase = (size: number): number => STATE.peers + PEER_FIELDS * size;
+
+/** Why a collective failed (`state[STATE.failKind]`; the detail is the MPI code or the rank). */
+export const FAIL = { mpiError: 1, departed: 2, gone: 3, timeout: 4, broken: 5, disagree: 6 } as const;
+
+/**
+ * The C side's table (`MpiWorld.cTable`): these functions' addresses, then the handles of
+ * MPI_COMM_WORLD, MPI_DOUBLE and MPI_IN_PLACE, the reductions (`MpiReduction` order) and the
+ * datatypes (`DTYPE_ORDER`).
+ */
+export const C_FUNCTIONS = ["MPI_Iallreduce", "MPI_Iallgather", "MPI_Test", "MPI_Iprobe", "MPI_Recv"] as const;
+export const REDUCTIONS: readonly MpiReduction[] = ["sum", "max", "min"];
+
+const OMPI_DTYPES: Readonly<Record<DType, string>> = {
   bool: "ompi_mpi_uint8_t",
   int8: "ompi_mpi_int8_t",
   int16: "ompi_mpi_int16_t",
@@ -68,11 +94,7 @@ const OMPI_DTYPES: Record<DType, string> = {
   float32: "ompi_mpi_float",
   float64: "ompi_mpi_double",
 };
-
-interface Peer {
-  readonly pid: number;
-  readonly sameHost: boolean;
-}
+export const DTYPE_ORDER = Object.keys(OMPI_DTYPES) as readonly DType[];
 
 /** One initialised MPI world: the process's ranks, its library, and its collectives. */
 export class MpiWorld {
@@ -84,15 +106,13 @@ export class MpiWorld {
   readonly version: string;
   /** The thread level MPI granted (MPI_THREAD_FUNNELED asked). */
   readonly threadLevel: string;
-  /** Collectives this rank has entered (the notices compare these counts). */
-  collectives = 0;
   /** Set once a collective failed: every later one raises this. */
   broken: BackendError | null = null;
   private finalized = false;
-  private readonly peers: Peer[];
-  /** rank -> [collectives entered, exit code] from its exit notice. */
-  private readonly departed = new Map<number, readonly [number, number]>();
+  /** The watch's state, shared with generated C (layout: STATE); its memory never moves. */
+  readonly state: Float64Array;
   private readonly timeoutMs: number;
+  private readonly sym: (name: string) => number;
   private readonly fn: Record<string, NativeFunction>;
   private readonly h: { comm: number; double: number; ops: Record<MpiReduction, number>; dtypes: Record<DType, number> };
 
@@ -103,6 +123,7 @@ export class MpiWorld {
     timeoutS: number,
   ) {
     this.fn = fn;
+    this.sym = sym;
     this.timeoutMs = timeoutS * 1000;
     const dtypes = {} as Record<DType, number>;
     for (const [d, name] of Object.entries(OMPI_DTYPES)) dtypes[d as DType] = sym(name);
@@ -122,6 +143,13 @@ export class MpiWorld {
     this.rank = out[0]!;
     this.check(fn.MPI_Comm_size!(this.h.comm, out), "MPI_Comm_size");
     this.size = out[0]!;
+    // (at least 9 doubles: more than the 64 bytes V8 keeps on its heap, so the memory is fixed)
+    this.state = new Float64Array(agreementBase(this.size) + 2 * this.size);
+    this.state[STATE.timeoutS] = timeoutS;
+    this.state[STATE.rank] = this.rank;
+    this.state[STATE.size] = this.size;
+    // no exit notice yet; pids and hosts come from the first exchange below
+    for (let r = 0; r < this.size; r++) this.state[STATE.peers + PEER_FIELDS * r + 2] = -1;
     const vbuf = Buffer.alloc(8192);
     fn.MPI_Get_library_version!(vbuf, out);
     this.version = vbuf.toString("utf8", 0, Math.max(0, Math.min(out[0]!, vbuf.length))).split("\n")[0]!.replace(/\0.*$/s, "").trim();
@@ -129,12 +157,11 @@ export class MpiWorld {
     const mine = new Float64Array([process.pid, hostHash()]);
     const all = new Float64Array(2 * this.size);
     this.collective("init", (req) => fn.MPI_Iallgather!(mine, 2, this.h.double, all, 2, this.h.double, this.h.comm, req), [mine, all]);
-    this.peers = [];
     let localRank = 0;
     let localSize = 0;
     for (let r = 0; r < this.size; r++) {
       const sameHost = all[2 * r + 1] === mine[1];
-      this.peers.push({ pid: all[2 * r]!, sameHost });
+      this.state.set([all[2 * r]!, sameHost ? 1 : 0], STATE.peers + PEER_FIELDS * r);
       if (sameHost) {
         if (r < this.rank) localRank++;
         localSize++;
@@ -187,16 +214,59 @@ export class MpiWorld {
   private agree(signature: string, count: number, what: string): void {
     if (this.size === 1) return;
     const mine = new Float64Array([count, fnv1a(signature)]);
-    const all = new Float64Array(2 * this.size);
+    const all = this.state.subarray(agreementBase(this.size));
     this.collective(`${what} (agreement)`, (req) => this.fn.MPI_Iallgather!(mine, 2, this.h.double, all, 2, this.h.double, this.h.comm, req), [mine, all]);
+    const e = this.disagreement(what);
+    if (e) throw e;
+  }
+
+  /**
+   * The error of the agreement table in `state` (every rank's [count, signature hash]), or
+   * null when all agree. Every rank saw the same table and raises, so the world stays usable.
+   */
+  private disagreement(what: string): Error | null {
+    const all = this.state.subarray(agreementBase(this.size));
+    const [count, sig] = [all[2 * this.rank]!, all[2 * this.rank + 1]!];
     const ranks = [...Array(this.size).keys()];
-    const odd = ranks.filter((r) => all[2 * r + 1] !== mine[1]);
-    // Every rank saw the same table and raises here, so the world stays usable (not broken).
+    const odd = ranks.filter((r) => all[2 * r + 1] !== sig);
     if (odd.length > 0) {
-      throw new BackendError(`${what} on rank ${this.rank}: rank${odd.length > 1 ? "s" : ""} ${odd.join(", ")} called a different collective operation at the same point (collective number ${this.collectives}): the ranks run different graphs or call their functions in a different order`);
+      return new BackendError(`${what} on rank ${this.rank}: rank${odd.length > 1 ? "s" : ""} ${odd.join(", ")} called a different collective operation at the same point (collective number ${this.collectives}): the ranks run different graphs or call their functions in a different order`);
     }
     if (ranks.some((r) => all[2 * r] !== count)) {
-      throw new ShapeError(`${what}: the ranks hold different sizes (${ranks.map((r) => `rank ${r}: ${all[2 * r]} elements`).join(", ")}); every rank must give the collective the same shape`);
+      return new ShapeError(`${what}: the ranks hold different sizes (${ranks.map((r) => `rank ${r}: ${all[2 * r]} elements`).join(", ")}); every rank must give the collective the same shape`);
+    }
+    return null;
+  }
+
+  /** Collectives this rank has entered, in JS and in C (the notices compare these counts). */
+  get collectives(): number {
+    return this.state[STATE.collectives]!;
+  }
+
+  /**
+   * The table generated C calls MPI through (`th_set_mpi`): the addresses of C_FUNCTIONS, then
+   * the handles of MPI_COMM_WORLD, MPI_DOUBLE, MPI_IN_PLACE, REDUCTIONS and DTYPE_ORDER.
+   */
+  cTable(): BigInt64Array {
+    const h = this.h;
+    const v = [...C_FUNCTIONS.map((f) => this.sym(f)), h.comm, h.double, MPI_IN_PLACE, ...REDUCTIONS.map((o) => h.ops[o]), ...DTYPE_ORDER.map((d) => h.dtypes[d])];
+    return BigInt64Array.from(v, (a) => BigInt(a));
+  }
+
+  /**
+   * The error of a collective that generated C reported failed (it left the reason in `state`);
+   * `what` names the collective as the host path names it. Marks the world broken as that does.
+   */
+  cFailure(what: string): Error {
+    const s = this.state;
+    const kind = s[STATE.failKind]!;
+    s[STATE.failKind] = 0;
+    if (kind === FAIL.broken) return this.broken ?? new BackendError(`${what}: MPI was finalised (the process is exiting)`);
+    if (kind === FAIL.disagree) return this.disagreement(what) ?? new BackendError(`internal: ${what} reported a disagreement that the table does not show`);
+    try {
+      this.failure(kind, s[STATE.failDetail]!, s[STATE.failAt]!, what);
+    } catch (e) {
+      return e as Error;
     }
   }
 
@@ -237,7 +307,7 @@ export class MpiWorld {
   private collective(what: string, start: (req: BigUint64Array) => unknown, buffers: readonly unknown[]): void {
     if (this.broken) throw this.broken;
     if (this.finalized) throw new BackendError(`${what}: MPI was finalised (the process is exiting)`);
-    const k = ++this.collectives;
+    const k = ++this.state[STATE.collectives]!;
     const req = new BigUint64Array(1);
     this.check(start(req), what);
     const flag = new Int32Array(1);
@@ -258,23 +328,46 @@ export class MpiWorld {
       const now = performance.now();
       if (now >= nextNotice) {
         this.readNotices(what);
-        for (const [r, [n, code]] of this.departed) {
-          if (n < k) this.fail(`rank ${r} (pid ${this.peers[r]!.pid}) exited with code ${code} after ${n} collective operations, while rank ${this.rank} waits in ${what} (its collective number ${k}), which that rank will never join (an error ended it there, or the ranks do not run the same functions the same number of times)`);
+        for (let r = 0; r < this.size; r++) {
+          const n = this.departedAfter(r);
+          if (n >= 0 && n < k) this.failure(FAIL.departed, r, k, what);
         }
         nextNotice = now + 2;
       }
       if (now >= nextPid) {
         for (let r = 0; r < this.size; r++) {
-          const p = this.peers[r]!;
-          if (r !== this.rank && p.sameHost && !this.departed.has(r) && !alive(p.pid)) {
-            this.fail(`rank ${r} (pid ${p.pid}) is no longer running (killed, or it crashed), while rank ${this.rank} waits in ${what} (its collective number ${k})`);
-          }
+          const [pid, sameHost] = this.state.subarray(STATE.peers + PEER_FIELDS * r);
+          if (r !== this.rank && sameHost && this.departedAfter(r) < 0 && !alive(pid!)) this.failure(FAIL.gone, r, k, what);
         }
         nextPid = now + 100;
       }
-      if (now - t0 > this.timeoutMs) {
-        this.fail(`${what} on rank ${this.rank} did not complete within ${this.timeoutMs / 1000} s (its collective number ${k}): another rank is stuck, died on another host, or runs different functions; init({ timeoutS }) sets the limit`);
+      if (now - t0 > this.timeoutMs) this.failure(FAIL.timeout, 0, k, what);
+    }
+  }
+
+  /** How many collectives rank r had entered when its exit notice came, or -1. */
+  private departedAfter(r: number): number {
+    return this.state[STATE.peers + PEER_FIELDS * r + 2]!;
+  }
+
+  /**
+   * Raises the error of a failed collective (collective number k, named `what`) and marks the
+   * world broken: the one wording of the host loop above and of generated C (`cFailure`).
+   */
+  private failure(kind: number, detail: number, k: number, what: string): never {
+    switch (kind) {
+      case FAIL.mpiError:
+        return this.fail(this.mpiError(detail, what));
+      case FAIL.departed: {
+        const code = this.state[STATE.peers + PEER_FIELDS * detail + 3]!;
+        return this.fail(`rank ${detail} (pid ${this.state[STATE.peers + PEER_FIELDS * detail]}) exited with code ${code} after ${this.departedAfter(detail)} collective operations, while rank ${this.rank} waits in ${what} (its collective number ${k}), which that rank will never join (an error ended it there, or the ranks do not run the same functions the same number of times)`);
       }
+      case FAIL.gone:
+        return this.fail(`rank ${detail} (pid ${this.state[STATE.peers + PEER_FIELDS * detail]}) is no longer running (killed, or it crashed), while rank ${this.rank} waits in ${what} (its collective number ${k})`);
+      case FAIL.timeout:
+        return this.fail(`${what} on rank ${this.rank} did not complete within ${this.timeoutMs / 1000} s (its collective number ${k}): another rank is stuck, died on another host, or runs different functions; init({ timeoutS }) sets the limit`);
+      default:
+        return this.fail(`internal: ${what} failed on rank ${this.rank} for an unknown reason (${kind})`);
     }
   }
 
@@ -288,22 +381,28 @@ export class MpiWorld {
       const source = new Int32Array(status.buffer, 0, 1)[0]!;
       const msg = new Float64Array(2);
       this.check(this.fn.MPI_Recv!(msg, 2, this.h.double, source, NOTICE_TAG, this.h.comm, status), what);
-      this.departed.set(source, [msg[0]!, msg[1]!]);
+      if (source >= 0 && source < this.size) this.state.set(msg, STATE.peers + PEER_FIELDS * source + 2);
     }
   }
 
   private fail(message: string): never {
     this.broken = new BackendError(message);
+    // (undefined while MPI_Init and the first calls run)
+    if (this.state) this.state[STATE.broken] = 1;
     throw this.broken;
   }
 
   private check(code: unknown, what: string): void {
-    if (code === 0) return;
+    if (code !== 0) this.fail(this.mpiError(code, what));
+  }
+
+  private mpiError(code: unknown, what: string): string {
     const buf = Buffer.alloc(512);
     const len = new Int32Array(1);
     const known = this.fn.MPI_Error_string!(code, buf, len) === 0;
-    this.fail(`${what} failed on rank ${this.rank ?? "?"}: MPI error ${code}${known ? ` (${buf.toString("utf8", 0, len[0]!)})` : ""}`);
+    return `${what} failed on rank ${this.rank ?? "?"}: MPI error ${code}${known ? ` (${buf.toString("utf8", 0, len[0]!)})` : ""}`;
   }
+
 
   /**
    * At process exit: tell every peer how many collectives this rank entered (so one waiting in a
@@ -312,6 +411,7 @@ export class MpiWorld {
   exit(code: number): void {
     if (this.finalized) return;
     this.finalized = true;
+    this.state[STATE.broken] = 1; // generated C refuses collectives from now on
     if (this.size > 1) {
       const msg = new Float64Array([this.collectives, code]);
       const reqs: BigUint64Array[] = [];
@@ -367,8 +467,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A 32-bit FNV-1a hash (exact in a double, for the exchanges). */
-function fnv1a(text: string): number {
+/** A 32-bit FNV-1a hash (exact in a double, for the exchanges; generated C embeds its value). */
+export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
   for (const c of text) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
   return h;

@@ -33,7 +33,7 @@ import { planMemory } from "../memory.js";
 import { jsLinker } from "../js/linker.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { createHash } from "node:crypto";
-import { type CodegenOptions, type CProgram, ERR_LEN, type Segment, generateC, isPacked, metaLayout, runtimeSource, segmentPrototype } from "./codegen.js";
+import { type CodegenOptions, type CProgram, ERR_LEN, type Segment, generateC, isPacked, metaLayout, partErrorNode, runtimeSource, segmentPrototype } from "./codegen.js";
 import { cCompilerStatus, compileFlags, findBlas } from "./compiler.js";
 import { type LoopSegment, loopPrototype, makeStepLoop, stepLoopSource } from "./step_loop.js";
 import { UNIT_BREAK } from "./support.js";
@@ -239,6 +239,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
     if (cgOpts.runtime) loadRuntime(cgOpts.runtime);
     mod = buildModule(source, useBlas ? blas!.ldflags : [], `${opts?.name ?? "theano_function"} (${fgraph.nodes.size} nodes)`);
     buildMs = performance.now() - buildStart;
+    for (const part of program.parts) part.load(mod.library);
     for (const seg of program.segments) {
       const { size, capBase, oshapeSize, profBase } = metaLayout(seg, profiler !== undefined);
       const meta = new Float64Array(Math.max(1, size));
@@ -313,14 +314,14 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         // The module timed each node's kernels into its meta slots: report them, in order.
         const c = st.call!;
         let t = performance.now();
-        runSegment(c, env, order);
+        runSegment(c, env, program);
         c.seg.nodes.forEach((n, j) => {
           const ms = c.meta[c.profBase + j]!;
           c.meta[c.profBase + j] = 0;
           profiler.record(n, t, ms);
           t += ms;
         });
-      } else runSegment(st.call!, env, order);
+      } else runSegment(st.call!, env, program);
     }
     return outSlots.map((s) => env[s]);
   };
@@ -386,6 +387,8 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
  */
 function loopCandidate(fgraph: FunctionGraph, program: CProgram): Omit<LoopSegment, "fn"> | null {
   if (program.steps.length !== 1 || program.steps[0]!.kind !== "c") return null;
+  // A module part's failure (a collective's) is raised by the host call, not retried by it.
+  if (program.parts.length > 0) return null;
   const seg = program.steps[0]!.segment;
   const outs = fgraph.outputs;
   if (seg.exports.length !== outs.length || new Set(outs).size !== outs.length) return null;
@@ -412,15 +415,15 @@ function loopCandidate(fgraph: FunctionGraph, program: CProgram): Omit<LoopSegme
 const unloader = new FinalizationRegistry<{ close(): void }>((library) => library.close());
 
 /** One FFI call (two when an export's size changed since the previous call). */
-function runSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void {
+function runSegment(c: SegmentCall, env: Value[], program: CProgram): void {
   try {
-    callSegment(c, env, order);
+    callSegment(c, env, program);
   } finally {
     forget(c);
   }
 }
 
-function callSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): void {
+function callSegment(c: SegmentCall, env: Value[], program: CProgram): void {
   const { meta, args, ptrs, pbase, seg } = c;
   let m = 0;
   const nin = c.inSlots.length;
@@ -485,7 +488,7 @@ function callSegment(c: SegmentCall, env: Value[], order: readonly Apply[]): voi
     }
     rc = c.fn(...args) as number;
   }
-  if (rc !== 0) throw segmentError(c, rc, env, order);
+  if (rc !== 0) throw segmentError(c, rc, env, program);
   // A small result leaves in an array of its own, copied out of the scratch buffer.
   for (let q = 0; q < nex; q++) if (c.small[q]) bufs[q] = bufs[q]!.slice(0, c.lastSizes[q]!);
   for (let q = 0; q < nex; q++) if (c.reuse[q]) c.prev[q] = bufs[q]!;
@@ -571,15 +574,22 @@ function inputUses(ptrs: readonly unknown[], pbase: number, nin: number, buffer:
   return false;
 }
 
-/** The error a segment's return code stands for: a ShapeError naming the node, or a BackendError. */
-function segmentError(c: SegmentCall, rc: number, env: Value[], order: readonly Apply[]): Error {
+/**
+ * The error a segment's return code stands for: a ShapeError naming the node, the error of a
+ * node's module part (codegen `partError`), or a BackendError.
+ */
+function segmentError(c: SegmentCall, rc: number, env: Value[], program: CProgram): Error {
   const seg = c.seg;
+  const order = program.order;
   const nul = c.err.indexOf(0);
   const msg = new TextDecoder().decode(c.err.subarray(0, nul < 0 ? c.err.length : nul));
+  const inputsOf = (node: Apply): unknown[] => node.inputs.map((v) => (seg.inputs.includes(v) ? env[c.inSlots[seg.inputs.indexOf(v)]!] : undefined));
   if (rc > 0) {
     const node = order[rc - 1]!;
-    return wrapNodeError(new ShapeError(msg), node, node.inputs.map((v) => (seg.inputs.includes(v) ? env[c.inSlots[seg.inputs.indexOf(v)]!] : undefined)), order);
+    return wrapNodeError(new ShapeError(msg), node, inputsOf(node), order);
   }
+  const part = order[partErrorNode(rc)];
+  if (part) return wrapNodeError(program.partOf.get(part)?.error(part, msg) ?? new BackendError(msg), part, inputsOf(part), order);
   return new BackendError(rc === -1 ? `C segment ${seg.fn} asked twice for new output sizes` : `C segment ${seg.fn} failed: ${msg || `code ${rc}`}`);
 }
 

@@ -9,4 +9,5 @@ import "./shape.js";
 import "./math.js";
 import "./extra.js";
 import "./alloc.js";
+import "./distributed.js";
 export {};

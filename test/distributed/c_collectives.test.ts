@@ -1,0 +1,45 @@
+/**
+ * The C backend's all-reduce inside the generated module (src/link/c/ops/distributed.ts): on 2
+ * and 4 processes the compiled training step has no host AllReduce node, and its parameters are
+ * bit for bit those of the same step with the all-reduce on the host
+ * (`distributed.c_collectives=False`); a rank that leaves mid-training makes the others raise a
+ * BackendError naming it from inside C, without a hang. Child: c_child.ts, under `mpirun` with a
+ * deadline (mpirun.ts). Without a compiled function (no init) the node stays on the host: that
+ * and the rest of the collectives' behaviour are mpi.test.ts's.
+ */
+import { describe, expect, it } from "vitest";
+import { MPI, lines, mpirun } from "./mpirun.js";
+
+type Row = { rank: number; size: number; dtype: string; inC: boolean; params: number[][]; place: string[] };
+
+describe.skipIf(!MPI)("allReduce inside the C module", () => {
+  it("2 and 4 processes: no host AllReduce node, and the same bits as the host path", { timeout: 600_000 }, async () => {
+    for (const n of [2, 4]) {
+      const run = await mpirun(n, "c_child.ts");
+      const place = lines(run, "PLACE") as unknown as Row[];
+      const res = lines(run, "RESULT") as unknown as Row[];
+      expect(res.length, run.out).toBe(4 * n);
+      for (const p of place) expect(p.place, run.out).toEqual(Array(5).fill(p.inC ? "c" : "host"));
+      for (const dtype of ["float64", "float32"]) {
+        const host = res.find((r) => r.dtype === dtype && !r.inC)!;
+        for (const r of res.filter((q) => q.dtype === dtype)) expect(r.params, `${n} processes, rank ${r.rank}, ${dtype}, ${r.inC ? "in C" : "host"}`).toEqual(host.params);
+      }
+      console.log(`mpirun -np ${n}: in-C and host all-reduce give identical parameters on every rank (${run.seconds.toFixed(1)} s)`);
+    }
+  });
+
+  it("a rank that exits mid-training makes the others raise a BackendError naming it, from C", { timeout: 240_000 }, async () => {
+    const run = await mpirun(2, "c_child.ts", ["exit", "5"], 120);
+    expect(run.out).toMatch(/PLACE \{"rank":0,"size":2,"dtype":"float64","inC":true,"place":\["c","c","c","c","c"\]\}/);
+    expect(run.out).toMatch(/CAUGHT rank 0 BackendError: rank 1 \(pid \d+\) exited with code 3 after \d+ collective operations, while rank 0 waits in allReduce\{(mean|sum)\} of shape \[[\d, ]+\] float64/);
+    expect(run.seconds).toBeLessThan(120);
+  });
+
+  it("a killed rank makes the others fail naming it, never hang", { timeout: 240_000 }, async () => {
+    const run = await mpirun(2, "c_child.ts", ["kill", "5"], 120);
+    // as in mpi.test.ts: rank 0 raises, unless mpirun (which ends the job when a rank dies of a signal) stops it first
+    expect(run.out).toMatch(/CAUGHT rank 0 BackendError: rank 1 \(pid \d+\) is no longer running.*waits in allReduce|process rank 1 with PID \d+ on node \S+ exited on signal 9/);
+    expect(run.out).not.toMatch(/Segmentation fault|signal 11/);
+    expect(run.seconds).toBeLessThan(120);
+  });
+});
