@@ -123,7 +123,7 @@ export function openmpStatus(): { ok: boolean; reason: string } {
   if (known) return known;
   let status: { ok: boolean; reason: string };
   try {
-    const mod = loadModule(OPENMP_PROBE, { flags });
+    const mod = loadModule(OPENMP_PROBE, { flags, graph: "the OpenMP probe of theano-ts check" });
     const got = mod.library.func("int theano_ts_omp_probe(int n)")(100);
     status = got === 4950 ? { ok: true, reason: "" } : { ok: false, reason: `the OpenMP probe module computed ${String(got)} instead of 4950` };
   } catch (e) {
@@ -177,7 +177,7 @@ export function cCompilerStatus(): CCompilerStatus {
   let status: CCompilerStatus;
   const openmp = flags.includes("-fopenmp");
   try {
-    const mod = loadModule(TEST_MODULE);
+    const mod = loadModule(TEST_MODULE, { graph: "the compiler check (a test module)" });
     const got = mod.library.func("int theano_ts_probe(int a)")(3);
     status =
       got === 7
@@ -499,7 +499,7 @@ export function findBlas(): BlasInfo | null {
     for (const [iface, sym] of [["cblas", "cblas_sgemm"], ["fortran", "sgemm_"]] as const) {
       try {
         // -shared links with undefined symbols by default; --no-undefined makes a missing sgemm a link error.
-        loadModule(LINK_PROBE(sym), { ldflags: [...ldflags, "-Wl,--no-undefined"] });
+        loadModule(LINK_PROBE(sym), { ldflags: [...ldflags, "-Wl,--no-undefined"], graph: `the BLAS link probe (${sym})` });
         info = { name: "custom", source: "config", path: null, ldflags, interface: iface };
         break;
       } catch (e) {

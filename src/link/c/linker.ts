@@ -149,7 +149,7 @@ function sharedRuntime(blas: boolean, ldflags: readonly string[]): SharedRuntime
  */
 function loadRuntime(rt: SharedRuntime): void {
   if (rt.loaded) return;
-  loadModule(runtimeSource(rt.blas, rt.tag), { ldflags: rt.ldflags, global: true });
+  loadModule(runtimeSource(rt.blas, rt.tag), { ldflags: rt.ldflags, global: true, graph: "the shared runtime library (GEMM, softmax, strided copies)" });
   rt.loaded = true;
 }
 
