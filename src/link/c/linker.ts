@@ -318,7 +318,9 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         c.seg.nodes.forEach((n, j) => {
           const ms = c.meta[c.profBase + j]!;
           c.meta[c.profBase + j] = 0;
-          profiler.record(n, t, ms);
+          // Input shapes where the host holds the values (the segment's inputs and exports);
+          // values that live only inside the segment show as "-" in the Apply table.
+          profiler.record(n, t, ms, n.inputs.map((v) => env[slot.get(v)!]));
           t += ms;
         });
       } else runSegment(st.call!, env, program);
