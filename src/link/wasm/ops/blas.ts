@@ -17,10 +17,12 @@
  * register-blocked MR×NR micro-kernel (MR·NR/lanes v128 accumulators, one splat-load of A and
  * NR/lanes loads of B per step of k, f32x4/f64x2 relaxed_madd where the engine validates
  * relaxed SIMD, else mul and add: Node 20 has relaxed SIMD only behind a flag) runs over every
- * pair of panels. The first slice stores
- * alpha·acc (+ beta·O), later slices add alpha·acc to O. Full tiles store with v128; edge tiles
- * go through a small tile buffer and a scalar loop over their valid part, so no access leaves
- * the operands. K = 0 still runs one (empty) slice: O = alpha·0 + beta·z, as perform gives.
+ * pair of panels; columns go in blocks of NC, so the packed B slice stays KC×NC at most. The
+ * first slice stores alpha·acc (+ beta·O), later slices add alpha·acc to O. Full tiles store
+ * with v128; edge tiles go through a small tile buffer and a scalar loop over their valid part,
+ * so no access leaves the operands. K = 0 still runs one (empty) slice: O = alpha·0 + beta·z, as
+ * perform gives. 4x8 is the float32 tile: 6x8, 4x12, 8x8 and 3x16 ran at half its speed in V8
+ * (accumulators spilled), and unrolling k by 2 or 4 did the same.
  *
  * Products accumulate in the element type (perform accumulates in float64): float32 results
  * agree with perform within float32 rounding of a K-term sum, as BLAS's do.
