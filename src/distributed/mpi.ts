@@ -65,7 +65,7 @@ export const MAX_COUNT = 2 ** 30;
  * failure, then per rank `PEER_FIELDS` values (pid, same host 0/1, collectives entered when its
  * exit notice came or -1, its exit code), then the agreement table (2 per rank).
  */
-export const STATE = { collectives: 0, timeoutS: 1, rank: 2, size: 3, broken: 4, failKind: 5, failDetail: 6, failAt: 7, peers: 8 } as const;
+export const STATE = { collectives: 0, timeoutS: 1, rank: 2, size: 3, broken: 4, failKind: 5, failDetail: 6, failAt: 7, failInAgreement: 8, peers: 9 } as const;
 export const PEER_FIELDS = 4;
 /** Where the agreement table of a world of `size` ranks starts in `state`. */
 export const agreementBase = (size: number): number => STATE.peers + PEER_FIELDS * size;
@@ -264,7 +264,7 @@ export class MpiWorld {
     if (kind === FAIL.broken) return this.broken ?? new BackendError(`${what}: MPI was finalised (the process is exiting)`);
     if (kind === FAIL.disagree) return this.disagreement(what) ?? new BackendError(`internal: ${what} reported a disagreement that the table does not show`);
     try {
-      this.failure(kind, s[STATE.failDetail]!, s[STATE.failAt]!, what);
+      this.failure(kind, s[STATE.failDetail]!, s[STATE.failAt]!, s[STATE.failInAgreement] ? `${what} (agreement)` : what);
     } catch (e) {
       return e as Error;
     }

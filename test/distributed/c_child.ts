@@ -6,8 +6,9 @@
  * as host nodes between C segments (False). Prints per rank, dtype and path `PLACE {...}` (where
  * each AllReduce node runs) and `RESULT {...}` (the parameters after STEPS steps, exact).
  *
- * argv: [exit|kill, step]: only the in-C step runs, and rank 1 leaves at that step
- * (process.exit(3), or SIGKILL); the others print what their next step raised (`CAUGHT ...`).
+ * argv: [exit|kill|stuck, step]: only the in-C step runs, and rank 1 leaves at that step
+ * (process.exit(3), or SIGKILL) or stops coming (sleeps 30 s; init's timeoutS is then 2 s); the
+ * others print what their next step raised (`CAUGHT ...`).
  */
 import * as theano from "../../src/index.js";
 import type { SharedVariable, TensorVariable } from "../../src/index.js";
@@ -17,7 +18,7 @@ import { AllReduce } from "../../src/distributed/index.js";
 const D = theano.distributed;
 const T = theano.T;
 const [leave, leaveAt] = [process.argv[2], Number(process.argv[3] ?? 5)];
-D.init({ timeoutS: 60 });
+D.init({ timeoutS: leave === "stuck" ? 2 : 60 });
 
 const ROWS = 4;
 const STEPS = 12;
@@ -59,7 +60,8 @@ for (const dtype of ["float64", "float32"] as const) {
       for (let s = 0; s < STEPS; s++) {
         if (leave && D.rank === 1 && s === leaveAt) {
           if (leave === "kill") process.kill(process.pid, "SIGKILL");
-          process.exit(3);
+          if (leave === "stuck") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30_000);
+          else process.exit(3);
         }
         step(xs, ys);
       }

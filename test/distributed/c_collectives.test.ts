@@ -35,6 +35,12 @@ describe.skipIf(!MPI)("allReduce inside the C module", () => {
     expect(run.seconds).toBeLessThan(120);
   });
 
+  it("a rank that does not come within init's timeoutS makes the others raise, never hang", { timeout: 240_000 }, async () => {
+    const run = await mpirun(2, "c_child.ts", ["stuck", "5"], 120);
+    expect(run.out).toMatch(/CAUGHT rank 0 BackendError: allReduce\{(mean|sum)\} of shape \[[\d, ]+\] float64 \(agreement\) on rank 0 did not complete within 2 s/);
+    expect(run.seconds).toBeLessThan(25); // rank 1 would sleep 30 s: mpirun ends it once rank 0 has left
+  });
+
   it("a killed rank makes the others fail naming it, never hang", { timeout: 240_000 }, async () => {
     const run = await mpirun(2, "c_child.ts", ["kill", "5"], 120);
     // as in mpi.test.ts: rank 0 raises, unless mpirun (which ends the job when a rank dies of a signal) stops it first

@@ -57,7 +57,7 @@ __attribute__((visibility("default"))) void th_set_mpi(const int64_t *table, dou
 }
 static double th_mpi_clock(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9; }
 static int th_mpi_fail(int kind, double detail, double at) {
-  th_mpi_st[${STATE.failKind}] = kind; th_mpi_st[${STATE.failDetail}] = detail; th_mpi_st[${STATE.failAt}] = at;
+  th_mpi_st[${STATE.failKind}] = kind; th_mpi_st[${STATE.failDetail}] = detail; th_mpi_st[${STATE.failAt}] = at; th_mpi_st[${STATE.failInAgreement}] = 0;
   return -1;
 }
 /* Completes *req (collective number k) while watching the other ranks: MpiWorld.collective's loop. */
@@ -117,8 +117,7 @@ TH_UNIT_FN int th_mpi_allreduce(const void *send, void *recv, int64_t count, int
     const double k = ++st[${STATE.collectives}];
     int64_t req = 0;
     c = ((th_mpi_iallgather_t)th_mpi_tab[${SLOT.MPI_Iallgather}])(mine, 2, dbl, all, 2, dbl, comm, &req);
-    if (c) return th_mpi_fail(${FAIL.mpiError}, c, k);
-    if (th_mpi_wait(&req, k)) return -1;
+    if (c || th_mpi_wait(&req, k)) { if (c) th_mpi_fail(${FAIL.mpiError}, c, k); st[${STATE.failInAgreement}] = 1; return -1; }
     for (int r = 0; r < size; r++) if (all[2 * r] != mine[0] || all[2 * r + 1] != mine[1]) return th_mpi_fail(${FAIL.disagree}, 0, k);
   }
   (void)rank;
