@@ -80,8 +80,16 @@ export function gemmScratchBytes(dtype: FDType, n: number): number {
   return (MC * KC + Math.ceil(Math.min(n, NC) / NR) * NR * KC + MR * NR) * es;
 }
 
+/** The kernel of each (dtype, fma), built once per process (a few ms each) and only read after. */
+const built = new Map<string, FunctionBuilder>();
+
 export function blasKernel(node: Apply): FunctionBuilder {
-  return gemmKernel(dtypeOf(node.outputs[0]!) as FDType, wasmRelaxedSimdSupported());
+  const dtype = dtypeOf(node.outputs[0]!) as FDType;
+  const fma = wasmRelaxedSimdSupported();
+  const key = `${dtype}:${fma}`;
+  let fn = built.get(key);
+  if (!fn) built.set(key, (fn = gemmKernel(dtype, fma)));
+  return fn;
 }
 
 /** `fma`: accumulate with relaxed_madd (the engine validates relaxed SIMD) instead of mul + add. */
