@@ -147,7 +147,11 @@ export const wasmLinker: Linker = {
     const hostJs = order.map((node, k) => {
       if (fns[k] || !(node.op instanceof Elemwise) || node.op.inplaceInput >= 0 || node.outputs.length !== 1) return null;
       const ins = [...new Set(node.inputs.filter((v) => !v.isConstant))];
-      return { thunk: jsLinker.make(new FunctionGraph(ins, node.outputs)), ins };
+      try {
+        return { thunk: jsLinker.make(new FunctionGraph(ins, node.outputs)), ins };
+      } catch {
+        return null; // perform, as before
+      }
     });
     const profiler = opts?.profiler;
     const t2 = performance.now();
