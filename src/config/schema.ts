@@ -410,7 +410,7 @@ export const SCHEMA = {
   // issue 19: the C backend calls MPI from the generated module (src/link/c/ops/distributed.ts).
   "distributed.c_collectives": bool({
     default: true,
-    inCacheKey: false,
+    inCacheKey: true,
     doc: "On the C backend, run allReduce inside the generated module (MPI called from C, no host round trip) when theano.distributed.init() ran before the function was compiled; False runs it on the host between C segments.",
   }),
   "lib.host_reuse_mb": number("int", {
