@@ -3,14 +3,29 @@
  * and 4 processes the compiled training step has no host AllReduce node, and its parameters are
  * bit for bit those of the same step with the all-reduce on the host
  * (`distributed.c_collectives=False`); a rank that leaves mid-training makes the others raise a
- * BackendError naming it from inside C, without a hang. Child: c_child.ts, under `mpirun` with a
- * deadline (mpirun.ts). Without a compiled function (no init) the node stays on the host: that
- * and the rest of the collectives' behaviour are mpi.test.ts's.
+ * BackendError naming it from inside C, and one that stops coming hits the deadline, without a
+ * hang. Child: c_child.ts, under `mpirun` with a deadline (mpirun.ts). A function compiled before
+ * init() keeps the node on the host (first test, in-process); the rest of the collectives'
+ * behaviour (values, gradients, disagreeing ranks), now through C too, is mpi.test.ts's.
  */
 import { describe, expect, it } from "vitest";
+import * as theano from "../../src/index.js";
+import type { Apply } from "../../src/graph/basic.js";
+import { cCompilerStatus } from "../../src/link/c/compiler.js";
 import { MPI, lines, mpirun } from "./mpirun.js";
 
 type Row = { rank: number; size: number; dtype: string; inC: boolean; params: number[][]; place: string[] };
+
+describe.skipIf(!cCompilerStatus().ok)("allReduce on the C linker without init()", () => {
+  it("stays a host node (the function needs no MPI until it runs), and says init() is missing", () => {
+    const x = theano.T.vector("x");
+    const f = theano.config.change({ linker: "c" }, () => theano.function([x], theano.distributed.allReduce(x.mul(2), "mean")));
+    const place = f.fgraph.toposort().map((n: Apply) => `${String(n.op)}:${String(n.tag.backend)}`);
+    expect(place.filter((p: string) => p.startsWith("AllReduce"))).toEqual([expect.stringMatching(/:host$/)]);
+    expect(place.some((p: string) => p.endsWith(":c"))).toBe(true);
+    expect(() => f([1, 2])).toThrow(/call theano.distributed.init\(\) first/);
+  });
+});
 
 describe.skipIf(!MPI)("allReduce inside the C module", () => {
   it("2 and 4 processes: no host AllReduce node, and the same bits as the host path", { timeout: 600_000 }, async () => {
