@@ -1232,8 +1232,26 @@ export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram
   const steps: PlanStep[] = [];
   const groups: Apply[][] = [];
   let counter: PointerCounter | null = null;
+  // Views (dimshuffles, basic slices) that only host nodes read: a C segment would export a
+  // copy of each (a 4 MB slice of an RNN's history feeding the gradient scan: ~4 ms a call),
+  // the host makes them as views for nothing. They wait for the next host step, so they never
+  // split a segment. (A view that is a graph output stays in C: the caller gets its own copy.)
+  const runsOnHost = (n: Apply): boolean => !hasCGenerator(n) || n.op instanceof FusedReduce || hostViews.has(n);
+  const hostViews = new Set<Apply>();
+  for (let i = expanded.length - 1; i >= 0; i--) {
+    const n = expanded[i]!;
+    // (a basic slice with symbolic bounds is a gather in C, a view on the host)
+    if (!(isViewNode(n) || n.op instanceof Subtensor) || !hasCGenerator(n) || n.outputs.some((o) => outputs.has(o))) continue;
+    const rs = n.outputs.flatMap((o) => [...(readers.get(o) ?? [])]);
+    if (rs.length > 0 && rs.every(runsOnHost)) hostViews.add(n);
+  }
+  const waiting: Apply[] = [];
   for (const node of expanded) {
-    if (hasCGenerator(node) && !(node.op instanceof FusedReduce)) {
+    if (hostViews.has(node)) {
+      waiting.push(node);
+      continue;
+    }
+    if (!runsOnHost(node)) {
       const last = steps[steps.length - 1];
       if (last && last.kind === "c" && counter && counter.countWith(node) <= MAX_POINTERS) (last.segment.nodes as Apply[]).push(node);
       else {
@@ -1243,8 +1261,12 @@ export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram
         steps.push({ kind: "c", segment: { fn: `th_seg${groups.length - 1}`, nodes, inputs: [], exports: [] } });
       }
       counter!.add(node);
-    } else steps.push({ kind: "host", node });
+    } else {
+      for (const v of waiting.splice(0)) steps.push({ kind: "host", node: v });
+      steps.push({ kind: "host", node });
+    }
   }
+  for (const v of waiting.splice(0)) steps.push({ kind: "host", node: v });
   // Which values leave each segment.
   const segments: Segment[] = [];
   const decls: string[] = [];

@@ -154,3 +154,28 @@ describe.skipIf(!hasC)("C generators for Shape_i, ARange, Alloc, CrossentropyCat
     for (let i = 0; i < 3; i++) expectClose(c(), js());
   });
 });
+
+describe.skipIf(!hasC)("views that only host nodes read run on the host", () => {
+  it("a slice and a transpose of a C result read by host nodes are views made on the host (no exported copy); a view that is an output stays in C", () => {
+    const x = T.dmatrix("x");
+    const n = T.lscalar("n");
+    const y = T.tanh(x.mul(2)); // C
+    const rows = y.get("1:"); // constant slice, read by Diff only
+    const cols = y.get(theano.T.slice(0, n)); // symbolic bound (a gather in C), read by Diff only
+    const d1 = T.diff(rows, 1, 0); // Diff has no C generator: a host node
+    const d2 = T.diff(cols.T, 1, 0); // the transpose too is only read by a host node
+    const out = y.get("::2"); // a view that is a function output
+    const f = theano.function([x, n], [d1, d2, out], { mode: new theano.Mode("c", "fast_run") });
+    const plan = cSource(f.fgraph).steps;
+    const hostOps = plan.flatMap((s) => (s.kind === "host" ? [String(s.node.op)] : []));
+    expect(hostOps.filter((o) => o.startsWith("Subtensor")).length).toBe(2);
+    expect(hostOps.some((o) => o.startsWith("DimShuffle"))).toBe(true);
+    // the output slice is made in C (last in the order: a second segment); the host views wait
+    // for the host node that reads them, so they split nothing (in C they made three segments)
+    expect(plan.map((s) => (s.kind === "c" ? "c" : String(s.node.op).split("{")[0]))).toEqual(["c", "Subtensor", "Diff", "Subtensor", "DimShuffle", "Diff", "c"]);
+    const xv = seq("float64", [4, 3], (i) => Math.sin(i));
+    const got = f(xv, 3) as NDArray[];
+    const want = evaluate([d1, d2, out], new Map<Variable, unknown>([[x, xv], [n, 3]]));
+    got.forEach((g, i) => expectClose(g, want[i]!));
+  });
+});
