@@ -19,7 +19,8 @@ type Report = ReturnType<Library["environment"]["report"]>;
 export const CHECK_USAGE = "[--json] [--no-bench]";
 
 export const CHECK_DETAILS =
-  "Reports Node and koffi; the C compiler (path, version, flags), whether it builds and loads a test\n" +
+  "Reports Node and koffi; which linker linker=auto picks (C, else wasm, else js) and why;\n" +
+  "the C compiler (path, version, flags), whether it builds and loads a test\n" +
   "module, OpenMP; the BLAS chosen and why (and each library skipped); the CUDA driver, NVRTC and\n" +
   "cuBLAS found; the WebGPU package and adapter (name, backend, features, limits); the MPI library and mpirun;\n" +
   "the compile cache (path, entries, size, bad entries); the flags\n" +
@@ -77,18 +78,35 @@ export function measureGemm(theano: Library, seconds = 1, n = 512): GemmMeasure 
   }
 }
 
+/** The `linker` flag and what `linker=auto` picks here, with why (Mode.autoLinker). */
+export interface LinkerChoice {
+  readonly flag: string;
+  readonly auto: "c" | "wasm" | "js";
+  readonly why: string;
+}
+
+export function linkerChoice(theano: Library): LinkerChoice {
+  const { linker, why } = theano.Mode.autoLinker();
+  return { flag: String(theano.config.linker), auto: linker, why };
+}
+
 const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 const yes = (b: boolean): string => (b ? "yes" : "no");
 
 type MpiProbe = ReturnType<Library["distributed"]["probe"]>;
 
-export function formatReport(r: Report, version: string, gemm: GemmMeasure | string | null = null, mpi: MpiProbe | null = null): string {
+export function formatReport(r: Report, version: string, gemm: GemmMeasure | string | null = null, mpi: MpiProbe | null = null, linker: LinkerChoice | null = null): string {
   const L: string[] = [];
   const row = (k: string, v: string): void => void L.push(`  ${k.padEnd(14)} ${v}`);
   L.push(`theano-ts ${version} environment check`, "");
   L.push("Host");
   row("node", `${r.node.version} (${r.node.platform}-${r.node.arch})`);
   row("koffi", r.koffi ?? "not found (the C backend cannot load modules)");
+  if (linker) {
+    L.push("", "Linker");
+    row("flag", linker.flag === "auto" ? "linker=auto (the default)" : `linker=${linker.flag} (auto is not used)`);
+    row("auto", `auto → ${linker.auto}: ${linker.why}`);
+  }
   L.push("", "C backend");
   row("compiler", r.c.command === "" ? "(cxx is empty)" : r.c.command);
   row("version", r.c.version ?? "-");
@@ -154,17 +172,18 @@ export function formatReport(r: Report, version: string, gemm: GemmMeasure | str
 
 export function runCheck(theano: Library, opts: { json: boolean; bench: boolean }, version: string, out: (t: string) => void): number {
   const r = theano.environment.report();
+  const linker = linkerChoice(theano);
   let gemm: GemmMeasure | string | null = null;
   if (opts.bench) {
     // A configuration with problems may not compile at all (device=cuda): report, do not raise.
     try {
       const m = measureGemm(theano);
-      gemm = m.linker === "auto" ? { ...m, linker: r.c.ok ? "c (auto)" : "js (auto)" } : m;
+      gemm = m.linker === "auto" ? { ...m, linker: `${linker.auto} (auto)` } : m;
     } catch (e) {
       gemm = e instanceof Error ? e.message.split("\n")[0]! : String(e);
     }
   }
   const mpi = theano.distributed.probe();
-  out(opts.json ? JSON.stringify({ theano: version, ...r, gemm, mpi }, null, 2) + "\n" : formatReport(r, version, gemm, mpi));
+  out(opts.json ? JSON.stringify({ theano: version, ...r, linker, gemm, mpi }, null, 2) + "\n" : formatReport(r, version, gemm, mpi, linker));
   return r.problems.length === 0 ? 0 : 1;
 }

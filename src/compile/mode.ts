@@ -8,7 +8,7 @@
 import { config } from "../config/index.js";
 import { ConfigError } from "../errors.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
-import { autoLinker, cLinker } from "../link/c/linker.js";
+import { autoLinker, autoLinkerChoice, cLinker } from "../link/c/linker.js";
 import { onAccelerator, requireUsableDevice } from "../link/device/index.js";
 import { tuneHostHeap } from "../link/host_heap.js";
 import { jsLinker } from "../link/js/linker.js";
@@ -65,6 +65,12 @@ export class Mode {
     readonly requireTags: readonly string[] = [],
   ) {}
 
+  /** What `linker=auto` picks in this process (C, else wasm, else js) and why; `theano-ts check` prints it. */
+  static autoLinker(): { readonly linker: "c" | "wasm" | "js"; readonly why: string } {
+    const { linker, why } = autoLinkerChoice();
+    return { linker: linker.name as "c" | "wasm" | "js", why };
+  }
+
   /** The linker: this mode's, else the `linker` flag. */
   linker(): Linker {
     requireUsableDevice();
@@ -83,7 +89,7 @@ export class Mode {
       excluding: [
         ...splitNames(config.optimizer_excluding),
         ...this.excludeTags,
-        ...(onAccelerator() || (this.linkerName ?? config.linker) === "wasm" ? ["local_careduce_fusion"] : []),
+        ...(onAccelerator() || this.wasmLinked() ? ["local_careduce_fusion"] : []),
       ],
       requiring: [...splitNames(config.optimizer_requiring), ...this.requireTags],
     };
@@ -93,6 +99,12 @@ export class Mode {
       requireUsableDevice();
       placeOnWebGpu(fgraph);
     }
+  }
+
+  /** Whether the graph goes to the wasm linker (named, or what `auto` picks here). */
+  private wasmLinked(): boolean {
+    const name = this.linkerName ?? config.linker;
+    return name === "wasm" || (name === "auto" && autoLinkerChoice().linker.name === "wasm");
   }
 
   including(...tags: string[]): Mode {

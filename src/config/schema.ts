@@ -229,7 +229,7 @@ export const SCHEMA = {
     values: ["auto", "c", "wasm", "js", "py"],
     default: "auto",
     inCacheKey: true,
-    doc: "Code generator: auto (C when a working C compiler is found, else JS), c, wasm (WebAssembly generated at run time, no toolchain), js, or py (every node's perform).",
+    doc: "Code generator: auto (C when a working C compiler is found, else wasm, else JS where there is no WebAssembly), c, wasm (WebAssembly generated at run time, no toolchain), js, or py (every node's perform).",
   }),
   optimizer: oneOf({
     values: ["fast_run", "fast_compile", "merge", "None", "o1", "o2", "o3", "o4", "stabilize", "unsafe"],
@@ -349,7 +349,7 @@ export const SCHEMA = {
     default: (ctx) => ctx.findExecutable(["cc", "gcc", "clang"]) ?? "",
     defaultDoc: "the first of cc, gcc, clang found on PATH",
     inCacheKey: true,
-    doc: "C compiler command of the c linker; empty: no C compiler (linker=auto uses js).",
+    doc: "C compiler command of the c linker; empty: no C compiler (linker=auto uses wasm).",
   }),
   "gcc.cxxflags": str({
     default: "",

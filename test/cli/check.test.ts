@@ -82,7 +82,7 @@ describe("theano-ts check", () => {
     expect(gemm.calls).toBeGreaterThan(0);
     expect(gemm.seconds).toBeGreaterThanOrEqual(1);
     expect(gemm.gflops).toBeGreaterThan(0);
-    expect(gemm.linker).toBe(HAVE_CC ? "c (auto)" : "js (auto)");
+    expect(gemm.linker).toBe(HAVE_CC ? "c (auto)" : "wasm (auto)");
   });
 
   it("issue 16.7: a configured device that cannot work exits 1 with the fix", async () => {

@@ -11,7 +11,8 @@
  * overwrites it); this saves the page faults of fresh memory (8-20 ms per 40 MB on this VM).
  *
  * `auto` (the `linker` flag's default) is C when `cCompilerStatus()` says a compiler builds and
- * loads modules here, else the JS linker with one warning that says how to get the C backend.
+ * loads modules here, else the wasm linker (the JS linker where the runtime has no WebAssembly)
+ * with one warning that says how to get the C backend.
  * Size: generated C above C_O3_MAX_SOURCE is built at -O1, and above C_AUTO_MAX_SOURCE `auto`
  * runs that function on the JS linker with one warning (`c` still compiles it, at -O1).
  */
@@ -31,6 +32,8 @@ import { isCompiledirError, type LoadedModule, loadModule, warn } from "../cache
 import { wrapNodeError } from "../errors.js";
 import { planMemory } from "../memory.js";
 import { jsLinker } from "../js/linker.js";
+import { wasmApi } from "../wasm/emitter.js";
+import { wasmLinker } from "../wasm/linker.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { createHash } from "node:crypto";
 import { type CodegenOptions, type CProgram, ERR_LEN, type Segment, generateC, isPacked, metaLayout, partErrorNode, runtimeSource, segmentPrototype } from "./codegen.js";
@@ -184,7 +187,7 @@ const cAutoLinker: Linker = {
       // C backend that is unavailable: run on JS with the one warning a missing compiler gets.
       if (!isCompiledirError(e)) throw e;
       warnAutoFallback((e as Error).message);
-      return jsLinker.make(fgraph, opts);
+      return withoutC().make(fgraph, opts);
     }
   },
 };
@@ -597,17 +600,36 @@ function segmentError(c: SegmentCall, rc: number, env: Value[], program: CProgra
 
 let warnedAuto = false;
 
-/** `linker=auto`: C when a working compiler is found, else JS with one warning. */
-export function autoLinker(): Linker {
-  const status = cCompilerStatus();
-  if (status.ok) return cAutoLinker;
-  warnAutoFallback(status.reason);
-  return jsLinker;
+/** What `linker=auto` picks here and why (the reason `theano-ts check` prints). */
+export interface AutoChoice {
+  readonly linker: Linker;
+  readonly why: string;
 }
 
-/** The one warning per process that `linker=auto` runs on JS, and why. */
+/** The linker when C cannot run: WebAssembly where the runtime has it, else JS. */
+function withoutC(): Linker {
+  return wasmApi() ? wasmLinker : jsLinker;
+}
+
+/** `linker=auto`'s order: C when a working compiler is found, else WebAssembly, else JS. */
+export function autoLinkerChoice(): AutoChoice {
+  const status = cCompilerStatus();
+  if (status.ok) return { linker: cAutoLinker, why: `a C compiler works (${status.compiler!.command} built, loaded and ran a test module)` };
+  const linker = withoutC();
+  return { linker, why: `the C backend is unavailable (${status.reason})${linker === wasmLinker ? "" : " and this runtime has no WebAssembly"}` };
+}
+
+/** `linker=auto`: C when a working compiler is found, else WebAssembly, else JS; one warning when not C. */
+export function autoLinker(): Linker {
+  const choice = autoLinkerChoice();
+  if (choice.linker !== cAutoLinker) warnAutoFallback(cCompilerStatus().reason);
+  return choice.linker;
+}
+
+/** The one warning per process that `linker=auto` runs without C, and why. */
 function warnAutoFallback(reason: string): void {
   if (warnedAuto) return;
   warnedAuto = true;
-  warn(`theano-ts: the C backend is unavailable (${reason}); using the JS backend (set THEANO_FLAGS=linker=js to silence this warning).`);
+  const wasm = withoutC() === wasmLinker;
+  warn(`theano-ts: the C backend is unavailable (${reason}); using the ${wasm ? "WebAssembly" : "JS"} backend (set THEANO_FLAGS=linker=${wasm ? "wasm" : "js"} to silence this warning).`);
 }

@@ -19,7 +19,7 @@ import type { DType } from "../../../src/ndarray/dtype.js";
 import { findBlas } from "../../../src/link/c/compiler.js";
 import { openLibrary } from "../../../src/link/c/ffi.js";
 import { autoLinker, cBuildCount, cModuleLoads, cSource } from "../../../src/link/c/linker.js";
-import { jsLinker } from "../../../src/link/js/linker.js";
+import { wasmLinker } from "../../../src/link/wasm/linker.js";
 import { evaluate, expectClose } from "../../helpers.js";
 import { FusedReduce } from "../../../src/tensor/fused_reduce.js";
 import { Gemm } from "../../../src/tensor/gemm.js";
@@ -202,16 +202,16 @@ describe("shape-generic modules and errors", () => {
 });
 
 describe("linker=auto", () => {
-  it("is the C linker when a compiler works, else JS with one warning saying how to get C", () => {
+  it("is the C linker when a compiler works, else wasm (test/link/wasm/auto.test.ts: else JS) with one warning saying how to get C", () => {
     expect(autoLinker().name).toBe("c");
     const spy = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
     try {
       const chosen = theano.config.change({ cxx: "" }, () => [autoLinker(), autoLinker()]);
-      expect(chosen[0]).toBe(jsLinker);
-      expect(chosen[1]).toBe(jsLinker);
+      expect(chosen[0]).toBe(wasmLinker);
+      expect(chosen[1]).toBe(wasmLinker);
       expect(spy).toHaveBeenCalledTimes(1);
       expect(String(spy.mock.calls[0]![0])).toMatch(/C backend is unavailable.*install gcc or clang/);
-      // and a function compiled under it runs (on JS)
+      // and a function compiled under it runs (on wasm)
       const x = T.dvector("x");
       const f = theano.config.change({ cxx: "" }, () => theano.function([x], x.mul(2)));
       expect(Array.from((f([1, 2]) as NDArray).toFlat() as Float64Array)).toEqual([2, 4]);
