@@ -4,8 +4,8 @@
  *
  * Synchronous bridge: `theano.function`'s call is synchronous, WebGPU is not. The executor runs
  * in a worker thread; the main thread posts requests on a MessageChannel and, where it needs an
- * answer (acquisition, a compile, a read-back), blocks in `Atomics.wait` on a shared flag that
- * the worker raises after replying, then takes the reply with `receiveMessageOnPort`. Uploads,
+ * answer (acquisition, a compile, a read-back), blocks in `Atomics.wait` on a shared counter that
+ * the worker bumps after replying, then takes the reply with `receiveMessageOnPort`. Uploads,
  * dispatches and frees are posted without waiting; the worker runs them in order. A worker that
  * does not answer within `TIMEOUT_MS` is a BackendError, never a hang. The `webgpu` package
  * (Dawn) is loaded only when `device=webgpu*` is asked for, inside the worker.
@@ -54,6 +54,37 @@ export interface AcquireOptions {
   readonly backend?: string;
   /** A named adapter (Dawn's `adapter=` option; default `THEANO_WEBGPU_ADAPTER`); tests use a missing one. */
   readonly adapter?: string;
+}
+
+/**
+ * Blocks until the reply to request `id` arrives on `port`, or `timeoutMs` passes. The worker
+ * posts a reply, then bumps `counter[0]` and notifies; this reads the counter, looks for the
+ * reply, and only then waits for the counter to move. A wake-up is a hint, never the answer: the
+ * worker can be preempted between its bump and its notify, so one reply's late notify may wake
+ * the wait of the next request before that request's reply exists. (With a 0/1 flag taken as
+ * the answer, that happened under load: a compile "not answered", and every later request took
+ * its predecessor's reply: read-backs of 0 bytes.) A reply whose id is not `id` (the late answer
+ * to a request that timed out) is dropped.
+ */
+export function awaitReply(
+  port: MessagePort,
+  counter: Int32Array,
+  id: number,
+  timeoutMs: number,
+): { ok: true; message: unknown } | { ok: false; wait: string } {
+  const deadline = Date.now() + timeoutMs;
+  let wait = "not woken";
+  for (;;) {
+    const seen = Atomics.load(counter, 0);
+    const got = receiveMessageOnPort(port);
+    if (got) {
+      if ((got.message as { id?: unknown } | null)?.id === id) return { ok: true, message: got.message };
+      continue;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) return { ok: false, wait };
+    wait = Atomics.wait(counter, 0, seen, left);
+  }
 }
 
 type Reply =
@@ -163,19 +194,19 @@ export class WebGpuRuntime {
     return this.worker.terminate();
   }
 
-  /** Posts a request; with `wait`, blocks until the worker replies. */
+  /** Numbers waited requests, so a reply is matched to its request (`awaitReply`). */
+  private nextId = 1;
+
+  /** Posts a request and blocks until the worker replies to it (or `TIMEOUT_MS` passes). */
   private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Reply {
     if (this.lost !== null) return { ok: false, kind: "lost", error: this.lost }; // its executor may be gone
-    Atomics.store(this.flag, 0, 0);
-    this.port.postMessage({ ...msg, wait: true }, transfer);
-    const res = Atomics.wait(this.flag, 0, 0, TIMEOUT_MS);
-    const got = receiveMessageOnPort(this.port);
-    if (!got) {
-      throw new BackendError(
-        `WebGPU: the device did not answer a "${String(msg["op"])}" request within ${TIMEOUT_MS / 1000} s (${res}); the device may be lost or hung. ${FIX_DEVICE}.`,
-      );
-    }
-    return got.message as Reply;
+    const id = this.nextId++;
+    this.port.postMessage({ ...msg, wait: id }, transfer);
+    const got = awaitReply(this.port, this.flag, id, TIMEOUT_MS);
+    if (got.ok) return got.message as Reply;
+    throw new BackendError(
+      `WebGPU: the device did not answer a "${String(msg["op"])}" request within ${TIMEOUT_MS / 1000} s (${got.wait}); the device may be lost or hung. ${FIX_DEVICE}.`,
+    );
   }
 
   private post(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): void {

@@ -10,8 +10,10 @@
  * device), alloc, write, free, compile (a pipeline, cached by its WGSL text), run (bind buffers,
  * dispatch), read. It is plain JavaScript kept as text so that it needs no loader (the package
  * runs from `src/` under tsx/vitest and from `dist/`); a browser build can start the same text
- * as a Blob worker. Requests: `{ op, ...args, wait }`; a waited request gets one reply
- * `{ ok: true, ... } | { ok: false, error, kind }` and the flag in `workerData.flag` is raised.
+ * as a Blob worker. Requests: `{ op, ...args, wait }` (`wait`: the id of a request the main thread
+ * waits on); such a request gets one reply, carrying that id,
+ * `{ ok: true, ... } | { ok: false, error, kind }` and the counter in `workerData.flag` is bumped (the
+ * main thread matches replies to requests by id: runtime.ts's awaitReply).
  */
 
 export const WORKER_SOURCE = String.raw`
@@ -24,9 +26,11 @@ const pipelines = new Map();
 let pending = null; // the first asynchronous error (validation, out of memory), reported once
 let lost = null; // the device was lost: every later request fails with this, never with garbage
 
-function reply(msg) {
-  port.postMessage(msg);
-  Atomics.store(flag, 0, 1);
+// A reply is posted first, then the counter moves: the waiting thread never sees a moved counter
+// without the message that moved it (it matches replies to requests by id).
+function reply(id, msg) {
+  port.postMessage({ ...msg, id });
+  Atomics.add(flag, 0, 1);
   Atomics.notify(flag, 0);
 }
 
@@ -175,13 +179,13 @@ async function serve(m) {
     if (m.wait) {
       if (lost && m.op !== "init") r = { ok: false, ...lost };
       else if (pending && r.ok) { r = { ok: false, ...pending }; pending = null; }
-      reply(r);
+      reply(m.wait, r);
     }
   } catch (e) {
     // A request that failed because the device went away reports the loss.
     if (device && !lost && m.op !== "init") await Promise.race([device.lost.then(() => undefined), new Promise((ok) => setTimeout(ok, 50))]);
     const err = lost && m.op !== "init" ? lost : { kind: "runtime", error: String(e && e.stack || e) };
-    if (m.wait) reply({ ok: false, ...err });
+    if (m.wait) reply(m.wait, { ok: false, ...err });
     else if (!pending) pending = err;
   }
 }
