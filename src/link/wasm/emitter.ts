@@ -302,7 +302,7 @@ export interface WasmMemory {
 }
 export interface WasmApi {
   validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
+  Module: { new (bytes: Uint8Array): object; exports(module: object): Array<{ readonly name: string; readonly kind: string }> };
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: Record<string, unknown> };
   Memory: new (desc: { initial: number; maximum?: number }) => WasmMemory;
 }

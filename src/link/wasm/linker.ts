@@ -14,6 +14,10 @@
  * segment with no copies between them) and is copied out once, when a host node or the caller
  * needs it. Shapes are checked on the host (Elemwise.checkShapes, the js linker's check)
  * before each kernel runs, so generated code never reads or writes out of bounds.
+ *
+ * Modules are cached (./cache.ts): compiled once per process by their bytes, and in Node the
+ * emitted program is kept in the compile cache, keyed by the graph's signature, so a new process
+ * skips code generation.
  */
 
 import { BackendError, ShapeError } from "../../errors.js";
@@ -31,7 +35,9 @@ import { wrapNodeError } from "../errors.js";
 import { jsLinker } from "../js/linker.js";
 import { planMemory } from "../memory.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
-import { ModuleBuilder, type WasmMemory, wasmApi, wasmSimdSupported } from "./emitter.js";
+import { Composite, type Ref } from "../../scalar/composite.js";
+import { type StoredProgram, cachedProgram, compileModule, wasmCacheStats } from "./cache.js";
+import { ModuleBuilder, type WasmMemory, wasmApi, wasmRelaxedSimdSupported, wasmSimdSupported } from "./emitter.js";
 import { type JsImport, elemwiseImports, elemwiseKernel, staticOperands, wasmElemwiseSupported } from "./ops/elemwise.js";
 import { blasKernel, blasShapes, gemmScratchBytes, wasmBlasSupported } from "./ops/blas.js";
 import { nnetImports, softmaxKernel, wasmNnetSupported } from "./ops/nnet.js";
@@ -69,10 +75,33 @@ export interface WasmProgram {
   readonly imports: ReadonlyMap<string, JsImport>;
 }
 
-export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()): WasmProgram {
-  const m = new ModuleBuilder();
+/** The JS functions the kernels of `order` import, by key, in the module's import order. */
+function programImports(order: readonly Apply[]): Map<string, JsImport> {
   const imports = new Map<string, JsImport>();
   for (const node of order) if (wasmSupported(node)) for (const imp of [...elemwiseImports(node), ...nnetImports(node)]) imports.set(imp.key, imp);
+  return imports;
+}
+
+/**
+ * What the generators read of the graph, as a string (./cache.ts keys programs by it): per node
+ * "host", or its op's key (class and props), a Composite's steps with their dtypes, and its
+ * input and output types; then the engine features the bytes depend on.
+ */
+export function programSignature(order: readonly Apply[], simd = wasmSimdSupported(), relaxed = wasmRelaxedSimdSupported()): string {
+  const ref = (r: Ref): string => ("input" in r ? `i${r.input}` : `t${r.step}`);
+  const nodes = order.map((node) => {
+    if (!wasmSupported(node)) return "host";
+    const op = node.op;
+    const sop = op instanceof Elemwise ? op.scalarOp : null;
+    const steps = sop instanceof Composite ? `[${sop.inputDtypes.join(",")}]${sop.steps.map((st) => `${st.op.name}(${st.args.map(ref).join(",")}):${st.dtype}`).join(";")}` : "";
+    return `${op.key}${steps}(${node.inputs.map((v) => String(v.type)).join(",")})->(${node.outputs.map((v) => String(v.type)).join(",")})`;
+  });
+  return `simd=${simd},relaxed=${relaxed}\n${nodes.join("\n")}`;
+}
+
+export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()): WasmProgram {
+  const m = new ModuleBuilder();
+  const imports = programImports(order);
   const importIdx = new Map<string, number>();
   for (const [key, imp] of imports) importIdx.set(key, m.importFunction("js", key, new Array(imp.arity).fill("f64"), ["f64"]));
   m.importMemory("env", "mem", 1, MAX_PAGES);
@@ -124,19 +153,39 @@ export const wasmLinker: Linker = {
     const api = wasmApi();
     if (!api) throw new BackendError("linker=wasm: this JavaScript runtime has no WebAssembly object; use linker=js");
     const order = fgraph.toposort();
-    const prog = generateWasm(order);
+    const importOf = programImports(order);
+    const compilesBefore = wasmCacheStats.compiles;
+    // A program loaded from the cache must have a kernel exactly where a node has a generator,
+    // these imports in this order, and compile with those exports; else the entry is corrupt.
+    const check = (p: StoredProgram): string | null => {
+      if (p.kernelOf.length !== order.length || order.some((node, k) => (p.kernelOf[k] !== null) !== wasmSupported(node))) return "its kernels do not match the graph's nodes";
+      if (p.imports.join("\0") !== [...importOf.keys()].join("\0")) return "its imports do not match the graph's";
+      if (!p.kernelOf.some((k) => k !== null)) return null;
+      try {
+        const names = new Set(api.Module.exports(compileModule(api, p.bytes).module).map((e) => e.name));
+        const missing = p.kernelOf.find((k) => k !== null && !names.has(k));
+        return missing ? `the module has no export ${missing}` : null;
+      } catch (e) {
+        return `the engine refuses the module (${(e as Error).message})`;
+      }
+    };
+    const build = (): StoredProgram => {
+      const g = generateWasm(order);
+      return { bytes: g.bytes, kernelOf: g.kernelOf, imports: [...g.imports.keys()] };
+    };
+    const { program: prog, from } = cachedProgram(programSignature(order), build, check, `${fgraph.nodes.size} nodes, ${fgraph.inputs.length} inputs`);
     const t1 = performance.now();
     const mem = new api.Memory({ initial: 1, maximum: MAX_PAGES });
     let kernels: Record<string, unknown> = {};
     if (prog.kernelOf.some((k) => k !== null)) {
       let mod: object;
       try {
-        mod = new api.Module(prog.bytes);
+        mod = compileModule(api, prog.bytes).module;
       } catch (e) {
         throw new BackendError(`linker=wasm: the engine refused the generated module (${prog.bytes.length} bytes): ${(e as Error).message}`);
       }
       const js: Record<string, unknown> = {};
-      for (const [key, imp] of prog.imports) js[key] = imp.fn;
+      for (const [key, imp] of importOf) js[key] = imp.fn;
       kernels = new api.Instance(mod, { env: { mem }, js }).exports;
     }
     const fns = prog.kernelOf.map((name) => (name ? (kernels[name] as Kernel) : null));
@@ -537,8 +586,17 @@ export const wasmLinker: Linker = {
       const k = o.owner ? order.indexOf(o.owner) : -1;
       return k >= 0 && fns[k] !== null && fgraph.outputs.indexOf(o) === fgraph.outputs.lastIndexOf(o);
     });
-    thunk.linkStats = { codegenMs: t1 - t0, compileMs: t2 - t1, cacheLoadMs: 0, compiled: fns.some((f) => f) ? 1 : 0, cacheLoads: 0 };
-    thunk.source = `wasm module: ${prog.bytes.length} bytes, kernels ${[...new Set(prog.kernelOf.filter((x) => x))].join(", ") || "none"}; imports ${[...prog.imports.keys()].join(", ") || "none"}`;
+    // compiled: WebAssembly compilation ran for this function; cacheLoads: its program or module came from a cache.
+    const compiled = wasmCacheStats.compiles > compilesBefore ? 1 : 0;
+    const cached = from !== "built";
+    thunk.linkStats = {
+      codegenMs: cached ? 0 : t1 - t0,
+      compileMs: t2 - t1,
+      cacheLoadMs: cached ? t1 - t0 : 0,
+      compiled,
+      cacheLoads: cached || (compiled === 0 && fns.some((f) => f)) ? 1 : 0,
+    };
+    thunk.source = `wasm module: ${prog.bytes.length} bytes (${from === "built" ? "generated" : `from the ${from === "disk" ? "compile cache" : "process's cache"}`}), kernels ${[...new Set(prog.kernelOf.filter((x) => x))].join(", ") || "none"}; imports ${prog.imports.join(", ") || "none"}`;
     return thunk;
   },
 };
