@@ -87,6 +87,10 @@ function utf8(s: string): number[] {
   return [...u32(b.length), ...b];
 }
 
+/** f32/f64 constants pass through these 8 bytes (little-endian, as Wasm stores them). */
+const SCRATCH_BYTES = new Uint8Array(8);
+const SCRATCH = new DataView(SCRATCH_BYTES.buffer);
+
 /** A block's result type: none, or one value. */
 export type BlockType = ValType | null;
 const blockType = (t: BlockType): number => (t === null ? 0x40 : VALTYPE[t]);
@@ -112,81 +116,93 @@ export class FunctionBuilder {
     return this;
   }
   simd(name: SimdOp): this {
-    this.code.push(0xfd, ...u32(SIMD[name]));
+    this.code.push(0xfd);
+    u32(SIMD[name], this.code);
     return this;
   }
   fc(name: FcOp): this {
-    this.code.push(0xfc, ...u32(FC[name]));
+    this.code.push(0xfc);
+    u32(FC[name], this.code);
     return this;
   }
   /** i64.const of a value in the i32 range (its signed LEB128 is the same). */
   i64(v: number): this {
-    this.code.push(0x42, ...s32(v));
+    this.code.push(0x42);
+    s32(v, this.code);
     return this;
   }
   get(l: number): this {
-    this.code.push(0x20, ...u32(l));
+    this.code.push(0x20);
+    u32(l, this.code);
     return this;
   }
   set(l: number): this {
-    this.code.push(0x21, ...u32(l));
+    this.code.push(0x21);
+    u32(l, this.code);
     return this;
   }
   tee(l: number): this {
-    this.code.push(0x22, ...u32(l));
+    this.code.push(0x22);
+    u32(l, this.code);
     return this;
   }
   i32(v: number): this {
-    this.code.push(0x41, ...s32(v));
+    this.code.push(0x41);
+    s32(v, this.code);
     return this;
   }
   f32(v: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, v, true);
-    this.code.push(0x43, ...b);
+    SCRATCH.setFloat32(0, v, true);
+    this.code.push(0x43, SCRATCH_BYTES[0]!, SCRATCH_BYTES[1]!, SCRATCH_BYTES[2]!, SCRATCH_BYTES[3]!);
     return this;
   }
   f64(v: number): this {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setFloat64(0, v, true);
-    this.code.push(0x44, ...b);
+    SCRATCH.setFloat64(0, v, true);
+    this.code.push(0x44);
+    for (let i = 0; i < 8; i++) this.code.push(SCRATCH_BYTES[i]!);
     return this;
   }
   /** A load or store with a constant byte offset; the alignment hint is the natural one. */
   mem(name: MemOp, offset = 0): this {
     const [code, align] = MEM[name];
-    this.code.push(code, ...u32(align), ...u32(offset));
+    this.code.push(code, align); // alignments (log2 bytes, at most 3) are one LEB128 byte
+    u32(offset, this.code);
     return this;
   }
   /** v128.load / v128.store, with alignment hint 1 byte (operands may be unaligned views). */
   v128Load(offset = 0): this {
-    this.code.push(0xfd, ...u32(0x00), 0, ...u32(offset));
+    this.code.push(0xfd, 0x00, 0); // opcodes below 0x80 are one LEB128 byte
+    u32(offset, this.code);
     return this;
   }
   v128Store(offset = 0): this {
-    this.code.push(0xfd, ...u32(0x0b), 0, ...u32(offset));
+    this.code.push(0xfd, 0x0b, 0);
+    u32(offset, this.code);
     return this;
   }
   /** v128.load32_splat / v128.load64_splat: one element loaded into every lane (hint 1 byte). */
   v128LoadSplat(bytes: 4 | 8, offset = 0): this {
-    this.code.push(0xfd, ...u32(bytes === 4 ? 0x09 : 0x0a), 0, ...u32(offset));
+    this.code.push(0xfd, bytes === 4 ? 0x09 : 0x0a, 0);
+    u32(offset, this.code);
     return this;
   }
   /** i8x16.shuffle: result byte j is byte lanes[j] of (a ++ b). */
   shuffle(lanes: readonly number[]): this {
-    this.code.push(0xfd, ...u32(0x0d), ...lanes);
+    this.code.push(0xfd, 0x0d);
+    for (const l of lanes) this.code.push(l);
     return this;
   }
   extractLane(shape: "f32x4" | "f64x2", lane: number): this {
-    this.code.push(0xfd, ...u32(shape === "f32x4" ? 0x1f : 0x21), lane);
+    this.code.push(0xfd, shape === "f32x4" ? 0x1f : 0x21, lane);
     return this;
   }
   replaceLane(shape: "f32x4" | "f64x2", lane: number): this {
-    this.code.push(0xfd, ...u32(shape === "f32x4" ? 0x20 : 0x22), lane);
+    this.code.push(0xfd, shape === "f32x4" ? 0x20 : 0x22, lane);
     return this;
   }
   call(fn: number): this {
-    this.code.push(0x10, ...u32(fn));
+    this.code.push(0x10);
+    u32(fn, this.code);
     return this;
   }
   block(t: BlockType = null): this {
@@ -206,27 +222,36 @@ export class FunctionBuilder {
     return this;
   }
   br(depth: number): this {
-    this.code.push(0x0c, ...u32(depth));
+    this.code.push(0x0c);
+    u32(depth, this.code);
     return this;
   }
   brIf(depth: number): this {
-    this.code.push(0x0d, ...u32(depth));
+    this.code.push(0x0d);
+    u32(depth, this.code);
     return this;
   }
 
-  /** The body as the code section holds it: size, locals (run-length by type), code, end. */
+  /**
+   * The body as the code section holds it: size, locals (run-length by type), code, end. Kept
+   * until more code or locals are added (a kernel shared by many nodes is encoded once).
+   */
   encode(): number[] {
+    if (this.encoded && this.encodedAt === this.code.length + this.locals.length) return this.encoded;
     const groups: Array<[number, ValType]> = [];
     for (const t of this.locals) {
       const last = groups[groups.length - 1];
       if (last && last[1] === t) last[0]++;
       else groups.push([1, t]);
     }
-    const body = [...u32(groups.length)];
-    for (const [n, t] of groups) body.push(...u32(n), VALTYPE[t]);
-    body.push(...this.code, OP.end);
-    return [...u32(body.length), ...body];
+    const head = u32(groups.length);
+    for (const [n, t] of groups) head.push(...u32(n), VALTYPE[t]);
+    const body = head.concat(this.code, [OP.end]);
+    this.encodedAt = this.code.length + this.locals.length;
+    return (this.encoded = u32(body.length).concat(body));
   }
+  private encoded: number[] | null = null;
+  private encodedAt = -1;
 }
 
 interface Import {
@@ -278,11 +303,13 @@ export class ModuleBuilder {
   }
 
   encode(): Uint8Array {
-    const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    let out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
     const section = (id: number, items: number[][]): void => {
       if (items.length === 0) return;
-      const body = [...u32(items.length), ...items.flat()];
-      out.push(id, ...u32(body.length), ...body);
+      const body = u32(items.length).concat(...items);
+      out.push(id);
+      u32(body.length, out);
+      out = out.concat(body);
     };
     section(1, this.typeBytes);
     const imps = this.imports.map((im) => [...utf8(im.module), ...utf8(im.name), 0x00, ...u32(im.type)]);

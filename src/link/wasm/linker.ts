@@ -37,7 +37,7 @@ import { planMemory } from "../memory.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { Composite, type Ref } from "../../scalar/composite.js";
 import { type StoredProgram, cachedProgram, compileModule, wasmCacheStats } from "./cache.js";
-import { ModuleBuilder, type WasmMemory, wasmApi, wasmRelaxedSimdSupported, wasmSimdSupported } from "./emitter.js";
+import { type FunctionBuilder, ModuleBuilder, type WasmMemory, wasmApi, wasmRelaxedSimdSupported, wasmSimdSupported } from "./emitter.js";
 import { type JsImport, elemwiseImports, elemwiseKernel, staticOperands, wasmElemwiseSupported } from "./ops/elemwise.js";
 import { blasKernel, blasShapes, gemmScratchBytes, wasmBlasSupported } from "./ops/blas.js";
 import { nnetImports, softmaxKernel, wasmNnetSupported } from "./ops/nnet.js";
@@ -105,7 +105,9 @@ export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()
   const importIdx = new Map<string, number>();
   for (const [key, imp] of imports) importIdx.set(key, m.importFunction("js", key, new Array(imp.arity).fill("f64"), ["f64"]));
   m.importMemory("env", "mem", 1, MAX_PAGES);
+  // Identical kernels are exported once: the same builder (the GEMM of a dtype), or the same bytes.
   const byBody = new Map<string, string>();
+  const byBuilder = new Map<FunctionBuilder, string>();
   const kernelOf = order.map((node) => {
     if (!wasmSupported(node)) return null;
     const importIndex = (key: string): number => importIdx.get(key)!;
@@ -116,6 +118,8 @@ export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()
         : wasmReduceSupported(node)
           ? reduceKernel(node)
           : elemwiseKernel(node, importIndex, simd);
+    const known = byBuilder.get(fn);
+    if (known) return known;
     const body = `${fn.params.join(",")}:${fn.encode().join(",")}`;
     let name = byBody.get(body);
     if (!name) {
@@ -123,6 +127,7 @@ export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()
       byBody.set(body, name);
       m.addFunction(fn, name);
     }
+    byBuilder.set(fn, name);
     return name;
   });
   return { bytes: m.encode(), kernelOf, imports };
