@@ -413,6 +413,15 @@ export const SCHEMA = {
     inCacheKey: true,
     doc: "On the C backend, run allReduce inside the generated module (MPI called from C, no host round trip) when theano.distributed.init() ran before the function was compiled; False runs it on the host between C segments.",
   }),
+  "wasm.num_threads": number("int", {
+    default: 0,
+    defaultDoc: "0: the machine's cores (os.availableParallelism()), at most 8",
+    min: 0,
+    inCacheKey: false,
+    doc:
+      "Threads the wasm linker splits a large matrix product across, by rows (Node worker_threads over a shared WebAssembly memory; results equal one thread's bit for bit); " +
+      "1: one thread. Where the runtime has no SharedArrayBuffer or worker_threads, one thread after one warning.",
+  }),
   "lib.host_reuse_mb": number("int", {
     default: -1,
     defaultDoc: "-1: 1/16 of the machine's memory, at most 512",

@@ -267,7 +267,7 @@ export class ModuleBuilder {
   private readonly imports: Import[] = [];
   private readonly funcs: Array<{ fn: FunctionBuilder; type: number }> = [];
   private readonly exports: Array<{ name: string; index: number }> = [];
-  private memory: { module: string; name: string; min: number; max: number } | null = null;
+  private memory: { module: string; name: string; min: number; max: number; shared: boolean } | null = null;
   private frozenImports = false;
 
   private typeIndex(params: readonly ValType[], results: readonly ValType[]): number {
@@ -288,9 +288,9 @@ export class ModuleBuilder {
     return this.imports.length - 1;
   }
 
-  /** Imports the module's memory (pages of 64 KiB). */
-  importMemory(module: string, name: string, min: number, max: number): void {
-    this.memory = { module, name, min, max };
+  /** Imports the module's memory (pages of 64 KiB); `shared`: a shared memory (threads). */
+  importMemory(module: string, name: string, min: number, max: number, shared = false): void {
+    this.memory = { module, name, min, max, shared };
   }
 
   /** Adds a defined function; returns its function index (after the imports). */
@@ -313,7 +313,7 @@ export class ModuleBuilder {
     };
     section(1, this.typeBytes);
     const imps = this.imports.map((im) => [...utf8(im.module), ...utf8(im.name), 0x00, ...u32(im.type)]);
-    if (this.memory) imps.push([...utf8(this.memory.module), ...utf8(this.memory.name), 0x02, 0x01, ...u32(this.memory.min), ...u32(this.memory.max)]);
+    if (this.memory) imps.push([...utf8(this.memory.module), ...utf8(this.memory.name), 0x02, this.memory.shared ? 0x03 : 0x01, ...u32(this.memory.min), ...u32(this.memory.max)]);
     section(2, imps);
     section(3, this.funcs.map((f) => u32(f.type)));
     section(7, this.exports.map((e) => [...utf8(e.name), 0x00, ...u32(e.index)]));
@@ -331,7 +331,7 @@ export interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: { new (bytes: Uint8Array): object; exports(module: object): Array<{ readonly name: string; readonly kind: string }> };
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: Record<string, unknown> };
-  Memory: new (desc: { initial: number; maximum?: number }) => WasmMemory;
+  Memory: new (desc: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 
 /** The engine's WebAssembly object, or null where the runtime has none. */

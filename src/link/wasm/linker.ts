@@ -39,7 +39,8 @@ import { Composite, type Ref } from "../../scalar/composite.js";
 import { type StoredProgram, cachedProgram, compileModule, wasmCacheStats } from "./cache.js";
 import { type FunctionBuilder, ModuleBuilder, type WasmMemory, wasmApi, wasmRelaxedSimdSupported, wasmSimdSupported } from "./emitter.js";
 import { type JsImport, elemwiseImports, elemwiseKernel, staticOperands, wasmElemwiseSupported } from "./ops/elemwise.js";
-import { blasKernel, blasShapes, gemmScratchBytes, wasmBlasSupported } from "./ops/blas.js";
+import { blasKernel, blasShapes, gemmRowTile, gemmScratchBytes, wasmBlasSupported } from "./ops/blas.js";
+import { THREAD_MIN_FLOPS, ThreadGroup, threadsUsable, wasmThreads } from "./threads.js";
 import { nnetImports, softmaxKernel, wasmNnetSupported } from "./ops/nnet.js";
 import { reduceKernel, wasmReduceSupported } from "./ops/reduce.js";
 
@@ -87,7 +88,7 @@ function programImports(order: readonly Apply[]): Map<string, JsImport> {
  * "host", or its op's key (class and props), a Composite's steps with their dtypes, and its
  * input and output types; then the engine features the bytes depend on.
  */
-export function programSignature(order: readonly Apply[], simd = wasmSimdSupported(), relaxed = wasmRelaxedSimdSupported()): string {
+export function programSignature(order: readonly Apply[], simd = wasmSimdSupported(), relaxed = wasmRelaxedSimdSupported(), shared = false): string {
   const ref = (r: Ref): string => ("input" in r ? `i${r.input}` : `t${r.step}`);
   const nodes = order.map((node) => {
     if (!wasmSupported(node)) return "host";
@@ -96,15 +97,16 @@ export function programSignature(order: readonly Apply[], simd = wasmSimdSupport
     const steps = sop instanceof Composite ? `[${sop.inputDtypes.join(",")}]${sop.steps.map((st) => `${st.op.name}(${st.args.map(ref).join(",")}):${st.dtype}`).join(";")}` : "";
     return `${op.key}${steps}(${node.inputs.map((v) => String(v.type)).join(",")})->(${node.outputs.map((v) => String(v.type)).join(",")})`;
   });
-  return `simd=${simd},relaxed=${relaxed}\n${nodes.join("\n")}`;
+  return `simd=${simd},relaxed=${relaxed},shared=${shared}\n${nodes.join("\n")}`;
 }
 
-export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported()): WasmProgram {
+/** `shared`: the module imports a shared memory (products split across threads, ./threads.ts). */
+export function generateWasm(order: readonly Apply[], simd = wasmSimdSupported(), shared = false): WasmProgram {
   const m = new ModuleBuilder();
   const imports = programImports(order);
   const importIdx = new Map<string, number>();
   for (const [key, imp] of imports) importIdx.set(key, m.importFunction("js", key, new Array(imp.arity).fill("f64"), ["f64"]));
-  m.importMemory("env", "mem", 1, MAX_PAGES);
+  m.importMemory("env", "mem", 1, MAX_PAGES, shared);
   // Identical kernels are exported once: the same builder (the GEMM of a dtype), or the same bytes.
   const byBody = new Map<string, string>();
   const byBuilder = new Map<FunctionBuilder, string>();
@@ -159,6 +161,8 @@ export const wasmLinker: Linker = {
     if (!api) throw new BackendError("linker=wasm: this JavaScript runtime has no WebAssembly object; use linker=js");
     const order = fgraph.toposort();
     const importOf = programImports(order);
+    // A function with a product gets a shared memory where threads can split products.
+    const threaded = order.some(wasmBlasSupported) && threadsUsable();
     const compilesBefore = wasmCacheStats.compiles;
     // A program loaded from the cache must have a kernel exactly where a node has a generator,
     // these imports in this order, and compile with those exports; else the entry is corrupt.
@@ -175,15 +179,15 @@ export const wasmLinker: Linker = {
       }
     };
     const build = (): StoredProgram => {
-      const g = generateWasm(order);
+      const g = generateWasm(order, wasmSimdSupported(), threaded);
       return { bytes: g.bytes, kernelOf: g.kernelOf, imports: [...g.imports.keys()] };
     };
-    const { program: prog, from } = cachedProgram(programSignature(order), build, check, `${fgraph.nodes.size} nodes, ${fgraph.inputs.length} inputs`);
+    const { program: prog, from } = cachedProgram(programSignature(order, wasmSimdSupported(), wasmRelaxedSimdSupported(), threaded), build, check, `${fgraph.nodes.size} nodes, ${fgraph.inputs.length} inputs`);
     const t1 = performance.now();
-    const mem = new api.Memory({ initial: 1, maximum: MAX_PAGES });
+    const mem = new api.Memory({ initial: 1, maximum: MAX_PAGES, ...(threaded ? { shared: true } : {}) });
     let kernels: Record<string, unknown> = {};
+    let mod: object | null = null;
     if (prog.kernelOf.some((k) => k !== null)) {
-      let mod: object;
       try {
         mod = compileModule(api, prog.bytes).module;
       } catch (e) {
@@ -191,8 +195,11 @@ export const wasmLinker: Linker = {
       }
       const js: Record<string, unknown> = {};
       for (const [key, imp] of importOf) js[key] = imp.fn;
-      kernels = new api.Instance(mod, { env: { mem }, js }).exports;
+      kernels = new api.Instance(mod!, { env: { mem }, js }).exports;
     }
+    // The workers' instances of this module over `mem`, made at the first product split.
+    let group: ThreadGroup | null = null;
+    const nThreads = threaded ? wasmThreads() : 1;
     const fns = prog.kernelOf.map((name) => (name ? (kernels[name] as Kernel) : null));
     order.forEach((node, k) => (node.tag.backend = fns[k] ? "wasm" : "host"));
     const stat = order.map((node, k) => (fns[k] ? staticOperands(node) : []));
@@ -466,9 +473,28 @@ export const wasmLinker: Linker = {
         const [as0, as1] = x.shape.length === 2 ? x.strides : [0, x.strides[0]!];
         const [bs0, bs1] = y.shape.length === 2 ? y.strides : [y.strides[0]!, 0];
         const [zp, zs0, zs1] = inPlace ? [out, ostrides[0]!, ostrides[1]!] : z ? [z.ptr, z.strides[0]!, z.strides[1]!] : [0, 0, 0];
-        const scratch = alloc(gemmScratchBytes(dout, s.n), dout, [s.n]);
-        fn(out, s.m, s.n, s.k, x.ptr, as0!, as1!, y.ptr, bs0!, bs1!, zp, zs0, zs1, alpha, beta, scratch);
-        release(scratch);
+        // Large products: row blocks (multiples of the register tile) on several threads.
+        const tile = gemmRowTile(dout);
+        const parts = s.m * s.n * s.k >= THREAD_MIN_FLOPS ? Math.min(nThreads, Math.floor(s.m / tile)) : 1;
+        if (parts <= 1) {
+          const scratch = alloc(gemmScratchBytes(dout, s.n), dout, [s.n]);
+          fn(out, s.m, s.n, s.k, x.ptr, as0!, as1!, y.ptr, bs0!, bs1!, zp, zs0, zs1, alpha, beta, scratch);
+          release(scratch);
+          return;
+        }
+        const rows = Math.ceil(s.m / parts / tile) * tile;
+        const blocks: number[][] = [];
+        for (let r0 = 0; r0 < s.m; r0 += rows) {
+          const r1 = Math.min(s.m, r0 + rows);
+          const scratch = alloc(gemmScratchBytes(dout, s.n), dout, [s.n]);
+          blocks.push([out + r0 * s.n * osz, r1 - r0, s.n, s.k, x.ptr + r0 * as0!, as0!, as1!, y.ptr, bs0!, bs1!, zp === 0 ? 0 : zp + r0 * zs0, zs0, zs1, alpha, beta, scratch]);
+        }
+        group ??= new ThreadGroup(mod!, mem, thunk);
+        try {
+          group.run(Number(prog.kernelOf[k]!.slice(1)), blocks, (a) => fn(...a));
+        } finally {
+          for (const b of blocks) release(b[15]!);
+        }
       };
 
       /** Softmax/LogSoftmax; false (nothing allocated) when an axis=null lane does not merge into one stride. */

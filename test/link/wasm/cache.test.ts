@@ -88,7 +88,8 @@ describe("wasm modules compiled once per process", () => {
     forgetWasmMemo();
     const api = wasmApi()!;
     const { inputs, outputs } = cacheGraph();
-    const f = theano.function(inputs, outputs, { mode: new theano.Mode("wasm", "None") });
+    // one thread: the module's memory is not shared, as generateWasm's default
+    const f = theano.config.change({ "wasm.num_threads": 1 }, () => theano.function(inputs, outputs, { mode: new theano.Mode("wasm", "None") }));
     const bytes = generateWasm(f.fgraph.toposort()).bytes;
     const before = wasmCacheStats.compiles;
     // theano.function compiled these bytes: regenerated, in another array, they are a hit

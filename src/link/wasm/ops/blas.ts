@@ -73,6 +73,11 @@ export function blasShapes(node: Apply, shapes: ReadonlyArray<readonly number[]>
   return { m: a.length === 2 ? a[0]! : 1, k, n: b.length === 2 ? b[1]! : 1, out: [...a.slice(0, -1), ...b.slice(1)] };
 }
 
+/** Rows of the register tile: row blocks split at its multiples give the single-thread results bit for bit. */
+export function gemmRowTile(dtype: FDType): number {
+  return BLOCK[dtype].MR;
+}
+
 /** Bytes of scratch the kernel needs for an N-column product: packed A block, packed B slice, tile. */
 export function gemmScratchBytes(dtype: FDType, n: number): number {
   const { MR, NR, KC, MC, NC } = BLOCK[dtype];
