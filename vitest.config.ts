@@ -7,6 +7,18 @@ import { configDefaults, defineConfig } from "vitest/config";
 // one: a test is wrong when it hangs, not when a shared runner is slow; hang tests have their own.
 const slow = process.env.THEANO_TS_SLOW_TESTS === "1";
 const WEBGPU = "test/link/webgpu/**/*.test.ts";
+// Checks that start many processes: multi-process MPI jobs (mpirun -np 2 and 4, oversubscribed on
+// a 2-core machine: each rank a Node process importing theano-ts and waiting on the others), the
+// demo on 2 ranks, and every block and command of docs/playbook.md in a process of its own. They
+// were a third of `npm test`'s time on a loaded 2-core machine (issue 12.6); CI runs them in the
+// slow step with test/slow/ (THEANO_TS_SLOW_TESTS=1). test/distributed/mpi.test.ts stays in
+// `npm test`: MPI's unit checks and its 2- and 4-process collectives.
+const MULTI_PROCESS = [
+  "test/distributed/data_parallel.test.ts",
+  "test/distributed/c_collectives.test.ts",
+  "test/distributed/mpich.test.ts",
+  "test/docs/playbook.test.ts",
+];
 
 export default defineConfig({
   test: {
@@ -22,9 +34,9 @@ export default defineConfig({
         test: {
           name: "core",
           // test/slow/ holds checks that take minutes by design (e.g. a 65 s event-loop block): CI
-          // runs them with THEANO_TS_SLOW_TESTS=1.
-          include: slow ? ["test/slow/**/*.test.ts"] : ["test/**/*.test.ts"],
-          exclude: slow ? configDefaults.exclude : [...configDefaults.exclude, "test/slow/**", WEBGPU],
+          // runs them, and MULTI_PROCESS, with THEANO_TS_SLOW_TESTS=1.
+          include: slow ? ["test/slow/**/*.test.ts", ...MULTI_PROCESS] : ["test/**/*.test.ts"],
+          exclude: slow ? configDefaults.exclude : [...configDefaults.exclude, "test/slow/**", WEBGPU, ...MULTI_PROCESS],
           // Test files share their worker process (and its loaded modules) instead of each starting a
           // fresh one: importing theano-ts through vite's transform cost every file 2-3 s of CPU, a
           // third of the suite on a 2-core machine (issue 12.6). Tests restore what they change
