@@ -22,7 +22,9 @@ export const CHECK_DETAILS =
   "Reports Node and koffi; which linker linker=auto picks (C, else wasm, else js) and why;\n" +
   "the C compiler (path, version, flags), whether it builds and loads a test\n" +
   "module, OpenMP; the BLAS chosen and why (and each library skipped); the CUDA driver, NVRTC and\n" +
-  "cuBLAS found; the WebGPU package and adapter (name, backend, features, limits); the MPI library and mpirun;\n" +
+  "cuBLAS found; the WebGPU package and adapter (name, backend, features, limits); the MPI library, its ABI\n" +
+  "(Open MPI or MPICH), version, mpirun, and the thread level MPI_Init_thread grants (a child process\n" +
+  "initialises MPI alone, killed after 8 s);\n" +
   "the compile cache (path, entries, size, bad entries); the flags\n" +
   "that differ from their defaults with their source, and a 1-second float32 GEMM measurement (GFLOP/s)\n" +
   "through theano.function on the configured linker (--no-bench skips it). --json prints the same as\n" +
@@ -93,9 +95,10 @@ export function linkerChoice(theano: Library): LinkerChoice {
 const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 const yes = (b: boolean): string => (b ? "yes" : "no");
 
-type MpiProbe = ReturnType<Library["distributed"]["probe"]>;
+/** The MPI library found, and what MPI_Init_thread gave a child process (null: not tried). */
+type MpiReport = ReturnType<Library["distributed"]["probe"]> & { init: ReturnType<Library["distributed"]["probeInit"]> | null };
 
-export function formatReport(r: Report, version: string, gemm: GemmMeasure | string | null = null, mpi: MpiProbe | null = null, linker: LinkerChoice | null = null): string {
+export function formatReport(r: Report, version: string, gemm: GemmMeasure | string | null = null, mpi: MpiReport | null = null, linker: LinkerChoice | null = null): string {
   const L: string[] = [];
   const row = (k: string, v: string): void => void L.push(`  ${k.padEnd(14)} ${v}`);
   L.push(`theano-ts ${version} environment check`, "");
@@ -149,10 +152,15 @@ export function formatReport(r: Report, version: string, gemm: GemmMeasure | str
   }
   if (mpi) {
     L.push("", "MPI (theano.distributed)");
-    row("library", mpi.library ?? `none loads: ${mpi.tried.join("; ")}; apt-get install openmpi-bin libopenmpi-dev`);
+    const abi = mpi.abi === "openmpi" ? "Open MPI" : mpi.abi === "mpich" ? "MPICH ABI" : null;
+    row("library", mpi.library ? `${mpi.library}${abi ? ` (${abi})` : ""}; chosen by: ${mpi.why}` : `none loads: ${mpi.tried.join("; ")}; apt-get install openmpi-bin libopenmpi-dev (or mpich libmpich-dev)`);
     if (mpi.version) row("version", mpi.version);
+    if (mpi.problem) row("unusable", mpi.problem);
     row("mpirun", mpi.mpirun ?? "not on PATH");
-    row("support", mpi.library && !/Open MPI/.test(mpi.version ?? "") ? "theano.distributed supports Open MPI only for now" : "Open MPI 4 or later; the thread level is known after theano.distributed.init()");
+    const init = mpi.init;
+    if (init) {
+      row("thread level", init.ok ? `${init.threadLevel} (MPI_THREAD_FUNNELED asked; MPI_Init_thread in a child process, ${init.seconds.toFixed(1)} s)` : `unknown: ${init.reason}`);
+    }
   }
   L.push("", "Compile cache");
   row("path", r.cache.path);
@@ -183,7 +191,8 @@ export function runCheck(theano: Library, opts: { json: boolean; bench: boolean 
       gemm = e instanceof Error ? e.message.split("\n")[0]! : String(e);
     }
   }
-  const mpi = theano.distributed.probe();
+  const found = theano.distributed.probe();
+  const mpi: MpiReport = { ...found, init: found.library && !found.problem ? theano.distributed.probeInit() : null };
   out(opts.json ? JSON.stringify({ theano: version, ...r, linker, gemm, mpi }, null, 2) + "\n" : formatReport(r, version, gemm, mpi, linker));
   return r.problems.length === 0 ? 0 : 1;
 }

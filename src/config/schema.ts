@@ -413,6 +413,14 @@ export const SCHEMA = {
     inCacheKey: true,
     doc: "On the C backend, run allReduce inside the generated module (MPI called from C, no host round trip) when theano.distributed.init() ran before the function was compiled; False runs it on the host between C segments.",
   }),
+  "distributed.mpi_library": oneOf({
+    values: ["auto", "openmpi", "mpich"],
+    default: "auto",
+    inCacheKey: false,
+    doc:
+      "Which MPI theano.distributed.init() opens: openmpi (libmpi.so.40) or mpich (libmpich.so.12, libmpi.so.12: MPICH and the libraries of its ABI); " +
+      "auto follows the launcher (OMPI_COMM_WORLD_SIZE: Open MPI's mpirun; PMI_SIZE, PMI_RANK or HYDRA_*: MPICH's mpiexec), else the first found (Open MPI first). init({ library }) overrides it.",
+  }),
   "wasm.num_threads": number("int", {
     default: 0,
     defaultDoc: "0: the machine's cores (os.availableParallelism()), at most 8",

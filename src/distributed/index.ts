@@ -6,13 +6,13 @@
  * (data_parallel.ts) shards a dataset and trains with one fused gradient all-reduce a step.
  */
 
-import { type InitOptions, MPI_LIBRARIES, currentWorld, initWorld, probeMpi, requireWorld } from "./mpi.js";
+import { type InitOptions, MPI_LIBRARIES, type MpiAbiName, currentWorld, initWorld, probeInit as probeInitMpi, probeMpi, requireWorld } from "./mpi.js";
 
 export { AllReduce, AllGather, allReduce, allGather } from "./ops.js";
 export { DataParallel, broadcast, epochOrder, shardIndices, stepsPerEpoch } from "./data_parallel.js";
 export type { DataParallelOptions, LearningRate, Optimizer, ShardKind, ShardPlan, StepResult } from "./data_parallel.js";
 export type { ReduceKind } from "./ops.js";
-export type { InitOptions, MpiProbe } from "./mpi.js";
+export type { InitOptions, MpiAbiName, MpiInitProbe, MpiProbe } from "./mpi.js";
 export { MPI_LIBRARIES };
 
 /** This process's rank in MPI_COMM_WORLD (0 before `init`). */
@@ -38,10 +38,10 @@ export function initialized(): boolean {
   return currentWorld() !== null;
 }
 
-/** The library, its version and the thread level MPI granted (for `theano-ts check` and logs). */
-export function info(): { library: string; version: string; threadLevel: string; rank: number; size: number; localRank: number } {
+/** The library, its ABI and version, and the thread level MPI granted (for logs). */
+export function info(): { library: string; abi: MpiAbiName; version: string; threadLevel: string; rank: number; size: number; localRank: number } {
   const w = requireWorld("theano.distributed.info");
-  return { library: w.library, version: w.version, threadLevel: w.threadLevel, rank: w.rank, size: w.size, localRank: w.localRank };
+  return { library: w.library, abi: w.abi.name, version: w.version, threadLevel: w.threadLevel, rank: w.rank, size: w.size, localRank: w.localRank };
 }
 
 /**
@@ -49,6 +49,13 @@ export function info(): { library: string; version: string; threadLevel: string;
  * `theano-ts check` reports).
  */
 export const probe = probeMpi;
+
+/**
+ * The thread level (and library, version) MPI_Init_thread grants, found by initialising MPI as
+ * a singleton in a child process killed after `timeoutS` (`theano-ts check`); this process's
+ * MPI is untouched. A failure or timeout comes back as `{ ok: false, reason }`.
+ */
+export const probeInit = probeInitMpi;
 
 /** Waits until every rank has called it. */
 export function barrier(): void {

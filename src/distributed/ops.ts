@@ -2,8 +2,8 @@
  * The collectives as graph ops (issue 19): `AllReduce{op}` and `AllGather{axis}`, so that
  * `theano.grad` + `allReduce(g, "mean")` + SGD updates compile into one function. Each is an
  * ordinary Op: `perform` calls MPI on the host (every backend runs an op without a generator of
- * its own through `perform`; the C backend renders AllReduce in its module instead,
- * link/c/ops/distributed.ts, with the same MPI calls), `grad` is again a collective. Neither is constant-folded (the
+ * its own through `perform`; the C backend renders AllReduce and AllGather in its module
+ * instead, link/c/ops/distributed.ts, with the same MPI calls), `grad` is again a collective. Neither is constant-folded (the
  * folding rewrite only folds the ops it lists), and every rank runs the same graph in the same
  * topological order, so the ranks enter the same collectives in the same order.
  *

@@ -2,7 +2,8 @@
  * The C backend's all-reduce inside the generated module (src/link/c/ops/distributed.ts): on 2
  * and 4 processes the compiled training step has no host AllReduce node, and its parameters are
  * bit for bit those of the same step with the all-reduce on the host
- * (`distributed.c_collectives=False`); a rank that leaves mid-training makes the others raise a
+ * (`distributed.c_collectives=False`); allGather in the module too (gather_child.ts), with the
+ * values of the host path; a rank that leaves mid-training makes the others raise a
  * BackendError naming it from inside C, and one that stops coming hits the deadline, without a
  * hang. Child: c_child.ts, under `mpirun` with a deadline (mpirun.ts). A function compiled before
  * init() keeps the node on the host (first test, in-process); the rest of the collectives'
@@ -12,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
 import type { Apply } from "../../src/graph/basic.js";
 import { cCompilerStatus } from "../../src/link/c/compiler.js";
-import { MPI, lines, mpirun } from "./mpirun.js";
+import { MPI, expectGathers, lines, mpirun } from "./mpirun.js";
 
 type Row = { rank: number; size: number; dtype: string; inC: boolean; params: number[][]; place: string[] };
 
@@ -40,6 +41,14 @@ describe.skipIf(!MPI)("allReduce inside the C module", () => {
         for (const r of res.filter((q) => q.dtype === dtype)) expect(r.params, `${n} processes, rank ${r.rank}, ${dtype}, ${r.inC ? "in C" : "host"}`).toEqual(host.params);
       }
       console.log(`mpirun -np ${n}: in-C and host all-reduce give identical parameters on every rank (${run.seconds.toFixed(1)} s)`);
+    }
+  });
+
+  it("allGather: 2 and 4 processes, every node in the module, the values of the host path", { timeout: 600_000 }, async () => {
+    for (const n of [2, 4]) {
+      const run = await mpirun(n, "gather_child.ts");
+      expectGathers(run, n);
+      console.log(`mpirun -np ${n}: allGather along axes 0 and 1, of a strided view and in a gradient, in C and on the host: the expected values on every rank (${run.seconds.toFixed(1)} s)`);
     }
   });
 
