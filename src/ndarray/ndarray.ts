@@ -153,6 +153,10 @@ export function exactNumber(v: number | bigint, dtype: DType): number {
   return n;
 }
 
+/** The strides of every contiguous 0-d and 1-d array `NDArray.fresh` makes (frozen, shared). */
+const NO_AXES: readonly number[] = Object.freeze([]);
+const UNIT_STRIDE: readonly number[] = Object.freeze([1]);
+
 /** Set by `NDArray.rowOf` for the one constructor call it makes (-1: a normal, checked construction). */
 let trustedEnd = -1;
 
@@ -227,6 +231,35 @@ export class NDArray {
     }
     trustedEnd = empty ? 0 : hi + 1;
     return new NDArray(a.dtype, rowShape, a.data, rowStrides, offset);
+  }
+
+  /**
+   * A C-contiguous array over `data` from element 0, for a linker's result: `data` was sized
+   * from this shape (its length is at least the shape's size, each extent a non-negative
+   * integer), so the constructor's checks are skipped (they were most of a tiny call's output
+   * wrapping: issue 15.5). `shape` becomes the array's (frozen): the caller must not keep it.
+   * A buffer shorter than the shape falls back to the checked constructor, which raises.
+   */
+  static fresh(dtype: DType, shape: number[], data: TypedArray): NDArray {
+    const nd = shape.length;
+    if (nd <= 1) {
+      const size = nd === 0 ? 1 : shape[0]!;
+      if (size > data.length) return new NDArray(dtype, shape, data);
+      trustedEnd = size;
+      return new NDArray(dtype, Object.freeze(shape), data, nd === 0 ? NO_AXES : UNIT_STRIDE, 0);
+    }
+    const strides = new Array<number>(nd);
+    let s = 1;
+    let size = 1;
+    for (let i = nd - 1; i >= 0; i--) {
+      const n = shape[i]!;
+      strides[i] = s;
+      s *= n > 1 ? n : 1;
+      size *= n;
+    }
+    if (size > data.length) return new NDArray(dtype, shape, data);
+    trustedEnd = size;
+    return new NDArray(dtype, Object.freeze(shape), data, Object.freeze(strides), 0);
   }
 
   /**

@@ -502,7 +502,7 @@ function callSegment(c: SegmentCall, env: Value[], program: CProgram): void {
     const nd = c.exNd[q]!;
     const shape = new Array<number>(nd);
     for (let d = 0; d < nd; d++) shape[d] = c.oshape[k++]!;
-    env[c.exSlots[q]!] = new NDArray(c.exDtypes[q]!, shape, bufs[q]!);
+    env[c.exSlots[q]!] = NDArray.fresh(c.exDtypes[q]!, shape, bufs[q]!); // C checked the shape against the buffer's capacity
   }
 }
 

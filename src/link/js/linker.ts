@@ -32,6 +32,8 @@ class BufferPool {
 
   /** A buffer of n elements; `shape` (of n elements) names the array if the allocation fails. */
   alloc(dtype: DType, n: number, shape: readonly number[] = [n]): TypedArray {
+    // (Nothing pooled yet, the common case of a function whose only result is its output: no key.)
+    if (this.free.size === 0) return allocData(dtype, shape);
     const list = this.free.get(`${dtype}:${n}`);
     const b = list?.pop();
     // allocData: a size past 2**53 or memory the runtime refuses is a ShapeError naming the shape.
@@ -101,8 +103,21 @@ export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): str
   const a = [...Array(n).keys()];
   const lines: string[] = [];
   lines.push(`function ${fnName}(node, ${a.map((k) => `a${k}`).join(", ")}) {`);
-  lines.push(`  const shape = rt.checkShapes(node, [${a.map((k) => `a${k}.shape`).join(", ")}]);`);
-  lines.push(`  const n = rt.size(shape);`);
+  // The output shape, checked inline for the ranks and broadcastable axes the types declare
+  // (rt.checkShapes, which raises the ShapeError naming the mismatch, only when they differ), and
+  // its size: most of what a call on tiny arrays costs besides the loop (issue 15.5).
+  const nd = (node.outputs[0]!.type as TensorType).ndim;
+  const axes = [...Array(nd).keys()];
+  const bc = (k: number, i: number): boolean => (node.inputs[k]!.type as TensorType).shape[i] === 1;
+  const same: string[] = [];
+  const dims = axes.map((i) => {
+    const owners = a.filter((k) => !bc(k, i));
+    for (const k of a) if (bc(k, i)) same.push(`a${k}.shape[${i}] === 1`);
+    for (const k of owners.slice(1)) same.push(`a${k}.shape[${i}] === a${owners[0]}.shape[${i}]`);
+    return owners.length > 0 ? `a${owners[0]}.shape[${i}]` : "1";
+  });
+  lines.push(`  const shape = ${same.length > 0 ? `${same.join(" && ")} ? [${dims.join(", ")}] : rt.checkShapes(node, [${a.map((k) => `a${k}.shape`).join(", ")}])` : `[${dims.join(", ")}]`};`);
+  lines.push(`  const n = ${axes.map((i) => `shape[${i}]`).join(" * ") || "1"};`);
   // In place (destroyMap): write over the destroyed operand when it is laid out as the output;
   // the destroy handler guarantees nothing reads it afterwards. Element i is read before written.
   const j = op.inplaceInput;
@@ -115,8 +130,12 @@ export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): str
   const dyn = a.filter((k) => !stat.includes(k));
   for (const k of stat) lines.push(`  const x${k} = ${load(k, `a${k}.offset`)};`);
   // Fast path: each other operand is contiguous with the output's shape, or one broadcast value.
-  const full = a.map((k) => `(a${k}.isContiguous && a${k}.size === n)`);
-  const scal = a.map((k) => `a${k}.size === 1`);
+  // (Sizes and, up to rank 2, contiguity inline: NDArray's getters loop over the shape.)
+  const sizeOf = (k: number): string => axes.map((i) => `a${k}.shape[${i}]`).join(" * ") || "1";
+  const contiguous = (k: number): string =>
+    nd === 0 ? "true" : nd === 1 ? `(a${k}.strides[0] === 1 || a${k}.shape[0] <= 1)` : nd === 2 ? `((a${k}.strides[1] === 1 || a${k}.shape[1] <= 1) && (a${k}.strides[0] === a${k}.shape[1] || a${k}.shape[0] <= 1))` : `a${k}.isContiguous`;
+  const full = a.map((k) => `(${contiguous(k)} && ${sizeOf(k)} === n)`);
+  const scal = a.map((k) => `${sizeOf(k)} === 1`);
   lines.push(`  if (${dyn.map((k) => `(${full[k]} || ${scal[k]})`).join(" && ") || "true"}) {`);
   for (const k of dyn) lines.push(`    const f${k} = ${full[k]}, o${k} = a${k}.offset;`);
   for (const k of dyn) lines.push(`    const s${k} = f${k} ? 0 : ${load(k, `o${k}`)};`);
@@ -132,12 +151,12 @@ export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): str
   lines.push(`        ${pre.join(" ")} out[i] = ${store};`);
   lines.push(`      }`);
   lines.push(`    }`);
-  lines.push(`    return new rt.NDArray(${JSON.stringify(out)}, shape, out);`);
+  lines.push(`    return rt.NDArray.fresh(${JSON.stringify(out)}, shape, out);`);
   lines.push(`  }`);
   // Strided path: broadcast dimensions get stride 0; the innermost axis is a plain loop.
   lines.push(`  const nd = shape.length;`);
   for (const k of dyn) lines.push(`  const st${k} = a${k}.strides.map((s, i) => (a${k}.shape[i] === 1 && shape[i] !== 1 ? 0 : s));`);
-  lines.push(`  if (n === 0) return new rt.NDArray(${JSON.stringify(out)}, shape, out);`);
+  lines.push(`  if (n === 0) return rt.NDArray.fresh(${JSON.stringify(out)}, shape, out);`);
   lines.push(`  const last = nd - 1, inner = shape[last];`);
   for (const k of dyn) lines.push(`  const in${k} = st${k}[last];`);
   lines.push(`  const idx = new Array(nd).fill(0);`);
@@ -157,7 +176,7 @@ export function elemwiseKernelSource(node: Apply<Elemwise>, fnName: string): str
   lines.push(`      idx[ax] = 0;`);
   lines.push(`    }`);
   lines.push(`  }`);
-  lines.push(`  return new rt.NDArray(${JSON.stringify(out)}, shape, out);`);
+  lines.push(`  return rt.NDArray.fresh(${JSON.stringify(out)}, shape, out);`);
   lines.push(`}`);
   return lines.join("\n");
 }
