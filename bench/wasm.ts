@@ -15,13 +15,19 @@
  *
  * `--cpu` times with the process's CPU clock (all threads: the c linker's OpenMP threads count).
  *
- *   npx tsx bench/wasm.ts [--runs 7] [--n 1000000] [--no-peers] [--cpu]
+ * "wasm" is one thread (wasm.num_threads=1, as the peers run); "wasm×N" is wasm.num_threads=N
+ * (`--threads N`, default the flag's auto: the cores, at most 8): products split by rows across
+ * worker_threads (src/link/wasm/threads.ts); other kernels stay on one thread. Wall clock only
+ * (--cpu would count every thread's time).
+ *
+ *   npx tsx bench/wasm.ts [--runs 7] [--n 1000000] [--no-peers] [--cpu] [--threads N]
  */
 
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as theano from "../src/index.js";
 import { cCompilerStatus } from "../src/link/c/compiler.js";
+import { wasmThreads } from "../src/link/wasm/threads.js";
 
 const { T } = theano;
 const arg = (name: string, dflt: number): number => {
@@ -72,7 +78,13 @@ function rand(len: number, seed = 1): Float32Array {
   return a;
 }
 
-const linkers: Array<"wasm" | "js" | "c"> = ["wasm", "js", ...(cCompilerStatus().ok ? (["c"] as const) : [])];
+const threads = arg("--threads", 0) || theano.config.change({ "wasm.num_threads": 0 }, () => wasmThreads());
+type Column = "wasm" | `wasm×${number}` | "js" | "c";
+const linkers: Column[] = ["wasm", ...(threads > 1 ? [`wasm×${threads}` as const] : []), "js", ...(cCompilerStatus().ok ? (["c"] as const) : [])];
+/** The mode of a column, and the thread count its functions are compiled and run under. */
+const modeOf = (l: Column): theano.Mode => new theano.Mode(l.startsWith("wasm") ? "wasm" : (l as "js" | "c"));
+const threadsOf = (l: Column): number => (l === "wasm" ? 1 : l.startsWith("wasm×") ? threads : 1);
+const under = <R>(l: Column, fn: () => R): R => theano.config.change({ "wasm.num_threads": threadsOf(l) }, fn);
 const xv = new theano.NDArray("float32", [n], rand(n));
 const workloads: Array<[string, (x: theano.TensorVariable) => theano.TensorVariable]> = [
   ["W2 tanh(x*0.5+0.1)*sigmoid(x)-exp(-x*x)", (x) => T.tanh(x.mul(0.5).add(0.1)).mul(T.sigmoid(x)).sub(T.exp(x.neg().mul(x)))],
@@ -82,7 +94,7 @@ const workloads: Array<[string, (x: theano.TensorVariable) => theano.TensorVaria
 // Warm the process (rewrite databases, first module compiles) so compile columns compare linkers.
 for (const linker of linkers) {
   const x = T.fvector("x");
-  theano.function([x], T.tanh(x).mul(2), { mode: new theano.Mode(linker) });
+  under(linker, () => theano.function([x], T.tanh(x).mul(2), { mode: modeOf(linker) }));
 }
 
 console.log(`fused elementwise, ${n} float32 elements, median of ${runs} (ms, ${cpuClock ? "process CPU time" : "wall clock"}); node ${process.version}`);
@@ -94,9 +106,9 @@ for (const [name, build] of workloads) {
   for (const linker of linkers) {
     const x = T.fvector("x");
     const t0 = performance.now();
-    const f = theano.function([x], build(x), { mode: new theano.Mode(linker) }) as unknown as (a: theano.NDArray) => theano.NDArray;
+    const f = under(linker, () => theano.function([x], build(x), { mode: modeOf(linker) })) as unknown as (a: theano.NDArray) => theano.NDArray;
     compileMs.push((performance.now() - t0).toFixed(1));
-    runMs.push(time(() => f(xv)).toFixed(2));
+    runMs.push(under(linker, () => time(() => f(xv))).toFixed(2));
   }
   console.log(`| ${name} | ${runMs.join(" | ")} | ${compileMs.join(" | ")} |`);
 }
@@ -152,9 +164,9 @@ console.log(`| --- | ${linkers.map(() => "---").join(" | ")}${peers ? ` | ${PEER
     const x = T.fmatrix("a");
     const y = T.fmatrix("b");
     const t0 = performance.now();
-    const f = theano.function([x, y], T.dot(x, y), { mode: new theano.Mode(linker) }) as unknown as (p: theano.NDArray, q: theano.NDArray) => theano.NDArray;
+    const f = under(linker, () => theano.function([x, y], T.dot(x, y), { mode: modeOf(linker) })) as unknown as (p: theano.NDArray, q: theano.NDArray) => theano.NDArray;
     compileMs.push((performance.now() - t0).toFixed(1));
-    const ms = linker === "js" ? (f(a, b), timeOnce(() => f(a, b))) : time(() => f(a, b));
+    const ms = under(linker, () => (linker === "js" ? (f(a, b), timeOnce(() => f(a, b))) : time(() => f(a, b))));
     gflops.push(`${((2 * nn ** 3) / ms / 1e6).toFixed(1)} GFLOP/s`);
   }
   console.log(`| W1 matmul n=1024 | ${gflops.join(" | ")}${peerCols("W1_1024", 1)} | ${compileMs.join(" | ")} |`);
@@ -164,9 +176,9 @@ console.log(`| --- | ${linkers.map(() => "---").join(" | ")}${peers ? ` | ${PEER
   const compileMs: string[] = [];
   for (const linker of linkers) {
     const t0 = performance.now();
-    const step = mlpStep(new theano.Mode(linker));
+    const step = under(linker, () => mlpStep(modeOf(linker)));
     compileMs.push((performance.now() - t0).toFixed(1));
-    runMs.push(`${time(step).toFixed(2)} ms`);
+    runMs.push(`${under(linker, () => time(step)).toFixed(2)} ms`);
   }
   console.log(`| W3 MLP train step 784-512-512-10, batch 256 | ${runMs.join(" | ")}${peerCols("W3", 2)} | ${compileMs.join(" | ")} |`);
 }
@@ -178,9 +190,9 @@ console.log(`| --- | ${linkers.map(() => "---").join(" | ")}${peers ? ` | ${PEER
   for (const linker of linkers) {
     const x = T.fmatrix("x");
     const t0 = performance.now();
-    const f = theano.function([x], T.logSoftmax(x), { mode: new theano.Mode(linker) }) as unknown as (a: theano.NDArray) => theano.NDArray;
+    const f = under(linker, () => theano.function([x], T.logSoftmax(x), { mode: modeOf(linker) })) as unknown as (a: theano.NDArray) => theano.NDArray;
     compileMs.push((performance.now() - t0).toFixed(1));
-    runMs.push(`${time(() => f(xv4)).toFixed(2)} ms`);
+    runMs.push(`${under(linker, () => time(() => f(xv4))).toFixed(2)} ms`);
   }
   console.log(`| W4 logSoftmax 4096x1000 | ${runMs.join(" | ")}${peerCols("W4", 2)} | ${compileMs.join(" | ")} |`);
 }
