@@ -102,6 +102,7 @@ export function wasmThreads(): number {
  */
 export function threadsUsable(): boolean {
   if (wasmThreads() <= 1) return false;
+  if (usable !== null) return usable;
   const api = (globalThis as { WebAssembly?: { Memory: new (d: object) => { buffer: unknown } } }).WebAssembly;
   let why: string | null = null;
   if (typeof SharedArrayBuffer === "undefined" || typeof Atomics === "undefined") why = "this runtime has no SharedArrayBuffer (a browser page needs cross-origin isolation)";
@@ -113,13 +114,15 @@ export function threadsUsable(): boolean {
       why = `the engine has no shared WebAssembly.Memory (${(e as Error).message})`;
     }
   }
-  if (why === null) return true;
+  if (why === null) return (usable = true);
   if (!warned) {
     warned = true;
     warn(`theano-ts: wasm.num_threads=${wasmThreads()}, but ${why}; matrix products run on one thread.`);
   }
-  return false;
+  return (usable = false);
 }
+/** Whether the runtime can share Wasm memory with workers (found once). */
+let usable: boolean | null = null;
 
 function startPool(n: number): Pool {
   const ctl = new Int32Array(new SharedArrayBuffer(n * WORDS * 4));

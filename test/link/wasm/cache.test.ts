@@ -8,7 +8,7 @@
  * could write is not used. Values are checked against perform every time.
  */
 
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -138,6 +138,23 @@ describe("wasm programs in the compile cache", () => {
     expect(b.link.codegenMs).toBe(0);
     expect(b.link.cacheLoads).toBe(1);
     expect(b.warnings).toEqual([]);
+  }, 120_000);
+
+  it("two processes compiling the graph at once build it once (the key's lock), and both run it", async () => {
+    const dir = freshDir();
+    const file = fileURLToPath(new URL("./cache_child.ts", import.meta.url));
+    const run = (): Promise<Compiled & { values: number[][] }> =>
+      new Promise((resolve, reject) =>
+        execFile(process.execPath, ["--import", "tsx", file, dir], { encoding: "utf8" }, (err, out) => (err ? reject(err) : resolve(JSON.parse(out.trim().split("\n").pop()!)))),
+      );
+    const [a, b] = await Promise.all([run(), run()]);
+    childRight(a.values);
+    childRight(b.values);
+    expect(a.stats.builds + b.stats.builds).toBe(1);
+    expect(a.stats.diskWrites + b.stats.diskWrites).toBe(1);
+    expect(a.stats.diskLoads + b.stats.diskLoads).toBe(1);
+    expect([...a.warnings, ...b.warnings]).toEqual([]);
+    entryOf(dir);
   }, 120_000);
 
   /** Damages the entry with `damage`, then a "new process" (memo forgotten) must rebuild it with one warning. */
