@@ -473,27 +473,21 @@ export const wasmLinker: Linker = {
         const [as0, as1] = x.shape.length === 2 ? x.strides : [0, x.strides[0]!];
         const [bs0, bs1] = y.shape.length === 2 ? y.strides : [y.strides[0]!, 0];
         const [zp, zs0, zs1] = inPlace ? [out, ostrides[0]!, ostrides[1]!] : z ? [z.ptr, z.strides[0]!, z.strides[1]!] : [0, 0, 0];
-        // Large products: row blocks (multiples of the register tile) on several threads.
+        // Large products: blocks of rows (multiples of the register tile, at least 32 rows, about
+        // four per thread) claimed by several threads, each with its own scratch.
         const tile = gemmRowTile(dout);
-        const parts = s.m * s.n * s.k >= THREAD_MIN_FLOPS ? Math.min(nThreads, Math.floor(s.m / tile)) : 1;
-        if (parts <= 1) {
-          const scratch = alloc(gemmScratchBytes(dout, s.n), dout, [s.n]);
-          fn(out, s.m, s.n, s.k, x.ptr, as0!, as1!, y.ptr, bs0!, bs1!, zp, zs0, zs1, alpha, beta, scratch);
-          release(scratch);
-          return;
-        }
-        const rows = Math.ceil(s.m / parts / tile) * tile;
-        const blocks: number[][] = [];
-        for (let r0 = 0; r0 < s.m; r0 += rows) {
-          const r1 = Math.min(s.m, r0 + rows);
-          const scratch = alloc(gemmScratchBytes(dout, s.n), dout, [s.n]);
-          blocks.push([out + r0 * s.n * osz, r1 - r0, s.n, s.k, x.ptr + r0 * as0!, as0!, as1!, y.ptr, bs0!, bs1!, zp === 0 ? 0 : zp + r0 * zs0, zs0, zs1, alpha, beta, scratch]);
-        }
-        group ??= new ThreadGroup(mod!, mem, thunk);
+        const rows = Math.max(Math.ceil(32 / tile), Math.ceil(s.m / (4 * nThreads) / tile)) * tile;
+        const parts = s.m * s.n * s.k >= THREAD_MIN_FLOPS ? Math.min(nThreads, Math.ceil(s.m / rows)) : 1;
+        const scratch = Array.from({ length: parts }, () => alloc(gemmScratchBytes(dout, s.n), dout, [s.n]));
+        const args = [out, s.m, s.n, s.k, x.ptr, as0!, as1!, y.ptr, bs0!, bs1!, zp, zs0, zs1, alpha, beta, scratch[0]!];
         try {
-          group.run(Number(prog.kernelOf[k]!.slice(1)), blocks, (a) => fn(...a));
+          if (parts <= 1) fn(...args);
+          else {
+            group ??= new ThreadGroup(mod!, mem, thunk);
+            group.run(Number(prog.kernelOf[k]!.slice(1)), args, rows, s.n * osz, scratch, (a) => fn(...a));
+          }
         } finally {
-          for (const b of blocks) release(b[15]!);
+          for (const at of scratch) release(at);
         }
       };
 

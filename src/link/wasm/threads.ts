@@ -1,16 +1,19 @@
 /**
- * Threads for the wasm linker's matrix products: a product large enough is split by rows of its
- * result across `wasm.num_threads` threads, the calling thread and a pool of Node worker_threads
- * that run the same kernel, each in its own instance of the function's module over the
- * function's memory, which is then a shared `WebAssembly.Memory` (a SharedArrayBuffer). Rows
- * are split at multiples of the kernel's register tile, so every element is computed by the same
+ * Threads for the wasm linker's matrix products: a product large enough is cut into blocks of
+ * rows of its result, which `wasm.num_threads` threads (the calling thread and a pool of Node
+ * worker_threads) claim one at a time (`Atomics.add` on a shared counter) and run with the same
+ * kernel, each in its own instance of the function's module over the function's memory, which is
+ * then a shared `WebAssembly.Memory` (a SharedArrayBuffer). Claiming rather than a fixed share
+ * keeps a thread the OS leaves unscheduled on a busy machine from holding up the product. Blocks
+ * start at multiples of the kernel's register tile, so every element is computed by the same
  * instructions as on one thread: results are bit for bit the single-threaded ones.
  *
- * Dispatch goes through a SharedArrayBuffer of control words, not messages: per worker a
- * sequence number the caller bumps (and `Atomics.notify`s), the command, the function id and
- * the kernel's 16 arguments; the worker runs it and stores the sequence number it finished. The
- * caller blocks in `Atomics.wait` for each worker after running its own rows (allowed on Node's
- * main thread). A function's module and memory reach a worker once, by a message on its port
+ * Dispatch goes through SharedArrayBuffers of control words, not messages: per worker a sequence
+ * number the caller bumps (and `Atomics.notify`s), the command, the function id and its scratch
+ * block; for the product, the block counter, the sizes and the kernel's arguments. A worker
+ * claims blocks until none is left and stores the sequence number it finished; the caller,
+ * having claimed blocks too, blocks in `Atomics.wait` until every worker has (allowed on Node's
+ * main thread), so no worker is still in a product when the next one is set up. A function's module and memory reach a worker once, by a message on its port
  * that the worker takes with `receiveMessageOnPort` when told to. Workers are started on the
  * first threaded product of the process (tens of ms once) and `unref`ed: they never keep the
  * process alive.
@@ -31,6 +34,8 @@ export const THREAD_MIN_FLOPS = 1 << 21;
 const WORDS = 8;
 const ARGS = 16;
 const CMD = { init: 1, gemm: 2, drop: 3 } as const;
+/** The current product's words: next block to claim, blocks, rows per block, rows in all, kernel. */
+const J = { next: 0, nblocks: 1, rows: 2, m: 3, kernel: 4 } as const;
 /** How long the caller waits for a worker before declaring it lost. */
 const WAIT_MS = 120_000;
 
@@ -39,6 +44,8 @@ const WORKER_SOURCE = `
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
 const ctl = new Int32Array(workerData.ctl);
 const args = new Float64Array(workerData.args);
+const job = new Int32Array(workerData.job);
+const base = new Float64Array(workerData.base);
 const port = workerData.port;
 const B = workerData.index * ${WORDS};
 const A = workerData.index * ${ARGS};
@@ -61,8 +68,15 @@ for (;;) {
       }
       instances.set(fid, new WebAssembly.Instance(module, imports).exports);
     } else if (cmd === ${CMD.gemm}) {
-      const fn = instances.get(fid)["k" + ctl[B + 4]];
-      fn(${Array.from({ length: ARGS }, (_v, i) => `args[A + ${i}]`).join(", ")});
+      // Claim row blocks of the current product until none is left (see ThreadGroup.run).
+      const fn = instances.get(fid)["k" + job[${J.kernel}]];
+      const a = Array.from(base);
+      a[15] = args[A + 15];
+      for (let b; (b = Atomics.add(job, ${J.next}, 1)) < job[${J.nblocks}]; ) {
+        const r0 = b * job[${J.rows}];
+        fn(base[0] + r0 * base[16], Math.min(job[${J.rows}], job[${J.m}] - r0), a[2], a[3], base[4] + r0 * base[5], a[5], a[6], a[7], a[8], a[9],
+          base[10] === 0 ? 0 : base[10] + r0 * base[11], a[11], a[12], a[13], a[14], a[15]);
+      }
     } else if (cmd === ${CMD.drop}) {
       instances.delete(fid);
     }
@@ -80,6 +94,9 @@ interface Pool {
   readonly ports: MessagePort[];
   readonly ctl: Int32Array;
   readonly args: Float64Array;
+  /** The product being split (J words) and its 16 kernel arguments plus the output's row bytes. */
+  readonly job: Int32Array;
+  readonly base: Float64Array;
 }
 
 /** For tests and benchmarks: products split so far, workers started in this process. */
@@ -127,18 +144,20 @@ let usable: boolean | null = null;
 function startPool(n: number): Pool {
   const ctl = new Int32Array(new SharedArrayBuffer(n * WORDS * 4));
   const args = new Float64Array(new SharedArrayBuffer(n * ARGS * 8));
+  const job = new Int32Array(new SharedArrayBuffer(8 * 4));
+  const base = new Float64Array(new SharedArrayBuffer((ARGS + 1) * 8));
   const workers: Worker[] = [];
   const ports: MessagePort[] = [];
   for (let i = 0; i < n; i++) {
     const { port1, port2 } = new MessageChannel();
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { ctl: ctl.buffer, args: args.buffer, index: i, port: port2 }, transferList: [port2] });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { ctl: ctl.buffer, args: args.buffer, job: job.buffer, base: base.buffer, index: i, port: port2 }, transferList: [port2] });
     w.unref();
     threadStats.workers++;
     port1.unref();
     workers.push(w);
     ports.push(port1);
   }
-  return { workers, ports, ctl, args };
+  return { workers, ports, ctl, args, job, base };
 }
 
 /** The pool with at least `n` workers (more are started as needed; none stop). */
@@ -199,23 +218,45 @@ export class ThreadGroup {
   }
 
   /**
-   * Runs `kernel` (export k<kernel>) over row blocks: `blocks[t]` holds thread t's 16 kernel
-   * arguments; block 0 runs on this thread through `here`, the others on workers.
+   * Runs `kernel` (export k<kernel>) on `args` (its 16 arguments: O, M, N, K, A, as0, as1, B,
+   * bs0, bs1, Z, zs0, zs1, alpha, beta, S) as blocks of `rows` rows (a multiple of the register
+   * tile), claimed one at a time by this thread and `scratch.length - 1` workers, each with its
+   * own scratch block: a thread the OS does not run for a while leaves its blocks to the others,
+   * so a busy machine costs little more than one thread. Returns once every block is done and
+   * every worker has left the product (none can touch the next one's words).
    */
-  run(kernel: number, blocks: ReadonlyArray<readonly number[]>, here: (args: readonly number[]) => void): void {
-    const p = poolOf(blocks.length - 1);
+  run(kernel: number, args: readonly number[], rows: number, outRowBytes: number, scratch: readonly number[], here: (args: readonly number[]) => void): void {
+    const helpers = scratch.length - 1;
+    const p = poolOf(helpers);
     if (this.generation !== poolGeneration) [this.generation, this.ready] = [poolGeneration, 0];
-    for (let i = this.ready; i < blocks.length - 1; i++) {
+    for (let i = this.ready; i < helpers; i++) {
       p.ports[i]!.postMessage({ module: this.module, memory: this.memory });
       if (!await_(p, i, post(p, i, CMD.init, this.fid))) throw new BackendError(`linker=wasm: GEMM worker thread ${i} could not instantiate the function's module`);
       this.ready = i + 1;
     }
-    const seqs = blocks.slice(1).map((args, i) => {
-      p.args.set(args, i * ARGS);
+    const m = args[1]!;
+    p.base.set(args);
+    p.base[ARGS] = outRowBytes;
+    p.job[J.nblocks] = Math.ceil(m / rows);
+    p.job[J.rows] = rows;
+    p.job[J.m] = m;
+    p.job[J.kernel] = kernel;
+    Atomics.store(p.job, J.next, 0);
+    const seqs = scratch.slice(1).map((s, i) => {
+      p.args[i * ARGS + 15] = s;
       return post(p, i, CMD.gemm, this.fid, kernel);
     });
     threadStats.splits++;
-    here(blocks[0]!);
+    const a = [...args];
+    a[15] = scratch[0]!;
+    for (let b; (b = Atomics.add(p.job, J.next, 1)) < p.job[J.nblocks]!; ) {
+      const r0 = b * rows;
+      a[0] = args[0]! + r0 * outRowBytes;
+      a[1] = Math.min(rows, m - r0);
+      a[4] = args[4]! + r0 * args[5]!;
+      a[10] = args[10] === 0 ? 0 : args[10]! + r0 * args[11]!;
+      here(a);
+    }
     let ok = true;
     seqs.forEach((seq, i) => (ok = await_(p, i, seq) && ok));
     if (!ok) throw new BackendError("linker=wasm: a GEMM worker thread failed (its kernel trapped)");
