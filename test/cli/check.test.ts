@@ -46,7 +46,7 @@ describe("theano-ts check", () => {
     expect(r.out).toContain("no CUDA backend yet (device=cuda raises BackendError)");
     expect(r.out).toMatch(/package +webgpu (not installed \(optional\)|at \/)/);
     // MPI: the library and its version where Open MPI is installed, else what was tried and how to get it
-    expect(r.out).toMatch(/library +(libmpi\.so\S*\n +version +Open MPI v\d|none loads: .*apt-get install openmpi-bin)/);
+    expect(r.out).toMatch(/library +(lib\S*mpi\S*\.so\S* \((Open MPI|MPICH)\); chosen by: [^\n]+\n +version +(Open MPI v\d|MPICH Version:)|none loads: .*apt-get install openmpi-bin)/);
     expect(r.out).toMatch(/mpirun +(\/\S+mpirun|not on PATH)/);
     expect(r.out).toMatch(/adapter +\S/);
     expect(r.out).toContain(`path           ${dir}`);
