@@ -299,8 +299,9 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
     if (freed) throw new BackendError("this C function was freed; compile it again to call it");
     const env: Value[] = new Array(nslots);
     for (let i = 0; i < inSlots.length; i++) env[inSlots[i]!] = inputs[i];
-    for (const [s, c] of constants) env[s] = c;
-    for (const st of steps) {
+    for (let i = 0; i < constants.length; i++) env[constants[i]![0]] = constants[i]![1];
+    for (let i = 0; i < steps.length; i++) {
+      const st = steps[i]!;
       if (st.node) {
         const node = st.node;
         const args = node.inputs.map((v) => env[slot.get(v)!]);
@@ -328,7 +329,9 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         });
       } else runSegment(st.call!, env, program);
     }
-    return outSlots.map((s) => env[s]);
+    const out: Value[] = new Array(outSlots.length);
+    for (let i = 0; i < outSlots.length; i++) out[i] = env[outSlots[i]!];
+    return out;
   };
   thunk.source = source;
   // profile_memory's plan (the JS backend also measures each call; C segments allocate their
