@@ -24,7 +24,7 @@ export const CHECK_DETAILS =
   "module, OpenMP; the BLAS chosen and why (and each library skipped); the CUDA driver, NVRTC and\n" +
   "cuBLAS found; the WebGPU package and adapter (name, backend, features, limits); the MPI library, its ABI\n" +
   "(Open MPI or MPICH), version, mpirun, and the thread level MPI_Init_thread grants (a child process\n" +
-  "initialises MPI alone, killed after 8 s);\n" +
+  "finds the library and initialises MPI alone, killed after 10 s);\n" +
   "the compile cache (path, entries, size, bad entries); the flags\n" +
   "that differ from their defaults with their source, and a 1-second float32 GEMM measurement (GFLOP/s)\n" +
   "through theano.function on the configured linker (--no-bench skips it). --json prints the same as\n" +
@@ -95,8 +95,8 @@ export function linkerChoice(theano: Library): LinkerChoice {
 const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 const yes = (b: boolean): string => (b ? "yes" : "no");
 
-/** The MPI library found, and what MPI_Init_thread gave a child process (null: not tried). */
-type MpiReport = ReturnType<Library["distributed"]["probe"]> & { init: ReturnType<Library["distributed"]["probeInit"]> | null };
+/** The MPI library found, and what MPI_Init_thread gave a child process (init null: not tried). */
+type MpiReport = ReturnType<Library["distributed"]["probeInit"]>;
 
 export function formatReport(r: Report, version: string, gemm: GemmMeasure | string | null = null, mpi: MpiReport | null = null, linker: LinkerChoice | null = null): string {
   const L: string[] = [];
@@ -191,8 +191,7 @@ export function runCheck(theano: Library, opts: { json: boolean; bench: boolean 
       gemm = e instanceof Error ? e.message.split("\n")[0]! : String(e);
     }
   }
-  const found = theano.distributed.probe();
-  const mpi: MpiReport = { ...found, init: found.library && !found.problem ? theano.distributed.probeInit() : null };
+  const mpi = theano.distributed.probeInit();
   out(opts.json ? JSON.stringify({ theano: version, ...r, linker, gemm, mpi }, null, 2) + "\n" : formatReport(r, version, gemm, mpi, linker));
   return r.problems.length === 0 ? 0 : 1;
 }

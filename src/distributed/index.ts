@@ -12,7 +12,7 @@ export { AllReduce, AllGather, allReduce, allGather } from "./ops.js";
 export { DataParallel, broadcast, epochOrder, shardIndices, stepsPerEpoch } from "./data_parallel.js";
 export type { DataParallelOptions, LearningRate, Optimizer, ShardKind, ShardPlan, StepResult } from "./data_parallel.js";
 export type { ReduceKind } from "./ops.js";
-export type { InitOptions, MpiAbiName, MpiInitProbe, MpiProbe } from "./mpi.js";
+export type { InitOptions, MpiAbiName, MpiCheck, MpiInitProbe, MpiProbe } from "./mpi.js";
 export { MPI_LIBRARIES };
 
 /** This process's rank in MPI_COMM_WORLD (0 before `init`). */
@@ -51,9 +51,9 @@ export function info(): { library: string; abi: MpiAbiName; version: string; thr
 export const probe = probeMpi;
 
 /**
- * The thread level (and library, version) MPI_Init_thread grants, found by initialising MPI as
- * a singleton in a child process killed after `timeoutS` (`theano-ts check`); this process's
- * MPI is untouched. A failure or timeout comes back as `{ ok: false, reason }`.
+ * `probe()`'s report and the thread level MPI_Init_thread grants, found in a child process
+ * that initialises MPI as a singleton, killed after `timeoutS` (`theano-ts check`); this
+ * process loads no MPI library. A failure or timeout comes back as a reason, never a throw.
  */
 export const probeInit = probeInitMpi;
 

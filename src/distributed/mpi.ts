@@ -777,47 +777,51 @@ export function probeMpi(): MpiProbe {
     }
     break;
   }
-  let mpirun: string | null = null;
+  return { ...found, why, mpirun: findMpirun(), tried };
+}
+
+/** Where `mpirun` is on PATH, or null. */
+function findMpirun(): string | null {
   for (const dir of (process.env["PATH"] ?? "").split(":")) {
     if (!dir) continue;
-    const p = `${dir}/mpirun`;
     try {
-      accessSync(p, fsConstants.X_OK);
-      mpirun = p;
-      break;
+      accessSync(`${dir}/mpirun`, fsConstants.X_OK);
+      return `${dir}/mpirun`;
     } catch {
       // not here
     }
   }
-  return { ...found, why, mpirun, tried };
+  return null;
 }
 
 /** What MPI_Init_thread gave a singleton process (`probeInit`), or why it could not be known. */
 export type MpiInitProbe =
-  | { readonly ok: true; readonly library: string; readonly abi: MpiAbiName; readonly version: string; readonly threadLevel: string; readonly seconds: number }
+  | { readonly ok: true; readonly threadLevel: string; readonly seconds: number }
   | { readonly ok: false; readonly reason: string; readonly seconds: number };
+
+/** `probeMpi`'s report, found by the child process of `probeInit`, with what MPI_Init_thread gave it (null: not tried). */
+export type MpiCheck = MpiProbe & { readonly init: MpiInitProbe | null };
 
 /** Environment variables by which a launcher hands a process its world (the probe must start its own). */
 const LAUNCHER_VARIABLES = /^(OMPI_|PMIX_|PMI_|HYDRA_|HYDI_|MPI_LOCAL)/;
 
 /**
- * The thread level MPI grants, known only once MPI_Init_thread ran: a child process (this node,
- * `probe_child`) opens the library `init()` would open, initialises MPI as a singleton (the
- * launcher's variables removed), prints what it got and exits. Killed after `timeoutS`; a
- * failure or timeout comes back as a reason, never a hang or a throw.
+ * The MPI library `init()` would open and the thread level it grants, known only once
+ * MPI_Init_thread ran: a child process (this node, `probe_child`) finds the library as
+ * `probeMpi` does, initialises MPI as a singleton (the launcher's variables removed), prints
+ * both and exits. This process loads no MPI library (MPICH's brings UCX, whose signal handlers
+ * and memory hooks a process that does not use MPI is better without). Killed after `timeoutS`;
+ * a failure or timeout comes back as a reason, never a hang or a throw.
  */
-export function probeInit(timeoutS = 8): MpiInitProbe {
+export function probeInit(timeoutS = 10): MpiCheck {
   const t0 = performance.now();
   const seconds = (): number => (performance.now() - t0) / 1000;
-  const probe = probeMpi();
-  if (!probe.library) return { ok: false, reason: `no MPI library loads (${probe.tried.join("; ")})`, seconds: seconds() };
-  if (probe.problem) return { ok: false, reason: probe.problem, seconds: seconds() };
   const ts = import.meta.url.endsWith(".ts");
   const child = fileURLToPath(new URL(`./probe_child.${ts ? "ts" : "js"}`, import.meta.url));
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!LAUNCHER_VARIABLES.test(k)) env[k] = v;
   // (in a source checkout the child is TypeScript: run it with tsx, from the package root)
-  const r = spawnSync(process.execPath, [...(ts ? ["--import", "tsx"] : []), child, probe.library], {
+  const r = spawnSync(process.execPath, [...(ts ? ["--import", "tsx"] : []), child], {
     cwd: fileURLToPath(new URL("../..", import.meta.url)),
     env,
     encoding: "utf8",
@@ -825,11 +829,18 @@ export function probeInit(timeoutS = 8): MpiInitProbe {
     killSignal: "SIGKILL",
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const line = r.stdout?.split("\n").find((l) => l.startsWith("MPI_PROBE "));
-  if (line) return { ok: true, ...(JSON.parse(line.slice(10)) as { library: string; abi: MpiAbiName; version: string; threadLevel: string }), seconds: seconds() };
+  const line = (tag: string): string | undefined => r.stdout?.split("\n").find((l) => l.startsWith(`${tag} `))?.slice(tag.length + 1);
+  const mpirun = findMpirun();
+  const foundLine = line("MPI_FOUND");
+  const initLine = line("MPI_INIT");
   const said = `${r.stderr ?? ""}`.trim().split("\n").filter((l) => l.trim()).slice(-1)[0] ?? "";
-  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") {
-    return { ok: false, reason: `MPI_Init_thread in a child process did not finish within ${timeoutS} s (killed)`, seconds: seconds() };
-  }
-  return { ok: false, reason: `MPI_Init_thread in a child process failed (${r.error ? r.error.message : r.signal ? `signal ${r.signal}` : `exit code ${r.status}`})${said ? `: ${said}` : ""}`, seconds: seconds() };
+  const failed =
+    r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT"
+      ? `the child process did not finish within ${timeoutS} s (killed)`
+      : `the child process failed (${r.error ? r.error.message : r.signal ? `signal ${r.signal}` : `exit code ${r.status}`})${said ? `: ${said}` : ""}`;
+  if (!foundLine) return { library: null, abi: null, version: null, why: "unknown", mpirun, tried: [], problem: `could not look for MPI: ${failed}`, init: null };
+  const found = { ...(JSON.parse(foundLine) as MpiProbe), mpirun };
+  if (!found.library || found.problem) return { ...found, init: null };
+  const init: MpiInitProbe = initLine ? { ok: true, threadLevel: (JSON.parse(initLine) as { threadLevel: string }).threadLevel, seconds: seconds() } : { ok: false, reason: `MPI_Init_thread: ${failed}`, seconds: seconds() };
+  return { ...found, init };
 }

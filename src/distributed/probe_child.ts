@@ -1,9 +1,14 @@
 /**
- * The child process of `probeInit` (mpi.ts; `theano-ts check`): initialises MPI as a singleton
- * with the library named in argv[2] and prints `MPI_PROBE {library, abi, version, threadLevel}`;
- * MPI is finalised at exit as after any `init()`.
+ * The child process of `probeInit` (mpi.ts; `theano-ts check`): finds the MPI library as
+ * `init()` would (`MPI_FOUND {...}`, probeMpi's report), initialises MPI with it as a singleton
+ * and prints the thread level granted (`MPI_INIT {"threadLevel": ...}`); MPI is finalised at
+ * exit as after any `init()`.
  */
-import { initWorld } from "./mpi.js";
+import { initWorld, probeMpi } from "./mpi.js";
 
-const w = initWorld({ library: process.argv[2], timeoutS: 10 });
-console.log(`MPI_PROBE ${JSON.stringify({ library: w.library, abi: w.abi.name, version: w.version, threadLevel: w.threadLevel })}`);
+const found = probeMpi();
+console.log(`MPI_FOUND ${JSON.stringify(found)}`);
+if (found.library && !found.problem) {
+  const w = initWorld({ library: found.library, timeoutS: 10 });
+  console.log(`MPI_INIT ${JSON.stringify({ threadLevel: w.threadLevel })}`);
+}
