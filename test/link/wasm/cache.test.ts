@@ -9,7 +9,7 @@
  */
 
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,7 @@ import { generateWasm } from "../../../src/link/wasm/linker.js";
 import { evaluate, expectClose } from "../../helpers.js";
 import { cacheGraph, cacheInputs } from "./cache_graph.js";
 
+const { T } = theano;
 type NDArray = theano.NDArray;
 const scratch = mkdtempSync(join(tmpdir(), "theano-ts-wasm-cache-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -223,6 +224,25 @@ describe("wasm programs in the compile cache", () => {
     expect(r.warnings[0]).toMatch(/runs without its disk cache: the wasm compile cache entry .* is not used: .* is writable by group and others \(mode 0777\); delete it/);
     expect(existsSync(entry)).toBe(true); // refused, never deleted or rewritten
     chmodSync(entry, 0o700);
+  });
+
+  it("entries unused for cmodule.age_thresh_use seconds are removed after the next build; used ones stay", () => {
+    const dir = freshDir();
+    forgetWasmMemo();
+    compileOnce(dir);
+    const old = entryOf(dir);
+    const past = new Date(Date.now() - 3600_000);
+    utimesSync(old, past, past);
+    // another graph builds a second entry; ageing (once per process and compiledir) then runs
+    forgetWasmMemo();
+    theano.config.change({ compiledir: dir, "cmodule.age_thresh_use": 600 }, () => {
+      const x = T.dvector("x");
+      const f = theano.function([x], T.exp(x).add(1), { mode: new theano.Mode("wasm") });
+      expectClose(f(theano.array([0, 1])) as NDArray, theano.array([2, 1 + Math.E]));
+    });
+    expect(existsSync(old)).toBe(false);
+    const left = entryOf(dir); // the fresh one
+    expect(left).not.toBe(old);
   });
 
   it("a compiledir that cannot be made leaves the function compiled in memory, silently", () => {
