@@ -19,11 +19,14 @@
  * MPI_Wait does inside, so progress is the same — that also watches three things:
  *   1. notices: every rank, when its process exits, sends each peer how many collectives it
  *      entered; a rank waiting in a later one knows that peer will never come;
- *   2. peer processes on this host (their pids are exchanged at init) that are gone (killed);
+ *   2. peer processes on this host (their pids are exchanged at init) that are gone (killed:
+ *      no such process, or a zombie its launcher has not reaped);
  *   3. a deadline (`init({ timeoutS })`) for the rest (a rank stuck, or dead on another host).
  * Any of them raises a `BackendError` naming the rank, and the communicator is then marked
  * broken: later collectives raise the same error at once, and the exit skips MPI_Finalize (which
- * would wait for the dead rank), so `mpirun` ends the job.
+ * would wait for the dead rank), so `mpirun` ends the job; the exit notice says so, and a peer
+ * that reads it skips MPI_Finalize too. After SPINS_BEFORE_YIELD tests the loop yields the core
+ * at each further one (sched_yield), so a waiting rank does not starve ranks sharing its cores.
  *
  * The C backend runs the same loop inside a generated module (link/c/ops/distributed.ts): the
  * watch's state (collective count, peers, exit notices, deadline, the agreement table, the last
