@@ -18,6 +18,7 @@ import { cCompilerStatus, compileFlags, blasReport, openmpStatus } from "./c/com
 import { compiledir, listEntries, verifyCache } from "./cache.js";
 import { findCudaDriver, requireUsableDevice } from "./device/index.js";
 import { tuneHostHeap } from "./host_heap.js";
+import { wasmApi } from "./wasm/emitter.js";
 import { type AdapterInfo, probeWebGpu } from "./webgpu/runtime.js";
 
 export interface EnvironmentReport {
@@ -74,7 +75,7 @@ export interface EnvironmentReport {
   readonly flags: ReadonlyArray<{ readonly name: string; readonly value: string; readonly source: string }>;
   /** Something the user configured that cannot work, each with the fix; non-empty means exit 1. */
   readonly problems: readonly string[];
-  /** Things worth knowing that do not stop the default path (e.g. no C compiler: the JS backend runs). */
+  /** Things worth knowing that do not stop the default path (e.g. no C compiler: the WebAssembly or JS backend runs). */
   readonly notes: readonly string[];
 }
 
@@ -142,18 +143,20 @@ export function report(): EnvironmentReport {
   } else {
     omp = { ok: false, reason: "no C compiler" };
   }
+  // linker=auto's order without C (src/link/c/linker.ts autoLinkerChoice): WebAssembly, else JS.
+  const fallback = wasmApi() ? "WebAssembly" : "JS";
   if (!cs.ok) {
-    if (config.linker === "c") problems.push(`linker=c, but the C backend cannot run: ${cs.reason}. Fix that, or set THEANO_FLAGS=linker=auto (falls back to JS).`);
+    if (config.linker === "c") problems.push(`linker=c, but the C backend cannot run: ${cs.reason}. Fix that, or set THEANO_FLAGS=linker=auto (falls back to ${fallback}).`);
     // cxx="" is Theano's way to ask for no C compiler: only a named compiler that fails is a problem.
     else if (isSet("cxx") && String(config.cxx) !== "") problems.push(`cxx=${String(config.cxx)} is configured but unusable: ${cs.reason}`);
-    else notes.push(`no working C compiler (${cs.reason}); functions run on the JS backend.`);
+    else notes.push(`no working C compiler (${cs.reason}); functions run on the ${fallback} backend.`);
   }
   if (cs.ok && config.openmp && !omp.ok) notes.push(`OpenMP does not work (${omp.reason}); generated C runs on one core. THEANO_FLAGS=openmp=False silences this.`);
 
   // BLAS.
   let blas: EnvironmentReport["blas"];
   if (!cs.ok) {
-    blas = { using: "none", how: "no C backend: the JS backend's own GEMM", skipped: [] };
+    blas = { using: "none", how: `no C backend: the ${fallback} backend's own GEMM`, skipped: [] };
   } else {
     try {
       const r = blasReport();

@@ -103,7 +103,7 @@ describe("theano-ts check", () => {
     expect(forced.out).toMatch(/linker=c, but the C backend cannot run: no C compiler/);
     const auto = await check({ compiledir: dir, cxx: "" });
     expect(auto.code).toBe(0);
-    expect(auto.out).toMatch(/no working C compiler .*functions run on the JS backend/);
+    expect(auto.out).toMatch(/no working C compiler .*functions run on the WebAssembly backend/);
   });
 
   it("issue 16.7: a blas.ldflags that does not link exits 1", async () => {
