@@ -129,8 +129,9 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 export async function runDemo(theano: Theano, opts: DemoOptions, io: CliIO): Promise<number> {
   const { T } = theano;
   // `--np N` starts N copies of this command under mpirun; each one (as under a user's own
-  // `mpirun -np N theano-ts demo`) sees OMPI_COMM_WORLD_SIZE and trains with DataParallel.
-  const underMpirun = process.env.OMPI_COMM_WORLD_SIZE !== undefined;
+  // `mpirun -np N theano-ts demo`, or MPICH's `mpiexec -n N theano-ts demo`) sees its launcher's
+  // world size (Open MPI: OMPI_COMM_WORLD_SIZE; MPICH's Hydra: PMI_SIZE) and trains with DataParallel.
+  const underMpirun = process.env.OMPI_COMM_WORLD_SIZE !== undefined || process.env.PMI_SIZE !== undefined;
   if (opts.np !== undefined && !underMpirun) return (await import("./demo_mpi.js")).relaunchUnderMpirun(theano, opts, io);
   const D = underMpirun ? theano.distributed : null;
   if (D) {

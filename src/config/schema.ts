@@ -411,7 +411,7 @@ export const SCHEMA = {
   "distributed.c_collectives": bool({
     default: true,
     inCacheKey: true,
-    doc: "On the C backend, run allReduce inside the generated module (MPI called from C, no host round trip) when theano.distributed.init() ran before the function was compiled; False runs it on the host between C segments.",
+    doc: "On the C backend, run allReduce and allGather inside the generated module (MPI called from C, no host round trip) when theano.distributed.init() ran before the function was compiled; False runs them on the host between C segments.",
   }),
   "distributed.mpi_library": oneOf({
     values: ["auto", "openmpi", "mpich"],
