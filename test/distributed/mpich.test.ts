@@ -9,6 +9,11 @@
  * library that is not the launcher's is refused on every rank. Skipped, with one line saying
  * why, where MPICH is not installed.
  */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
 import { MPI_SONAMES, libraryCandidates } from "../../src/distributed/mpi.js";
@@ -83,6 +88,22 @@ describe.skipIf(noMpich !== null)("theano.distributed under MPICH (mpiexec.mpich
     expect(run.out).not.toMatch(/Segmentation fault|signal 11/);
     expect(run.seconds).toBeLessThan(120);
     console.log(`MPICH, killed rank: ${/CAUGHT rank 0 BackendError/.test(run.out) ? "rank 0 raised BackendError naming rank 1" : "Hydra ended rank 0 first, naming the killed pid"} (${run.seconds.toFixed(1)} s)`);
+  });
+
+  it("mpiexec.mpich -n 2 theano-ts demo --quick trains data-parallel on MPICH's library, rank 0 reporting", { timeout: 300_000 }, () => {
+    const r = spawnSync("mpiexec.mpich", ["-iface", "lo", "-n", "2", process.execPath, "--import", "tsx", "src/cli/main.ts", "demo", "--quick", "--out", mkdtempSync(join(tmpdir(), "theano-ts-mpich-demo-"))], {
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+      encoding: "utf8",
+      timeout: 280_000,
+    });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(r.status, out).toBe(0);
+    expect(out).toMatch(/data-parallel on 2 processes \(theano\.distributed\.DataParallel, libmpich\.so\.12\)/);
+    // The same global batches as Open MPI's `demo --np 2 --quick` (data_parallel.test.ts): its accuracy.
+    const acc = /test accuracy (\d+\.\d+)%/.exec(out);
+    expect(acc, out).not.toBeNull();
+    expect(Number(acc![1])).toBeGreaterThan(85);
+    expect(out.match(/test accuracy/g)?.length, "only rank 0 reports").toBe(1);
   });
 });
 
