@@ -70,7 +70,7 @@ const INSTALL =
  * variables): a process started by one launcher must not open the other's library, which would
  * start a world of one process. Else every library, Open MPI's first.
  */
-export function libraryCandidates(library: string | undefined, flag: "auto" | MpiAbiName, env: NodeJS.ProcessEnv = process.env): { candidates: readonly string[]; why: string } {
+export function libraryCandidates(library: string | undefined, flag: "auto" | MpiAbiName, env: Readonly<Record<string, string | undefined>> = process.env): { candidates: readonly string[]; why: string } {
   if (library !== undefined) return { candidates: [library], why: "init({ library })" };
   if (flag !== "auto") return { candidates: MPI_SONAMES[flag], why: `distributed.mpi_library=${flag}` };
   const launcher = launcherOf(env);
@@ -79,7 +79,7 @@ export function libraryCandidates(library: string | undefined, flag: "auto" | Mp
 }
 
 /** The launcher the environment names, its ABI and the world size it started, or null. */
-function launcherOf(env: NodeJS.ProcessEnv): { abi: MpiAbiName; variable: string; size: number | null } | null {
+function launcherOf(env: Readonly<Record<string, string | undefined>>): { abi: MpiAbiName; variable: string; size: number | null } | null {
   if (env.OMPI_COMM_WORLD_SIZE !== undefined) return { abi: "openmpi", variable: "OMPI_COMM_WORLD_SIZE", size: Number(env.OMPI_COMM_WORLD_SIZE) };
   const hydra = Object.keys(env).find((k) => k.startsWith("HYDRA_") || k.startsWith("HYDI_"));
   const variable = env.PMI_SIZE !== undefined ? "PMI_SIZE" : env.PMI_RANK !== undefined ? "PMI_RANK" : hydra;
@@ -821,7 +821,7 @@ export function probeInit(timeoutS = 10): MpiCheck {
   const seconds = (): number => (performance.now() - t0) / 1000;
   const ts = import.meta.url.endsWith(".ts");
   const child = fileURLToPath(new URL(`./probe_child.${ts ? "ts" : "js"}`, import.meta.url));
-  const env: NodeJS.ProcessEnv = {};
+  const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) if (!LAUNCHER_VARIABLES.test(k)) env[k] = v;
   // (in a source checkout the child is TypeScript: run it with tsx, from the package root)
   const r = spawnSync(process.execPath, [...(ts ? ["--import", "tsx"] : []), child], {

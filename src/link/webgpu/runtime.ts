@@ -67,7 +67,8 @@ export interface AcquireOptions {
  * to a request that timed out) is dropped.
  */
 export function awaitReply(
-  port: MessagePort,
+  // (typed structurally so that the published .d.ts needs no @types/node: a MessagePort)
+  port: object,
   counter: Int32Array,
   id: number,
   timeoutMs: number,
@@ -76,7 +77,7 @@ export function awaitReply(
   let wait = "not woken";
   for (;;) {
     const seen = Atomics.load(counter, 0);
-    const got = receiveMessageOnPort(port);
+    const got = receiveMessageOnPort(port as MessagePort);
     if (got) {
       if ((got.message as { id?: unknown } | null)?.id === id) return { ok: true, message: got.message };
       continue;
