@@ -596,6 +596,20 @@ const PROTOTYPES = [
   "int MPI_Isend(void *buf, int count, H datatype, int dest, int tag, H comm, void *request)",
 ];
 
+/**
+ * UCX (which Debian's MPICH, and Open MPI's UCX components, load) installs memory hooks when it is
+ * loaded: it patches malloc, mmap and friends through the relocation tables so that its RDMA
+ * registration cache hears of unmapped memory. Loaded late, into a Node process whose heap glibc's
+ * malloc already manages, that crashed now and then inside MPI_Init_thread (CI: SIGSEGV in
+ * malloc under PMPI_Init_thread, caught by libucs; upstream: openucx/ucx#3831, where the same crash
+ * goes away with UCX_MEM_EVENTS=n). The hooks only serve RDMA transports; shared memory and TCP do
+ * not need them. So they are off unless the user set these variables (then their values win). Read
+ * when UCX is loaded, so set before the library is opened.
+ */
+function noUcxMemoryHooks(): void {
+  for (const name of ["UCX_MEM_EVENTS", "UCX_MEM_MALLOC_HOOKS", "UCX_MEM_MALLOC_RELOC"]) process.env[name] ??= "no";
+}
+
 /** A library that could not be opened (the message says which and why): the search goes on. */
 class MissingLibrary extends Error {}
 
@@ -605,6 +619,7 @@ class MissingLibrary extends Error {}
  * known ABI.
  */
 function loadMpi(path: string, global: boolean): { fn: Record<string, NativeFunction>; sym: (name: string) => number; abi: MpiAbi; version: string | null } {
+  noUcxMemoryHooks();
   let lib;
   try {
     lib = openLibrary(path, { global });
