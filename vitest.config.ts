@@ -6,18 +6,34 @@ import { configDefaults, defineConfig } from "vitest/config";
 // Timeouts are sized for a loaded machine (the same suite under `stress --cpu 2`), not a quiet
 // one: a test is wrong when it hangs, not when a shared runner is slow; hang tests have their own.
 const slow = process.env.THEANO_TS_SLOW_TESTS === "1";
+// Scripts that name their files (test/link/c/sanitize.sh) run them whichever tier they are in.
+const named = process.env.THEANO_TS_NAMED_TESTS === "1";
 const WEBGPU = "test/link/webgpu/**/*.test.ts";
-// Checks that start many processes: multi-process MPI jobs (mpirun -np 2 and 4, oversubscribed on
-// a 2-core machine: each rank a Node process importing theano-ts and waiting on the others), the
-// demo on 2 ranks, and every block and command of docs/playbook.md in a process of its own. They
-// were a third of `npm test`'s time on a loaded 2-core machine (issue 12.6); CI runs them in the
-// slow step with test/slow/ (THEANO_TS_SLOW_TESTS=1). test/distributed/mpi.test.ts stays in
-// `npm test`: MPI's unit checks and its 2- and 4-process collectives.
-const MULTI_PROCESS = [
+// Checks whose subject is other processes: multi-process MPI jobs (mpirun -np 2 and 4,
+// oversubscribed on a 2-core machine: each rank a Node process importing theano-ts and waiting on
+// the others) and MPI's probe child, the CLI and the demo as a user starts them, what a process
+// leaves at exit (modules unmapped, caches found by the next process, 8 processes building at
+// once), the compiledir as another user or a read-only disk leaves it, linker=auto without a
+// compiler and WebAssembly threads in child processes, every block of docs/playbook.md. Each
+// starts Node processes that load theano-ts from source through tsx (about 1.3 CPU-seconds each)
+// or waits out a timeout by design: together they were 40 % of `npm test`'s time on a loaded
+// 2-core machine (issue 12.6). CI runs them in its slow step with test/slow/
+// (THEANO_TS_SLOW_TESTS=1); `npm test` keeps everything that runs in its own process.
+const PROCESS_TESTS = [
+  "test/distributed/mpi.test.ts",
+  "test/distributed/check.test.ts",
   "test/distributed/data_parallel.test.ts",
   "test/distributed/c_collectives.test.ts",
   "test/distributed/mpich.test.ts",
   "test/docs/playbook.test.ts",
+  "test/cli/check.test.ts",
+  "test/cli/demo.test.ts",
+  "test/link/c/cache.test.ts",
+  "test/link/c/trust.test.ts",
+  "test/link/c/unload.test.ts",
+  "test/link/wasm/auto.test.ts",
+  "test/link/wasm/cache.test.ts",
+  "test/link/wasm/threads.test.ts",
 ];
 
 export default defineConfig({
@@ -34,9 +50,9 @@ export default defineConfig({
         test: {
           name: "core",
           // test/slow/ holds checks that take minutes by design (e.g. a 65 s event-loop block): CI
-          // runs them, and MULTI_PROCESS, with THEANO_TS_SLOW_TESTS=1.
-          include: slow ? ["test/slow/**/*.test.ts", ...MULTI_PROCESS] : ["test/**/*.test.ts"],
-          exclude: slow ? configDefaults.exclude : [...configDefaults.exclude, "test/slow/**", WEBGPU, ...MULTI_PROCESS],
+          // runs them, and PROCESS_TESTS, with THEANO_TS_SLOW_TESTS=1.
+          include: slow ? ["test/slow/**/*.test.ts", ...PROCESS_TESTS] : ["test/**/*.test.ts"],
+          exclude: slow ? configDefaults.exclude : named ? [...configDefaults.exclude, WEBGPU] : [...configDefaults.exclude, "test/slow/**", WEBGPU, ...PROCESS_TESTS],
           // Test files share their worker process (and its loaded modules) instead of each starting a
           // fresh one: importing theano-ts through vite's transform cost every file 2-3 s of CPU, a
           // third of the suite on a 2-core machine (issue 12.6). Tests restore what they change

@@ -19,7 +19,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, dirname, basename } from "node:path";
 import { CompileError } from "../../errors.js";
 import { config } from "../../config/index.js";
-import { openLibrary, type NativeLibrary } from "./ffi.js";
+import { openLibrary, spawnAndWait, type NativeLibrary } from "./ffi.js";
 import { UNIT_BREAK } from "./support.js";
 import { builtinGemmKernel } from "./gemm.js";
 import { isCompiledirError, loadModule, warn } from "../cache.js";
@@ -246,6 +246,37 @@ function splitUnits(source: string, units: number): string[] {
 /** A word for `sh -c`: single-quoted. */
 const shq = (w: string): string => `'${w.split("'").join(`'\\''`)}'`;
 
+/**
+ * Runs `script` with `/bin/sh -c`, its stdin /dev/null and its stdout and stderr together in
+ * `outFile` (read back and removed). Through ffi.ts's spawnAndWait where it exists: spawnSync forks
+ * this process, which costs tens of milliseconds per compile once the heap holds a model (or a test
+ * runner's hundreds of graphs); spawnAndWait does not fork.
+ */
+function runScript(script: string, outFile: string): { status: number; output: string } {
+  const wrapped = `( ${script}\n) >${shq(outFile)} 2>&1 </dev/null`;
+  let status: number | null = null;
+  let output = "";
+  if (fastSpawn) status = spawnAndWait(["/bin/sh", "-c", wrapped], process.env);
+  if (status === null) {
+    const r = spawnSync("/bin/sh", ["-c", wrapped], { encoding: "utf8" });
+    status = r.status ?? 128;
+    output = `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`;
+  }
+  if (existsSync(outFile)) {
+    output = readFileSync(outFile, "utf8") + output;
+    rmSync(outFile, { force: true });
+  }
+  return { status, output };
+}
+
+let fastSpawn = true;
+/** Tests: compile through spawnSync (false) or spawnAndWait where it exists (true, the default). */
+export function setFastSpawnForTests(on: boolean): boolean {
+  const was = fastSpawn;
+  fastSpawn = on;
+  return was;
+}
+
 /** The first diagnostic of a compiler log that names the cause: the compiler's own, else the linker's. */
 function firstDiagnostic(lines: readonly string[]): string {
   return (lines.find((l) => /error|fatal/i.test(l) && !l.startsWith("collect2")) ?? lines.find((l) => /\bld\b.*:/.test(l)) ?? lines.find((l) => /error/.test(l)) ?? "").trim();
@@ -294,15 +325,15 @@ export function compileSharedObject(
       .map((b) => `(${[compiler.command, ...cflags, "-c", "-o", `${b}.o`, `${b}.c`].map(shq).join(" ")} >${shq(`${b}.log`)} 2>&1; echo $? >${shq(`${b}.rc`)}) &`)
       .concat(["wait"])
       .join("\n");
-    const r = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8" });
-    let failed = r.status !== 0 || r.error !== undefined;
+    const r = runScript(script, join(dir, "units.out"));
+    let failed = r.status !== 0;
     for (const b of names) {
       const rc = existsSync(`${b}.rc`) ? readFileSync(`${b}.rc`, "utf8").trim() : "missing";
       const out = existsSync(`${b}.log`) ? readFileSync(`${b}.log`, "utf8") : "";
       logText += `${compiler.command} ${[...cflags, "-c", "-o", `${b}.o`, `${b}.c`].join(" ")}\n${out}`;
       if (rc !== "0" || !existsSync(`${b}.o`)) failed = true;
     }
-    logText += `${r.stderr ?? ""}${r.error ? String(r.error) : ""}`;
+    logText += r.output;
     if (failed) {
       writeFileSync(log, logText, { mode: 0o600 });
       fail(logText);
@@ -310,8 +341,8 @@ export function compileSharedObject(
     objects = names.map((b) => `${b}.o`);
   }
   const args = [...flags, "-o", so, ...objects, ...(opts.ldflags ?? []), "-lm"];
-  const r = spawnSync(compiler.command, args, { encoding: "utf8" });
-  logText += `${compiler.command} ${args.join(" ")}\n${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`;
+  const r = runScript([compiler.command, ...args].map(shq).join(" "), join(dir, "link.out"));
+  logText += `${compiler.command} ${args.join(" ")}\n${r.output}`;
   writeFileSync(log, logText, { mode: 0o600 });
   if (r.status !== 0 || !existsSync(so)) fail(logText.split("\n").slice(1).join("\n"));
   // The units are scratch once linked: the entry keeps mod.c (the whole module) and the log.
