@@ -7,6 +7,7 @@
  * Usage: node --import tsx test/link/fuzz_child.ts <case>
  */
 
+import { writeSync } from "node:fs";
 import * as theano from "../../src/index.js";
 import type { NDArray } from "../../src/ndarray/ndarray.js";
 
@@ -24,7 +25,8 @@ function highRank(nd: number): { x: TV; value: NDArray } {
   return { x, value };
 }
 
-const CASES: Record<string, () => { inputs: TV[]; output: TV; args: NDArray[] }> = {
+type Case = { inputs: TV[]; output: TV; args: NDArray[] };
+const CASES: Record<string, () => Case> = {
   // Controls: the largest ranks that fit the fixed-size arrays below.
   rank16Reshape: () => {
     const { x, value } = highRank(16);
@@ -61,10 +63,11 @@ const CASES: Record<string, () => { inputs: TV[]; output: TV; args: NDArray[] }>
   },
 };
 
-const name = process.argv[2] ?? "";
-const make = CASES[name];
-if (!make) throw new Error(`unknown case '${name}'; cases: ${Object.keys(CASES).join(", ")}`);
-const run = (linker: "c" | "py"): { ok: true; values: number[]; shape: number[] } | { ok: false; error: string } => {
+// Usage: fuzz_child.ts <case> [<case> ...]: one JSON line per case, in order, as each finishes
+// (one process for all of them: a crash still names the case that was running).
+const names = process.argv.slice(2);
+for (const name of names) if (!CASES[name]) throw new Error(`unknown case '${name}'; cases: ${Object.keys(CASES).join(", ")}`);
+const run = (make: () => Case, linker: "c" | "py"): { ok: true; values: number[]; shape: number[] } | { ok: false; error: string } => {
   const { inputs, output, args } = make();
   try {
     const f = theano.function(inputs, output, { mode: new theano.Mode(linker) });
@@ -74,6 +77,9 @@ const run = (linker: "c" | "py"): { ok: true; values: number[]; shape: number[] 
     return { ok: false, error: (e as Error).constructor.name };
   }
 };
-const py = run("py");
-const c = run("c");
-process.stdout.write(`${JSON.stringify({ py, c })}\n`);
+for (const name of names) {
+  const make = CASES[name]!;
+  const py = run(make, "py");
+  const c = run(make, "c");
+  writeSync(1, `${JSON.stringify({ name, py, c })}\n`);
+}
