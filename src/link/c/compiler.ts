@@ -253,7 +253,7 @@ const shq = (w: string): string => `'${w.split("'").join(`'\\''`)}'`;
  * runner's hundreds of graphs); spawnAndWait does not fork.
  */
 function runScript(script: string, outFile: string): { status: number; output: string } {
-  const wrapped = `( ${script}\n) >${shq(outFile)} 2>&1 </dev/null`;
+  const wrapped = `exec >${shq(outFile)} 2>&1 </dev/null\n${script}`;
   let status: number | null = null;
   let output = "";
   if (fastSpawn) status = spawnAndWait(["/bin/sh", "-c", wrapped], process.env);
