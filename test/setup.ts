@@ -32,7 +32,7 @@ if (state && rpc && typeof asEvent === "function" && marked.__theanoOneWayRpc !=
 /**
  * The suite builds hundreds of C modules (about 700 cold); gcc at -O0 takes about two thirds of
  * the time of -O1 (a sample of 40 of the suite's modules, compile and link:
- * 0.35 s at -O1, 0.23 s at -O0; the whole suite cold: 571 -> 503 CPU-seconds), and what the tests
+ * 0.35 s at -O1, 0.23 s at -O0), and what the tests
  * check — values, shapes, errors, the cache — does not depend on the level. `.ci/run` runs the C
  * agreement and op files and the fuzz again at the default -O3 (THEANO_TS_TEST_O3=1), so code
  * that only -O3's vectoriser would break is still caught; THEANO_FLAGS naming gcc.cxxflags wins
