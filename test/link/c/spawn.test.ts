@@ -3,12 +3,13 @@
  * the compiler through it and through spawnSync.
  */
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { spawnAndWait } from "../../../src/link/c/ffi.js";
-import { compileSharedObject, findCompiler, setFastSpawnForTests } from "../../../src/link/c/compiler.js";
+import { compileFlags, compileSharedObject, findCompiler, setFastSpawnForTests } from "../../../src/link/c/compiler.js";
+import { config } from "../../../src/config/index.js";
 import { CompileError } from "../../../src/errors.js";
 
 const linux = process.platform === "linux";
@@ -75,4 +76,36 @@ describe("the compiler starts cc through spawnAndWait and through spawnSync alik
       }
     });
   }
+});
+
+describe("modules link with gold where binutils has it (a seventh of a build at -O0)", () => {
+  const haveCc = findCompiler() !== null;
+  const goldHere = process.platform === "linux" && (process.env["PATH"] ?? "").split(":").some((d) => d !== "" && existsSync(join(d, "ld.gold")));
+  // gold records itself in a note section of what it links (.note.gnu.gold-version: "gold 1.16"); bfd does not.
+  const linkedByGold = (so: string): boolean => readFileSync(so).includes(Buffer.from("\0gold "));
+
+  it.runIf(haveCc && goldHere)("ld.gold on PATH: -fuse-ld=gold in the flags, and the module carries gold's note", () => {
+    expect(compileFlags()).toContain("-fuse-ld=gold");
+    const d = mkdtempSync(join(tmpdir(), "theano-ts-gold-"));
+    try {
+      expect(linkedByGold(compileSharedObject("int th_answer(void) { return 42; }\n", { dir: d }))).toBe(true);
+      const bfd = mkdtempSync(join(d, "bfd-"));
+      expect(linkedByGold(compileSharedObject("int th_answer(void) { return 42; }\n", { dir: bfd, flags: compileFlags().filter((f) => f !== "-fuse-ld=gold") }))).toBe(false);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(haveCc)("a linker named in gcc.cxxflags wins, and no ld.gold on PATH means the default linker", () => {
+    const named = config.change({ "gcc.cxxflags": `${String(config.gcc.cxxflags)} -fuse-ld=bfd` }, () => compileFlags());
+    expect(named).toContain("-fuse-ld=bfd");
+    expect(named).not.toContain("-fuse-ld=gold");
+    const path = process.env["PATH"];
+    process.env["PATH"] = "/nonexistent-theano-ts-dir";
+    try {
+      expect(compileFlags()).not.toContain("-fuse-ld=gold");
+    } finally {
+      process.env["PATH"] = path;
+    }
+  });
 });
