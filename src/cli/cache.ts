@@ -1,6 +1,7 @@
 /**
  * `theano-ts cache list|verify|clear|cleanup` (API.md §12): the compile cache under
- * `config.compiledir`, seen and tidied from the command line through `theano.cache`.
+ * `config.compiledir` (C objects and the wasm linker's modules), seen and tidied from the command
+ * line through `theano.cache`.
  *
  * `verify` reports and deletes corrupt entries (`--dry-run` only reports; `--repair`, the old
  * spelling, is the default); entries another user could have written are reported, never deleted
@@ -14,7 +15,7 @@ type Library = typeof Theano;
 export const CACHE_USAGE = "list | verify [--dry-run] | clear | cleanup [--days N | --older-than N]";
 
 export const CACHE_DETAILS =
-  "list            every entry: key, size, date built, last use, the function it was built for, compiler\n" +
+  "list            every entry (C objects and wasm modules): key, kind, size, date built, last use, the function it was built for, compiler\n" +
   "verify          checks each entry's owner, permissions and checksum, and deletes the corrupt ones (--dry-run: only reports)\n" +
   "clear           deletes every entry and the kept failed builds (entries being built are skipped)\n" +
   "cleanup         deletes entries unused for cmodule.age_thresh_use seconds, or --days N (--older-than N) days\n" +
@@ -46,7 +47,7 @@ export function runCache(theano: Library, opts: Exclude<ReturnType<typeof parseC
   switch (opts.sub) {
     case "list": {
       const entries = theano.cache.list();
-      for (const e of entries) out(`${e.key.slice(0, 16)}  ${mb(e.bytes).padStart(9)}  built ${e.created || "?"}  used ${e.lastUsed}  ${e.graph || "(function not recorded)"}  ${e.compiler}\n`);
+      for (const e of entries) out(`${e.key.slice(0, 16)}  ${e.kind.padEnd(4)}  ${mb(e.bytes).padStart(9)}  built ${e.created || "?"}  used ${e.lastUsed}  ${e.graph || "(function not recorded)"}  ${e.compiler}\n`);
       out(`${entries.length} entr${entries.length === 1 ? "y" : "ies"}, ${mb(entries.reduce((s, e) => s + e.bytes, 0))}, in ${dir}\n`);
       return 0;
     }

@@ -324,8 +324,12 @@ function subdir(root: string, name: string): string {
   return d;
 }
 
-/** Removes a directory tree atomically from the namespace (rename first), then deletes it. */
-function removeTree(root: string, path: string): void {
+/**
+ * Removes a directory tree atomically from the namespace (renamed into `root/trash` first, so
+ * readers never see half of it), then deletes it. `root` is the compiledir or a cache directory
+ * under it with the same layout (the wasm linker's `wasm/`).
+ */
+export function removeTree(root: string, path: string): void {
   const trash = join(subdir(root, "trash"), `${process.pid}-${randomBytes(6).toString("hex")}`);
   try {
     renameSync(path, trash);
@@ -837,9 +841,11 @@ function pruneFailed(failedRoot: string, keep: number): void {
 // Management: the data behind `theano-ts cache list|clear|verify` and ageing.
 
 export interface CacheEntryInfo {
+  /** What the entry holds: a C shared object, or a wasm linker's module (`<compiledir>/wasm/`). */
+  readonly kind: "c" | "wasm";
   readonly key: string;
   readonly dir: string;
-  /** Size of mod.so in bytes (0 when missing). */
+  /** Size of mod.so (mod.wasm for wasm entries) in bytes (0 when missing). */
   readonly bytes: number;
   /** ISO date of the build (from meta.json; "" when unreadable). */
   readonly created: string;
@@ -854,7 +860,8 @@ export interface CacheEntryInfo {
 
 const KEY_RE = /^[0-9a-f]{64}$/;
 
-function entryKeys(root: string): string[] {
+/** The keys of the published entries under `root` (`<2 hex>/<64 hex>/`), sorted. */
+export function entryKeys(root: string): string[] {
   const keys: string[] = [];
   let shards: string[];
   try {
@@ -893,6 +900,7 @@ export function listEntries(): CacheEntryInfo[] {
       // missing
     }
     return {
+      kind: "c" as const,
       key,
       dir,
       bytes,

@@ -20,16 +20,17 @@
  * others (trust.ts), else they are not used. The disk level is an optimisation: a compiledir
  * that cannot be used leaves the function compiled in memory (a refused entry says so once).
  * Entries not used for `cmodule.age_thresh_use` seconds are removed, as C ones are.
- * `theano-ts cache` (src/link/cache.ts) does not list or clear this directory yet.
+ * `theano.cache` and `theano-ts cache` list, verify, age and clear these entries beside the C
+ * ones (the management functions at the end of this file, combined in src/link/cache_admin.ts).
  */
 
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { config } from "../../config/index.js";
 import { warn } from "../../errors.js";
-import { compiledir, compiledirIoError, isCompiledirError, lockKey } from "../cache.js";
+import { compiledir, compiledirIoError, entryKeys, isCompiledirError, lockKey, removeTree, type CacheEntryInfo, type VerifyReport } from "../cache.js";
 import { untrustedReason } from "../trust.js";
 import type { WasmApi } from "./emitter.js";
 
@@ -184,18 +185,6 @@ function exists(path: string): boolean {
   }
 }
 
-/** Removes a directory tree: renamed out of the way first, so readers never see half of it. */
-function removeTree(wasmRoot: string, path: string): void {
-  const trash = join(privateDir(wasmRoot, "trash"), `${process.pid}-${randomBytes(6).toString("hex")}`);
-  try {
-    renameSync(path, trash);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw compiledirIoError(e, path, "remove");
-  }
-  rmSync(trash, { recursive: true, force: true });
-}
-
 /** Writes the entry into a private temporary directory and publishes it with one rename. */
 function publish(wasmRoot: string, key: string, dir: string, p: StoredProgram, graph: string): void {
   const tmpRoot = privateDir(wasmRoot, "tmp");
@@ -233,41 +222,51 @@ function age(wasmRoot: string): void {
   if (aged.has(wasmRoot)) return;
   aged.add(wasmRoot);
   try {
-    ageEntries(wasmRoot);
+    ageEntries(wasmRoot, Number(config.cmodule.age_thresh_use));
   } catch (e) {
     // Ageing is housekeeping: it must not fail a function, but a cache that cannot be tidied should be said.
     warn(`theano-ts compile cache: could not age out old wasm entries in ${wasmRoot}: ${(e as Error).message}`);
   }
 }
 
-function ageEntries(wasmRoot: string): void {
+/** Removes the entries not used for `thresholdS` seconds (a key locked right now is kept) and dead builds; returns the keys removed. */
+function ageEntries(wasmRoot: string, thresholdS: number): string[] {
   const now = Date.now();
-  const limit = Number(config.cmodule.age_thresh_use) * 1000;
-  for (const shard of readdirSync(wasmRoot)) {
-    const old = (p: string, ms: number): boolean => {
-      try {
-        return now - statSync(p).mtimeMs > ms;
-      } catch {
-        return false;
-      }
-    };
-    if (shard === "tmp" || shard === "trash") {
-      // tmp: builds of 20 minutes ago are dead; trash: left by an interrupted removal.
-      for (const n of readdirSync(join(wasmRoot, shard))) if (old(join(wasmRoot, shard, n), shard === "tmp" ? 1_200_000 : 0)) rmSync(join(wasmRoot, shard, n), { recursive: true, force: true });
+  const old = (p: string, ms: number): boolean => {
+    try {
+      return now - statSync(p).mtimeMs > ms;
+    } catch {
+      return false;
+    }
+  };
+  for (const scratch of ["tmp", "trash"]) {
+    // tmp: builds of 20 minutes ago are dead; trash: left by an interrupted removal.
+    let names: string[];
+    try {
+      names = readdirSync(join(wasmRoot, scratch));
+    } catch {
       continue;
     }
-    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-    for (const key of readdirSync(join(wasmRoot, shard))) {
-      if (!/^[0-9a-f]{64}$/.test(key) || !old(join(wasmRoot, shard, key), limit)) continue;
-      const unlock = lockKey(key, false);
-      if (!unlock) continue;
-      try {
-        removeTree(wasmRoot, join(wasmRoot, shard, key));
-      } finally {
-        unlock();
-      }
-    }
+    for (const n of names) if (old(join(wasmRoot, scratch, n), scratch === "tmp" ? 1_200_000 : 0)) rmSync(join(wasmRoot, scratch, n), { recursive: true, force: true });
   }
+  const removed: string[] = [];
+  for (const key of entryKeys(wasmRoot)) {
+    if (!old(join(wasmRoot, key.slice(0, 2), key), thresholdS * 1000)) continue;
+    if (removeLocked(wasmRoot, key)) removed.push(key);
+  }
+  return removed;
+}
+
+/** Removes the entry of `key` if its lock is free right now; false (kept) when it is busy. */
+function removeLocked(wasmRoot: string, key: string): boolean {
+  const unlock = lockKey(key, false);
+  if (!unlock) return false;
+  try {
+    removeTree(wasmRoot, join(wasmRoot, key.slice(0, 2), key));
+  } finally {
+    unlock();
+  }
+  return true;
 }
 
 let refusedOnce = false;
@@ -368,4 +367,99 @@ export function forgetWasmMemo(): void {
   modules.clear();
   aged = new Set();
   refusedOnce = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Management: the wasm half of `theano.cache` / `theano-ts cache` (src/link/cache_admin.ts).
+
+/** `<compiledir>/wasm` when it exists (looking never creates it), else null. */
+function existingWasmRoot(): string | null {
+  const d = join(compiledir(), "wasm");
+  return exists(d) ? d : null;
+}
+
+/** Every published wasm entry, from meta.json (no checksums: see verifyWasmEntries). */
+export function listWasmEntries(): CacheEntryInfo[] {
+  const wasmRoot = existingWasmRoot();
+  if (wasmRoot === null) return [];
+  return entryKeys(wasmRoot).map((key) => {
+    const dir = join(wasmRoot, key.slice(0, 2), key);
+    let meta: Partial<Meta> = {};
+    try {
+      meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as Meta;
+    } catch {
+      // listed with blanks; verifyWasmEntries reports why
+    }
+    let bytes = 0;
+    let lastUsed = "";
+    try {
+      bytes = statSync(join(dir, "mod.wasm")).size;
+    } catch {
+      // missing
+    }
+    try {
+      lastUsed = new Date(statSync(dir).mtimeMs).toISOString();
+    } catch {
+      // removed meanwhile
+    }
+    return { kind: "wasm" as const, key, dir, bytes, created: meta.created ?? "", lastUsed, compiler: "WebAssembly (no compiler)", flags: [], ldflags: [], graph: typeof meta.graph === "string" ? meta.graph : "" };
+  });
+}
+
+/**
+ * Checks every wasm entry's owner, permissions, size and checksum against its meta.json;
+ * `repair` deletes the corrupt ones (those another user could have written are reported, never
+ * deleted, as for C entries).
+ */
+export function verifyWasmEntries(opts: { repair?: boolean } = {}): VerifyReport {
+  const report: VerifyReport = { ok: [], bad: [], removed: [] };
+  const wasmRoot = existingWasmRoot();
+  if (wasmRoot === null) return report;
+  const rootProblem = distrust(wasmRoot, false);
+  for (const key of entryKeys(wasmRoot)) {
+    const dir = join(wasmRoot, key.slice(0, 2), key);
+    let got: Entry;
+    try {
+      if (rootProblem) throw new Refused(`the wasm compile cache directory ${wasmRoot} is not used: ${rootProblem}`);
+      got = readEntry(key, dir);
+    } catch (e) {
+      report.bad.push({ key, dir, problem: (e as Error).message, unsafe: true });
+      continue;
+    }
+    if (got === null) continue; // removed meanwhile
+    if ("program" in got) {
+      report.ok.push(key);
+      continue;
+    }
+    report.bad.push({ key, dir, problem: got.problem, unsafe: false });
+    if (opts.repair && removeLocked(wasmRoot, key)) report.removed.push(key);
+  }
+  return report;
+}
+
+/** Deletes wasm entries not used for `thresholdS` seconds, and leftovers of dead builds. */
+export function ageWasmEntries(thresholdS: number): { removed: string[] } {
+  const wasmRoot = existingWasmRoot();
+  return { removed: wasmRoot === null ? [] : ageEntries(wasmRoot, thresholdS) };
+}
+
+/** Deletes every wasm entry (those whose key is locked right now are skipped) and the trash. */
+export function clearWasmEntries(): { removed: number; skipped: number } {
+  const wasmRoot = existingWasmRoot();
+  let removed = 0;
+  let skipped = 0;
+  if (wasmRoot === null) return { removed, skipped };
+  for (const key of entryKeys(wasmRoot)) {
+    if (removeLocked(wasmRoot, key)) removed++;
+    else skipped++;
+  }
+  // What an interrupted removal left (not tmp/: a build there may belong to a live process).
+  let trash: string[] = [];
+  try {
+    trash = readdirSync(join(wasmRoot, "trash"));
+  } catch {
+    // none
+  }
+  for (const n of trash) rmSync(join(wasmRoot, "trash", n), { recursive: true, force: true });
+  return { removed, skipped };
 }

@@ -182,7 +182,7 @@ export const wasmLinker: Linker = {
       const g = generateWasm(order, wasmSimdSupported(), threaded);
       return { bytes: g.bytes, kernelOf: g.kernelOf, imports: [...g.imports.keys()] };
     };
-    const { program: prog, from } = cachedProgram(programSignature(order, wasmSimdSupported(), wasmRelaxedSimdSupported(), threaded), build, check, `${fgraph.nodes.size} nodes, ${fgraph.inputs.length} inputs`);
+    const { program: prog, from } = cachedProgram(programSignature(order, wasmSimdSupported(), wasmRelaxedSimdSupported(), threaded), build, check, `${opts?.name ?? "theano_function"} (${fgraph.nodes.size} nodes)`);
     const t1 = performance.now();
     const mem = new api.Memory({ initial: 1, maximum: MAX_PAGES, ...(threaded ? { shared: true } : {}) });
     let kernels: Record<string, unknown> = {};
