@@ -14,7 +14,8 @@
  * loads modules here, else the wasm linker (the JS linker where the runtime has no WebAssembly)
  * with one warning that says how to get the C backend.
  * Size: generated C above C_O3_MAX_SOURCE is built at -O1, and above C_AUTO_MAX_SOURCE `auto`
- * runs that function on the JS linker with one warning (`c` still compiles it, at -O1).
+ * runs that function on the wasm linker (JS without WebAssembly) with one warning (`c` still
+ * compiles it, at -O1).
  */
 
 import "./ops/index.js"; // registers the generators of link/c/ops/
@@ -201,12 +202,15 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   const program = generateC(fgraph, cgOpts);
   const codegenMs = performance.now() - linkStart;
   if (auto && program.source.length > C_AUTO_MAX_SOURCE) {
+    // The next backend in auto's order, as when there is no compiler: wasm (native-speed
+    // kernels, no toolchain), else JS.
     const mb = (n: number): string => (n / 1e6).toFixed(1);
+    const next = withoutC();
     warn(
       `theano-ts: a function of ${fgraph.nodes.size} nodes generates ${mb(program.source.length)} MB of C, above the ${mb(C_AUTO_MAX_SOURCE)} MB that linker=auto compiles ` +
-        `(gcc would take more than about 10 s); it runs on the JS backend. Set THEANO_FLAGS=linker=c to compile it anyway (at -O1, in time linear in its size).`,
+        `(gcc would take more than about 10 s); it runs on the ${next === wasmLinker ? "wasm" : "JS"} backend. Set THEANO_FLAGS=linker=c to compile it anyway (at -O1, in time linear in its size).`,
     );
-    return jsLinker.make(fgraph, opts);
+    return next.make(fgraph, opts);
   }
   // Slots: every variable the plan touches gets an index into one value array.
   const slot = new Map<Variable, number>();
