@@ -207,24 +207,38 @@ const MPI_PART: ModulePart = {
   },
 };
 
+/**
+ * What both collectives' generators start with: the module's MPI part, and the output's shape
+ * block (`dim(x, d)` is the C expression of output dimension d from the input's sizes `x_n`),
+ * contiguous strides included. Returns the input's and output's C names, dtype, rank and C type.
+ */
+function collectivePrologue(w: SegmentWriter, node: Apply, k: number, dim: (x: string, d: number) => string): { x: string; o: string; dtype: DType; nd: number; T: string } {
+  const xv = node.inputs[0]!;
+  const dtype: DType = (xv.type as TensorType).dtype;
+  const nd = (xv.type as TensorType).ndim;
+  const x = w.name(xv);
+  const o = w.name(node.outputs[0]!);
+  w.use(MPI_PART, node);
+  const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
+  for (let d = 0; d < nd; d++) sh.push(`  ${o}_n[${d}] = ${dim(x, d)};`);
+  sh.push(`  ${contiguousStrides(o, nd, k, sq(String(node.op)))}`, `}`);
+  w.shape.push(sh.join("\n"));
+  return { x, o, dtype, nd, T: ctype(dtype) };
+}
+
+/** C that writes the input's shape as "3, 4" into `sx` (for a collective's error message). */
+function shapeList(x: string, nd: number): string {
+  return `char sx[160]; size_t e = 0; sx[0] = 0; for (int i = 0; i < ${nd} && e < sizeof sx; i++) e += (size_t)snprintf(sx + e, sizeof sx - e, i ? ", %lld" : "%lld", (long long)${x}_n[i]);`;
+}
+
 registerCGenerator({
   matches: (node: Apply): boolean => node.op instanceof AllReduce && currentWorld() !== null && config.distributed.c_collectives,
   generate(w: SegmentWriter, node: Apply, k: number): boolean {
     const op = node.op as AllReduce;
-    const xv = node.inputs[0]!;
-    const dtype: DType = (xv.type as TensorType).dtype;
-    const nd = (xv.type as TensorType).ndim;
-    const x = w.name(xv);
-    const o = w.name(node.outputs[0]!);
-    const T = ctype(dtype);
-    w.use(MPI_PART, node);
-    const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
-    for (let d = 0; d < nd; d++) sh.push(`  ${o}_n[${d}] = ${x}_n[${d}];`);
-    sh.push(`  ${contiguousStrides(o, nd, k, sq(String(op)))}`, `}`);
-    w.shape.push(sh.join("\n"));
+    const { x, o, dtype, nd, T } = collectivePrologue(w, node, k, (x, d) => `${x}_n[${d}]`);
     // perform's name of the collective, for the error: `allReduce{sum} of shape [3, 4] float32`
     const shapeText = nd === 0 ? `""` : `sx`;
-    const listShape = nd === 0 ? "" : `char sx[160]; size_t e = 0; sx[0] = 0; for (int i = 0; i < ${nd} && e < sizeof sx; i++) e += (size_t)snprintf(sx + e, sizeof sx - e, i ? ", %lld" : "%lld", (long long)${x}_n[i]); `;
+    const listShape = nd === 0 ? "" : `${shapeList(x, nd)} `;
     const mean = op.op === "mean" ? (dtype === "float32" ? 1 : 2) : 0;
     const reduction = REDUCTIONS.indexOf(op.op === "mean" ? "sum" : op.op);
     w.run.push(
@@ -256,19 +270,9 @@ registerCGenerator({
   matches: (node: Apply): boolean => node.op instanceof AllGather && currentWorld() !== null && config.distributed.c_collectives,
   generate(w: SegmentWriter, node: Apply, k: number): boolean {
     const op = node.op as AllGather;
-    const xv = node.inputs[0]!;
-    const dtype: DType = (xv.type as TensorType).dtype;
-    const nd = (xv.type as TensorType).ndim;
     const ax = op.axis;
-    const x = w.name(xv);
-    const o = w.name(node.outputs[0]!);
-    const T = ctype(dtype);
-    w.use(MPI_PART, node);
-    const sh: string[] = [`{ /* node ${k}: ${sq(node.toString())} */`];
-    for (let d = 0; d < nd; d++) sh.push(`  ${o}_n[${d}] = ${x}_n[${d}]${d === ax ? " * th_mpi_size()" : ""};`);
-    sh.push(`  ${contiguousStrides(o, nd, k, sq(String(op)))}`, `}`);
-    w.shape.push(sh.join("\n"));
-    const listShape = `char sx[160]; size_t e = 0; sx[0] = 0; for (int i = 0; i < ${nd} && e < sizeof sx; i++) e += (size_t)snprintf(sx + e, sizeof sx - e, i ? ", %lld" : "%lld", (long long)${x}_n[i]);`;
+    const { x, o, dtype, nd, T } = collectivePrologue(w, node, k, (x, d) => `${x}_n[${d}]${d === ax ? " * th_mpi_size()" : ""}`);
+    const listShape = shapeList(x, nd);
     const pre = [...Array(ax).keys()].map((d) => `${x}_n[${d}]`).join(" * ") || "1";
     w.run.push(
       [
