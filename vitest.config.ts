@@ -15,7 +15,7 @@ const WEBGPU = "test/link/webgpu/**/*.test.ts";
 // leaves at exit (modules unmapped, caches found by the next process, 8 processes building at
 // once), the compiledir as another user or a read-only disk leaves it, linker=auto without a
 // compiler and WebAssembly threads in child processes, every block of README.md and of
-// docs/playbook.md run as a user pastes it, the PNG Chromium renders. Each
+// docs/playbook.md run as a user pastes it, the PNG Chromium renders, the browser bundle trained in Chromium. Each
 // starts Node processes that load theano-ts from source through tsx (about 1.3 CPU-seconds each)
 // or waits out a timeout by design: together they were 40 % of `npm test`'s time on a loaded
 // 2-core machine (issue 12.6). CI runs them in its slow step with test/slow/
@@ -29,6 +29,7 @@ const PROCESS_TESTS = [
   "test/docs/playbook.test.ts",
   "test/readme.test.ts",
   "test/printing/chromium_png.test.ts",
+  "test/browser/bundle.test.ts",
   "test/cli/check.test.ts",
   "test/cli/demo.test.ts",
   "test/link/c/cache.test.ts",

@@ -85,4 +85,12 @@ grep -q '^test accuracy ' <<<"$out" || fail "npx theano-ts demo printed no test 
 [[ -s "$work/demo/theano-ts-demo-curve.svg" ]] || fail "npx theano-ts demo wrote no curve: $out"
 echo "smoke: npx theano-ts demo ok ($(grep '^test accuracy ' <<<"$out"), $(grep -o '[a-z]* backend' <<<"$out" | head -1))"
 
+# 5. The browser build: an app importing "theano-ts", bundled by esbuild for the browser, gets
+#    package.json's "browser" export (dist/browser/theano-ts.js), which imports no Node built-in.
+printf 'import * as theano from "theano-ts";\nconsole.log(typeof theano.function);\n' >browser_app.js
+"$repo/node_modules/.bin/esbuild" browser_app.js --bundle --format=esm --platform=browser --metafile=browser_meta.json --outfile=browser_app.bundle.js --log-level=warning || fail "esbuild could not bundle an app importing theano-ts for the browser"
+grep -q 'node_modules/theano-ts/dist/browser/theano-ts.js' browser_meta.json || fail "the browser bundle of an app did not use theano-ts's browser export: $(head -c 400 browser_meta.json)"
+grep -q '"external": *true' browser_meta.json && fail "the browser bundle of an app imports something external (a Node built-in?)"
+echo "smoke: browser bundle ok ($(wc -c <browser_app.bundle.js) bytes, from dist/browser/theano-ts.js)"
+
 echo "smoke: all passed"

@@ -458,7 +458,9 @@ function threadIdentity(): { tid: number | null; tidStart: string | null } {
   return threadId;
 }
 let threadId: { tid: number | null; tidStart: string | null } | undefined;
-const lockNonce = randomBytes(8).toString("hex");
+/** This process's lock nonce, made on first use (not at import: a browser bundle has no node:crypto). */
+let nonce: string | undefined;
+const lockNonce = (): string => (nonce ??= randomBytes(8).toString("hex"));
 
 /** Why the holder of a lock on this host is gone, or null while it lives. */
 function lockHolderGone(info: LockInfo): string | null {
@@ -490,9 +492,10 @@ function lockHolderGone(info: LockInfo): string | null {
   return null;
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+// Made on first use: a browser page without cross-origin isolation has no SharedArrayBuffer.
+let sleeper: Int32Array | undefined;
 function sleepMs(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
+  Atomics.wait((sleeper ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, ms);
 }
 
 /** Creates the lock file exclusively; its inode identifies it, or null when it exists. */
@@ -505,7 +508,7 @@ function tryLock(path: string): number | null {
     throw compiledirIoError(e, path, "create the lock file");
   }
   try {
-    const info: LockInfo = { pid: process.pid, hostname: hostname(), start: processStart(process.pid), ...threadIdentity(), nonce: lockNonce, time: new Date().toISOString() };
+    const info: LockInfo = { pid: process.pid, hostname: hostname(), start: processStart(process.pid), ...threadIdentity(), nonce: lockNonce(), time: new Date().toISOString() };
     writeSync(fd, JSON.stringify(info));
   } catch (e) {
     // A full disk: an empty lock would stall others for seconds; leave none.

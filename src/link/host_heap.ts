@@ -53,6 +53,8 @@ function glibcVersion(): string | null {
  */
 export function tuneHostHeap(): HostHeapState {
   if (applied) return applied;
+  // Not Node (a browser): there is no C heap of ours to tune.
+  if (typeof process === "undefined" || typeof process.versions?.node !== "string") return (applied = { reuseMb: 0, reason: "not Node" });
   const flag = config.lib.host_reuse_mb;
   const mb = flag < 0 ? defaultHostReuseMb() : flag;
   if (mb === 0) return (applied = { reuseMb: 0, reason: "lib.host_reuse_mb=0" });

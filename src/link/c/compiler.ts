@@ -71,7 +71,7 @@ const HOW_TO_GET_C = "install gcc or clang (e.g. apt-get install gcc), or point 
  * the last module that needs it (an explicit free, or koffi's finalizers unloading every
  * library when node exits) makes them run unmapped code and node crashes.
  */
-const NODELETE = process.platform === "linux" ? ["-Wl,-z,nodelete"] : [];
+const NODELETE = typeof process !== "undefined" && process.platform === "linux" ? ["-Wl,-z,nodelete"] : [];
 
 /** The flags every module is built with, before OpenMP (no -ffast-math: NaN and Inf must behave). */
 function baseFlags(): string[] {

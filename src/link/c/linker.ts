@@ -194,6 +194,9 @@ const cAutoLinker: Linker = {
 };
 
 function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk {
+  if (typeof process === "undefined" || typeof process.versions?.node !== "string") {
+    throw new BackendError("linker=c needs Node (a C compiler, and koffi to load what it builds); this runtime is not Node (a browser?): use linker=auto, wasm or js");
+  }
   const blas = findBlas();
   const useBlas = blas !== null && blas.interface === "cblas";
   const profiler = opts?.profiler;

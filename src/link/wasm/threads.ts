@@ -110,7 +110,10 @@ let warned = false;
 /** `wasm.num_threads`, resolved: 0 means the machine's cores, at most 8. */
 export function wasmThreads(): number {
   const n = Number(config.wasm.num_threads);
-  return n > 0 ? n : Math.min(availableParallelism(), 8);
+  if (n > 0) return n;
+  // Node's count of cores; a browser's navigator.hardwareConcurrency (threads there are a later slice).
+  const cores = typeof process !== "undefined" && typeof process.versions?.node === "string" ? availableParallelism() : ((globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1);
+  return Math.min(cores, 8);
 }
 
 /**
