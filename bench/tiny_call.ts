@@ -1,10 +1,11 @@
 /**
  * The cost of one call on tiny inputs (issue 15.5): `a + b` (the function `x + x`) on float32[10]
- * through `theano.function` on the js and c linkers, against NumPy's `a + a` on the same array in a
+ * through `theano.function` on the js and c linkers and with default flags (linker=auto: C, whose
+ * tiny calls run the function's JS code, TINY_CALL_ELEMENTS), against NumPy's `a + a` on the same array in a
  * Python loop, run by this script (median of 3 rounds each; NumPy without the OPENBLAS_* pin this
  * environment sets, though it does not matter here).
  *
- *   npx tsx bench/tiny_call.ts [--calls 300000]
+ *   npx tsx bench/tiny_call.ts [--calls 300000]   (each linker in a child process of its own)
  */
 import { spawnSync } from "node:child_process";
 import * as theano from "../src/index.js";
@@ -17,8 +18,8 @@ const x = T.fvector("x");
 const xv = new theano.NDArray("float32", [10], Float32Array.from({ length: 10 }, (_, i) => i / 3));
 const median = (v: number[]): number => v.sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
-function perCall(linker: "js" | "c"): number {
-  const f = theano.function([x], x.add(x), { mode: new theano.Mode(linker, "fast_run") });
+function perCall(linker: "js" | "c" | "auto"): number {
+  const f = theano.function([x], x.add(x), linker === "auto" ? {} : { mode: new theano.Mode(linker, "fast_run") });
   for (let i = 0; i < 20_000; i++) f(xv);
   const rounds: number[] = [];
   for (let r = 0; r < 3; r++) {
@@ -50,11 +51,21 @@ function numpy(): number | null {
   return r.status === 0 ? Number(r.stdout.trim()) : null;
 }
 
-const js = perCall("js");
-const c = perCall("c");
+// Each linker in a process of its own (--only): in one process the first function measured has
+// theano.function's call path to itself (monomorphic), and the later ones pay for the earlier.
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : null;
+if (only === "js" || only === "c" || only === "auto") {
+  console.log(perCall(only));
+  process.exit(0);
+}
+const inChild = (l: string): number => Number(spawnSync(process.execPath, [...process.execArgv, argv[1]!, "--only", l, "--calls", String(calls)], { encoding: "utf8" }).stdout.trim().split("\n").pop());
+const auto = inChild("auto");
+const js = inChild("js");
+const c = inChild("c");
 const np = numpy();
 const fmt = (v: number | null): string => (v === null ? "—" : v.toFixed(3));
+const ratio = (v: number): string => (np ? (v / np).toFixed(2) : "—");
 console.log(`tiny call a+b on float32[10], µs per call (median of 3 rounds of ${calls} calls)`);
-console.log(`| theano-ts js | theano-ts c | NumPy | js / NumPy | c / NumPy |`);
-console.log(`|---:|---:|---:|---:|---:|`);
-console.log(`| ${fmt(js)} | ${fmt(c)} | ${fmt(np)} | ${np ? (js / np).toFixed(2) : "—"} | ${np ? (c / np).toFixed(2) : "—"} |`);
+console.log(`| theano-ts default (auto) | theano-ts js | theano-ts c | NumPy | default / NumPy | js / NumPy | c / NumPy |`);
+console.log(`|---:|---:|---:|---:|---:|---:|---:|`);
+console.log(`| ${fmt(auto)} | ${fmt(js)} | ${fmt(c)} | ${fmt(np)} | ${ratio(auto)} | ${ratio(js)} | ${ratio(c)} |`);

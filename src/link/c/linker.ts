@@ -24,10 +24,14 @@ import { BackendError, InputError, ShapeError } from "../../errors.js";
 import type { Apply, Value, Variable } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
 import { overwrittenInputs } from "../../graph/destroy.js";
-import { type DType, type TypedArray, itemsize } from "../../ndarray/dtype.js";
+import { type DType, type TypedArray, isFloat as isFloatDtype, itemsize } from "../../ndarray/dtype.js";
 import { NDArray, allocData, shapeSize } from "../../ndarray/ndarray.js";
 import type { TensorType } from "../../tensor/type.js";
 import { Gemm } from "../../tensor/gemm.js";
+import { DimShuffle, Elemwise } from "../../tensor/elemwise.js";
+import { CAReduce } from "../../tensor/math.js";
+import { Composite } from "../../scalar/composite.js";
+import { FusedReduce } from "../../tensor/fused_reduce.js";
 import { AdvancedIncSubtensor, IncSubtensor } from "../../tensor/subtensor.js";
 import { isCompiledirError, type LoadedModule, loadModule, warn } from "../cache.js";
 import { wrapNodeError } from "../errors.js";
@@ -182,7 +186,7 @@ const cAutoLinker: Linker = {
   name: "c",
   make(fgraph: FunctionGraph, opts?: LinkOptions): Thunk {
     try {
-      return makeC(fgraph, true, opts);
+      return withTinyPath(fgraph, makeC(fgraph, true, opts), opts);
     } catch (e) {
       // A compiledir that cannot take this module (read-only, full, unsafe) is, for `auto`, a
       // C backend that is unavailable: run on JS with the one warning a missing compiler gets.
@@ -192,6 +196,88 @@ const cAutoLinker: Linker = {
     }
   },
 };
+
+/**
+ * Calls on tiny arrays (issue 15.5): at most this many input elements in all, a function that
+ * `linker=auto` compiled to C runs its JS backend's code instead. A C call costs a fixed ~0.4 µs
+ * in the FFI (koffi's argument conversion and the call) that the JS thunk does not pay: `x + x`
+ * on float32[10] took 0.60 µs through C and 0.18 µs through JS (NumPy's `a + a`: 0.55 µs) in one
+ * run of `npx tsx bench/tiny_call.ts`, while at this size both kernels take a few nanoseconds.
+ */
+export const TINY_CALL_ELEMENTS = 64;
+
+/** Counters for tests and benchmarks: calls of C-compiled functions that ran their JS code. */
+export const tinyCallStats = { js: 0 };
+
+/**
+ * Scalar operations whose C and JS renderings give the same bits for every input: IEEE's
+ * correctly rounded arithmetic (a float32 operation done in double and rounded once, as the JS
+ * code does, is the float32 operation), comparisons, selections, casts. Not the transcendentals
+ * (C's vectorisable exp/log/tanh are within a few ulp of libm and JS's Math), nor floor division
+ * and modulo of floats, nor rounding to an integer.
+ */
+const EXACT_SCALARS = new Set(["abs", "add", "and", "ceil", "clip", "eq", "floor", "ge", "gt", "identity", "inv", "isinf", "isnan", "le", "lt", "maximum", "minimum", "mul", "neg", "neq", "not", "or", "sign", "sqr", "sqrt", "sub", "trueDiv", "trunc", "where", "xor"]);
+
+const exactComposite = (c: Composite): boolean => c.steps.every((st) => (st.op instanceof Composite ? exactComposite(st.op) : EXACT_SCALARS.has(st.op.name)));
+
+/**
+ * Whether `node` gives the same bits through the C and the JS backend, and its outputs are no
+ * larger than its broadcast inputs: exact elementwise operations, dimshuffles, and reductions
+ * whose result does not depend on the order of the operands (max, min, all, any; sums and
+ * products of integers).
+ */
+function sameOnBoth(node: Apply): boolean {
+  const op = node.op;
+  if (op instanceof DimShuffle) return true;
+  if (op instanceof Elemwise) return op.scalarOp instanceof Composite ? exactComposite(op.scalarOp) : EXACT_SCALARS.has(op.scalarOp.name);
+  const orderFree = (kind: string, acc: DType): boolean => kind === "maximum" || kind === "minimum" || kind === "and" || kind === "or" || !isFloatDtype(acc);
+  if (op instanceof CAReduce) return orderFree(op.kind, op.accDtype);
+  if (op instanceof FusedReduce) return orderFree(op.kind, op.accDtype) && exactComposite(op.prologue) && (op.epilogue === null || exactComposite(op.epilogue));
+  return false;
+}
+
+/**
+ * `c` with a JS twin for tiny calls, where that is exactly as safe: only graphs whose every node
+ * gives the same bits on both backends and outputs no more than its broadcast inputs
+ * (`sameOnBoth`: a function's results never depend on the size of the call, and tiny inputs
+ * mean a tiny call), every node in C, no profiler or native step loop, and the JS
+ * code writing no input the C code does not and returning fresh memory wherever C does (so what
+ * theano.function lends, copies or trusts is the same on either path). The twin is generated JS (no compiler run), built once here; the C path is untouched for every
+ * call above the size. Otherwise `c` itself.
+ */
+function withTinyPath(fgraph: FunctionGraph, c: Thunk, opts?: LinkOptions): Thunk {
+  if (opts?.profiler || opts?.stepLoop) return c;
+  for (const node of fgraph.nodes) if (!sameOnBoth(node)) return c;
+  // Every node in generated C (none on the host between segments).
+  for (const node of fgraph.nodes) if (node.tag.backend === "host") return c;
+  // The JS linker tags the nodes it compiles: the C tags stay (the C path is the function's).
+  const tags = [...fgraph.nodes].map((n) => [n, n.tag.backend] as const);
+  let js: Thunk;
+  try {
+    js = jsLinker.make(fgraph, opts);
+  } finally {
+    for (const [n, t] of tags) n.tag.backend = t;
+  }
+  const cWrites = c.writes ?? overwrittenInputs(fgraph);
+  for (const v of overwrittenInputs(fgraph)) if (!cWrites.has(v)) return c;
+  const cFresh = c.freshOutputs;
+  if (cFresh && cFresh.some((f, k) => f && js.freshOutputs?.[k] !== true)) return c;
+  const thunk: Thunk = (inputs: readonly Value[]): Value[] => {
+    let n = 0;
+    for (let i = 0; i < inputs.length; i++) {
+      const a = inputs[i];
+      if (!(a instanceof NDArray) || (n += a.size) > TINY_CALL_ELEMENTS) return c(inputs);
+    }
+    tinyCallStats.js++;
+    return js(inputs);
+  };
+  Object.assign(thunk, { source: c.source, memoryPlan: c.memoryPlan, writes: c.writes, freshOutputs: c.freshOutputs, linkStats: c.linkStats });
+  thunk.free = () => {
+    js.free?.();
+    c.free?.();
+  };
+  return thunk;
+}
 
 function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk {
   if (typeof process === "undefined" || typeof process.versions?.node !== "string") {
