@@ -12,6 +12,7 @@ import { NDArray } from "../../ndarray/ndarray.js";
 import { DimShuffle, Elemwise } from "../../tensor/elemwise.js";
 import { Dot } from "../../tensor/blas.js";
 import { Gemm } from "../../tensor/gemm.js";
+import { LogSoftmax, Softmax } from "../../tensor/nnet.js";
 import { CAReduce } from "../../tensor/math.js";
 import { type DeviceBackend, DeviceArray } from "../device/array.js";
 import { deviceLinker } from "../device/linker.js";
@@ -20,6 +21,7 @@ import type { Linker } from "../types.js";
 import { GpuElemwise, type HostReason, deviceBytes, deviceTypes, elemwiseSource } from "./ops/elemwise.js";
 import { GpuBlas, blasSource } from "./ops/blas.js";
 import { GpuCAReduce, reduceSource } from "./ops/reduce.js";
+import { GpuSoftmax, softmaxSource } from "./ops/nnet.js";
 import { type WebGpuRuntime, webgpuRuntime } from "./runtime.js";
 import { wgslScalar } from "./wgsl.js";
 
@@ -35,6 +37,8 @@ const GENERATORS = new Map<abstract new (...a: never[]) => Op, Generator>([
   [CAReduce, { sources: reduceSource, make: (n, rt, b, s) => new GpuCAReduce(n.op as CAReduce, rt, b, s) }],
   [Dot, { sources: (n) => { const s = blasSource(n); return typeof s === "string" ? [s] : s; }, make: (n, rt, b, s) => new GpuBlas(n.op as Dot, rt, b, s[0]!) }],
   [Gemm, { sources: (n) => { const s = blasSource(n); return typeof s === "string" ? [s] : s; }, make: (n, rt, b, s) => new GpuBlas(n.op as Gemm, rt, b, s[0]!) }],
+  [Softmax, { sources: (n) => { const s = softmaxSource(n); return typeof s === "string" ? [s] : s; }, make: (n, rt, b, s) => new GpuSoftmax(n.op as Softmax, rt, b, s[0]!) }],
+  [LogSoftmax, { sources: (n) => { const s = softmaxSource(n); return typeof s === "string" ? [s] : s; }, make: (n, rt, b, s) => new GpuSoftmax(n.op as LogSoftmax, rt, b, s[0]!) }],
 ]);
 
 export class WebGpuBackend implements DeviceBackend {
