@@ -224,9 +224,14 @@ const exactComposite = (c: Composite): boolean => c.steps.every((st) => (st.op i
  * Whether `node` gives the same bits through the C and the JS backend, and its outputs are no
  * larger than its broadcast inputs: exact elementwise operations, dimshuffles, and reductions
  * whose result does not depend on the order of the operands (max, min, all, any; sums and
- * products of integers).
+ * products of integers), with no 64-bit integer anywhere (the JS backend's int64 is a double).
  */
 function sameOnBoth(node: Apply): boolean {
+  // The JS backend computes 64-bit integers in doubles (exact to 2^53 only); C in int64_t.
+  for (const v of [...node.inputs, ...node.outputs]) {
+    const d = (v.type as TensorType).dtype;
+    if (d === "int64" || d === "uint64") return false;
+  }
   const op = node.op;
   if (op instanceof DimShuffle) return true;
   if (op instanceof Elemwise) return op.scalarOp instanceof Composite ? exactComposite(op.scalarOp) : EXACT_SCALARS.has(op.scalarOp.name);

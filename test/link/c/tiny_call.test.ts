@@ -44,12 +44,18 @@ describe.skipIf(!hasC)("tiny calls of C-compiled functions run their JS code", (
     }
   });
 
-  it("graphs whose C and JS results may differ in a bit (transcendentals, float sums) always call the C module", () => {
+  it("graphs whose C and JS results may differ (transcendentals, float sums, int64) always call the C module", () => {
     // (a function's results never depend on the size of the call)
     const x = T.fvector("x");
     const fs = [theano.function([x], T.tanh(x)), theano.function([x], T.sum(x)), theano.function([x], x.exp().add(1))];
     const [, n] = counted(() => fs.forEach((f) => f(ramp(5, "float32"))));
     expect(n).toBe(0);
+    // int64 (the JS backend's is a double, exact to 2^53): 2^53 + 1 + 1 stays exact, on C
+    const i = T.vector("i", "int64");
+    const g = theano.function([i], i.add(1));
+    const [r, m] = counted(() => g(theano.array([9007199254740993n, -9223372036854775808n] as unknown as number[], "int64")) as NDArray);
+    expect(m).toBe(0);
+    expect(Array.from(r.toFlat() as BigInt64Array)).toEqual([9007199254740994n, -9223372036854775807n]);
   });
 
   it("linker=c by name, a graph with a product, and a profiled function always call the C module", () => {
