@@ -13,19 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-
-function findChromium(): string | null {
-  for (const c of [process.env["CHROME_PATH"], "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]) {
-    if (!c) continue;
-    try {
-      execFileSync(c, ["--version"], { stdio: "pipe", timeout: 20_000 });
-      return c;
-    } catch {
-      // not this one
-    }
-  }
-  return null;
-}
+import { findChromium } from "../chromium.js";
 
 const CHROMIUM = findChromium();
 if (!CHROMIUM) console.warn("browser/bundle.test.ts: Chromium checks skipped: no Chromium on PATH (apt-get install chromium, or set CHROME_PATH)");

@@ -14,23 +14,9 @@ import { join } from "node:path";
 import { inflateSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import * as theano from "../../src/index.js";
+import { findChromium } from "../chromium.js";
 
 const T = theano.tensor;
-
-/** The first Chromium-family browser on PATH (or CHROME_PATH), else null. */
-function findChromium(): string | null {
-  const candidates = [process.env.CHROME_PATH, "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      execFileSync(c, ["--version"], { stdio: "pipe", timeout: 20_000 });
-      return c;
-    } catch {
-      // not this one
-    }
-  }
-  return null;
-}
 
 const CHROMIUM = findChromium();
 if (!CHROMIUM) console.warn("chromium_png.test.ts skipped: no Chromium on PATH (apt-get install chromium, or set CHROME_PATH)");
