@@ -7,7 +7,7 @@
  * Chromium is Debian's `chromium` package (`.ci/run` installs it where apt can); on a machine
  * without it the test is skipped and says so in one line.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
