@@ -22,7 +22,7 @@ import { zerosLike } from "../tensor/alloc.js";
 import { dimshuffle } from "../tensor/basic.js";
 import { concatenate } from "../tensor/join.js";
 import * as math from "../tensor/math.js";
-import { shape } from "../tensor/shape.js";
+import { shape, specifyShape } from "../tensor/shape.js";
 import { incSubtensor, slice } from "../tensor/subtensor.js";
 import type { TensorVariable } from "../tensor/variable.js";
 import { type Scan, isFloatVar, lagOf } from "./op.js";
@@ -71,6 +71,11 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
     ...stateTaps.flatMap((taps, i) => taps.map((tap) => bufs[i]!.get(`${lags[i]! + tap}:${tap}`))),
     ...floatStates.map((i) => gBufs[i]!.get(`${lags[i]!}:`)),
     ...floatNits.map((j) => gNits[j]!),
+    // What the forward step computed: its new states and map outputs, so that the backward body
+    // reads them instead of computing them again (tanh's gradient uses tanh's output; without
+    // these the rewrites push a second forward pass, GEMMs and all, out of the loop).
+    ...stateTaps.map((_taps, i) => bufs[i]!.get(`${lags[i]!}:`)),
+    ..._outputs.slice(nS, nS + nNitSot).map((o) => o as TensorVariable),
   ];
   const nTapIn = stateTaps.reduce((a, t) => a + t.length, 0);
   const outputsInfo = [
@@ -87,6 +92,7 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
     const tapVals = take(nTapIn);
     const gStateRows = take(floatStates.length);
     const gNitRows = take(floatNits.length);
+    const fwdRows = take(nS + nNitSot);
     const P = floatStates.map((i) => take(lags[i]!));
     const acc = take(floatNonSeqs.length);
     const nonSeqVals = take(nNonSeqs);
@@ -107,6 +113,17 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
       terms.length === 0
         ? wrt.map((w) => zerosLike(w))
         : grad(terms.reduce((x, y) => math.add(x, y)), wrt, { disconnectedInputs: "ignore" });
+    const reuse = new Map<Variable, Variable>();
+    [...fStateOut, ...fNitOut].forEach((o, k) => {
+      const inner = memo.get(o) as TensorVariable;
+      const row = fwdRows[k]!;
+      if (inner.owner === null || inner.dtype !== row.dtype || inner.ndim !== row.ndim) return;
+      reuse.set(inner, inner.type.equals(row.type) ? row : specifyShape(row, inner.type.shape));
+    });
+    if (reuse.size > 0) {
+      const m = cloneGraph([], gs, { replace: reuse, shareUnchanged: true });
+      gs.splice(0, gs.length, ...gs.map((g) => m.get(g) as TensorVariable));
+    }
     const gSeq = gs.slice(0, floatSeqs.length);
     const gTap = gs.slice(floatSeqs.length, wrt.length - floatNonSeqs.length);
     const gNon = gs.slice(wrt.length - floatNonSeqs.length);
