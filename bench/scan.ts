@@ -10,7 +10,7 @@
  * hidden 512, cross-entropy over every step, BPTT, SGD; PyTensor 2.27: 85 ms), and an LSTM
  * step of hidden 256 on the same data (PyTensor: 140 ms).
  *
- *   npx tsx bench/scan.ts [--steps 20000] [--no-js]
+ *   npx tsx bench/scan.ts [--steps 20000] [--no-js] [--train-only] [--cell rnn|lstm]
  */
 import * as theano from "../src/index.js";
 import { handWrittenW6 } from "./scan_ref.js";
@@ -132,11 +132,15 @@ const row4 = (what: string, k: (l: "js" | "c") => number, ref: string): void => 
 };
 console.log(`| workload | js | js, host loop | c | c, host loop | reference |`);
 console.log(`|---|---:|---:|---:|---:|---|`);
-row4(`tiny body x+1, µs per step (${steps} steps; the rewrites leave no loop)`, (l) => tinyBody(l, "add"), "PyTensor 2.27 C scan 0.54; targets js ≤ 1, c ≤ 0.25");
-row4("tiny body x*0.5+1 (a loop-carried state), µs per step", (l) => tinyBody(l, "affine"), "");
-row4("tanh RNN forward, 64 steps, batch 32, 64->128, ms", rnn, "");
+const trainOnly = argv.includes("--train-only");
+if (!trainOnly) {
+  row4(`tiny body x+1, µs per step (${steps} steps; the rewrites leave no loop)`, (l) => tinyBody(l, "add"), "PyTensor 2.27 C scan 0.54; targets js ≤ 1, c ≤ 0.25");
+  row4("tiny body x*0.5+1 (a loop-carried state), µs per step", (l) => tinyBody(l, "affine"), "");
+  row4("tanh RNN forward, 64 steps, batch 32, 64->128, ms", rnn, "");
+}
 const skipJs = argv.includes("--no-js");
-for (const cell of ["rnn", "lstm"] as const) {
+const cells = argv.includes("--cell") ? [argv[argv.indexOf("--cell") + 1] as "rnn" | "lstm"] : (["rnn", "lstm"] as const);
+for (const cell of cells) {
   const [c, host] = both(() => trainStep("c", cell));
   const js = skipJs ? null : trainStep("js", cell);
   let ref = cell === "rnn" ? "PyTensor 2.27: 85 (71-96); target ≤ 28" : "PyTensor 2.27: 140; target ≤ 45";

@@ -123,20 +123,33 @@ static void th_pack_b_${s}(int64_t kc, int64_t nc, const ${T} *b, int64_t rsb, i
       const ${T} *src = b + p * rsb + j0 * csb;
       int64_t j = 0;
       if (csb == 1) for (; j < nr; j++) dst[j] = src[j];
+      else if (rsb == 1) break; /* a transposed B: packed column by column below */
       else for (; j < nr; j++) dst[j] = src[j * csb];
       for (; j < TH_NR_${s}; j++) dst[j] = 0;
       dst += TH_NR_${s};
     }
+    if (csb != 1 && rsb == 1) {
+      /* B's columns are contiguous: read each along p (one stream) and scatter into the panel,
+         which is kc × NR and stays in L1, instead of gathering across nr columns per row */
+      for (int64_t j = 0; j < TH_NR_${s}; j++) {
+        ${T} *d = dst + j;
+        if (j < nr) {
+          const ${T} *col = b + (j0 + j) * csb;
+          for (int64_t p = 0; p < kc; p++) d[p * TH_NR_${s}] = col[p];
+        } else for (int64_t p = 0; p < kc; p++) d[p * TH_NR_${s}] = 0;
+      }
+      dst += kc * TH_NR_${s};
+    }
   }
 }
 /* c[MR×NR] (row stride ldc) = alpha · a_panel · b_panel + beta · c, c unread when beta is 0 */
-static inline void th_ukernel_${s}(int64_t kc, const ${T} *restrict a, const ${T} *restrict b, ${T} *restrict c, int64_t ldc, ${T} alpha, ${T} beta) {
+static inline void th_ukernel_${s}(int64_t kc, const ${T} *restrict a, const ${T} *restrict b, int64_t ldb, ${T} *restrict c, int64_t ldc, ${T} alpha, ${T} beta) {
 #ifdef TH_SCALAR_GEMM
   ${T} r[TH_MR][TH_NR_${s}];
   for (int i = 0; i < TH_MR; i++) for (int j = 0; j < TH_NR_${s}; j++) r[i][j] = 0;
   for (int64_t p = 0; p < kc; p++)
     for (int i = 0; i < TH_MR; i++)
-      for (int j = 0; j < TH_NR_${s}; j++) r[i][j] += a[p * TH_MR + i] * b[p * TH_NR_${s} + j];
+      for (int j = 0; j < TH_NR_${s}; j++) r[i][j] += a[p * TH_MR + i] * b[p * ldb + j];
   for (int i = 0; i < TH_MR; i++)
     for (int j = 0; j < TH_NR_${s}; j++) c[i * ldc + j] = beta == 0 ? alpha * r[i][j] : alpha * r[i][j] + beta * c[i * ldc + j];
 #else
@@ -152,7 +165,7 @@ static inline void th_ukernel_${s}(int64_t kc, const ${T} *restrict a, const ${T
       r1[i] = th_vfma_${s}(ai, b1, r1[i]);
     }
     a += TH_MR;
-    b += TH_NR_${s};
+    b += ldb;
   }
   const th_v_${s} va = th_vset1_${s}(alpha), vb = th_vset1_${s}(beta);
   if (alpha != 1) {
@@ -174,19 +187,21 @@ static inline void th_ukernel_${s}(int64_t kc, const ${T} *restrict a, const ${T
   }
 #endif
 }
-/* C (row stride ldc) = alpha · packed A block · packed B panel + beta · C */
-static void th_macro_${s}(int64_t mc, int64_t nc, int64_t kc, const ${T} *pa, const ${T} *pb, ${T} *c, int64_t ldc, ${T} alpha, ${T} beta) {
+/* C (row stride ldc) = alpha · packed A block · B + beta · C. B is packed NR-column panels
+   (ldb 0), or, for full-width panels, B itself read in place with row stride ldb (unit columns) */
+static void th_macro_${s}(int64_t mc, int64_t nc, int64_t kc, const ${T} *pa, const ${T} *pb, int64_t ldb, ${T} *c, int64_t ldc, ${T} alpha, ${T} beta) {
   ${T} tmp[TH_MR * TH_NR_${s}];
   for (int64_t j0 = 0; j0 < nc; j0 += TH_NR_${s}) {
     int64_t nr = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
     for (int64_t i0 = 0; i0 < mc; i0 += TH_MR) {
       int64_t mr = mc - i0 < TH_MR ? mc - i0 : TH_MR;
-      const ${T} *ap = pa + i0 * kc, *bp = pb + j0 * kc;
+      const ${T} *ap = pa + i0 * kc, *bp = ldb ? pb + j0 : pb + j0 * kc;
+      int64_t bs = ldb ? ldb : TH_NR_${s};
       ${T} *cp = c + i0 * ldc + j0;
-      if (mr == TH_MR && nr == TH_NR_${s}) th_ukernel_${s}(kc, ap, bp, cp, ldc, alpha, beta);
+      if (mr == TH_MR && nr == TH_NR_${s}) th_ukernel_${s}(kc, ap, bp, bs, cp, ldc, alpha, beta);
       else {
         for (int64_t i = 0; i < mr; i++) for (int64_t j = 0; j < nr; j++) tmp[i * TH_NR_${s} + j] = beta == 0 ? 0 : cp[i * ldc + j];
-        th_ukernel_${s}(kc, ap, bp, tmp, TH_NR_${s}, alpha, beta);
+        th_ukernel_${s}(kc, ap, bp, bs, tmp, TH_NR_${s}, alpha, beta);
         for (int64_t i = 0; i < mr; i++) for (int64_t j = 0; j < nr; j++) cp[i * ldc + j] = tmp[i * TH_NR_${s} + j];
       }
     }
@@ -232,33 +247,39 @@ static int th_gemm_builtin_${s}(int64_t m, int64_t n, int64_t k, ${T} alpha, con
       for (int64_t pc = 0; pc < k; pc += TH_KC) {
         int64_t kc = k - pc < TH_KC ? k - pc : TH_KC;
         int64_t npanels = (nc + TH_NR_${s} - 1) / TH_NR_${s};
+        if (mblocks >= 2) {
 #pragma omp for schedule(static)
-        for (int64_t q = 0; q < npanels; q++) {
-          int64_t j0 = q * TH_NR_${s};
-          int64_t w = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
-          th_pack_b_${s}(kc, w, b + pc * rsb + (jc + j0) * csb, rsb, csb, pb + j0 * kc);
-        }
-        /* implicit barrier: the packed panel is complete */
-        if (mblocks >= 2 || !par) {
+          for (int64_t q = 0; q < npanels; q++) {
+            int64_t j0 = q * TH_NR_${s};
+            int64_t w = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
+            th_pack_b_${s}(kc, w, b + pc * rsb + (jc + j0) * csb, rsb, csb, pb + j0 * kc);
+          }
+          /* implicit barrier: the packed panel is complete */
 #pragma omp for schedule(dynamic, 1)
           for (int64_t ib = 0; ib < mblocks; ib++) {
             if (!pa) continue;
             int64_t ic = ib * TH_MC;
             int64_t mc = m - ic < TH_MC ? m - ic : TH_MC;
             th_pack_a_${s}(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa);
-            th_macro_${s}(mc, nc, kc, pa, pb, c + ic * n + jc, n, alpha, pc > 0 ? 1 : beta);
+            th_macro_${s}(mc, nc, kc, pa, pb, 0, c + ic * n + jc, n, alpha, pc > 0 ? 1 : beta);
           }
         } else {
-          /* one short block of rows: split the columns instead */
+          /* one short block of rows (an RNN step's batch): split the columns. Each thread packs
+             the whole A block once and runs it over the panels it owns; each B element is used
+             only m times, so a full-width panel of a B with contiguous rows is read in place
+             rather than packed, and any other panel is packed by its owner alone */
           int64_t mc = m;
+          if (pa) th_pack_a_${s}(mc, kc, a + pc * csa, rsa, csa, pa);
 #pragma omp for schedule(static)
           for (int64_t q = 0; q < npanels; q++) {
             if (!pa) continue;
             int64_t j0 = q * TH_NR_${s};
             int64_t w = nc - j0 < TH_NR_${s} ? nc - j0 : TH_NR_${s};
-            /* each thread packs the whole (short) A block once per panel it owns */
-            th_pack_a_${s}(mc, kc, a + pc * csa, rsa, csa, pa);
-            th_macro_${s}(mc, w, kc, pa, pb + j0 * kc, c + jc + j0, n, alpha, pc > 0 ? 1 : beta);
+            if (csb == 1 && w == TH_NR_${s}) th_macro_${s}(mc, w, kc, pa, b + pc * rsb + jc + j0, rsb, c + jc + j0, n, alpha, pc > 0 ? 1 : beta);
+            else {
+              th_pack_b_${s}(kc, w, b + pc * rsb + (jc + j0) * csb, rsb, csb, pb + j0 * kc);
+              th_macro_${s}(mc, w, kc, pa, pb + j0 * kc, 0, c + jc + j0, n, alpha, pc > 0 ? 1 : beta);
+            }
           }
         }
       }

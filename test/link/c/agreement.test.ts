@@ -68,7 +68,9 @@ describe("C reductions, dot, softmax, dimshuffle and reshape agree with perform"
       const v = T.tensor({ dtype, shape: [null], name: "v" });
       const outs = [T.dot(A, B), T.dot(A, v), T.dot(u, B), T.dot(u, v)];
       const r = (s: number[], k: number) => rand(dtype, s, k);
-      const sizes: Array<[number, number, number]> = [[4, 5, 3], [37, 300, 45], [130, 260, 70], [0, 5, 3], [4, 0, 3], [1, 1, 1]];
+      // 33x600x300: one short block of rows (an RNN step's shape), threaded, three k blocks and a
+      // partial column panel: B is read in place (or packed column by column when transposed).
+      const sizes: Array<[number, number, number]> = [[4, 5, 3], [37, 300, 45], [130, 260, 70], [33, 600, 300], [0, 5, 3], [4, 0, 3], [1, 1, 1]];
       const cases: Array<[string, NDArray[]]> = [];
       for (const [m, k, n] of sizes) {
         cases.push([`${m}x${k}x${n}`, [r([m, k], 1), r([k, n], 2), r([k], 3), r([k], 4)]]);
@@ -108,6 +110,8 @@ describe("C reductions, dot, softmax, dimshuffle and reshape agree with perform"
       const cases: Array<[string, NDArray[]]> = [
         ["small", [r([6, 7], 1), sc(0.5, "float64"), r([6, 5], 2), r([5, 7], 3), sc(2, dtype)]],
         ["large, transposed", [r([70, 130], 4), sc(-1.5, "float64"), r([300, 70], 5).T, r([130, 300], 6).T, sc(0.25, dtype)]],
+        ["short rows, long k", [r([33, 300], 8), sc(0.75, "float64"), r([33, 600], 9), r([600, 300], 10), sc(-1, dtype)]],
+        ["short rows, long k, transposed", [r([33, 300], 8), sc(0.75, "float64"), r([600, 33], 9).T, r([300, 600], 10).T, sc(-1, dtype)]],
         ["NaN in z", [nanZ, sc(1, "float64"), r([6, 5], 2), r([5, 7], 3), sc(1, dtype)]],
         ["strided z, k = 0", [r([12, 7], 7).slice([null, null, 2]), sc(1, "float64"), r([6, 0], 2), r([0, 7], 3), sc(3, dtype)]],
       ];
