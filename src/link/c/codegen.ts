@@ -1245,28 +1245,52 @@ export function generateC(fgraph: FunctionGraph, opts: CodegenOptions): CProgram
     const rs = n.outputs.flatMap((o) => [...(readers.get(o) ?? [])]);
     if (rs.length > 0 && rs.every(runsOnHost)) hostViews.add(n);
   }
+  // Views of what a host node made (a scan's history sliced and reversed for its gradient) are
+  // made on the host too, as views, and C reads them in place: in a segment they would be
+  // exported to any host reader as copies. They only read values of earlier steps, so they run
+  // before the open segment and never split it. (Views of the function's inputs stay in C: a
+  // function without host nodes keeps them, and its tiny-call path.)
+  const hostMade = new Set<Variable>();
+  let openMade = new Set<Variable>();
+  const viewsHostValue = (n: Apply): boolean =>
+    (isViewNode(n) || n.op instanceof Subtensor) &&
+    n.inputs[0]!.owner !== null &&
+    hostMade.has(n.inputs[0]!) &&
+    n.inputs.every((v) => !openMade.has(v)) &&
+    !n.outputs.some((o) => outputs.has(o));
+  const hostStep = (node: Apply): void => {
+    steps.push({ kind: "host", node });
+    for (const o of node.outputs) hostMade.add(o);
+  };
   const waiting: Apply[] = [];
   for (const node of expanded) {
     if (hostViews.has(node)) {
       waiting.push(node);
       continue;
     }
-    if (!runsOnHost(node)) {
-      const last = steps[steps.length - 1];
+    const last = steps[steps.length - 1];
+    if (!runsOnHost(node) && viewsHostValue(node)) {
+      const open = last?.kind === "c" ? steps.pop()! : null;
+      hostStep(node);
+      if (open) steps.push(open);
+    } else if (!runsOnHost(node)) {
       if (last && last.kind === "c" && counter && counter.countWith(node) <= MAX_POINTERS) (last.segment.nodes as Apply[]).push(node);
       else {
         const nodes: Apply[] = [node];
         groups.push(nodes);
         counter = new PointerCounter(readers, outputs);
+        openMade = new Set();
         steps.push({ kind: "c", segment: { fn: `th_seg${groups.length - 1}`, nodes, inputs: [], exports: [] } });
       }
       counter!.add(node);
+      for (const o of node.outputs) openMade.add(o);
     } else {
-      for (const v of waiting.splice(0)) steps.push({ kind: "host", node: v });
-      steps.push({ kind: "host", node });
+      for (const v of waiting.splice(0)) hostStep(v);
+      hostStep(node);
+      openMade = new Set();
     }
   }
-  for (const v of waiting.splice(0)) steps.push({ kind: "host", node: v });
+  for (const v of waiting.splice(0)) hostStep(v);
   // Which values leave each segment.
   const segments: Segment[] = [];
   const decls: string[] = [];

@@ -179,3 +179,28 @@ describe.skipIf(!hasC)("views that only host nodes read run on the host", () => 
     got.forEach((g, i) => expectClose(g, want[i]!));
   });
 });
+
+describe.skipIf(!hasC)("views of what a host node made run on the host", () => {
+  it("a reversed slice of a host result read by C and by a host node is a host view that C reads in place; a view of an input stays in C", () => {
+    const x = T.dmatrix("x");
+    const d = T.diff(T.exp(x), 1, 0); // Diff: a host node
+    const r = d.get("::-1").get("1:"); // views of the host result
+    const s = T.tanh(r).sum(); // C reads the view
+    const e = T.diff(r, 1, 1); // a host node reads it too: in C it would be exported as a copy
+    const xt = T.exp(x.T).sum(); // a view of an input, read by C only
+    const f = theano.function([x], [s, e, xt], { mode: new theano.Mode("c", "fast_run") });
+    const plan = cSource(f.fgraph).steps;
+    const segViews = plan.flatMap((st) => (st.kind === "c" ? st.segment.nodes.filter((n) => n.op instanceof theano.tensor.Subtensor) : []));
+    expect(segViews).toEqual([]);
+    const hostOps = plan.flatMap((st) => (st.kind === "host" ? [String(st.node.op).split("{")[0]] : []));
+    expect(hostOps.filter((o) => o === "Subtensor").length).toBe(2);
+    expect(hostOps).not.toContain("DimShuffle");
+    // the views come right after the Diff that makes them, before the segment that reads them
+    const kinds = plan.map((st) => (st.kind === "c" ? "c" : String(st.node.op).split("{")[0]));
+    expect(kinds.indexOf("Subtensor")).toBe(kinds.indexOf("Diff") + 1);
+    const xv = seq("float64", [5, 4], (i) => Math.cos(i) * 0.3);
+    const got = f(xv) as NDArray[];
+    const want = evaluate([s, e, xt], new Map<Variable, unknown>([[x, xv]]));
+    got.forEach((g, i) => expectClose(g, want[i]!));
+  });
+});
