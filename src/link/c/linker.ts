@@ -329,6 +329,13 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   // unborrowed position, or an update, would hand the same memory to an owner).
   const borrowed = opts?.borrowed ?? [];
   const reusable = new Set<Variable>(fgraph.outputs.filter((o) => fgraph.outputs.every((p, k) => p !== o || borrowed[k] === true)));
+  // allow_gc=False (Theano's "keep intermediate storage between calls"): exports that only this
+  // call reads keep their buffers for the next call, which writes them again without fresh pages
+  // to fault in or external memory for V8 to collect (a training step with a scan exports
+  // megabytes to its host nodes every call). Never one the caller could see: outputs, and what
+  // may share their memory, followed back through host nodes (any of which may pass an input's
+  // memory on) and in-place exports (their destroyed input's memory).
+  if (!config.allow_gc) for (const v of intermediateExports(fgraph, program)) reusable.add(v);
   let mod: LoadedModule | null = null;
   const calls = new Map<Segment, SegmentCall>();
   let buildMs = 0;
@@ -625,6 +632,23 @@ function outOfBounds(v: Variable, shape: readonly number[], lo: number, hi: numb
   return new InputError(
     `input ${v.label} of shape [${shape.join(", ")}] reaches elements ${lo}..${hi} of memory that now holds ${length}: ${why}; pass an array over live memory (copy it, or make a new NDArray after resizing)`,
   );
+}
+
+/** The exports of `program` whose memory no output of `fgraph` can share (see `reusable`). */
+function intermediateExports(fgraph: FunctionGraph, program: CProgram): Variable[] {
+  const seen = new Set<Variable>(fgraph.outputs);
+  for (let i = program.steps.length - 1; i >= 0; i--) {
+    const st = program.steps[i]!;
+    if (st.kind === "host") {
+      if (st.node.outputs.some((o) => seen.has(o))) for (const v of st.node.inputs) seen.add(v);
+      continue;
+    }
+    for (const v of st.segment.exports) {
+      const k = seen.has(v) ? inplaceInput(v, st.segment.inputs) : -1;
+      if (k >= 0) seen.add(st.segment.inputs[k]!);
+    }
+  }
+  return program.segments.flatMap((seg) => seg.exports.filter((v) => !seen.has(v)));
 }
 
 /** The segment input (index) that the node of export `v` may overwrite, or -1 (see `inplaceIn`). */

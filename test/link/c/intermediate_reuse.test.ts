@@ -1,0 +1,78 @@
+/**
+ * allow_gc=False on the C linker (Theano's "keep intermediate storage between calls"): an export
+ * of a C segment that only host nodes of the same call read keeps its buffer, and the next call
+ * writes it again (no fresh pages, no external memory for V8 to collect). Nothing the caller can
+ * see is ever such a buffer: an output, or what a host node may pass on into an output, gets
+ * fresh memory each call, as with the default allow_gc=True.
+ */
+
+import { describe, expect, it } from "vitest";
+import * as theano from "../../../src/index.js";
+import { Apply, Op, type Value, type Variable } from "../../../src/graph/basic.js";
+import { cCompilerStatus } from "../../../src/link/c/compiler.js";
+import { NDArray } from "../../../src/ndarray/ndarray.js";
+
+const { T } = theano;
+const hasC = cCompilerStatus().ok;
+
+/** A host node (no C generator): 2·x into a fresh array; records the memory x arrived in. */
+class Spy extends Op {
+  seen: ArrayBufferLike[] = [];
+  makeNode(x: Variable): Apply {
+    return new Apply(this, [x], [x.type]);
+  }
+  perform(_n: Apply, [x]: Value[]): Value[] {
+    const a = x as NDArray;
+    this.seen.push(a.data.buffer);
+    return [new NDArray(a.dtype, a.shape, Float64Array.from(a.toFlat() as Float64Array, (v) => 2 * v))];
+  }
+}
+
+/** A host node that hands its input on as its output, declaring nothing (as a careless op might). */
+class PassOn extends Op {
+  makeNode(x: Variable): Apply {
+    return new Apply(this, [x], [x.type]);
+  }
+  perform(_n: Apply, [x]: Value[]): Value[] {
+    return [x];
+  }
+}
+
+const ramp = (k: number): NDArray => theano.array(Array.from({ length: 12 }, (_, i) => Math.sin(i + k)), "float64").reshape([3, 4]);
+const compile = (allowGc: boolean, ins: Variable[], outs: Variable[]) =>
+  theano.config.change({ allow_gc: allowGc }, () => theano.function(ins, outs as never, { mode: new theano.Mode("c", "fast_run") }));
+
+describe.skipIf(!hasC)("allow_gc=False: intermediate exports keep their buffers between calls", () => {
+  it("an export read only by a host node is written again in the same memory; results stay right", () => {
+    for (const allowGc of [false, true]) {
+      const x = T.dmatrix("x");
+      const spy = new Spy();
+      const y = spy.makeNode(T.exp(x)).outputs[0] as theano.TensorVariable; // exp in C, exported to the spy
+      const f = compile(allowGc, [x], [T.tanh(y).sum()]);
+      for (const k of [0, 1, 2]) {
+        const got = (f(ramp(k)) as NDArray[])[0]!.item() as number;
+        const want = (ramp(k).toFlat() as Float64Array).reduce((s, v) => s + Math.tanh(2 * Math.exp(v)), 0);
+        expect(got).toBeCloseTo(want, 12);
+      }
+      expect(spy.seen.length).toBe(3);
+      if (allowGc) expect(new Set(spy.seen).size).toBe(3);
+      else expect(new Set(spy.seen).size).toBe(1);
+    }
+  });
+
+  it("never a buffer the caller can see: outputs, and what a host node passes on into one", () => {
+    const x = T.dmatrix("x");
+    const pass = new PassOn().makeNode(T.exp(x)).outputs[0] as theano.TensorVariable; // exp exported, then returned
+    const spy = new Spy();
+    const viaView = spy.makeNode(T.exp(x.mul(3)).get("1:")).outputs[0] as theano.TensorVariable;
+    const f = compile(false, [x], [pass, T.exp(x.add(1)), viaView]);
+    const first = f(ramp(0)) as NDArray[];
+    const kept = first.map((a) => Float64Array.from(a.toFlat() as Float64Array));
+    const second = f(ramp(5)) as NDArray[];
+    // the first call's results are untouched by the second
+    first.forEach((a, i) => expect(Array.from(a.toFlat() as Float64Array)).toEqual(Array.from(kept[i]!)));
+    second.forEach((a, i) => expect(a.data.buffer).not.toBe(first[i]!.data.buffer));
+    const want = Array.from(ramp(5).toFlat() as Float64Array, Math.exp);
+    (second[0]!.toFlat() as Float64Array).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 12));
+  });
+});
