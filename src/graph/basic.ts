@@ -403,8 +403,12 @@ export abstract class Op {
   /** Builds the Apply node, checking input types; raises TypeMismatchError/ShapeError. */
   abstract makeNode(...inputs: Variable[]): Apply;
 
-  /** The reference implementation: input values in, output values out. */
-  abstract perform(node: Apply, inputs: Value[]): Value[];
+  /**
+   * The reference implementation: input values in, output values out. `reuse`, when a linker
+   * gives it, holds this node's outputs of the previous call that nothing else holds any more
+   * (allow_gc=False): an op may write its new outputs into them instead of fresh memory.
+   */
+  abstract perform(node: Apply, inputs: Value[], reuse?: ReadonlyArray<Value | undefined>): Value[];
 
   /**
    * Symbolic output shapes from symbolic input shapes (one array of scalar shape variables per

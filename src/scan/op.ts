@@ -21,7 +21,7 @@
 
 import { ShapeError } from "../errors.js";
 import { Apply, type GradResult, Op, type Value, type Variable } from "../graph/basic.js";
-import { isFloat } from "../ndarray/dtype.js";
+import { isBigIntDType, isFloat } from "../ndarray/dtype.js";
 import { NDArray, shapeSize } from "../ndarray/ndarray.js";
 import { TensorType } from "../tensor/type.js";
 import type { LoopInput, LoopOutput, LoopResult } from "../compile/function.js";
@@ -109,7 +109,7 @@ export class Scan extends Op implements HasInnerGraph {
     return new Apply(this, inputs, types);
   }
 
-  perform(node: Apply, inputs: Value[]): Value[] {
+  perform(node: Apply, inputs: Value[], reuse?: ReadonlyArray<Value | undefined>): Value[] {
     const { name, nSeqs, stateTaps, stateLabels, nNitSot, asWhile } = this.info;
     const nS = this.nStates;
     const n = Number((inputs[0] as NDArray).getBig());
@@ -130,7 +130,7 @@ export class Scan extends Op implements HasInnerGraph {
       if (init.shape[0] !== lags[i]) {
         throw new ShapeError(`scan '${name}': ${stateLabels[i]} has taps [${stateTaps[i]!.join(", ")}], which reach ${lags[i]} steps back, but its initial value has ${init.shape[0]} rows (shape ${fmtShape(init.shape)}); give ${lags[i]} initial rows`);
       }
-      const b = emptyLike(init.dtype, [sizes[i]!, ...init.shape.slice(1)]);
+      const b = history(reuse?.[i], init.dtype, [sizes[i]!, ...init.shape.slice(1)], asWhile ? 0 : lags[i]! + n);
       for (let r = 0; r < lags[i]!; r++) writeRow(b, r % sizes[i]!, row(init, r));
       return b;
     });
@@ -157,7 +157,7 @@ export class Scan extends Op implements HasInnerGraph {
       for (let j = 0; j < nNitSot; j++) {
         const o = outs[nS + j]!;
         let b = nits[j];
-        if (!b) nits[j] = b = emptyLike(o.dtype, [sizes[nS + j]!, ...o.shape]);
+        if (!b) nits[j] = b = history(reuse?.[nS + j], o.dtype, [sizes[nS + j]!, ...o.shape], asWhile ? 0 : n);
         else if (!sameShape(o.shape, b.shape.slice(1))) {
           throw new ShapeError(`scan '${name}': at step ${t}, output ${nS + j} has shape ${fmtShape(o.shape)} but had ${fmtShape(b.shape.slice(1))} at step 0; every step must give the same shape`);
         }
@@ -263,6 +263,19 @@ export class Scan extends Op implements HasInnerGraph {
  * The last min(keep, total) rows of a history of `total` rows held in the ring `buf` (history row
  * r at buffer row r % size), in order, copied.
  */
+/**
+ * A history buffer of `shape`: the previous call's (`reuse`, allow_gc=False) when it has exactly
+ * this dtype and layout, else fresh memory. Rows the steps will not write (`written` < rows: a
+ * short loop, a while loop) are zeroed, as fresh memory is.
+ */
+function history(prev: Value | undefined, dtype: NDArray["dtype"], shape: readonly number[], written: number): NDArray {
+  if (prev instanceof NDArray && prev.dtype === dtype && prev.offset === 0 && prev.isContiguous && sameShape(prev.shape, shape) && prev.data.length === shapeSize(shape)) {
+    if (written < shape[0]!) prev.data.fill((isBigIntDType(dtype) ? 0n : 0) as never);
+    return prev;
+  }
+  return emptyLike(dtype, shape);
+}
+
 function lastRows(buf: NDArray, total: number, keep: number): NDArray {
   const size = buf.shape[0]!;
   const m = Math.min(keep, total);

@@ -335,7 +335,12 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   // megabytes to its host nodes every call). Never one the caller could see: outputs, and what
   // may share their memory, followed back through host nodes (any of which may pass an input's
   // memory on) and in-place exports (their destroyed input's memory).
-  if (!config.allow_gc) for (const v of intermediateExports(fgraph, program)) reusable.add(v);
+  const caller = callerVisible(fgraph, program);
+  if (!config.allow_gc) for (const seg of program.segments) for (const v of seg.exports) if (!caller.has(v)) reusable.add(v);
+  // Host nodes get their previous outputs the same way (Op.perform's `reuse`: a scan writes its
+  // histories into them).
+  const keepOuts = config.allow_gc ? null : new Map(program.steps.flatMap((st) => (st.kind === "host" && st.node.outputs.some((o) => !caller.has(o)) ? [[st.node, st.node.outputs.map((o) => !caller.has(o))] as const] : [])));
+  const lastOuts = new Map<Apply, Array<Value | undefined>>();
   let mod: LoadedModule | null = null;
   const calls = new Map<Segment, SegmentCall>();
   let buildMs = 0;
@@ -413,7 +418,9 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         let outs: Value[];
         const t = profiler ? performance.now() : 0;
         try {
-          outs = node.op.perform(node, args);
+          const keep = keepOuts?.get(node);
+          outs = node.op.perform(node, args, keep ? lastOuts.get(node) : undefined);
+          if (keep) lastOuts.set(node, outs.map((o, k) => (keep[k] ? o : undefined)));
         } catch (e) {
           throw wrapNodeError(e, node, args, order);
         }
@@ -475,6 +482,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   // go now, whatever still holds the thunk; the module is unloaded when no other function uses it.
   thunk.free = () => {
     freed = true;
+    lastOuts.clear();
     for (const c of calls.values()) {
       c.prev.fill(null);
       c.scratch.fill(null);
@@ -634,8 +642,12 @@ function outOfBounds(v: Variable, shape: readonly number[], lo: number, hi: numb
   );
 }
 
-/** The exports of `program` whose memory no output of `fgraph` can share (see `reusable`). */
-function intermediateExports(fgraph: FunctionGraph, program: CProgram): Variable[] {
+/**
+ * The values whose memory an output of `fgraph` may share (see `reusable`): the outputs, and
+ * followed back, every input of a host node that makes one and the destroyed input of an
+ * in-place export.
+ */
+function callerVisible(fgraph: FunctionGraph, program: CProgram): Set<Variable> {
   const seen = new Set<Variable>(fgraph.outputs);
   for (let i = program.steps.length - 1; i >= 0; i--) {
     const st = program.steps[i]!;
@@ -648,7 +660,7 @@ function intermediateExports(fgraph: FunctionGraph, program: CProgram): Variable
       if (k >= 0) seen.add(st.segment.inputs[k]!);
     }
   }
-  return program.segments.flatMap((seg) => seg.exports.filter((v) => !seen.has(v)));
+  return seen;
 }
 
 /** The segment input (index) that the node of export `v` may overwrite, or -1 (see `inplaceIn`). */

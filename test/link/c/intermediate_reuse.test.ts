@@ -76,3 +76,35 @@ describe.skipIf(!hasC)("allow_gc=False: intermediate exports keep their buffers 
     (second[0]!.toFlat() as Float64Array).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 12));
   });
 });
+
+describe.skipIf(!hasC)("allow_gc=False: a scan writes its histories into the previous call's buffers", () => {
+  it("the hidden states of an RNN that only C reads come back in the same memory; values match allow_gc=True", () => {
+    const run = (allowGc: boolean): { bufs: Set<ArrayBufferLike>; hist: Set<ArrayBufferLike>; vals: number[] } => {
+      const X = T.dtensor3("X");
+      const h0 = T.dmatrix("h0");
+      const W = T.dmatrix("W");
+      const [hs] = theano.scan({ fn: (x: theano.TensorVariable, h: theano.TensorVariable) => T.tanh(x.add(T.dot(h, W))), sequences: [X], outputsInfo: [h0] });
+      const spy = new Spy();
+      const seen = spy.makeNode((hs as theano.TensorVariable).mul(1.5)).outputs[0] as theano.TensorVariable;
+      const onHistory = new Spy(); // reads the scan's output itself
+      const direct = onHistory.makeNode(hs as theano.TensorVariable).outputs[0] as theano.TensorVariable;
+      const f = compile(allowGc, [X, h0, W], [T.sum(seen), (hs as theano.TensorVariable).get(-1).sum(), T.sum(direct)]);
+      const vals: number[] = [];
+      for (const k of [0, 1, 2]) {
+        const xv = theano.array(Array.from({ length: 5 * 2 * 3 }, (_, i) => Math.sin(i * 0.7 + k)), "float64").reshape([5, 2, 3]);
+        const out = f(xv, theano.zeros([2, 3], "float64"), theano.array(Array.from({ length: 9 }, (_, i) => Math.cos(i) * 0.4), "float64").reshape([3, 3])) as NDArray[];
+        vals.push(...out.map((o) => o.item() as number));
+      }
+      return { bufs: new Set(spy.seen), hist: new Set(onHistory.seen), vals };
+    };
+    const kept = run(false);
+    const fresh = run(true);
+    kept.vals.forEach((v, i) => expect(v).toBeCloseTo(fresh.vals[i]!, 12));
+    expect(fresh.bufs.size).toBe(3);
+    expect(fresh.hist.size).toBe(3);
+    // mul(1.5) of the history is an export of C, the history the scan's own: one buffer each
+    // for the three calls
+    expect(kept.bufs.size).toBe(1);
+    expect(kept.hist.size).toBe(1);
+  });
+});
