@@ -138,6 +138,8 @@ describe("C generators for conv2d and its gradients", () => {
         ["batch 5", [rand("float64", [5, 2, 9, 9], 9), rand("float64", [4, 2, 3, 3], 10)]],
         ["batch 2 strided", [value("float64", [2, 2, 9, 9], 11, "strided"), value("float64", [4, 2, 3, 3], 12, "strided")]],
         ["batch 1", [rand("float64", [1, 2, 9, 9], 13), rand("float64", [4, 2, 3, 3], 14)]],
+        // 7x7 outputs: images go to the GEMM ten at a time, in groups of 10, 10 and 3
+        ["batch 23 (groups of images)", [rand("float64", [23, 2, 9, 9], 17), rand("float64", [4, 2, 3, 3], 18)]],
         // products big enough for the GEMM's own threads (batch 1: images one by one)
         ["batch 1, 2.4M MACs per image", [rand("float64", [1, 8, 34, 34], 15), rand("float64", [32, 8, 3, 3], 16)]],
       ], "float64");

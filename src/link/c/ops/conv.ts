@@ -48,6 +48,8 @@ const MAX_SIZE = "9007199254740991LL";
 const MACS_PER_ELEMENT = 16;
 /** Bytes of im2col matrices the threads of one convolution may hold together (one each). */
 const COL_BUDGET = 256 * 2 ** 20;
+/** Output pixels of the images that share one GEMM (a group: at least one image). */
+const IMAGE_COLUMNS = 512;
 /** Per-image GEMM size (m·n·k) from which gemm.ts threads one product itself (its TH_GEMM_OMP_MIN). */
 const GEMM_OMP_MIN = 2_000_000;
 
@@ -144,10 +146,10 @@ function convLocals(op: ConvOp, g: { B: string; C: string; H: string; W: string;
  * columns whose input column lies inside the image (the rest is zero padding).
  */
 function convRuntime(s: string, T: string): string {
-  const taps = (inside: string, outside: string): string => `  const int64_t C = g->C, H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW, OHW = OH * OW;
+  const taps = (inside: string, outside: string): string => `  const int64_t C = g->C, H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
   const int64_t sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, ph = g->ph, pw = g->pw;
   for (int64_t c = 0; c < C; c++) for (int64_t i = 0; i < KH; i++) for (int64_t j = 0; j < KW; j++) {
-    ${T} *row = col + ((c * KH + (g->flip ? KH - 1 - i : i)) * KW + (g->flip ? KW - 1 - j : j)) * OHW;
+    ${T} *row = col + ((c * KH + (g->flip ? KH - 1 - i : i)) * KW + (g->flip ? KW - 1 - j : j)) * ld;
     const int64_t jo = j * dw - pw; /* input column of output column ox: ox * sw + jo */
     int64_t ox1 = W - jo <= 0 ? 0 : (W - jo - 1) / sw + 1; if (ox1 > OW) ox1 = OW;
     int64_t ox0 = jo >= 0 ? 0 : (-jo + sw - 1) / sw; if (ox0 > ox1) ox0 = ox1;
@@ -162,18 +164,19 @@ function convRuntime(s: string, T: string): string {
 /* one convolution's sizes, strides, dilations, paddings and flip */
 typedef struct { int64_t C, H, W, KH, KW, OH, OW, sh, sw, dh, dw, ph, pw, flip; } th_conv_geom;
 #endif
-#ifndef TH_IM2COL_${s}
-#define TH_IM2COL_${s}
-/* the patches of one image (strides xs1..xs3) as a (C*KH*KW) x (OH*OW) matrix */
-static __attribute__((noinline, unused)) void th_im2col_${s}(const th_conv_geom *g, const ${T} *xb, int64_t xs1, int64_t xs2, int64_t xs3, ${T} *restrict col) {
+#ifndef TH_IM2COL2_${s}
+#define TH_IM2COL2_${s}
+/* the patches of one image (strides xs1..xs3) as a (C*KH*KW) x (OH*OW) matrix of row stride ld
+   (ld > OH*OW: the image's columns in a group of images' matrix) */
+static __attribute__((noinline, unused)) void th_im2col_${s}(const th_conv_geom *g, const ${T} *xb, int64_t xs1, int64_t xs2, int64_t xs3, ${T} *restrict col, int64_t ld) {
 ${taps(`const ${T} *xr = xb + c * xs1 + iy * xs2;
       for (int64_t ox = 0; ox < ox0; ox++) r[ox] = 0;
       if (sw == 1 && xs3 == 1) for (int64_t ox = ox0; ox < ox1; ox++) r[ox] = xr[ox + jo];
       else for (int64_t ox = ox0; ox < ox1; ox++) r[ox] = xr[(ox * sw + jo) * xs3];
       for (int64_t ox = ox1; ox < OW; ox++) r[ox] = 0;`, `for (int64_t ox = 0; ox < OW; ox++) r[ox] = 0;`)}
 }
-/* the adjoint: the col matrix added into one contiguous image gradient */
-static __attribute__((noinline, unused)) void th_col2im_${s}(const th_conv_geom *g, ${T} *col, ${T} *restrict gb) {
+/* the adjoint: the col matrix (row stride ld) added into one contiguous image gradient */
+static __attribute__((noinline, unused)) void th_col2im_${s}(const th_conv_geom *g, ${T} *col, int64_t ld, ${T} *restrict gb) {
 ${taps(`${T} *gr = gb + (c * H + iy) * W; for (int64_t ox = ox0; ox < ox1; ox++) gr[ox * sw + jo] += r[ox];`, "")}
 }
 #endif`;
@@ -251,78 +254,99 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
   // every operand is non-empty, so the products of its sizes below cannot overflow.
   if (op instanceof Conv2dGradWeights) r.push(`  if (${geom.B} == 0) for (int64_t q = 0; q < th_size(4, ${o}_n); q++) ${o}[q] = 0;`);
   r.push(`  if (th_size(4, ${o}_n) > 0 && ${geom.B} > 0) {`, locals);
-  // Threads over the images when there are enough MACs and either each image's product is too
-  // small for the GEMM's own threads or there is an image for every thread.
+  // Images go to the GEMM in groups of gnb (IMAGE_COLUMNS output pixels together): one image of
+  // a late layer (8x8 pixels) is a product too thin for the GEMM's tiles, and each product packs
+  // the filters again. A group's col matrix holds its images side by side (row stride ld =
+  // images x OH*OW); its products are gathered from / scattered to NCHW in `tmp`.
   r.push(`    const double macs = (double)O * (double)OHW * (double)CK; const int mt = th_omp_max_threads();`);
-  r.push(`    int nth = (B > 1 && (double)B * macs >= ${w.opts.ompMinSize * MACS_PER_ELEMENT}.0 && (macs < ${GEMM_OMP_MIN}.0 || B >= mt)) ? (mt < B ? mt : (int)B) : 1;`);
-  // one col matrix per thread, within COL_BUDGET bytes together (big images: fewer threads, or
-  // one image at a time with the GEMM's own threads)
-  r.push(`    int64_t colsz = 0, colbytes = 0;`);
-  r.push(`    if (__builtin_mul_overflow(CK, OHW, &colsz)) fail = 1;`);
-  r.push(`    else if (nth > 1 && (double)colsz * sizeof(${T}) * nth > ${COL_BUDGET}.0) { nth = (int)(${COL_BUDGET}.0 / ((double)colsz * sizeof(${T}))); if (nth < 1) nth = 1; }`);
-  r.push(`    if (!fail && (__builtin_mul_overflow(colsz, (int64_t)sizeof(${T}) * nth, &colbytes) || !(colbuf = (${T} *)th_alloc(colbytes)))) fail = 1;`);
+  r.push(`    const int64_t gnb = OHW == 0 || OHW >= ${IMAGE_COLUMNS} ? 1 : (B < ${IMAGE_COLUMNS} / OHW ? B : ${IMAGE_COLUMNS} / OHW), NG = (B + gnb - 1) / gnb;`);
+  // Threads over the groups when there are enough MACs and either each group's product is too
+  // small for the GEMM's own threads or there is a group for every thread.
+  r.push(`    int nth = (NG > 1 && (double)B * macs >= ${w.opts.ompMinSize * MACS_PER_ELEMENT}.0 && (macs * (double)gnb < ${GEMM_OMP_MIN}.0 || NG >= mt)) ? (mt < NG ? mt : (int)NG) : 1;`);
+  // one col matrix (and tmp) per thread, within COL_BUDGET bytes together (big images: fewer
+  // threads, or one group at a time with the GEMM's own threads)
+  r.push(`    int64_t colsz = 0, tsz = 0, per = 0, colbytes = 0;`);
+  r.push(`    if (__builtin_mul_overflow(CK, gnb * OHW, &colsz) || (gnb > 1 && __builtin_mul_overflow(O, gnb * OHW, &tsz)) || __builtin_add_overflow(colsz, tsz, &per)) fail = 1;`);
+  r.push(`    else if (nth > 1 && (double)per * sizeof(${T}) * nth > ${COL_BUDGET}.0) { nth = (int)(${COL_BUDGET}.0 / ((double)per * sizeof(${T}))); if (nth < 1) nth = 1; }`);
+  r.push(`    if (!fail && (__builtin_mul_overflow(per, (int64_t)sizeof(${T}) * nth, &colbytes) || !(colbuf = (${T} *)th_alloc(colbytes)))) fail = 1;`);
+  const group = [`    const int64_t b0 = g * gnb, nb = B - b0 < gnb ? B - b0 : gnb, ld = nb * OHW;`];
+  const thread = `  ${T} *col = colbuf + (int64_t)th_omp_thread_num() * (colsz + tsz), *tmp = col + colsz; (void)tmp;`;
+  // gz of the group's images as one O x ld matrix (the image's own when the group is one image)
+  const gatherGz = [
+    `    const ${T} *gzb = gzp + b0 * O * OHW;`,
+    `    if (nb > 1) { for (int64_t j = 0; j < nb; j++) for (int64_t q = 0; q < O; q++) memcpy(tmp + q * ld + j * OHW, gzp + ((b0 + j) * O + q) * OHW, sizeof(${T}) * OHW); gzb = tmp; }`,
+  ];
+  const im2col = `    for (int64_t j = 0; j < nb; j++) th_im2col_${s}(&G, ${x} + (b0 + j) * xs0, xs1, xs2, xs3, col + j * OHW, ld);`;
   let h: string[];
   if (op instanceof Conv2d) {
     r.push(`    ${contiguousOperand(T, wt, 4, "wp")}`);
     h = [
-      head(`const ${T} *wp`, "im2col + GEMM per image"),
+      head(`const ${T} *wp, int64_t gnb, int64_t NG, int64_t tsz`, "im2col + GEMM per group of images"),
       locals,
       xstr,
       geomC,
-      `  ${T} *col = colbuf + (int64_t)th_omp_thread_num() * colsz;`,
+      thread,
       `#pragma omp for schedule(dynamic, 1)`,
-      `  for (int64_t b = 0; b < B; b++) {`,
-      `    th_im2col_${s}(&G, ${x} + b * xs0, xs1, xs2, xs3, col);`,
-      `    if (th_gemm_${s}(O, OHW, CK, 1, wp, CK, 1, col, OHW, 1, 0, ${o} + b * O * OHW)) {`,
-      ...gemmFail,
-      `    }`,
-      `  }`,
-      `}`,
-    ];
-    r.push(`    if (!fail) {`, teamCall(`${fn}(S, colbuf, colsz, wp, &fail);`), `    }`);
-  } else if (op instanceof Conv2dGradInputs) {
-    r.push(`    ${contiguousOperand(T, wt, 4, "wp")}`, `    ${contiguousOperand(T, gz, 4, "gzp")}`);
-    h = [
-      head(`const ${T} *wp, const ${T} *gzp`, "GEMM + col2im per image"),
-      locals,
-      geomC,
-      `  ${T} *col = colbuf + (int64_t)th_omp_thread_num() * colsz;`,
-      `#pragma omp for schedule(dynamic, 1)`,
-      `  for (int64_t b = 0; b < B; b++) {`,
-      `    ${T} *gb = ${o} + b * C * H * W;`,
-      `    for (int64_t q = 0; q < C * H * W; q++) gb[q] = 0;`,
-      `    if (th_gemm_${s}(CK, OHW, O, 1, wp, 1, CK, gzp + b * O * OHW, OHW, 1, 0, col)) {`,
+      `  for (int64_t g = 0; g < NG; g++) {`,
+      ...group,
+      im2col,
+      `    ${T} *ob = nb > 1 ? tmp : ${o} + b0 * O * OHW;`,
+      `    if (th_gemm_${s}(O, ld, CK, 1, wp, CK, 1, col, ld, 1, 0, ob)) {`,
       ...gemmFail,
       `      continue;`,
       `    }`,
-      `    th_col2im_${s}(&G, col, gb);`,
+      `    if (nb > 1) for (int64_t j = 0; j < nb; j++) for (int64_t q = 0; q < O; q++) memcpy(${o} + ((b0 + j) * O + q) * OHW, tmp + q * ld + j * OHW, sizeof(${T}) * OHW);`,
       `  }`,
       `}`,
     ];
-    r.push(`    if (!fail) {`, teamCall(`${fn}(S, colbuf, colsz, wp, gzp, &fail);`), `    }`);
+    r.push(`    if (!fail) {`, teamCall(`${fn}(S, colbuf, colsz, wp, gnb, NG, tsz, &fail);`), `    }`);
+  } else if (op instanceof Conv2dGradInputs) {
+    r.push(`    ${contiguousOperand(T, wt, 4, "wp")}`, `    ${contiguousOperand(T, gz, 4, "gzp")}`);
+    h = [
+      head(`const ${T} *wp, const ${T} *gzp, int64_t gnb, int64_t NG, int64_t tsz`, "GEMM + col2im per group of images"),
+      locals,
+      geomC,
+      thread,
+      `#pragma omp for schedule(dynamic, 1)`,
+      `  for (int64_t g = 0; g < NG; g++) {`,
+      ...group,
+      `    for (int64_t q = 0; q < nb * C * H * W; q++) ${o}[b0 * C * H * W + q] = 0;`,
+      ...gatherGz,
+      `    if (th_gemm_${s}(CK, ld, O, 1, wp, 1, CK, gzb, ld, 1, 0, col)) {`,
+      ...gemmFail,
+      `      continue;`,
+      `    }`,
+      `    for (int64_t j = 0; j < nb; j++) th_col2im_${s}(&G, col + j * OHW, ld, ${o} + (b0 + j) * C * H * W);`,
+      `  }`,
+      `}`,
+    ];
+    r.push(`    if (!fail) {`, teamCall(`${fn}(S, colbuf, colsz, wp, gzp, gnb, NG, tsz, &fail);`), `    }`);
   } else {
     r.push(`    ${contiguousOperand(T, gz, 4, "gzp")}`);
     // Partial sums per thread (the output itself on one thread), added in thread order.
     r.push(`    const int64_t psz = O * CK; int used = 1; ${T} *acc0 = ${o};`);
     r.push(`    if (!fail && nth > 1 && !(acc0 = parts = (${T} *)th_alloc((int64_t)sizeof(${T}) * psz * nth))) fail = 1;`);
     h = [
-      head(`const ${T} *gzp, ${T} *parts, int64_t psz, int *used`, "im2col + GEMM per image, summed over the batch"),
+      head(`const ${T} *gzp, ${T} *parts, int64_t psz, int *used, int64_t gnb, int64_t NG, int64_t tsz`, "im2col + GEMM per group of images, summed over the batch"),
       locals,
       xstr,
       `  const int th = th_omp_thread_num(), nt = th_omp_num_threads(); if (th == 0) *used = nt;`,
-      `  ${T} *col = colbuf + (int64_t)th * colsz, *acc = parts + (int64_t)th * psz;`,
+      thread,
+      `  ${T} *acc = parts + (int64_t)th * psz;`,
       geomC,
       `  for (int64_t q = 0; q < psz; q++) acc[q] = 0;`,
       `#pragma omp for schedule(static)`,
-      `  for (int64_t b = 0; b < B; b++) {`,
-      `    th_im2col_${s}(&G, ${x} + b * xs0, xs1, xs2, xs3, col);`,
-      `    if (th_gemm_${s}(O, CK, OHW, 1, gzp + b * O * OHW, OHW, 1, col, 1, OHW, 1, acc)) {`,
+      `  for (int64_t g = 0; g < NG; g++) {`,
+      ...group,
+      im2col,
+      ...gatherGz,
+      `    if (th_gemm_${s}(O, CK, ld, 1, gzb, ld, 1, col, 1, ld, 1, acc)) {`,
       ...gemmFail,
       `    }`,
       `  }`,
       `}`,
     ];
-    r.push(`    if (!fail) {`, teamCall(`${fn}(S, colbuf, colsz, gzp, acc0, psz, &used, &fail);`));
+    r.push(`    if (!fail) {`, teamCall(`${fn}(S, colbuf, colsz, gzp, acc0, psz, &used, gnb, NG, tsz, &fail);`));
     r.push(`      if (parts) for (int64_t q = 0; q < psz; q++) { ${T} a = parts[q]; for (int t = 1; t < used; t++) a += parts[(int64_t)t * psz + q]; ${o}[q] = a; }`, `    }`);
   }
   r.push(`  }`, `  free(colbuf); free(wp_c); free(gzp_c); free(parts);`, `  if (fail) goto oom;`, `}`);
