@@ -164,8 +164,8 @@ function convRuntime(s: string, T: string): string {
 /* one convolution's sizes, strides, dilations, paddings and flip */
 typedef struct { int64_t C, H, W, KH, KW, OH, OW, sh, sw, dh, dw, ph, pw, flip; } th_conv_geom;
 #endif
-#ifndef TH_IM2COL2_${s}
-#define TH_IM2COL2_${s}
+#ifndef TH_IM2COL3_${s}
+#define TH_IM2COL3_${s}
 /* the patches of one image (strides xs1..xs3) as a (C*KH*KW) x (OH*OW) matrix of row stride ld
    (ld > OH*OW: the image's columns in a group of images' matrix) */
 static __attribute__((noinline, unused)) void th_im2col_${s}(const th_conv_geom *g, const ${T} *xb, int64_t xs1, int64_t xs2, int64_t xs3, ${T} *restrict col, int64_t ld) {
@@ -178,6 +178,26 @@ ${taps(`const ${T} *xr = xb + c * xs1 + iy * xs2;
 /* the adjoint: the col matrix (row stride ld) added into one contiguous image gradient */
 static __attribute__((noinline, unused)) void th_col2im_${s}(const th_conv_geom *g, ${T} *col, int64_t ld, ${T} *restrict gb) {
 ${taps(`${T} *gr = gb + (c * H + iy) * W; for (int64_t ox = ox0; ox < ox1; ox++) gr[ox * sw + jo] += r[ox];`, "")}
+}
+/* the transposed patches of one image, (OH*OW) x (C*KH*KW): row p is output pixel p's patch in the
+   filters' memory order (the weights' gradient reads it as a row-major operand, in place) */
+static __attribute__((noinline, unused)) void th_im2row_${s}(const th_conv_geom *g, const ${T} *xb, int64_t xs1, int64_t xs2, int64_t xs3, ${T} *restrict out) {
+  const int64_t C = g->C, H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW, CK = C * KH * KW;
+  const int64_t sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, ph = g->ph, pw = g->pw;
+  for (int64_t c = 0; c < C; c++) for (int64_t i = 0; i < KH; i++) for (int64_t j = 0; j < KW; j++) {
+    ${T} *dq = out + (c * KH + (g->flip ? KH - 1 - i : i)) * KW + (g->flip ? KW - 1 - j : j);
+    const int64_t jo = j * dw - pw; /* input column of output column ox: ox * sw + jo */
+    int64_t ox1 = W - jo <= 0 ? 0 : (W - jo - 1) / sw + 1; if (ox1 > OW) ox1 = OW;
+    int64_t ox0 = jo >= 0 ? 0 : (-jo + sw - 1) / sw; if (ox0 > ox1) ox0 = ox1;
+    for (int64_t oy = 0; oy < OH; oy++) {
+      ${T} *d = dq + oy * OW * CK; const int64_t iy = oy * sh + i * dh - ph;
+      if (iy < 0 || iy >= H) { for (int64_t ox = 0; ox < OW; ox++) d[ox * CK] = 0; continue; }
+      const ${T} *xr = xb + c * xs1 + iy * xs2;
+      for (int64_t ox = 0; ox < ox0; ox++) d[ox * CK] = 0;
+      for (int64_t ox = ox0; ox < ox1; ox++) d[ox * CK] = xr[(ox * sw + jo) * xs3];
+      for (int64_t ox = ox1; ox < OW; ox++) d[ox * CK] = 0;
+    }
+  }
 }
 #endif`;
 }
@@ -327,7 +347,7 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
     r.push(`    const int64_t psz = O * CK; int used = 1; ${T} *acc0 = ${o};`);
     r.push(`    if (!fail && nth > 1 && !(acc0 = parts = (${T} *)th_alloc((int64_t)sizeof(${T}) * psz * nth))) fail = 1;`);
     h = [
-      head(`const ${T} *gzp, ${T} *parts, int64_t psz, int *used, int64_t gnb, int64_t NG, int64_t tsz`, "im2col + GEMM per group of images, summed over the batch"),
+      head(`const ${T} *gzp, ${T} *parts, int64_t psz, int *used, int64_t gnb, int64_t NG, int64_t tsz`, "im2row + GEMM per group of images, summed over the batch"),
       locals,
       xstr,
       `  const int th = th_omp_thread_num(), nt = th_omp_num_threads(); if (th == 0) *used = nt;`,
@@ -338,9 +358,9 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
       `#pragma omp for schedule(static)`,
       `  for (int64_t g = 0; g < NG; g++) {`,
       ...group,
-      im2col,
+      `    for (int64_t j = 0; j < nb; j++) th_im2row_${s}(&G, ${x} + (b0 + j) * xs0, xs1, xs2, xs3, col + j * OHW * CK);`,
       ...gatherGz,
-      `    if (th_gemm_${s}(O, CK, ld, 1, gzb, ld, 1, col, 1, ld, 1, acc)) {`,
+      `    if (th_gemm_${s}(O, CK, ld, 1, gzb, ld, 1, col, CK, 1, 1, acc)) {`,
       ...gemmFail,
       `    }`,
       `  }`,
