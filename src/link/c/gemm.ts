@@ -96,7 +96,63 @@ typedef __m256 th_v_f32; typedef __m256d th_v_f64;
 #define TH_MC 128
 #define TH_NC 3072
 #define TH_GEMM_OMP_MIN 2000000
+#define TH_TS_MAX_M 64
+#define TH_TS_MAX_K 8192
 `;
+
+/**
+ * The MR×NR micro-kernel: c[MR×NR] (row stride ldc) = alpha · A rows · b panel + beta · c, c
+ * unread when beta is 0; B is an NR-column panel with row stride ldb. `suffix` "" reads A packed
+ * (MR values per step of k); "_da" reads MR rows of A in place (row stride lda, unit columns).
+ */
+function ukernel(s: "f32" | "f64", T: string, suffix: "" | "_da", scalarA: string, vectorA: string, stepA: string): string {
+  return String.raw`/* c[MR×NR] = alpha · A · b panel + beta · c (${suffix ? "A read in place, row stride lda" : "A packed"}) */
+static inline void th_ukernel${suffix}_${s}(int64_t kc, const ${T} *restrict a, int64_t lda, const ${T} *restrict b, int64_t ldb, ${T} *restrict c, int64_t ldc, ${T} alpha, ${T} beta) {
+  (void)lda;
+#ifdef TH_SCALAR_GEMM
+  ${T} r[TH_MR][TH_NR_${s}];
+  for (int i = 0; i < TH_MR; i++) for (int j = 0; j < TH_NR_${s}; j++) r[i][j] = 0;
+  for (int64_t p = 0; p < kc; p++)
+    for (int i = 0; i < TH_MR; i++)
+      for (int j = 0; j < TH_NR_${s}; j++) r[i][j] += ${scalarA} * b[p * ldb + j];
+  for (int i = 0; i < TH_MR; i++)
+    for (int j = 0; j < TH_NR_${s}; j++) c[i * ldc + j] = beta == 0 ? alpha * r[i][j] : alpha * r[i][j] + beta * c[i * ldc + j];
+#else
+  th_v_${s} r0[TH_MR], r1[TH_MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < TH_MR; i++) { r0[i] = th_vzero_${s}(); r1[i] = th_vzero_${s}(); }
+  for (int64_t p = 0; p < kc; p++) {
+    th_v_${s} b0 = th_vload_${s}(b), b1 = th_vload_${s}(b + TH_VL_${s});
+#pragma GCC unroll 16
+    for (int i = 0; i < TH_MR; i++) {
+      th_v_${s} ai = th_vset1_${s}(${vectorA});
+      r0[i] = th_vfma_${s}(ai, b0, r0[i]);
+      r1[i] = th_vfma_${s}(ai, b1, r1[i]);
+    }
+    ${stepA}
+    b += ldb;
+  }
+  const th_v_${s} va = th_vset1_${s}(alpha), vb = th_vset1_${s}(beta);
+  if (alpha != 1) {
+#pragma GCC unroll 16
+    for (int i = 0; i < TH_MR; i++) { r0[i] = r0[i] * va; r1[i] = r1[i] * va; }
+  }
+  if (beta == 1) {
+#pragma GCC unroll 16
+    for (int i = 0; i < TH_MR; i++) { ${T} *ci = c + i * ldc; r0[i] += th_vload_${s}(ci); r1[i] += th_vload_${s}(ci + TH_VL_${s}); }
+  } else if (beta != 0) {
+#pragma GCC unroll 16
+    for (int i = 0; i < TH_MR; i++) { ${T} *ci = c + i * ldc; r0[i] = th_vfma_${s}(vb, th_vload_${s}(ci), r0[i]); r1[i] = th_vfma_${s}(vb, th_vload_${s}(ci + TH_VL_${s}), r1[i]); }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < TH_MR; i++) {
+    ${T} *ci = c + i * ldc;
+    th_vstore_${s}(ci, r0[i]);
+    th_vstore_${s}(ci + TH_VL_${s}, r1[i]);
+  }
+#endif
+}`;
+}
 
 /** One precision's packing routines, micro-kernel and blocked driver. */
 function kernel(s: "f32" | "f64", T: string): string {
@@ -142,51 +198,8 @@ static void th_pack_b_${s}(int64_t kc, int64_t nc, const ${T} *b, int64_t rsb, i
     }
   }
 }
-/* c[MR×NR] (row stride ldc) = alpha · a_panel · b_panel + beta · c, c unread when beta is 0 */
-static inline void th_ukernel_${s}(int64_t kc, const ${T} *restrict a, const ${T} *restrict b, int64_t ldb, ${T} *restrict c, int64_t ldc, ${T} alpha, ${T} beta) {
-#ifdef TH_SCALAR_GEMM
-  ${T} r[TH_MR][TH_NR_${s}];
-  for (int i = 0; i < TH_MR; i++) for (int j = 0; j < TH_NR_${s}; j++) r[i][j] = 0;
-  for (int64_t p = 0; p < kc; p++)
-    for (int i = 0; i < TH_MR; i++)
-      for (int j = 0; j < TH_NR_${s}; j++) r[i][j] += a[p * TH_MR + i] * b[p * ldb + j];
-  for (int i = 0; i < TH_MR; i++)
-    for (int j = 0; j < TH_NR_${s}; j++) c[i * ldc + j] = beta == 0 ? alpha * r[i][j] : alpha * r[i][j] + beta * c[i * ldc + j];
-#else
-  th_v_${s} r0[TH_MR], r1[TH_MR];
-#pragma GCC unroll 16
-  for (int i = 0; i < TH_MR; i++) { r0[i] = th_vzero_${s}(); r1[i] = th_vzero_${s}(); }
-  for (int64_t p = 0; p < kc; p++) {
-    th_v_${s} b0 = th_vload_${s}(b), b1 = th_vload_${s}(b + TH_VL_${s});
-#pragma GCC unroll 16
-    for (int i = 0; i < TH_MR; i++) {
-      th_v_${s} ai = th_vset1_${s}(a[i]);
-      r0[i] = th_vfma_${s}(ai, b0, r0[i]);
-      r1[i] = th_vfma_${s}(ai, b1, r1[i]);
-    }
-    a += TH_MR;
-    b += ldb;
-  }
-  const th_v_${s} va = th_vset1_${s}(alpha), vb = th_vset1_${s}(beta);
-  if (alpha != 1) {
-#pragma GCC unroll 16
-    for (int i = 0; i < TH_MR; i++) { r0[i] = r0[i] * va; r1[i] = r1[i] * va; }
-  }
-  if (beta == 1) {
-#pragma GCC unroll 16
-    for (int i = 0; i < TH_MR; i++) { ${T} *ci = c + i * ldc; r0[i] += th_vload_${s}(ci); r1[i] += th_vload_${s}(ci + TH_VL_${s}); }
-  } else if (beta != 0) {
-#pragma GCC unroll 16
-    for (int i = 0; i < TH_MR; i++) { ${T} *ci = c + i * ldc; r0[i] = th_vfma_${s}(vb, th_vload_${s}(ci), r0[i]); r1[i] = th_vfma_${s}(vb, th_vload_${s}(ci + TH_VL_${s}), r1[i]); }
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < TH_MR; i++) {
-    ${T} *ci = c + i * ldc;
-    th_vstore_${s}(ci, r0[i]);
-    th_vstore_${s}(ci + TH_VL_${s}, r1[i]);
-  }
-#endif
-}
+${ukernel(s, T, "", "a[p * TH_MR + i]", "a[i]", "a += TH_MR;")}
+${ukernel(s, T, "_da", "a[i * lda + p]", "a[i * lda]", "a += 1;")}
 /* C (row stride ldc) = alpha · packed A block · B + beta · C. B is packed NR-column panels
    (ldb 0), or, for full-width panels, B itself read in place with row stride ldb (unit columns) */
 static void th_macro_${s}(int64_t mc, int64_t nc, int64_t kc, const ${T} *pa, const ${T} *pb, int64_t ldb, ${T} *c, int64_t ldc, ${T} alpha, ${T} beta) {
@@ -198,10 +211,10 @@ static void th_macro_${s}(int64_t mc, int64_t nc, int64_t kc, const ${T} *pa, co
       const ${T} *ap = pa + i0 * kc, *bp = ldb ? pb + j0 : pb + j0 * kc;
       int64_t bs = ldb ? ldb : TH_NR_${s};
       ${T} *cp = c + i0 * ldc + j0;
-      if (mr == TH_MR && nr == TH_NR_${s}) th_ukernel_${s}(kc, ap, bp, bs, cp, ldc, alpha, beta);
+      if (mr == TH_MR && nr == TH_NR_${s}) th_ukernel_${s}(kc, ap, 0, bp, bs, cp, ldc, alpha, beta);
       else {
         for (int64_t i = 0; i < mr; i++) for (int64_t j = 0; j < nr; j++) tmp[i * TH_NR_${s} + j] = beta == 0 ? 0 : cp[i * ldc + j];
-        th_ukernel_${s}(kc, ap, bp, bs, tmp, TH_NR_${s}, alpha, beta);
+        th_ukernel_${s}(kc, ap, 0, bp, bs, tmp, TH_NR_${s}, alpha, beta);
         for (int64_t i = 0; i < mr; i++) for (int64_t j = 0; j < nr; j++) cp[i * ldc + j] = tmp[i * TH_NR_${s} + j];
       }
     }
@@ -221,12 +234,71 @@ static void th_gemm_small_${s}(int64_t m, int64_t n, int64_t k, ${T} alpha, cons
     }
   }
 }
+/* A few rows of A times a transposed B (an RNN step's dz·Whᵀ): packing B would move all its
+   k·n elements for each product that uses them only m times. The product is done transposed,
+   Cᵀ = Bᵀ·Aᵀ: Bᵀ's rows (B's contiguous columns) are read in place as the micro-kernel's A
+   operand, the small Aᵀ is packed as its B panels, and each tile is stored transposed. Threads
+   split the rows of Bᵀ (the columns of C). */
+static int th_gemm_ts_${s}(int64_t m, int64_t n, int64_t k, ${T} alpha, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t csb, ${T} beta, ${T} *c) {
+  const int64_t npan = (m + TH_NR_${s} - 1) / TH_NR_${s}, psz = npan * TH_NR_${s} * k;
+  int fail = 0;
+  int par = m * n * k >= TH_GEMM_OMP_MIN;
+  (void)par;
+#pragma omp parallel if (par)
+  {
+    /* per thread: all of Aᵀ as panels (block pc of k at pa + npan·NR·pc), an edge block of Bᵀ's
+       rows, and one tile per panel that gathers the whole sum over k before its transposed store */
+    ${T} *pa = (${T} *)th_alloc((int64_t)sizeof(${T}) * (psz + TH_MR * TH_KC + npan * TH_MR * TH_NR_${s}));
+    if (!pa) {
+#pragma omp atomic write
+      fail = 1;
+    }
+    ${T} *edge = pa ? pa + psz : NULL, *tiles = edge ? edge + TH_MR * TH_KC : NULL;
+    if (pa) for (int64_t pc = 0; pc < k; pc += TH_KC) {
+      int64_t kc = k - pc < TH_KC ? k - pc : TH_KC;
+      for (int64_t q = 0; q < npan; q++) {
+        int64_t i0 = q * TH_NR_${s}, w = m - i0 < TH_NR_${s} ? m - i0 : TH_NR_${s};
+        th_pack_b_${s}(kc, w, a + i0 * rsa + pc * csa, csa, rsa, pa + npan * TH_NR_${s} * pc + i0 * kc);
+      }
+    }
+#pragma omp for schedule(static)
+    for (int64_t j0 = 0; j0 < n; j0 += TH_MR) {
+      if (!pa) continue;
+      int64_t mr = n - j0 < TH_MR ? n - j0 : TH_MR;
+      for (int64_t pc = 0; pc < k; pc += TH_KC) {
+        int64_t kc = k - pc < TH_KC ? k - pc : TH_KC;
+        const ${T} *brows = b + j0 * csb + pc;
+        if (mr < TH_MR) { th_pack_a_${s}(mr, kc, brows, csb, 1, edge); brows = edge; }
+        for (int64_t q = 0; q < npan; q++) {
+          const ${T} *bp = pa + npan * TH_NR_${s} * pc + q * TH_NR_${s} * kc;
+          ${T} *tile = tiles + q * TH_MR * TH_NR_${s};
+          if (mr < TH_MR) th_ukernel_${s}(kc, brows, 0, bp, TH_NR_${s}, tile, TH_NR_${s}, alpha, pc > 0 ? 1 : 0);
+          else th_ukernel_da_${s}(kc, brows, csb, bp, TH_NR_${s}, tile, TH_NR_${s}, alpha, pc > 0 ? 1 : 0);
+        }
+      }
+      for (int64_t q = 0; q < npan; q++) {
+        int64_t i0 = q * TH_NR_${s}, w = m - i0 < TH_NR_${s} ? m - i0 : TH_NR_${s};
+        const ${T} *tile = tiles + q * TH_MR * TH_NR_${s};
+        for (int64_t ii = 0; ii < w; ii++) {
+          ${T} *ci = c + (i0 + ii) * n + j0;
+          for (int64_t jj = 0; jj < mr; jj++) {
+            const ${T} v = tile[jj * TH_NR_${s} + ii];
+            ci[jj] = beta == 0 ? v : beta == 1 ? ci[jj] + v : v + beta * ci[jj];
+          }
+        }
+      }
+    }
+    free(pa);
+  }
+  return fail;
+}
 /* c (m×n, contiguous) = alpha · a (m×k) · b (k×n) + beta · c, c unread when beta is 0; returns
    0, or 1 when out of memory */
 static int th_gemm_builtin_${s}(int64_t m, int64_t n, int64_t k, ${T} alpha, const ${T} *a, int64_t rsa, int64_t csa, const ${T} *b, int64_t rsb, int64_t csb, ${T} beta, ${T} *c) {
   if (m == 0 || n == 0) return 0;
   if (k == 0) { for (int64_t i = 0; i < m * n; i++) c[i] = beta == 0 ? 0 : beta * c[i]; return 0; }
   if (m * n * k <= 32768 || m < 2 || n < 2) { th_gemm_small_${s}(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c); return 0; }
+  if (rsb == 1 && csb != 1 && m <= TH_TS_MAX_M && n >= 4 * m && k <= TH_TS_MAX_K) return th_gemm_ts_${s}(m, n, k, alpha, a, rsa, csa, b, csb, beta, c);
   int64_t ncb = n < TH_NC ? n : TH_NC;
   int64_t kcb = k < TH_KC ? k : TH_KC;
   ${T} *pb = (${T} *)th_alloc((int64_t)sizeof(${T}) * kcb * (ncb + TH_NR_${s}));
