@@ -5,6 +5,9 @@
  * `optimizer_excluding=scan_pushout` (or `scan`, or one name) turns them off.
  *
  * optdb (position: name [tags]):
+ *   0.1   scan_subsume           [scan, fast_run, fast_compile]: a scan whose inputs, inner
+ *         graph and outputs another scan holds in full (the forward scan, and the same scan plus
+ *         the residuals its gradient reads) gives way to that one: the loop runs once.
  *   0.5   scan_pushout_non_seqs  [scan, scan_pushout, fast_run]: inner computation that reads
  *         only non-sequences and constants runs once before the loop; its value comes in as a
  *         new non-sequence.
@@ -408,6 +411,55 @@ export const scanPushoutAdd = graphRewriter({
 const isFloatType = (v: Variable): boolean => /^float/.test((v.type as TensorType).dtype ?? "");
 
 // ---------------------------------------------------------------------------------------------
+// scan_subsume
+
+/**
+ * Whether `x` computes everything `y` does: the same outer inputs and inner inputs, the same
+ * states with the same inner outputs, and each of y's map-like outputs among x's (identical inner
+ * variables over identical inputs: the same values). The scan gradient builds such an `x` (the
+ * forward scan plus the residuals its backward step reads, src/scan/grad.ts).
+ */
+function subsumes(x: Apply, y: Apply): number[] | null {
+  const a = x.op as Scan;
+  const b = y.op as Scan;
+  const ia = a.info;
+  const ib = b.info;
+  if (x.inputs.length !== y.inputs.length || x.inputs.some((v, i) => v !== y.inputs[i])) return null;
+  if (a.innerInputs.length !== b.innerInputs.length || a.innerInputs.some((v, i) => v !== b.innerInputs[i])) return null;
+  if (ia.keep || ib.keep || ia.asWhile || ib.asWhile || ia.nSeqs !== ib.nSeqs || ia.nNonSeqs !== ib.nNonSeqs || ia.truncateGradient !== ib.truncateGradient) return null;
+  const nS = ia.stateTaps.length;
+  if (ib.stateTaps.length !== nS || ia.stateTaps.some((t, i) => t.join() !== ib.stateTaps[i]!.join())) return null;
+  if (b.innerOutputs.slice(0, nS).some((o, i) => o !== a.innerOutputs[i])) return null;
+  const aNits = a.innerOutputs.slice(nS, nS + ia.nNitSot);
+  const where = b.innerOutputs.slice(nS, nS + ib.nNitSot).map((o) => aNits.indexOf(o));
+  if (where.some((k) => k < 0)) return null;
+  return [...Array(nS).keys(), ...where.map((k) => nS + k)];
+}
+
+/** A scan that another computes in full gives way to it (its outputs are the other's). */
+export const scanSubsume = graphRewriter({
+  name: "scan_subsume",
+  tags: ["scan"],
+  apply(fg: FunctionGraph, ctx) {
+    for (let again = true; again; ) {
+      again = false;
+      const scans = fg.toposort().filter((n) => n.op instanceof Scan);
+      search: for (const x of scans) {
+        for (const y of scans) {
+          if (x === y) continue;
+          const map = subsumes(x, y);
+          if (!map) continue;
+          if (ctx.replace(fg, y.outputs.map((o, k) => [o, x.outputs[map[k]!]!] as [Variable, Variable]), "scan_subsume") !== null) {
+            again = true;
+            break search;
+          }
+        }
+      }
+    }
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
 // scan_merge
 
 /** Whether `a` reads (through any path in the graph) an output of `b`. */
@@ -588,6 +640,7 @@ export const scanSaveMem = graphRewriter({
   },
 });
 
+optdb.register(scanSubsume, { position: 0.1, tags: ["fast_run", "fast_compile"] });
 optdb.register(scanPushoutNonSeqs, { position: 0.5, tags: ["fast_run"] });
 optdb.register(scanPushoutSeqs, { position: 0.5, tags: ["fast_run"] });
 optdb.register(scanPushoutAdd, { position: 0.51, tags: ["fast_run"] });

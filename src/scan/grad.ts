@@ -16,16 +16,18 @@
  * variable updated inside the body is a state like any other (src/scan/scan.ts).
  */
 
-import { type GradResult, type Variable, cloneGraph } from "../graph/basic.js";
+import { type GradResult, type Variable, cloneGraph, toposort } from "../graph/basic.js";
 import { grad } from "../gradient/grad.js";
 import { zerosLike } from "../tensor/alloc.js";
 import { dimshuffle } from "../tensor/basic.js";
 import { concatenate } from "../tensor/join.js";
 import * as math from "../tensor/math.js";
-import { shape, specifyShape } from "../tensor/shape.js";
-import { incSubtensor, slice } from "../tensor/subtensor.js";
+import { DimShuffle } from "../tensor/elemwise.js";
+import { Shape, ShapeI, shape, specifyShape } from "../tensor/shape.js";
+import { Subtensor, incSubtensor, slice } from "../tensor/subtensor.js";
+import { TensorType } from "../tensor/type.js";
 import type { TensorVariable } from "../tensor/variable.js";
-import { type Scan, isFloatVar, lagOf } from "./op.js";
+import { type Scan, Scan as ScanOp, isFloatVar, lagOf } from "./op.js";
 import { lastValue, scan } from "./scan.js";
 
 export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], _outputs: Variable[]): GradResult[] {
@@ -44,7 +46,6 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
   const gBufs = outputGrads.slice(0, nS) as TensorVariable[];
   const gNits = outputGrads.slice(nS, nS + nNitSot) as TensorVariable[];
   const lags = stateTaps.map(lagOf);
-  const bufs = _outputs.slice(0, nS) as TensorVariable[];
 
   // The forward body's inputs and outputs, in the Scan layout.
   const fIn = op.innerInputs as TensorVariable[];
@@ -64,6 +65,18 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
   const floatNonSeqs = [...Array(nNonSeqs).keys()].filter((m) => isFloatVar(nonSeqs[m]!));
   const floatNits = [...Array(nNitSot).keys()].filter((j) => isFloatVar(fNitOut[j]!));
 
+  // Residuals: what else of the forward step the backward step reads (an LSTM's gate
+  // activations, tanh of its cell). The forward scan returns them as map-like outputs (a scan
+  // with the same inputs and inner graph plus these outputs, which the scan_subsume rewrite puts
+  // in place of the forward scan) rather than the backward body computing the step again.
+  const wrtIn = [...floatSeqs.map((j) => fSeqIn[j]!), ...stateTaps.flatMap((taps, i) => (floatStates.includes(i) ? fTapIn[i]! : [])), ...floatNonSeqs.map((m) => fNonSeqIn[m]!)];
+  const residuals = asWhile || op.info.keep ? [] : residualsOf(fIn, [...floatStates.map((i) => fStateOut[i]!), ...floatNits.map((j) => fNitOut[j]!)], [...fStateOut, ...fNitOut], wrtIn, new Set([...fSeqIn, ...fTapIn.flat()]));
+  const fwd =
+    residuals.length === 0
+      ? _outputs
+      : new ScanOp(op.innerInputs, [...op.innerOutputs.slice(0, nS + nNitSot), ...residuals], { ...op.info, nNitSot: nNitSot + residuals.length }).makeNode(...inputs).outputs;
+  const bufs = fwd.slice(0, nS) as TensorVariable[];
+
   // Backward sequences: the forward step's inputs and the external gradients, n rows each.
   const firstN = (x: TensorVariable): TensorVariable => x.get(slice(0, n));
   const bSeqs: TensorVariable[] = [
@@ -75,7 +88,7 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
     // reads them instead of computing them again (tanh's gradient uses tanh's output; without
     // these the rewrites push a second forward pass, GEMMs and all, out of the loop).
     ...stateTaps.map((_taps, i) => bufs[i]!.get(`${lags[i]!}:`)),
-    ..._outputs.slice(nS, nS + nNitSot).map((o) => o as TensorVariable),
+    ...fwd.slice(nS, nS + nNitSot + residuals.length).map((o) => o as TensorVariable),
   ];
   const nTapIn = stateTaps.reduce((a, t) => a + t.length, 0);
   const outputsInfo = [
@@ -93,6 +106,7 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
     const gStateRows = take(floatStates.length);
     const gNitRows = take(floatNits.length);
     const fwdRows = take(nS + nNitSot);
+    const resRows = take(residuals.length);
     const P = floatStates.map((i) => take(lags[i]!));
     const acc = take(floatNonSeqs.length);
     const nonSeqVals = take(nNonSeqs);
@@ -100,7 +114,7 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
     fSeqIn.forEach((v, j) => replace.set(v, seqRows[j]!));
     fTapIn.flat().forEach((v, j) => replace.set(v, tapVals[j]!));
     fNonSeqIn.forEach((v, m) => replace.set(v, nonSeqVals[m]!));
-    const memo = cloneGraph([], [...fStateOut, ...fNitOut], { replace });
+    const memo = cloneGraph([], [...fStateOut, ...fNitOut, ...residuals], { replace });
     const terms: TensorVariable[] = [];
     floatStates.forEach((i, s) => {
       const a = math.add(gStateRows[s]!, P[s]![0]!);
@@ -114,9 +128,10 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
         ? wrt.map((w) => zerosLike(w))
         : grad(terms.reduce((x, y) => math.add(x, y)), wrt, { disconnectedInputs: "ignore" });
     const reuse = new Map<Variable, Variable>();
-    [...fStateOut, ...fNitOut].forEach((o, k) => {
-      const inner = memo.get(o) as TensorVariable;
-      const row = fwdRows[k]!;
+    [...fStateOut, ...fNitOut, ...residuals].forEach((o, k) => {
+      const inner = memo.get(o) as TensorVariable | undefined;
+      const row = k < fwdRows.length ? fwdRows[k]! : resRows[k - fwdRows.length]!;
+      if (inner === undefined) return;
       if (inner.owner === null || inner.dtype !== row.dtype || inner.ndim !== row.ndim) return;
       reuse.set(inner, inner.type.equals(row.type) ? row : specifyShape(row, inner.type.shape));
     });
@@ -160,4 +175,32 @@ export function scanGrad(op: Scan, inputs: Variable[], outputGrads: Variable[], 
     result[1 + j] = incSubtensor(zerosLike(seqs[j]!).get(slice(math.sub(n, nb), n)), rev);
   });
   return result;
+}
+
+/**
+ * The forward step's values, besides its outputs (`outs`), that the gradient of `terms` (the
+ * float outputs, each against a stand-in adjoint) with respect to `wrt` reads: the inputs of
+ * gradient nodes that the forward step computes from the sequences or states (`variant`).
+ * Values of the non-sequences alone stay out: the backward step has them without a history.
+ */
+function residualsOf(fIn: readonly Variable[], terms: readonly TensorVariable[], outs: readonly Variable[], wrt: readonly Variable[], variant: ReadonlySet<Variable>): Variable[] {
+  if (terms.length === 0 || wrt.length === 0) return [];
+  const adjoints = terms.map((t) => t.type.makeVariable() as TensorVariable);
+  const cost = terms.map((t, k) => math.sum(math.mul(t, adjoints[k]!))).reduce((a, b) => math.add(a, b));
+  const gs = grad(cost, wrt as Variable[], { disconnectedInputs: "ignore" });
+  const fwdNodes = new Set(toposort([...outs], new Set(fIn)));
+  const fromVariant = new Set<Variable>(variant);
+  for (const node of toposort([...outs], new Set(fIn))) if (node.inputs.some((v) => fromVariant.has(v))) node.outputs.forEach((o) => fromVariant.add(o));
+  const isOut = new Set(outs);
+  const found = new Set<Variable>();
+  for (const node of toposort(gs.filter((g): g is TensorVariable => g !== null), new Set([...fIn, ...adjoints]))) {
+    // (a value read for its shape only is not kept: shape inference computes that without it)
+    if (fwdNodes.has(node) || node.op instanceof Shape || node.op instanceof ShapeI) continue;
+    for (let v of node.inputs) {
+      // a view (a gate's columns of the pre-activation) is remade from its base's row
+      while (v.owner !== null && fwdNodes.has(v.owner) && (v.owner.op instanceof DimShuffle || v.owner.op instanceof Subtensor) && v.owner.inputs.slice(1).every((i) => i.isConstant) && fromVariant.has(v.owner.inputs[0]!) && !isOut.has(v)) v = v.owner.inputs[0]!;
+      if (v.owner !== null && fwdNodes.has(v.owner) && !isOut.has(v) && fromVariant.has(v) && v.type instanceof TensorType) found.add(v);
+    }
+  }
+  return [...found];
 }

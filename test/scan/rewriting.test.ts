@@ -326,3 +326,45 @@ describe.each(LINKERS)("ifelse_lift_common on the %s linker", (linker) => {
     }
   });
 });
+
+describe.each(LINKERS)("scan residuals and scan_subsume on the %s linker", (linker) => {
+  it("an LSTM's gradient reads the gates the forward scan kept: one forward loop, no second forward pass, gradients as without the rewrite and as finite differences", () => {
+    const B = 2;
+    const Hd = 3;
+    const X = T.dtensor3("X");
+    const h0 = T.dmatrix("h0");
+    const c0 = T.dmatrix("c0");
+    const Wx = T.dmatrix("Wx");
+    const Wh = T.dmatrix("Wh");
+    const step = (x: TV, h: TV, c: TV): TV[] => {
+      const z = T.dot(x, Wx).add(T.dot(h, Wh));
+      const gate = (k: number): TV => z.get(":", `${k * Hd}:${(k + 1) * Hd}`);
+      const cn = T.sigmoid(gate(1)).mul(c).add(T.sigmoid(gate(0)).mul(T.tanh(gate(2))));
+      return [T.sigmoid(gate(3)).mul(T.tanh(cn)), cn];
+    };
+    const [out] = theano.scan({ fn: step, sequences: [X], outputsInfo: [h0, c0], name: "lstm" });
+    const [hs, cs] = many(out);
+    const loss = hs!.mul(hs!).sum().add(cs!.get(-1).sum());
+    const gs = theano.grad(loss, [Wx, Wh, X, h0, c0]);
+    const args = [rand([4, B, 2], 31, 0.8), rand([B, Hd], 32, 0.5), rand([B, Hd], 33, 0.5), rand([2, 4 * Hd], 34, 0.6), rand([Hd, 4 * Hd], 35, 0.6)];
+    const [on, off] = sameWithout(linker, "scan_subsume", [X, h0, c0, Wx, Wh], gs, args);
+    // The gradient built the forward scan again with the gates as map-like outputs; the rewrite
+    // keeps that one loop (without it, both run).
+    const fwd = (f: TF): Array<Apply<Scan>> => scans(f).filter((n) => !n.op.info.name.startsWith("grad_of"));
+    expect(fwd(on).length).toBe(1);
+    expect(fwd(on)[0]!.op.info.nNitSot).toBeGreaterThan(0);
+    expect(fwd(off).length).toBe(2);
+    // No second forward pass: outside the loops, the only products are x_t·Wx (pushed out of the
+    // forward scan) and the two weight gradients (recomputing the gates would add x_t·Wx on the
+    // reversed sequence and h_{t-1}·Wh over all steps); the backward body's products are δ·Whᵀ
+    // (the state's gradient) and δ·Wxᵀ (the inputs').
+    const grad = scans(on).find((n) => n.op.info.name.startsWith("grad_of"))!;
+    expect(outside(on, Dot)).toBe(1);
+    expect(outside(on, Gemm)).toBe(2);
+    expect(inside(grad, Dot) + inside(grad, Gemm)).toBe(2);
+    expect(insideElemwise(grad, "sigmoid") + insideElemwise(grad, "tanh")).toBeLessThanOrEqual(3);
+    const f = compile([X, h0, c0, Wx, Wh], loss, new theano.Mode(linker, "fast_run"));
+    const gf = compile([X, h0, c0, Wx, Wh], [gs[2]!, gs[3]!, gs[4]!, gs[0]!, gs[1]!], new theano.Mode(linker, "fast_run"));
+    expectGradMatchesFD(f, gf, args, 41);
+  });
+});
