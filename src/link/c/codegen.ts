@@ -1060,14 +1060,23 @@ const RUNTIME = String.raw`
 TH_RT_th_copy_strided void th_copy_strided(size_t es, int nd, const int64_t *shape, const int64_t *strides, const void *src, void *dst) {
   int64_t n = th_size(nd, shape);
   if (n == 0) return;
-  /* one counter per axis, sized by the rank (NumPy allows 64 axes; perform has no limit) */
-  int64_t idx[nd > 0 ? nd : 1]; memset(idx, 0, sizeof idx);
+  if (nd == 0) { memcpy(dst, src, es); return; }
+  /* row by row along the last axis (one memcpy where it is contiguous, else a loop of fixed-size
+     element copies); one counter per outer axis, sized by the rank (NumPy allows 64 axes;
+     perform has no limit) */
+  const int64_t len = shape[nd - 1], st = strides[nd - 1], rows = n / len;
+  int64_t idx[nd > 1 ? nd - 1 : 1]; memset(idx, 0, sizeof idx);
   const char *s = (const char *)src;
   char *d = (char *)dst;
   int64_t off = 0;
-  for (int64_t i = 0; i < n; i++) {
-    memcpy(d + (size_t)i * es, s + off * (int64_t)es, es);
-    for (int ax = nd - 1; ax >= 0; ax--) {
+  for (int64_t r = 0; r < rows; r++) {
+    const char *sr = s + off * (int64_t)es;
+    if (st == 1) memcpy(d, sr, (size_t)len * es);
+    else if (es == 4) for (int64_t j = 0; j < len; j++) memcpy(d + j * 4, sr + j * st * 4, 4);
+    else if (es == 8) for (int64_t j = 0; j < len; j++) memcpy(d + j * 8, sr + j * st * 8, 8);
+    else for (int64_t j = 0; j < len; j++) memcpy(d + (size_t)j * es, sr + j * st * (int64_t)es, es);
+    d += (size_t)len * es;
+    for (int ax = nd - 2; ax >= 0; ax--) {
       idx[ax]++; off += strides[ax];
       if (idx[ax] < shape[ax]) break;
       off -= idx[ax] * strides[ax]; idx[ax] = 0;
