@@ -143,8 +143,8 @@ const skipJs = argv.includes("--no-js");
 const cells = argv.includes("--cell") ? [argv[argv.indexOf("--cell") + 1] as "rnn" | "lstm"] : (["rnn", "lstm"] as const);
 for (const cell of cells) {
   const [c, host] = both(() => trainStep("c", cell));
-  // Theano's allow_gc=False: the C linker and the scans write their intermediates into the
-  // previous call's buffers (no fresh memory, no external memory for V8 to collect).
+  // Theano's allow_gc=False: the function holds its intermediates between calls (with the default
+  // it reuses them too, but lets them go after a second without a call).
   const kept = theano.config.change({ allow_gc: false }, () => trainStep("c", cell));
   const js = skipJs ? null : trainStep("js", cell);
   let ref = cell === "rnn" ? "PyTensor 2.27: 85 (71-96); target ≤ 28" : "PyTensor 2.27: 140; target ≤ 45";

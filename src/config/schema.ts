@@ -308,7 +308,7 @@ export const SCHEMA = {
   allow_gc: bool({
     default: true,
     inCacheKey: true,
-    doc: "Free intermediate results once no later node needs them; false keeps them between calls (faster, more memory: the C linker writes the intermediates it hands to host nodes, a scan among them, into the same buffers every call).",
+    doc: "Free intermediate results once no later node needs them; false keeps them between calls (more memory). The C linker writes the intermediates it hands to host nodes (a scan's histories among them) into the same buffers call after call either way; with true it lets them go once the function has not been called for a second.",
   }),
   deterministic: oneOf({
     values: ["default", "more"],

@@ -336,11 +336,24 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   // may share their memory, followed back through host nodes (any of which may pass an input's
   // memory on) and in-place exports (their destroyed input's memory).
   const caller = callerVisible(fgraph, program);
-  if (!config.allow_gc) for (const seg of program.segments) for (const v of seg.exports) if (!caller.has(v)) reusable.add(v);
+  const intermediate = new Set(program.segments.flatMap((seg) => seg.exports.filter((v) => !caller.has(v) && !reusable.has(v))));
   // Host nodes get their previous outputs the same way (Op.perform's `reuse`: a scan writes its
   // histories into them).
-  const keepOuts = config.allow_gc ? null : new Map(program.steps.flatMap((st) => (st.kind === "host" && st.node.outputs.some((o) => !caller.has(o)) ? [[st.node, st.node.outputs.map((o) => !caller.has(o))] as const] : [])));
+  const keepOuts = new Map(program.steps.flatMap((st) => (st.kind === "host" && st.node.outputs.some((o) => !caller.has(o)) ? [[st.node, st.node.outputs.map((o) => !caller.has(o))] as const] : [])));
   const lastOuts = new Map<Apply, Array<Value | undefined>>();
+  // With allow_gc=True (the default) what is kept goes once the function has been idle for
+  // `intermediateRelease.idleMs`: a training loop reuses it call after call, a function called
+  // now and then holds nothing.
+  const idle: IdleEntry | null =
+    config.allow_gc && (intermediate.size > 0 || keepOuts.size > 0)
+      ? {
+          last: 0,
+          release() {
+            lastOuts.clear();
+            for (const c of calls.values()) c.seg.exports.forEach((v, q) => intermediate.has(v) && (c.prev[q] = null));
+          },
+        }
+      : null;
   let mod: LoadedModule | null = null;
   const calls = new Map<Segment, SegmentCall>();
   let buildMs = 0;
@@ -381,7 +394,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         exNd: seg.exports.map(ndimOf),
         exDtypes: seg.exports.map(dtypeOf),
         lastSizes: seg.exports.map(() => -1),
-        reuse: seg.exports.map((v) => reusable.has(v)),
+        reuse: seg.exports.map((v) => reusable.has(v) || intermediate.has(v)),
         inplaceIn: seg.exports.map((v) => inplaceInput(v, seg.inputs)),
         prev: seg.exports.map(() => null),
         scratch: seg.exports.map(() => null),
@@ -407,6 +420,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
 
   const thunk: Thunk = (inputs: readonly Value[]): Value[] => {
     if (freed) throw new BackendError("this C function was freed; compile it again to call it");
+    if (idle) touchIdle(idle);
     const env: Value[] = new Array(nslots);
     for (let i = 0; i < inSlots.length; i++) env[inSlots[i]!] = inputs[i];
     for (let i = 0; i < constants.length; i++) env[constants[i]![0]] = constants[i]![1];
@@ -418,7 +432,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
         let outs: Value[];
         const t = profiler ? performance.now() : 0;
         try {
-          const keep = keepOuts?.get(node);
+          const keep = keepOuts.get(node);
           outs = node.op.perform(node, args, keep ? lastOuts.get(node) : undefined);
           if (keep) lastOuts.set(node, outs.map((o, k) => (keep[k] ? o : undefined)));
         } catch (e) {
@@ -483,6 +497,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   thunk.free = () => {
     freed = true;
     lastOuts.clear();
+    if (idle) holding.delete(idle);
     for (const c of calls.values()) {
       c.prev.fill(null);
       c.scratch.fill(null);
@@ -640,6 +655,42 @@ function outOfBounds(v: Variable, shape: readonly number[], lo: number, hi: numb
   return new InputError(
     `input ${v.label} of shape [${shape.join(", ")}] reaches elements ${lo}..${hi} of memory that now holds ${length}: ${why}; pass an array over live memory (copy it, or make a new NDArray after resizing)`,
   );
+}
+
+/** A function's kept intermediates, released after `intermediateRelease.idleMs` without a call. */
+interface IdleEntry {
+  last: number;
+  release(): void;
+}
+
+/**
+ * How long a function keeps its intermediates without being called, under allow_gc=True (tests
+ * shorten it). One unreferenced timer sweeps every such function.
+ */
+export const intermediateRelease = { idleMs: 1000 };
+const holding = new Set<IdleEntry>();
+let sweeper: ReturnType<typeof setInterval> | null = null;
+
+function touchIdle(e: IdleEntry): void {
+  e.last = performance.now();
+  if (holding.has(e)) return;
+  holding.add(e);
+  if (sweeper === null && typeof setInterval === "function") {
+    const every = Math.max(10, Math.min(500, intermediateRelease.idleMs / 2));
+    sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const h of holding) {
+        if (now - h.last < intermediateRelease.idleMs) continue;
+        h.release();
+        holding.delete(h);
+      }
+      if (holding.size === 0 && sweeper !== null) {
+        clearInterval(sweeper);
+        sweeper = null;
+      }
+    }, every);
+    (sweeper as { unref?: () => void }).unref?.();
+  }
 }
 
 /**

@@ -1,15 +1,20 @@
 /**
- * allow_gc=False on the C linker (Theano's "keep intermediate storage between calls"): an export
- * of a C segment that only host nodes of the same call read keeps its buffer, and the next call
- * writes it again (no fresh pages, no external memory for V8 to collect). Nothing the caller can
- * see is ever such a buffer: an output, or what a host node may pass on into an output, gets
- * fresh memory each call, as with the default allow_gc=True.
+ * Intermediates on the C linker (issue 15.3): an export of a C segment that only host nodes of
+ * the same call read, and a scan's histories that only the graph reads, are written again into
+ * the previous call's buffers (no fresh pages, no external memory for V8 to collect). With
+ * allow_gc=False (Theano's "keep intermediate storage between calls") the function holds them
+ * until it is freed; with the default allow_gc=True it lets them go once it has not been called
+ * for a while (`intermediateRelease.idleMs`). Nothing the caller can see is ever such a buffer: an
+ * output, or what a host node may pass on into an output, gets fresh memory each call.
  */
 
-import { describe, expect, it } from "vitest";
+import { runInNewContext } from "node:vm";
+import { setFlagsFromString } from "node:v8";
+import { afterEach, describe, expect, it } from "vitest";
 import * as theano from "../../../src/index.js";
 import { Apply, Op, type Value, type Variable } from "../../../src/graph/basic.js";
 import { cCompilerStatus } from "../../../src/link/c/compiler.js";
+import { intermediateRelease } from "../../../src/link/c/linker.js";
 import { NDArray } from "../../../src/ndarray/ndarray.js";
 
 const { T } = theano;
@@ -42,7 +47,16 @@ const ramp = (k: number): NDArray => theano.array(Array.from({ length: 12 }, (_,
 const compile = (allowGc: boolean, ins: Variable[], outs: Variable[]) =>
   theano.config.change({ allow_gc: allowGc }, () => theano.function(ins, outs as never, { mode: new theano.Mode("c", "fast_run") }));
 
-describe.skipIf(!hasC)("allow_gc=False: intermediate exports keep their buffers between calls", () => {
+// A collector to call (as test/compile/free.test.ts): vitest's forks run without --expose-gc.
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const IDLE_MS = intermediateRelease.idleMs;
+afterEach(() => {
+  intermediateRelease.idleMs = IDLE_MS;
+});
+
+describe.skipIf(!hasC)("intermediate exports keep their buffers between calls", () => {
   it("an export read only by a host node is written again in the same memory; results stay right", () => {
     for (const allowGc of [false, true]) {
       const x = T.dmatrix("x");
@@ -55,9 +69,31 @@ describe.skipIf(!hasC)("allow_gc=False: intermediate exports keep their buffers 
         expect(got).toBeCloseTo(want, 12);
       }
       expect(spy.seen.length).toBe(3);
-      if (allowGc) expect(new Set(spy.seen).size).toBe(3);
-      else expect(new Set(spy.seen).size).toBe(1);
+      expect(new Set(spy.seen).size).toBe(1);
     }
+  });
+
+  it("allow_gc=True lets them go after the function has been idle; allow_gc=False holds them", async () => {
+    intermediateRelease.idleMs = 40;
+    const heldMB: number[] = [];
+    for (const allowGc of [true, false]) {
+      const x = T.dvector("x");
+      const spy = new Spy();
+      const y = spy.makeNode(T.exp(x)).outputs[0] as theano.TensorVariable; // an 8 MB export
+      const f = compile(allowGc, [x], [T.sum(y)]);
+      const xv = theano.zeros([1 << 20], "float64");
+      f(xv);
+      f(xv);
+      await sleep(300);
+      for (let i = 0; i < 3; i++) gc();
+      heldMB.push(process.memoryUsage().arrayBuffers / 2 ** 20);
+      f(xv);
+      // idle: the next call took fresh memory (allow_gc=True); held: the same buffer again
+      expect(new Set(spy.seen).size).toBe(allowGc ? 2 : 1);
+      f.free();
+    }
+    // after the idle time allow_gc=True gave the 8 MB buffer back; allow_gc=False still holds it
+    expect(heldMB[1]! - heldMB[0]!).toBeGreaterThan(7);
   });
 
   it("never a buffer the caller can see: outputs, and what a host node passes on into one", () => {
@@ -77,8 +113,8 @@ describe.skipIf(!hasC)("allow_gc=False: intermediate exports keep their buffers 
   });
 });
 
-describe.skipIf(!hasC)("allow_gc=False: a scan writes its histories into the previous call's buffers", () => {
-  it("the hidden states of an RNN that only C reads come back in the same memory; values match allow_gc=True", () => {
+describe.skipIf(!hasC)("a scan writes its histories into the previous call's buffers", () => {
+  it("the hidden states of an RNN that only C reads come back in the same memory; values agree under both allow_gc", () => {
     const run = (allowGc: boolean): { bufs: Set<ArrayBufferLike>; hist: Set<ArrayBufferLike>; vals: number[] } => {
       const X = T.dtensor3("X");
       const h0 = T.dmatrix("h0");
@@ -100,11 +136,11 @@ describe.skipIf(!hasC)("allow_gc=False: a scan writes its histories into the pre
     const kept = run(false);
     const fresh = run(true);
     kept.vals.forEach((v, i) => expect(v).toBeCloseTo(fresh.vals[i]!, 12));
-    expect(fresh.bufs.size).toBe(3);
-    expect(fresh.hist.size).toBe(3);
     // mul(1.5) of the history is an export of C, the history the scan's own: one buffer each
     // for the three calls
-    expect(kept.bufs.size).toBe(1);
-    expect(kept.hist.size).toBe(1);
+    for (const r of [kept, fresh]) {
+      expect(r.bufs.size).toBe(1);
+      expect(r.hist.size).toBe(1);
+    }
   });
 });
