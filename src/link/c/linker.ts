@@ -336,7 +336,9 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   // may share their memory, followed back through host nodes (any of which may pass an input's
   // memory on) and in-place exports (their destroyed input's memory).
   const caller = callerVisible(fgraph, program);
-  const intermediate = new Set(program.segments.flatMap((seg) => seg.exports.filter((v) => !caller.has(v) && !reusable.has(v))));
+  // (not an in-place export: its memory is its destroyed operand's, which may be a copy of an
+  // input made for this call, or anything else the next call does not own)
+  const intermediate = new Set(program.segments.flatMap((seg) => seg.exports.filter((v) => !caller.has(v) && !reusable.has(v) && inplaceInput(v, seg.inputs) < 0)));
   // Host nodes get their previous outputs the same way (Op.perform's `reuse`: a scan writes its
   // histories into them).
   const keepOuts = new Map(program.steps.flatMap((st) => (st.kind === "host" && st.node.outputs.some((o) => !caller.has(o)) ? [[st.node, st.node.outputs.map((o) => !caller.has(o))] as const] : [])));
