@@ -345,7 +345,7 @@ describe.each(LINKERS)("scan residuals and scan_subsume on the %s linker", (link
     const [out] = theano.scan({ fn: step, sequences: [X], outputsInfo: [h0, c0], name: "lstm" });
     const [hs, cs] = many(out);
     const loss = hs!.mul(hs!).sum().add(cs!.get(-1).sum());
-    const gs = theano.grad(loss, [Wx, Wh, X, h0, c0]);
+    const gs = theano.grad(loss, [X, h0, c0, Wx, Wh]); // in the inputs' order, for the finite differences
     const args = [rand([4, B, 2], 31, 0.8), rand([B, Hd], 32, 0.5), rand([B, Hd], 33, 0.5), rand([2, 4 * Hd], 34, 0.6), rand([Hd, 4 * Hd], 35, 0.6)];
     const [on, off] = sameWithout(linker, "scan_subsume", [X, h0, c0, Wx, Wh], gs, args);
     // The gradient built the forward scan again with the gates as map-like outputs; the rewrite
@@ -364,7 +364,6 @@ describe.each(LINKERS)("scan residuals and scan_subsume on the %s linker", (link
     expect(inside(grad, Dot) + inside(grad, Gemm)).toBe(2);
     expect(insideElemwise(grad, "sigmoid") + insideElemwise(grad, "tanh")).toBeLessThanOrEqual(3);
     const f = compile([X, h0, c0, Wx, Wh], loss, new theano.Mode(linker, "fast_run"));
-    const gf = compile([X, h0, c0, Wx, Wh], [gs[2]!, gs[3]!, gs[4]!, gs[0]!, gs[1]!], new theano.Mode(linker, "fast_run"));
-    expectGradMatchesFD(f, gf, args, 41);
+    expectGradMatchesFD(f, on, args, 41);
   });
 });

@@ -134,18 +134,18 @@ describe("C reductions, dot, softmax, dimshuffle and reshape agree with perform"
   });
 
   it("Reshape of strided 3-d arrays copies them row by row: every element size, reversed, transposed, step-sliced", () => {
-    for (const dtype of ["int8", "int16", "float32", "float64", "bool"] as DType[]) {
-      const x = T.tensor({ dtype, shape: [null, null, null], name: "x" });
-      const outs = [x.reshape([-1]), x.dimshuffle(2, 0, 1).reshape([-1, 2])];
-      const base = (k: number, shape: number[]): NDArray => rand(dtype, shape, k);
-      const cases: Array<[string, NDArray[]]> = [
-        ["contiguous", [base(1, [3, 2, 4])]],
-        ["outer axis reversed (contiguous rows)", [base(2, [3, 2, 4]).slice([null, null, -1])]],
-        ["transposed", [base(3, [4, 2, 3]).transpose(2, 1, 0)]],
-        ["last axis step-sliced and reversed", [base(4, [3, 2, 8]).slice([null, null], [null, null], [null, null, -2])]],
-      ];
-      agree([x], outs, cases, `reshape ${dtype}`, C);
-    }
+    // one function (one module) over the five element sizes
+    const dtypes = ["int8", "int16", "float32", "float64", "bool"] as DType[];
+    const xs = dtypes.map((dtype) => T.tensor({ dtype, shape: [null, null, null], name: `x_${dtype}` }));
+    const outs = xs.flatMap((x) => [x.reshape([-1]), x.dimshuffle(2, 0, 1).reshape([-1, 2])]);
+    const each = (f: (d: DType, k: number) => NDArray): NDArray[] => dtypes.map((d, k) => f(d, k));
+    const cases: Array<[string, NDArray[]]> = [
+      ["contiguous", each((d, k) => rand(d, [3, 2, 4], k))],
+      ["outer axis reversed (contiguous rows)", each((d, k) => rand(d, [3, 2, 4], k + 5).slice([null, null, -1]))],
+      ["transposed", each((d, k) => rand(d, [4, 2, 3], k + 10).transpose(2, 1, 0))],
+      ["last axis step-sliced and reversed", each((d, k) => rand(d, [3, 2, 8], k + 15).slice([null, null], [null, null], [null, null, -2]))],
+    ];
+    agree(xs, outs, cases, "reshape", C);
   });
 
   it("DimShuffle and Subtensor views (exported and in the middle), constant-shape Reshape, Join", () => {
