@@ -50,7 +50,7 @@ import { ShapeI, reshape, shape } from "../tensor/shape.js";
 import { Subtensor, slice } from "../tensor/subtensor.js";
 import type { TensorType } from "../tensor/type.js";
 import { type TensorVariable, constant } from "../tensor/variable.js";
-import { graphRewriter, nodeRewriter, optdb } from "./engine.js";
+import { type RewriteContext, graphRewriter, nodeRewriter, optdb } from "./engine.js";
 
 // ---------------------------------------------------------------------------------------------
 // A Scan node taken apart and put back together
@@ -436,26 +436,38 @@ function subsumes(x: Apply, y: Apply): number[] | null {
   return [...Array(nS).keys(), ...where.map((k) => nS + k)];
 }
 
+/**
+ * Applies `pair` to ordered pairs of the graph's scans (those `keep` accepts, in topological
+ * order) until none changes: `pair(a, b)` returns the replacements to make, or null. The loop of
+ * scan_subsume and scan_merge.
+ */
+function rewriteScanPairs(fg: FunctionGraph, ctx: RewriteContext, name: string, keep: (n: Apply) => boolean, pair: (a: Apply, b: Apply) => Array<[Variable, Variable]> | null, ordered: boolean): void {
+  for (let changed = true; changed; ) {
+    changed = false;
+    const scans = fg.toposort().filter((n) => n.op instanceof Scan && keep(n));
+    search: for (let i = 0; i < scans.length; i++) {
+      for (let j = ordered ? 0 : i + 1; j < scans.length; j++) {
+        if (i === j) continue;
+        const pairs = pair(scans[i]!, scans[j]!);
+        if (pairs !== null && ctx.replace(fg, pairs, name) !== null) {
+          changed = true;
+          break search;
+        }
+      }
+    }
+  }
+}
+
 /** A scan that another computes in full gives way to it (its outputs are the other's). */
 export const scanSubsume = graphRewriter({
   name: "scan_subsume",
   tags: ["scan"],
   apply(fg: FunctionGraph, ctx) {
-    for (let again = true; again; ) {
-      again = false;
-      const scans = fg.toposort().filter((n) => n.op instanceof Scan);
-      search: for (const x of scans) {
-        for (const y of scans) {
-          if (x === y) continue;
-          const map = subsumes(x, y);
-          if (!map) continue;
-          if (ctx.replace(fg, y.outputs.map((o, k) => [o, x.outputs[map[k]!]!] as [Variable, Variable]), "scan_subsume") !== null) {
-            again = true;
-            break search;
-          }
-        }
-      }
-    }
+    const pair = (x: Apply, y: Apply): Array<[Variable, Variable]> | null => {
+      const map = subsumes(x, y);
+      return map && y.outputs.map((o, k) => [o, x.outputs[map[k]!]!] as [Variable, Variable]);
+    };
+    rewriteScanPairs(fg, ctx, "scan_subsume", () => true, pair, true);
   },
 });
 
@@ -509,31 +521,20 @@ export const scanMerge = graphRewriter({
   name: "scan_merge",
   tags: ["scan"],
   apply(fg: FunctionGraph, ctx) {
-    for (let merged = true; merged; ) {
-      merged = false;
-      const scans = fg.toposort().filter((n) => n.op instanceof Scan && !(n.op as Scan).info.asWhile);
-      search: for (let i = 0; i < scans.length; i++) {
-        for (let j = i + 1; j < scans.length; j++) {
-          const a = scans[i]!;
-          const b = scans[j]!;
-          if (a.inputs[0] !== b.inputs[0] || reads(b, a) || reads(a, b)) continue;
-          const pa = partsOf(a);
-          const pb = partsOf(b);
-          const m = buildScan(mergeParts(pa, pb), `${pa.info.name}&${pb.info.name}`);
-          const nSa = pa.states.length;
-          const nSb = pb.states.length;
-          const out = m.outputs;
-          const pairs: Array<[Variable, Variable]> = [
-            ...a.outputs.map((o, k) => [o, k < nSa ? out[k]! : out[nSa + nSb + (k - nSa)]!] as [Variable, Variable]),
-            ...b.outputs.map((o, k) => [o, k < nSb ? out[nSa + k]! : out[nSa + nSb + pa.nits.length + (k - nSb)]!] as [Variable, Variable]),
-          ];
-          if (ctx.replace(fg, pairs, "scan_merge") !== null) {
-            merged = true;
-            break search;
-          }
-        }
-      }
-    }
+    const pair = (a: Apply, b: Apply): Array<[Variable, Variable]> | null => {
+      if (a.inputs[0] !== b.inputs[0] || reads(b, a) || reads(a, b)) return null;
+      const pa = partsOf(a);
+      const pb = partsOf(b);
+      const m = buildScan(mergeParts(pa, pb), `${pa.info.name}&${pb.info.name}`);
+      const nSa = pa.states.length;
+      const nSb = pb.states.length;
+      const out = m.outputs;
+      return [
+        ...a.outputs.map((o, k) => [o, k < nSa ? out[k]! : out[nSa + nSb + (k - nSa)]!] as [Variable, Variable]),
+        ...b.outputs.map((o, k) => [o, k < nSb ? out[nSa + k]! : out[nSa + nSb + pa.nits.length + (k - nSb)]!] as [Variable, Variable]),
+      ];
+    };
+    rewriteScanPairs(fg, ctx, "scan_merge", (n) => !(n.op as Scan).info.asWhile, pair, false);
   },
 });
 
