@@ -10,8 +10,14 @@
  * hidden 512, cross-entropy over every step, BPTT, SGD; PyTensor 2.27: 85 ms), and an LSTM
  * step of hidden 256 on the same data (PyTensor: 140 ms).
  *
+ * Each training step's cold compile is measured twice, in fresh compiledirs: from empty (the
+ * compiler probes and the shared runtime library too) and with the runtime library built first.
+ *
  *   npx tsx bench/scan.ts [--steps 20000] [--no-js] [--train-only] [--cell rnn|lstm]
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as theano from "../src/index.js";
 import { handWrittenW6 } from "./scan_ref.js";
 
@@ -65,8 +71,29 @@ function rnn(linker: "js" | "c"): number {
 const initValues = (r: number, c: number, seed: number, scale: number): Float32Array => Float32Array.from({ length: r * c }, (_, i) => Math.sin(seed * 7919 + i * 0.61) * scale);
 const trainChars = (S: number, B: number, V: number): number[] => Array.from({ length: (S + 1) * B }, (_, i) => (i * 7 + ((i * i) % 13)) % V);
 
+/**
+ * The C training step's cold compile, ms: in an empty compiledir (the compiler probes and the
+ * shared runtime library, GEMM included, are built too: a machine's first function), and with only
+ * the runtime library built before (the function's own modules: every later model on the machine).
+ */
+function coldCompile(cell: "rnn" | "lstm"): [number, number] {
+  const fresh = (): string => mkdtempSync(join(tmpdir(), "theano-ts-bench-scan-"));
+  const dirs = [fresh(), fresh()];
+  try {
+    const empty = theano.config.change({ compiledir: dirs[0]! }, () => trainStep("c", cell, true)[1]);
+    const modules = theano.config.change({ compiledir: dirs[1]! }, () => {
+      const a = T.fmatrix("a");
+      theano.function([a], T.dot(a, a).sum(), { mode: new theano.Mode("c", "fast_run") });
+      return trainStep("c", cell, true)[1];
+    });
+    return [empty, modules];
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
 /** The W6 RNN (or an LSTM) training step: median ms of 15 calls after 6, the compile ms, and the first call's loss. */
-function trainStep(linker: "js" | "c", cell: "rnn" | "lstm"): [number, number, number] {
+function trainStep(linker: "js" | "c", cell: "rnn" | "lstm", compileOnly = false): [number, number, number] {
   const V = 65;
   const S = 64;
   const B = 32;
@@ -102,6 +129,7 @@ function trainStep(linker: "js" | "c", cell: "rnn" | "lstm"): [number, number, n
   const t0 = performance.now();
   const f = theano.function([X, y], loss, { mode: new theano.Mode(linker, "fast_run"), updates: params.map((p, i) => [p, p.sub(grads[i]!.mul(0.1))]) as never });
   const compileMs = performance.now() - t0;
+  if (compileOnly) return [0, compileMs, 0];
   const chars = trainChars(S, B, V);
   const xv = new Float32Array(S * B * V);
   for (let i = 0; i < S * B; i++) xv[i * V + chars[i]!] = 1;
@@ -156,4 +184,6 @@ for (const cell of cells) {
   }
   const what = cell === "rnn" ? "W6 RNN training step (hidden 512), ms" : "LSTM training step (hidden 256), ms";
   console.log(`| ${what} [compile ms] | ${js ? `${f2(js[0])} [${js[1].toFixed(0)}]` : "-"} | - | ${f2(c[0])} [${c[1].toFixed(0)}] | ${f2(host[0])} | ${f2(kept[0])} | ${ref} |`);
+  const [empty, modules] = coldCompile(cell);
+  console.log(`| ${cell === "rnn" ? "W6" : "LSTM"} cold compile, ms: empty compiledir / runtime library already built | - | - | ${empty.toFixed(0)} / ${modules.toFixed(0)} | - | - | ${cell === "rnn" ? "target ≤ 2000; " : ""}PyTensor 2.27: 100-130 s |`);
 }

@@ -20,6 +20,7 @@ import { InputError, MissingInputError, TheanoError, TypeMismatchError, UnusedIn
 import { type Apply, type Variable, ancestors } from "../graph/basic.js";
 import { DestroyHandler, overwrittenInputs } from "../graph/destroy.js";
 import { FunctionGraph } from "../graph/fgraph.js";
+import { withBuildBatch } from "../link/batch.js";
 import type { MemoryPlan } from "../link/memory.js";
 import { type ArrayLike, NDArray } from "../ndarray/ndarray.js";
 import { specifyShape } from "../tensor/shape.js";
@@ -335,9 +336,13 @@ export function function_<O extends OutputsArg>(
   const linkStart = performance.now();
   // Inner graphs compile now, as Theano's do: their C modules are built here, not on the first
   // call, and an inner graph that cannot compile fails theano.function.
-  for (const node of withInner) (node.op as unknown as { compileInnerGraphs(node: Apply): void }).compileInnerGraphs(node);
+  // One build batch (src/link/cache.ts): the inner graphs' modules and this function's compile
+  // at once, and all are loaded before theano.function returns.
   const loopBody = (opts as { [STEP_LOOP]?: boolean })[STEP_LOOP] === true && !profiler;
-  const thunk = linker.make(fgraph, { borrowed: outputs.map((o) => o.borrow), name, ...(profiler ? { profiler } : {}), ...(loopBody ? { stepLoop: true } : {}) });
+  const thunk = withBuildBatch(() => {
+    for (const node of withInner) (node.op as unknown as { compileInnerGraphs(node: Apply): void }).compileInnerGraphs(node);
+    return linker.make(fgraph, { borrowed: outputs.map((o) => o.borrow), name, ...(profiler ? { profiler } : {}), ...(loopBody ? { stepLoop: true } : {}) });
+  });
   if (profiler) {
     profiler.rewriteMs = rewriteTime;
     profiler.linkMs = performance.now() - linkStart;

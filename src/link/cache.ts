@@ -64,7 +64,8 @@ import { BackendError, CompileError, warn } from "../errors.js";
 import { config } from "../config/index.js";
 import { openLibrary, type NativeLibrary } from "./c/ffi.js";
 import { untrustedReason } from "./trust.js";
-import { compileFlags, compileSharedObject, findCompiler } from "./c/compiler.js";
+import { atBatchEnd, inBuildBatch } from "./batch.js";
+import { compileFlags, findCompiler, startSharedObject } from "./c/compiler.js";
 
 /** Bumped when the layout or meta.json changes: old entries then simply stop matching. */
 const FORMAT = 1;
@@ -719,6 +720,102 @@ export function loadModule(source: string, opts: ModuleOptions = {}): LoadedModu
   throw new BackendError(`the compile cache entry ${dir} kept disappearing while being loaded (is another process clearing ${root}?)`);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Build batches: several modules' compilers at once.
+
+/** Builds this process started and has not waited for yet, by memo key. */
+const pendingBuilds = new Map<string, () => void>();
+
+/**
+ * loadModule in two halves: outside a build batch, or for a module already built, it loads now
+ * and the returned function hands it back; inside a batch a module to compile has its compiler
+ * started and the returned function waits for it, publishes it and loads it. A failed build
+ * throws from the first call; a later call tries again from the start (loadModule).
+ */
+export function startModule(source: string, opts: ModuleOptions = {}): () => LoadedModule {
+  const now = (): (() => LoadedModule) => {
+    const m = loadModule(source, opts);
+    return () => m;
+  };
+  if (!inBuildBatch()) return now();
+  const parts = keyParts(opts);
+  const key = hashKey(source, parts);
+  const root = compiledir();
+  const memoKey = `${root}\0${key}`;
+  const dir = entryDir(root, key);
+  const other = pendingBuilds.get(memoKey);
+  if (other) {
+    // The same module twice in one batch (two identical loop bodies): load once the first is built.
+    let m: LoadedModule | null = null;
+    return () => {
+      other();
+      return (m ??= loadModule(source, opts));
+    };
+  }
+  if (memo.has(memoKey) || (existsSync(dir) && inspectEntry(root, key, dir).problem === null)) return now();
+  const lockPath = join(subdir(root, key.slice(0, 2)), `${key}.lock`);
+  const ino = acquireLock(lockPath);
+  let finish: () => void;
+  try {
+    if (existsSync(dir)) {
+      const { problem } = inspectEntry(root, key, dir);
+      if (problem === null) {
+        unlock(lockPath, ino);
+        return now();
+      }
+      warn(`theano-ts compile cache: entry ${dir} is corrupt (${problem}); removing it and rebuilding`);
+      removeTree(root, dir);
+    }
+    finish = startBuild(root, key, source, parts, dir, opts);
+  } catch (e) {
+    unlock(lockPath, ino);
+    throw e;
+  }
+  let outcome: { error: unknown } | null | undefined;
+  const wait = (): void => {
+    if (outcome === undefined) {
+      outcome = null;
+      try {
+        finish();
+      } catch (e) {
+        outcome = { error: e };
+      } finally {
+        unlock(lockPath, ino);
+        pendingBuilds.delete(memoKey);
+      }
+    }
+    if (outcome) throw outcome.error;
+  };
+  pendingBuilds.set(memoKey, wait);
+  // Reaped at the batch's end whoever waits for it (a failure is thrown to whoever loads it).
+  atBatchEnd(() => {
+    try {
+      wait();
+    } catch {
+      // the loader of this module reports it
+    }
+  });
+  let m: LoadedModule | null = null;
+  let failed = false;
+  return () => {
+    if (m) return m;
+    if (failed) return (m = loadModule(source, opts));
+    try {
+      wait();
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+    const known = memo.get(memoKey);
+    if (known) return (m = handle(known, memoKey, false));
+    const lib = openEntry(dir, opts.global === true);
+    if (!lib) return (m = loadModule(source, opts)); // aged out already: build it again
+    const entry: MemoEntry = { path: join(dir, "mod.so"), key, lib, refs: 0 };
+    memo.set(memoKey, entry);
+    return (m = handle(entry, memoKey, false));
+  };
+}
+
 /** What a compiler prints when the disk fills under it (gcc, ld, clang, as). */
 const DISK_FULL_RE = /No space left on device|Disk quota exceeded/;
 
@@ -728,12 +825,29 @@ const DISK_FULL_RE = /No space left on device|Disk quota exceeded/;
  * is that too (its evidence is deleted, not kept: keeping it would fill the disk further).
  */
 function build(root: string, key: string, source: string, parts: KeyParts, dir: string, opts: ModuleOptions): void {
+  startBuild(root, key, source, parts, dir, opts)();
+}
+
+/** build() in two halves: the compiler starts now (in the background where it can), the returned function waits, checks and publishes. */
+function startBuild(root: string, key: string, source: string, parts: KeyParts, dir: string, opts: ModuleOptions): () => void {
   const tmpRoot = subdir(root, "tmp");
   const tmp = io(tmpRoot, "create a build directory in", () => mkdtempSync(join(tmpRoot, `${key.slice(0, 16)}-`)));
   const discard = (): void => rmSync(tmp, { recursive: true, force: true });
+  let started: { finish(): string };
+  try {
+    started = io(tmp, "write the module source into", () => startSharedObject(source, { dir: tmp, ldflags: parts.ldflags, flags: parts.flags }));
+  } catch (e) {
+    discard();
+    throw e;
+  }
+  return () => finishBuild(root, key, parts, dir, opts, tmp, started);
+}
+
+function finishBuild(root: string, key: string, parts: KeyParts, dir: string, opts: ModuleOptions, tmp: string, started: { finish(): string }): void {
+  const discard = (): void => rmSync(tmp, { recursive: true, force: true });
   let so: string;
   try {
-    so = io(tmp, "write the module source into", () => compileSharedObject(source, { dir: tmp, ldflags: parts.ldflags, flags: parts.flags }));
+    so = io(tmp, "write the module source into", () => started.finish());
   } catch (e) {
     if (!(e instanceof CompileError) || isCompiledirError(e)) {
       discard();

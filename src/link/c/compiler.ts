@@ -19,7 +19,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, dirname, basename } from "node:path";
 import { CompileError } from "../../errors.js";
 import { config } from "../../config/index.js";
-import { openLibrary, spawnAndWait, type NativeLibrary } from "./ffi.js";
+import { openLibrary, spawnProcess, type NativeLibrary } from "./ffi.js";
 import { UNIT_BREAK } from "./support.js";
 import { builtinGemmKernel } from "./gemm.js";
 import { isCompiledirError, loadModule, warn } from "../cache.js";
@@ -306,30 +306,32 @@ function splitUnits(source: string, units: number): string[] {
 const shq = (w: string): string => `'${w.split("'").join(`'\\''`)}'`;
 
 /**
- * Runs `script` with `/bin/sh -c`, its stdin /dev/null and its stdout and stderr together in
- * `outFile` (read back and removed). Through ffi.ts's spawnAndWait where it exists: spawnSync forks
- * this process, which costs tens of milliseconds per compile once the heap holds a model (or a test
- * runner's hundreds of graphs); spawnAndWait does not fork.
+ * Starts `script` with `/bin/sh -c`, its stdin /dev/null and its stdout and stderr together in
+ * `outFile` (read back and removed by `finish()`). Through ffi.ts's spawnProcess where it exists:
+ * the script runs while this process goes on (the compile cache overlaps several modules' builds),
+ * and spawnSync would fork this process, which costs tens of milliseconds per compile once the
+ * heap holds a model (or a test runner's hundreds of graphs); spawnProcess does not fork.
+ * Elsewhere spawnSync runs it to the end at once.
  */
-function runScript(script: string, outFile: string): { status: number; output: string } {
+function startScript(script: string, outFile: string): { finish(): { status: number; output: string } } {
   const wrapped = `exec >${shq(outFile)} 2>&1 </dev/null\n${script}`;
-  let status: number | null = null;
-  let output = "";
-  if (fastSpawn) status = spawnAndWait(["/bin/sh", "-c", wrapped], process.env);
-  if (status === null) {
-    const r = spawnSync("/bin/sh", ["-c", wrapped], { encoding: "utf8" });
-    status = r.status ?? 128;
-    output = `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`;
-  }
-  if (existsSync(outFile)) {
-    output = readFileSync(outFile, "utf8") + output;
-    rmSync(outFile, { force: true });
-  }
-  return { status, output };
+  const collect = (status: number, extra: string): { status: number; output: string } => {
+    let output = extra;
+    if (existsSync(outFile)) {
+      output = readFileSync(outFile, "utf8") + output;
+      rmSync(outFile, { force: true });
+    }
+    return { status, output };
+  };
+  const child = fastSpawn ? spawnProcess(["/bin/sh", "-c", wrapped], process.env) : null;
+  if (child) return { finish: () => collect(child.wait(), "") };
+  const r = spawnSync("/bin/sh", ["-c", wrapped], { encoding: "utf8" });
+  const done = collect(r.status ?? 128, `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`);
+  return { finish: () => done };
 }
 
 let fastSpawn = true;
-/** Tests: compile through spawnSync (false) or spawnAndWait where it exists (true, the default). */
+/** Tests: compile through spawnSync (false) or spawnProcess where it exists (true, the default). */
 export function setFastSpawnForTests(on: boolean): boolean {
   const was = fastSpawn;
   fastSpawn = on;
@@ -349,10 +351,23 @@ function firstDiagnostic(lines: readonly string[]): string {
  * the same flags (so sanitizer builds instrument all of them), and linked into one object. On
  * failure the source and the compiler's log stay in `dir` and the CompileError says where.
  */
-export function compileSharedObject(
-  source: string,
-  opts: { dir?: string; ldflags?: readonly string[]; flags?: readonly string[]; parallel?: number } = {},
-): string {
+export function compileSharedObject(source: string, opts: SharedObjectOptions = {}): string {
+  return startSharedObject(source, opts).finish();
+}
+
+export interface SharedObjectOptions {
+  readonly dir?: string;
+  readonly ldflags?: readonly string[];
+  readonly flags?: readonly string[];
+  readonly parallel?: number;
+}
+
+/**
+ * compileSharedObject in two halves: the compiler runs (in the background where spawnProcess
+ * exists) from this call on, and `finish()` waits for it and returns the shared object's path or
+ * throws the CompileError. Several modules started before any is finished compile at once.
+ */
+export function startSharedObject(source: string, opts: SharedObjectOptions = {}): { finish(): string } {
   const { compiler, why } = probeCompiler();
   if (!compiler) throw new CompileError(`no C compiler: ${why}; ${HOW_TO_GET_C}`);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "theano-ts-"));
@@ -370,43 +385,56 @@ export function compileSharedObject(
       log,
     );
   };
-  let objects: string[] = [src];
-  let logText = "";
-  if (units > 1) {
-    // Each unit to an object, all at once (one shell, as everything here is synchronous).
-    const cflags = flags.filter((f) => f !== "-shared" && !f.startsWith("-Wl,"));
-    const names = splitUnits(source, units).map((text, i) => {
-      const base = join(dir, `unit${i}`);
-      writeFileSync(`${base}.c`, text, { mode: 0o600 });
-      return base;
-    });
-    const script = names
-      .map((b) => `(${[compiler.command, ...cflags, "-c", "-o", `${b}.o`, `${b}.c`].map(shq).join(" ")} >${shq(`${b}.log`)} 2>&1; echo $? >${shq(`${b}.rc`)}) &`)
-      .concat(["wait"])
-      .join("\n");
-    const r = runScript(script, join(dir, "units.out"));
-    let failed = r.status !== 0;
-    for (const b of names) {
-      const rc = existsSync(`${b}.rc`) ? readFileSync(`${b}.rc`, "utf8").trim() : "missing";
-      const out = existsSync(`${b}.log`) ? readFileSync(`${b}.log`, "utf8") : "";
-      logText += `${compiler.command} ${[...cflags, "-c", "-o", `${b}.o`, `${b}.c`].join(" ")}\n${out}`;
-      if (rc !== "0" || !existsSync(`${b}.o`)) failed = true;
-    }
-    logText += r.output;
-    if (failed) {
+  // One script: the units (each to an object, all at once), then, when all of them compiled, the
+  // link. Each step leaves its log and status in `dir` for finish() to read.
+  const cflags = flags.filter((f) => f !== "-shared" && !f.startsWith("-Wl,"));
+  const names =
+    units > 1
+      ? splitUnits(source, units).map((text, i) => {
+          const base = join(dir, `unit${i}`);
+          writeFileSync(`${base}.c`, text, { mode: 0o600 });
+          return base;
+        })
+      : [];
+  const unitArgs = (b: string): string[] => [...cflags, "-c", "-o", `${b}.o`, `${b}.c`];
+  const objects = units > 1 ? names.map((b) => `${b}.o`) : [src];
+  const linkArgs = [...flags, "-o", so, ...objects, ...(opts.ldflags ?? []), "-lm"];
+  const linkLog = join(dir, "link.log");
+  const script = [
+    ...names.map((b) => `(${[compiler.command, ...unitArgs(b)].map(shq).join(" ")} >${shq(`${b}.log`)} 2>&1; echo $? >${shq(`${b}.rc`)}) &`),
+    ...(names.length > 0 ? ["wait", ...names.map((b) => `[ "$(cat ${shq(`${b}.rc`)} 2>/dev/null)" = 0 ] && [ -f ${shq(`${b}.o`)} ] || exit 90`)] : []),
+    `${[compiler.command, ...linkArgs].map(shq).join(" ")} >${shq(linkLog)} 2>&1`,
+  ].join("\n");
+  const run = startScript(script, join(dir, "build.out"));
+  let result: string | null = null;
+  return {
+    finish(): string {
+      if (result !== null) return result;
+      const r = run.finish();
+      let logText = "";
+      let unitsFailed = false;
+      for (const b of names) {
+        const rc = existsSync(`${b}.rc`) ? readFileSync(`${b}.rc`, "utf8").trim() : "missing";
+        const out = existsSync(`${b}.log`) ? readFileSync(`${b}.log`, "utf8") : "";
+        logText += `${compiler.command} ${unitArgs(b).join(" ")}\n${out}`;
+        if (rc !== "0" || !existsSync(`${b}.o`)) unitsFailed = true;
+      }
+      if (unitsFailed) {
+        logText += r.output;
+        writeFileSync(log, logText, { mode: 0o600 });
+        fail(logText);
+      }
+      const linkOut = existsSync(linkLog) ? readFileSync(linkLog, "utf8") : "";
+      rmSync(linkLog, { force: true });
+      const linkText = `${linkOut}${r.output}`;
+      logText += `${compiler.command} ${linkArgs.join(" ")}\n${linkText}`;
       writeFileSync(log, logText, { mode: 0o600 });
-      fail(logText);
-    }
-    objects = names.map((b) => `${b}.o`);
-  }
-  const args = [...flags, "-o", so, ...objects, ...(opts.ldflags ?? []), "-lm"];
-  const r = runScript([compiler.command, ...args].map(shq).join(" "), join(dir, "link.out"));
-  logText += `${compiler.command} ${args.join(" ")}\n${r.output}`;
-  writeFileSync(log, logText, { mode: 0o600 });
-  if (r.status !== 0 || !existsSync(so)) fail(logText.split("\n").slice(1).join("\n"));
-  // The units are scratch once linked: the entry keeps mod.c (the whole module) and the log.
-  if (units > 1) for (const o of objects) for (const ext of [".o", ".c", ".log", ".rc"]) rmSync(o.slice(0, -2) + ext, { force: true });
-  return so;
+      if (r.status !== 0 || !existsSync(so)) fail(names.length > 0 ? linkText : logText.split("\n").slice(1).join("\n"));
+      // The units are scratch once linked: the entry keeps mod.c (the whole module) and the log.
+      for (const b of names) for (const ext of [".o", ".c", ".log", ".rc"]) rmSync(b + ext, { force: true });
+      return (result = so);
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -83,31 +83,56 @@ export function openLibrary(path: string, opts: { global?: boolean } = {}): Nati
  * The child's stdin, stdout and stderr are the caller's: redirect them in a `/bin/sh -c` script.
  */
 export function spawnAndWait(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): number | null {
+  const child = spawnProcess(argv, env);
+  return child === null ? null : child.wait();
+}
+
+/** A program started by spawnProcess: `wait()` blocks until it ends and returns its exit status (memoised). */
+export interface SpawnedProcess {
+  readonly pid: number;
+  wait(): number;
+}
+
+/**
+ * Starts a program without waiting for it (as spawnAndWait, which is this and `wait()`): the
+ * compile cache starts several modules' compilers at once and waits for them together. Null where
+ * the fast path does not exist; a program that cannot be started reports status 127 (as sh says).
+ */
+export function spawnProcess(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): SpawnedProcess | null {
   const p = posixSpawn();
   if (!p) return null;
   const attr = new Uint8Array(1024); // posix_spawnattr_t is 336 bytes on glibc x86-64 and aarch64
   const mask = new Uint8Array(256); // sigset_t: 128
   const defaults = new Uint8Array(256);
   if (p.attrInit(attr) !== 0) return null;
+  let pid: number;
   try {
     p.sigemptyset(mask);
     p.sigfillset(defaults);
     if (p.setsigmask(attr, mask) !== 0 || p.setsigdefault(attr, defaults) !== 0 || p.setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) !== 0) return null;
     const envp = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-    const pid = [0];
-    const rc = p.spawn(pid, argv[0]!, null, attr, [...argv, null], [...envp, null]);
-    if (rc !== 0) return 127; // the program could not be started (ENOENT, EACCES, ...): as sh says
-    const status = [0];
-    for (;;) {
-      const r = p.waitpid(pid[0]!, status, 0);
-      if (r === pid[0]) break;
-      if (p.errno() !== EINTR) throw new BackendError(`waitpid(${pid[0]}) failed with errno ${p.errno()}`);
-    }
-    const s = status[0]!;
-    return (s & 0x7f) === 0 ? (s >> 8) & 0xff : 128 + (s & 0x7f);
+    const out = [0];
+    if (p.spawn(out, argv[0]!, null, attr, [...argv, null], [...envp, null]) !== 0) return { pid: -1, wait: () => 127 };
+    pid = out[0]!;
   } finally {
     p.attrDestroy(attr);
   }
+  let status: number | null = null;
+  return {
+    pid,
+    wait(): number {
+      if (status !== null) return status;
+      const st = [0];
+      for (;;) {
+        const r = p.waitpid(pid, st, 0);
+        if (r === pid) break;
+        if (p.errno() !== EINTR) throw new BackendError(`waitpid(${pid}) failed with errno ${p.errno()}`);
+      }
+      const s = st[0]!;
+      status = (s & 0x7f) === 0 ? (s >> 8) & 0xff : 128 + (s & 0x7f);
+      return status;
+    },
+  };
 }
 
 const POSIX_SPAWN_SETSIGDEF = 0x04; // glibc's values

@@ -45,10 +45,21 @@ let kernelMemo: "avx512" | "avx2" | null | undefined;
  * hidden when the generated code calls one from another translation unit, else static.
  */
 export function gemmSource(blas: boolean): string {
-  const parts = [ISA, kernel("f32", "float"), kernel("f64", "double")];
-  if (blas) parts.push(CBLAS);
-  parts.push(dispatch("f32", "float", blas ? "s" : null), dispatch("f64", "double", blas ? "d" : null));
-  return parts.join("\n");
+  const p = gemmPieces(blas);
+  return [p.common, p.f32, p.f64].join("\n");
+}
+
+/**
+ * The same source in three pieces: what both dtypes need (vector ISA macros, the CBLAS
+ * declarations), then each dtype's kernel and dispatch, which share nothing and so can be
+ * compiled as separate translation units at once (the shared runtime library splits them).
+ */
+export function gemmPieces(blas: boolean): { common: string; f32: string; f64: string } {
+  return {
+    common: blas ? `${ISA}\n${CBLAS}` : ISA,
+    f32: `${kernel("f32", "float")}\n${dispatch("f32", "float", blas ? "s" : null)}`,
+    f64: `${kernel("f64", "double")}\n${dispatch("f64", "double", blas ? "d" : null)}`,
+  };
 }
 
 const ISA = String.raw`

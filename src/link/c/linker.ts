@@ -33,7 +33,8 @@ import { CAReduce } from "../../tensor/math.js";
 import { Composite } from "../../scalar/composite.js";
 import { FusedReduce } from "../../tensor/fused_reduce.js";
 import { AdvancedIncSubtensor, IncSubtensor } from "../../tensor/subtensor.js";
-import { isCompiledirError, type LoadedModule, loadModule, warn } from "../cache.js";
+import { atBatchEnd } from "../batch.js";
+import { isCompiledirError, type LoadedModule, startModule, warn } from "../cache.js";
 import { wrapNodeError } from "../errors.js";
 import { planMemory } from "../memory.js";
 import { jsLinker } from "../js/linker.js";
@@ -73,19 +74,31 @@ export const C_O3_MAX_SOURCE = 1_000_000;
  */
 export const C_AUTO_MAX_SOURCE = 4_000_000;
 
-/** The one place a generated module is compiled or fetched from the cache. */
-function buildModule(source: string, ldflags: readonly string[], graph?: string): LoadedModule {
+/**
+ * The one place a generated module is compiled or fetched from the cache. Inside a build batch
+ * (cache.ts withBuildBatch: theano.function) the compiler only starts here; the returned function
+ * waits for it.
+ */
+function buildModule(source: string, ldflags: readonly string[], graph?: string): () => LoadedModule {
   const flags = source.length > C_O3_MAX_SOURCE ? compileFlags().map((f) => (f === "-O3" ? "-O1" : f)) : undefined;
-  const mod = loadModule(source, { ldflags, ...(flags ? { flags } : {}), ...(graph ? { graph } : {}) });
-  loads++;
-  if (!mod.fromCache) builds++;
-  return mod;
+  const wait = startModule(source, { ldflags, ...(flags ? { flags } : {}), ...(graph ? { graph } : {}) });
+  let counted = false;
+  return () => {
+    const mod = wait();
+    if (!counted) {
+      counted = true;
+      loads++;
+      if (!mod.fromCache) builds++;
+    }
+    return mod;
+  };
 }
 
 /** Everything the thunk needs to call one segment. */
 interface SegmentCall {
   readonly seg: Segment;
-  readonly fn: NativeFunction;
+  /** Bound once the module is loaded (makeC's `bind`). */
+  fn: NativeFunction;
   readonly meta: Float64Array;
   readonly oshape: Float64Array;
   readonly err: Uint8Array;
@@ -123,6 +136,11 @@ interface SegmentCall {
   readonly pbase: number;
 }
 
+/** A segment's function before its module is loaded (never called: the thunk binds first). */
+const unbound: NativeFunction = (() => {
+  throw new BackendError("internal error: a C segment was called before its module was loaded");
+}) as unknown as NativeFunction;
+
 const dtypeOf = (v: Variable): DType => (v.type as TensorType).dtype;
 const ndimOf = (v: Variable): number => (v.type as TensorType).ndim;
 
@@ -137,6 +155,8 @@ interface SharedRuntime {
   readonly blas: boolean;
   readonly ldflags: readonly string[];
   loaded: boolean;
+  /** Waits for the library's build started in this batch (see loadRuntime). */
+  pending?: () => LoadedModule;
 }
 const runtimes = new Map<string, SharedRuntime>();
 
@@ -153,12 +173,20 @@ function sharedRuntime(blas: boolean, ldflags: readonly string[]): SharedRuntime
 
 /**
  * Loads the runtime library (compiling it into the cache the first time on this machine) before
- * the first module that calls it. Never closed: every module of this process may call it.
+ * the first module that calls it: the returned function, called before that module is loaded
+ * (its undefined symbols resolve against the library). Inside a build batch the library's build
+ * overlaps the modules'. Never closed: every module of this process may call it.
  */
-function loadRuntime(rt: SharedRuntime): void {
-  if (rt.loaded) return;
-  loadModule(runtimeSource(rt.blas, rt.tag), { ldflags: rt.ldflags, global: true, graph: "the shared runtime library (GEMM, softmax, strided copies)" });
-  rt.loaded = true;
+function loadRuntime(rt: SharedRuntime): () => void {
+  if (!rt.loaded && !rt.pending) rt.pending = startModule(runtimeSource(rt.blas, rt.tag), { ldflags: rt.ldflags, global: true, graph: "the shared runtime library (GEMM, softmax, strided copies)" });
+  return () => {
+    if (rt.loaded) return;
+    const wait = rt.pending ?? startModule(runtimeSource(rt.blas, rt.tag), { ldflags: rt.ldflags, global: true, graph: "the shared runtime library (GEMM, softmax, strided copies)" });
+    rt.pending = wait;
+    wait();
+    rt.loaded = true;
+    rt.pending = undefined;
+  };
 }
 
 /** The code generator's options for the current configuration. */
@@ -362,12 +390,17 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   // A loop body that is one segment gets the segment's step loop in its module (step_loop.ts).
   const loop = opts?.stepLoop && !profiler ? loopCandidate(fgraph, program) : null;
   const source = loop ? program.source + UNIT_BREAK + stepLoopSource(loop.seg) : program.source;
+  // The module: its compiler starts now; `bind` waits for it (at the end of theano.function's
+  // build batch, or the first call, whichever comes first) and looks up its functions.
+  let pendingModule: (() => LoadedModule) | null = null;
+  const buildStart = performance.now();
   if (program.segments.length > 0) {
-    const buildStart = performance.now();
-    if (cgOpts.runtime) loadRuntime(cgOpts.runtime);
-    mod = buildModule(source, useBlas ? blas!.ldflags : [], `${opts?.name ?? "theano_function"} (${fgraph.nodes.size} nodes)`);
-    buildMs = performance.now() - buildStart;
-    for (const part of program.parts) part.load(mod.library);
+    const runtimeReady = cgOpts.runtime ? loadRuntime(cgOpts.runtime) : null;
+    const moduleReady = buildModule(source, useBlas ? blas!.ldflags : [], `${opts?.name ?? "theano_function"} (${fgraph.nodes.size} nodes)`);
+    pendingModule = () => {
+      runtimeReady?.();
+      return moduleReady();
+    };
     for (const seg of program.segments) {
       const { size, capBase, oshapeSize, profBase } = metaLayout(seg, profiler !== undefined);
       const meta = new Float64Array(Math.max(1, size));
@@ -383,7 +416,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
       if (packed) args[3] = ptrs;
       calls.set(seg, {
         seg,
-        fn: mod.library.func(segmentPrototype(seg)),
+        fn: unbound,
         meta,
         oshape,
         err,
@@ -420,8 +453,24 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   const outSlots = fgraph.outputs.map(slotOf);
   const nslots = slot.size;
 
+  let native: ReturnType<typeof makeStepLoop> | null = null;
+  const bind = (): void => {
+    if (!pendingModule) return;
+    const m = pendingModule(); // throws when the build failed (the next bind tries again)
+    pendingModule = null;
+    mod = m;
+    buildMs = performance.now() - buildStart;
+    for (const part of program.parts) part.load(m.library);
+    for (const c of calls.values()) c.fn = m.library.func(segmentPrototype(c.seg));
+    if (loop) native = makeStepLoop({ ...loop, fn: m.library.func(loopPrototype(loop.seg)) });
+    thunk.linkStats = { codegenMs, compileMs: m.fromCache ? 0 : buildMs, cacheLoadMs: m.fromCache ? buildMs : 0, compiled: m.fromCache ? 0 : 1, cacheLoads: m.fromCache ? 1 : 0 };
+    // A function dropped without free() still gives its module back (issue 13.11).
+    unloader.register(thunk, m.library, thunk);
+  };
+
   const thunk: Thunk = (inputs: readonly Value[]): Value[] => {
     if (freed) throw new BackendError("this C function was freed; compile it again to call it");
+    if (pendingModule) bind();
     if (idle) touchIdle(idle);
     const env: Value[] = new Array(nslots);
     for (let i = 0; i < inSlots.length; i++) env[inSlots[i]!] = inputs[i];
@@ -466,17 +515,16 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   // temporaries inside the module, so here the measured peak stays unknown).
   const layout = planMemory(fgraph, order);
   thunk.memoryPlan = { staticPeakBytes: layout.staticPeakBytes, lastPeakBytes: null, buffers: layout.fresh.size };
-  if (loop && mod) {
-    const native = makeStepLoop({ ...loop, fn: mod.library.func(loopPrototype(loop.seg)) });
+  if (loop && pendingModule) {
     thunk.stepLoop = {
       run(inputs, outputs, t0, t1) {
         if (freed) throw new BackendError("this C function was freed; compile it again to call it");
-        return native.run(inputs, outputs, t0, t1);
+        if (pendingModule) bind();
+        return native!.run(inputs, outputs, t0, t1);
       },
     };
   }
-  const fromCache = mod?.fromCache === true;
-  thunk.linkStats = { codegenMs, compileMs: mod && !fromCache ? buildMs : 0, cacheLoadMs: fromCache ? buildMs : 0, compiled: mod && !fromCache ? 1 : 0, cacheLoads: fromCache ? 1 : 0 };
+  thunk.linkStats = { codegenMs, compileMs: 0, cacheLoadMs: 0, compiled: 0, cacheLoads: 0 };
   // The inputs whose memory a call may write (issue 13.1): those of in-place host nodes, and
   // those `overwritable` may hand a segment as an export's buffer (the `inplaceIn` exports); C
   // computes every other in-place op into fresh memory, so e.g. an in-place elementwise update
@@ -497,6 +545,13 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   // Frees at once (issue 13.10): the borrowed outputs kept for reuse and the declared functions
   // go now, whatever still holds the thunk; the module is unloaded when no other function uses it.
   thunk.free = () => {
+    if (pendingModule) {
+      try {
+        bind(); // the build is under way: wait for it, so that its module is closed below
+      } catch {
+        pendingModule = null; // it failed: nothing was loaded
+      }
+    }
     freed = true;
     lastOuts.clear();
     if (idle) holding.delete(idle);
@@ -513,8 +568,9 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
     }
     mod = null;
   };
-  // A function dropped without free() still gives its module back (issue 13.11).
-  if (mod) unloader.register(thunk, mod.library, thunk);
+  // Bound now, or once every module of this theano.function has been started (the profiler reads
+  // linkStats at once).
+  if (pendingModule && (profiler || !atBatchEnd(bind))) bind();
   return thunk;
 }
 

@@ -29,7 +29,13 @@ describe("C elementwise kernels agree with perform on every scalar-table row", (
       const bouts = everyRow(dtype, b);
       const bv = [poolFill(dtype, [1, 5], 0), poolFill(dtype, [4, 1], 1), poolFill(dtype, [4, 5], 2)];
       const bt = bv.map((v) => v.T.copy().T);
-      agree(b, bouts, [["row + col + full", bv], ["transposed storage", bt], ["empty", [poolFill(dtype, [1, 0], 0), poolFill(dtype, [4, 1], 1), theano.zeros([4, 0], dtype)]]], `${dtype} broadcast`);
+      const inner1 = [poolFill(dtype, [1, 1], 0), poolFill(dtype, [4, 1], 1), poolFill(dtype, [4, 1], 2)];
+      agree(
+        b,
+        bouts,
+        [["row + col + full", bv], ["transposed storage", bt], ["an inner axis of 1", inner1], ["empty", [poolFill(dtype, [1, 0], 0), poolFill(dtype, [4, 1], 1), theano.zeros([4, 0], dtype)]]],
+        `${dtype} broadcast`,
+      );
       await yieldToRunner();
 
       // 0-d operands.
@@ -39,6 +45,27 @@ describe("C elementwise kernels agree with perform on every scalar-table row", (
       agree(z, zouts, zcases, `${dtype} 0-d`);
     });
   }
+
+  it("operands the types declare broadcastable: a bias over images, a column over rows, any storage", () => {
+    // The kernel skips the loops such operands can never take (codegen genElemwise): a bias
+    // declared (1, C, 1, 1) is one value per row of an image, read outside the row loop.
+    for (const dtype of ["float32", "float64", "int32"] as DType[]) {
+      const x = T.tensor({ dtype, shape: [null, null, null, null], name: "x" });
+      const bias = T.tensor({ dtype, shape: [null], name: "b" });
+      const col = T.tensor({ dtype, shape: [null, null, null, 1], name: "c" });
+      const outs = [x.add(bias.dimshuffle("x", 0, "x", "x")), T.maximum(x.mul(col), bias.dimshuffle("x", 0, "x", "x")), x.sub(col)];
+      const xv = poolFill(dtype, [2, 3, 4, 5], 0);
+      const bv = poolFill(dtype, [3], 1);
+      const cv = poolFill(dtype, [2, 3, 4, 1], 2);
+      agree([x, bias, col], outs, [
+        ["contiguous", [xv, bv, cv]],
+        ["x transposed (non-unit rows)", [xv.transpose(0, 1, 3, 2).copy().transpose(0, 1, 3, 2), bv, cv]],
+        ["x with a step along its rows", [poolFill(dtype, [2, 3, 4, 10], 3).slice([null, null], [null, null], [null, null], [null, null, 2]), bv, cv]],
+        ["rows of 1", [poolFill(dtype, [2, 3, 4, 1], 4), bv, cv]],
+        ["one image, one row", [poolFill(dtype, [1, 3, 1, 1], 5), bv, poolFill(dtype, [1, 3, 1, 1], 6)]],
+      ], `${dtype} declared broadcast`);
+    }
+  });
 
   it("integer pow agrees where perform's doubles are exact", () => {
     for (const dtype of ["int32", "int64", "uint8", "int8"] as DType[]) {
