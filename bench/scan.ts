@@ -15,9 +15,11 @@
  *
  *   npx tsx bench/scan.ts [--steps 20000] [--no-js] [--train-only] [--cell rnn|lstm]
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as theano from "../src/index.js";
 import { handWrittenW6 } from "./scan_ref.js";
 
@@ -72,24 +74,27 @@ const initValues = (r: number, c: number, seed: number, scale: number): Float32A
 const trainChars = (S: number, B: number, V: number): number[] => Array.from({ length: (S + 1) * B }, (_, i) => (i * 7 + ((i * i) % 13)) % V);
 
 /**
- * The C training step's cold compile, ms: in an empty compiledir (the compiler probes and the
- * shared runtime library, GEMM included, are built too: a machine's first function), and with only
- * the runtime library built before (the function's own modules: every later model on the machine).
+ * The C training step's cold compile, ms, each in a new process (a process keeps the runtime
+ * library and the compiler probes loaded) and a fresh compiledir: from empty (the compiler probes
+ * and the shared runtime library, GEMM included, are built too: a machine's first function), and
+ * with only the runtime library built before (the function's own modules: every later model).
  */
 function coldCompile(cell: "rnn" | "lstm"): [number, number] {
-  const fresh = (): string => mkdtempSync(join(tmpdir(), "theano-ts-bench-scan-"));
-  const dirs = [fresh(), fresh()];
-  try {
-    const empty = theano.config.change({ compiledir: dirs[0]! }, () => trainStep("c", cell, true)[1]);
-    const modules = theano.config.change({ compiledir: dirs[1]! }, () => {
-      const a = T.fmatrix("a");
-      theano.function([a], T.dot(a, a).sum(), { mode: new theano.Mode("c", "fast_run") });
-      return trainStep("c", cell, true)[1];
-    });
-    return [empty, modules];
-  } finally {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  }
+  const run = (mode: "empty" | "modules"): number => {
+    const dir = mkdtempSync(join(tmpdir(), "theano-ts-bench-scan-"));
+    try {
+      const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--cold-child", cell, mode], {
+        encoding: "utf8",
+        env: { ...process.env, THEANO_FLAGS: [process.env["THEANO_FLAGS"], `compiledir=${dir}`].filter(Boolean).join(",") },
+      });
+      const ms = Number(/cold-compile-ms (\S+)/.exec(r.stdout ?? "")?.[1]);
+      if (r.status !== 0 || !Number.isFinite(ms)) throw new Error(`cold compile child failed: ${r.stderr}`);
+      return ms;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  return [run("empty"), run("modules")];
 }
 
 /** The W6 RNN (or an LSTM) training step: median ms of 15 calls after 6, the compile ms, and the first call's loss. */
@@ -159,6 +164,15 @@ const row4 = (what: string, k: (l: "js" | "c") => number, ref: string): void => 
   const [c, cHost] = both(() => k("c"));
   console.log(`| ${what} | ${f2(js)} | ${f2(jsHost)} | ${f2(c)} | ${f2(cHost)} | - | ${ref} |`);
 };
+if (argv.includes("--cold-child")) {
+  const [cell, mode] = argv.slice(argv.indexOf("--cold-child") + 1) as ["rnn" | "lstm", "empty" | "modules"];
+  if (mode === "modules") {
+    const a = T.fmatrix("a");
+    theano.function([a], T.dot(a, a).sum(), { mode: new theano.Mode("c", "fast_run") });
+  }
+  console.log(`cold-compile-ms ${trainStep("c", cell, true)[1]}`);
+  process.exit(0);
+}
 console.log(`| workload | js | js, host loop | c | c, host loop | c, allow_gc=False | reference |`);
 console.log(`|---|---:|---:|---:|---:|---:|---|`);
 const trainOnly = argv.includes("--train-only");

@@ -13,6 +13,13 @@
 
 let batchDepth = 0;
 let batchTasks: Array<() => void> = [];
+let batchCount = 0;
+let currentBatch = 0;
+
+/** A number for the open build batch (the outermost), 0 when none is open. */
+export function buildBatchId(): number {
+  return currentBatch;
+}
 
 /** Whether a build batch is open. */
 export function inBuildBatch(): boolean {
@@ -21,15 +28,21 @@ export function inBuildBatch(): boolean {
 
 /** Runs `fn` as a build batch (nested batches join the outermost), then the batch's deferred tasks, in order. */
 export function withBuildBatch<T>(fn: () => T): T {
-  batchDepth++;
+  if (batchDepth++ === 0) currentBatch = ++batchCount;
   let result: T;
   try {
     result = fn();
   } catch (e) {
-    if (--batchDepth === 0) drainBatch(false);
+    if (--batchDepth === 0) {
+      currentBatch = 0;
+      drainBatch(false);
+    }
     throw e;
   }
-  if (--batchDepth === 0) drainBatch(true);
+  if (--batchDepth === 0) {
+    currentBatch = 0;
+    drainBatch(true);
+  }
   return result;
 }
 

@@ -27,6 +27,7 @@
  * Theano's CLinker (`link/c/basic.py`) is the model: C per node, glued into one function.
  */
 
+import { createHash } from "node:crypto";
 import type { Apply, Variable } from "../../graph/basic.js";
 import type { FunctionGraph } from "../../graph/fgraph.js";
 import { type DType, isFloat, resultType } from "../../ndarray/dtype.js";
@@ -425,11 +426,17 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
   // loop runs whole on the calling thread without entering libgomp's region machinery. (A
   // `parallel for if (...)` whose condition is false still builds a one-thread team: 0.65 µs a
   // call, a third of a tiny function's call; x*2+1 on 10 elements took 1.83 µs with it.)
-  const fn = `${w.fn}_k${w.helperCount++}`;
-  const r: string[] = [`static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S) { /* node ${k}: ${sq(node.toString())} */`];
-  r.push(`  const int64_t n = th_size(${nd}, ${o}_n); (void)n;`);
-  for (const j of stat) r.push(`  const ${inT[j]} x${j} = ${ins[j]}[0];`);
-  const full = dyn.map((j) => `th_contiguous(${nd}, ${ins[j]}_n, ${ins[j]}_s) && th_size(${nd}, ${ins[j]}_n) == n`);
+  // The kernel reads its operands from parameters, not the segment's state, so that nodes doing
+  // the same thing on the same types (a layer's forward and backward pass, every parameter's SGD
+  // update) share one function per translation unit: named by a hash of its text, under a guard.
+  const O = "o";
+  const I = node.inputs.map((_v, j) => `a${j}`);
+  const params = [`const int64_t *restrict ${O}_n`, `${T} *${O}`, ...node.inputs.map((_v, j) => (stat.includes(j) ? `const ${inT[j]} *${I[j]}` : `const ${inT[j]} *${I[j]}, const int64_t *restrict ${I[j]}_n, const int64_t *restrict ${I[j]}_s`))];
+  const args = [`${o}_n`, o, ...node.inputs.map((_v, j) => (stat.includes(j) ? ins[j]! : `${ins[j]}, ${ins[j]}_n, ${ins[j]}_s`))];
+  const r: string[] = [];
+  r.push(`  const int64_t n = th_size(${nd}, ${O}_n); (void)n;`);
+  for (const j of stat) r.push(`  const ${inT[j]} x${j} = ${I[j]}[0];`);
+  const full = dyn.map((j) => `th_contiguous(${nd}, ${I[j]}_n, ${I[j]}_s) && th_size(${nd}, ${I[j]}_n) == n`);
   const par = `#pragma omp for schedule(static) nowait`;
   const L = nd - 1;
   const outShape = (out.type as TensorType).shape;
@@ -442,8 +449,8 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
   const alongRow = dyn.filter((j) => !rowConst.includes(j));
   if (flat) {
     r.push(`  if (${full.join(" && ") || "1"}) {`);
-    for (const j of dyn) r.push(`    const ${inT[j]} *restrict p${j} = ${ins[j]};`);
-    r.push(`    ${T} *restrict po = ${o};`);
+    for (const j of dyn) r.push(`    const ${inT[j]} *restrict p${j} = ${I[j]};`);
+    r.push(`    ${T} *restrict po = ${O};`);
     const contiguous = [`    for (int64_t i = 0; i < n; i++) {`, ...dyn.map((j) => `      const ${inT[j]} x${j} = p${j}[i];`), `      ${body} po[i] = r;`, `    }`];
     r.push(par, ...contiguous);
     if (nd > 0) r.push(`  } else if (n > 0) {`);
@@ -451,20 +458,20 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
   if (nd > 0) {
     // Strided: broadcast axes get stride 0; the innermost axis is a plain loop, with a unit-stride
     // version gcc vectorises (row broadcasting, bias adds).
-    for (const j of alongRow) r.push(`    int64_t b${j}[${nd}]; for (int i = 0; i < ${nd}; i++) b${j}[i] = (${ins[j]}_n[i] == 1 && ${o}_n[i] != 1) ? 0 : ${ins[j]}_s[i];`);
-    for (const j of rowConst) r.push(`    int64_t b${j}[${nd}]; for (int i = 0; i < ${nd}; i++) b${j}[i] = ${ins[j]}_n[i] == 1 ? 0 : ${ins[j]}_s[i];`);
+    for (const j of alongRow) r.push(`    int64_t b${j}[${nd}]; for (int i = 0; i < ${nd}; i++) b${j}[i] = (${I[j]}_n[i] == 1 && ${O}_n[i] != 1) ? 0 : ${I[j]}_s[i];`);
+    for (const j of rowConst) r.push(`    int64_t b${j}[${nd}]; for (int i = 0; i < ${nd}; i++) b${j}[i] = ${I[j]}_n[i] == 1 ? 0 : ${I[j]}_s[i];`);
     const outer = [...Array(L).keys()];
-    r.push(`    const int64_t inner = ${o}_n[${L}];`);
+    r.push(`    const int64_t inner = ${O}_n[${L}];`);
     // unit: every operand that varies along the row has stride 1 there
     if (alongRow.length > 0) r.push(`    const int unit = ${alongRow.map((j) => `b${j}[${L}] == 1`).join(" && ")};`);
     // the loop nest, on threads (over the outer axes) when there are outer axes
     const nest: string[] = [];
-    outer.forEach((ax) => nest.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${o}_n[${ax}]; i${ax}++) {`));
+    outer.forEach((ax) => nest.push(`${"  ".repeat(ax + 2)}for (int64_t i${ax} = 0; i${ax} < ${O}_n[${ax}]; i${ax}++) {`));
     const ind = "  ".repeat(L + 2);
-    for (const j of dyn) nest.push(`${ind}const ${inT[j]} *q${j} = ${ins[j]}${outer.map((ax) => ` + i${ax} * b${j}[${ax}]`).join("")};`);
+    for (const j of dyn) nest.push(`${ind}const ${inT[j]} *q${j} = ${I[j]}${outer.map((ax) => ` + i${ax} * b${j}[${ax}]`).join("")};`);
     for (const j of rowConst) nest.push(`${ind}const ${inT[j]} x${j} = q${j}[0];`);
-    const flatIndex = outer.length ? outer.reduce((acc, ax) => (acc === "" ? `i${ax}` : `(${acc}) * ${o}_n[${ax}] + i${ax}`), "") : "0";
-    nest.push(`${ind}${T} *qo = ${o} + (${flatIndex}) * inner;`);
+    const flatIndex = outer.length ? outer.reduce((acc, ax) => (acc === "" ? `i${ax}` : `(${acc}) * ${O}_n[${ax}] + i${ax}`), "") : "0";
+    nest.push(`${ind}${T} *qo = ${O} + (${flatIndex}) * inner;`);
     const unitLoop = `for (int64_t jj = 0; jj < inner; jj++) { ${alongRow.map((j) => `const ${inT[j]} x${j} = q${j}[jj];`).join(" ")} ${body} qo[jj] = r; }`;
     if (alongRow.length === 0) nest.push(`${ind}${unitLoop}`);
     else {
@@ -480,8 +487,11 @@ function genElemwise(w: SegmentWriter, node: Apply<Elemwise>, k: number): void {
   }
   r.push(`  }`);
   r.push(`}`);
-  const call = [`{ /* node ${k}: ${sq(node.toString())} */`, ...regionCall(`th_size(${nd}, ${o}_n) >= ${w.opts.ompMinSize}`, "#pragma omp parallel", `${fn}(S);`), `}`].join("\n");
-  w.helpers.set(call, r.join("\n"));
+  const text = [`(${params.join(", ")}) {`, ...r].join("\n");
+  const fn = `th_ew_${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+  const guard = `TH_EW_${fn.slice(6)}`;
+  const call = [`{ /* node ${k}: ${sq(node.toString())} */`, ...regionCall(`th_size(${nd}, ${o}_n) >= ${w.opts.ompMinSize}`, "#pragma omp parallel", `${fn}(${args.join(", ")});`), `}`].join("\n");
+  w.helpers.set(call, [`#ifndef ${guard}`, `#define ${guard}`, `/* ${sq(String(node.op))} */`, `static __attribute__((noinline, unused)) void ${fn}${text}`, `#endif`].join("\n"));
   w.run.push(call);
 }
 
@@ -1419,14 +1429,61 @@ export function runtimeSource(blas: boolean, tag: string): string {
   ].join(UNIT_BREAK);
 }
 
-/** Each runtime function's name → its tagged symbol (token pasting in RUNTIME is renamed too). */
-function runtimeRenames(tag: string): string {
-  return RUNTIME_ENTRIES.map(([name]) => `#define ${name} ${name}_${tag}`).join("\n");
+/**
+ * A runtime library of an op family's helpers (conv.ts: the convolution and pooling loops),
+ * registered by the family's generator: compiled, like the core runtime library, once per machine
+ * and flags, and loaded (with global symbols) only by processes whose modules call one of its
+ * `entries`. Where there is no shared runtime, the generator puts the helpers in its modules.
+ */
+export interface RuntimeLibrary {
+  readonly name: string;
+  /** The definitions, in pieces that may be compiled as separate translation units. */
+  pieces(): string[];
+  /** Exported functions: name and prototype. */
+  readonly entries: ReadonlyArray<readonly [string, string]>;
+}
+const libraries: RuntimeLibrary[] = [];
+
+/** Registers an op family's runtime library (at module load, beside its generators). */
+export function registerRuntimeLibrary(lib: RuntimeLibrary): void {
+  if (!libraries.some((l) => l.name === lib.name)) libraries.push(lib);
 }
 
-/** A module's imports from the shared runtime library: the renames, and the prototypes of what `generated` calls. */
+const callsName = (generated: string, name: string): boolean => new RegExp(`\\b${name}\\(`).test(generated);
+
+/** The registered libraries whose functions `source` calls. */
+export function runtimeLibrariesUsed(source: string): RuntimeLibrary[] {
+  return libraries.filter((l) => l.entries.some(([name]) => callsName(source, name)));
+}
+
+/** Every registered library's source (part of the runtime's tag). */
+export function runtimeLibrariesDigest(): string {
+  return libraries.map((l) => `${l.name}\0${l.pieces().join("\0")}`).join("\0");
+}
+
+/** The source of a registered runtime library, its symbols tagged as the core library's. */
+export function runtimeLibrarySource(lib: RuntimeLibrary, tag: string): string {
+  return [
+    [
+      `/* generated by theano-ts: the ${lib.name} runtime library (src/link/c/codegen.ts registerRuntimeLibrary) */`,
+      `#define TH_HELPER_LINKAGE __attribute__((visibility("default")))`,
+      SUPPORT_HEADER,
+      runtimeRenames(tag),
+      // the prototypes the modules see, so that gcc checks the definitions against them
+      ...lib.entries.map(([, proto]) => `${proto};`),
+    ].join("\n"),
+    ...lib.pieces(),
+  ].join(UNIT_BREAK);
+}
+
+/** Each runtime function's name → its tagged symbol (token pasting in RUNTIME is renamed too). */
+function runtimeRenames(tag: string): string {
+  return [...RUNTIME_ENTRIES, ...libraries.flatMap((l) => l.entries)].map(([name]) => `#define ${name} ${name}_${tag}`).join("\n");
+}
+
+/** A module's imports from the shared runtime libraries: the renames, and the prototypes of what `generated` calls. */
 function runtimeImports(generated: string, tag: string): string {
-  const used = RUNTIME_ENTRIES.filter(([name]) => new RegExp(`\\b${name}\\(`).test(generated));
+  const used = [...RUNTIME_ENTRIES, ...libraries.flatMap((l) => l.entries)].filter(([name]) => callsName(generated, name));
   return [runtimeRenames(tag), ...used.map(([, proto]) => `extern ${proto};`)].join("\n");
 }
 
@@ -1554,10 +1611,9 @@ function segmentSource(
   // native stack either.
   const chunks: string[] = [];
   const protos: string[] = [];
-  // The shape phase runs once per call, never per element: its chunks are `cold` (gcc optimises
-  // them for size, which takes it about half as long; they hold most of a module's error
-  // formatting), a quarter off a W6 training step's module at -O3 (1.95 → 1.5 s on one core).
-  const calls = (entries: readonly string[], cold: boolean): string[] => {
+  // (Not `cold` on the shape phase's chunks, though it cut a W6 module's gcc time by a quarter:
+  // gcc 12 then computed an AdvancedSubtensor's output shape wrong at -O3, ops_subtensor.test.ts.)
+  const calls = (entries: readonly string[]): string[] => {
     const out: string[] = [];
     let cur: string[] = [];
     let size = 0;
@@ -1570,7 +1626,7 @@ function segmentSource(
       chunks.push(
         [
           ...cur.flatMap((e) => w.helpers.get(e) ?? []),
-          `TH_UNIT_FN __attribute__((noinline${cold ? ", cold" : ""})) int ${name}(struct ${seg.fn}_st *S, char *err) {`,
+          `TH_UNIT_FN __attribute__((noinline)) int ${name}(struct ${seg.fn}_st *S, char *err) {`,
           `  void **tmp = S->tmp; int ntmp = S->ntmp; (void)tmp; (void)err;`,
           ...(kerr ? [`  int rcode = 0;`] : []),
           text,
@@ -1595,8 +1651,8 @@ function segmentSource(
     flush();
     return out;
   };
-  const shapeCalls = calls([...constLines.map((l) => `  ${l}`), ...w.shape], true);
-  const runCalls = calls([...alloc.map((l) => `  ${l}`), ...w.run], false);
+  const shapeCalls = calls([...constLines.map((l) => `  ${l}`), ...w.shape]);
+  const runCalls = calls([...alloc.map((l) => `  ${l}`), ...w.run]);
   const packed = isPacked(seg);
   const params = [`const double *meta`, `double *oshape`, `char *err`, ...(packed ? [`void **pp`] : [...Array(nin + nex).keys()].map((i) => `void *p${i}`))];
   // a packed segment names its pointers as the unpacked one does

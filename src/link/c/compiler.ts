@@ -21,6 +21,7 @@ import { CompileError } from "../../errors.js";
 import { config } from "../../config/index.js";
 import { openLibrary, spawnProcess, type NativeLibrary } from "./ffi.js";
 import { UNIT_BREAK } from "./support.js";
+import { buildBatchId } from "../batch.js";
 import { builtinGemmKernel } from "./gemm.js";
 import { isCompiledirError, loadModule, warn } from "../cache.js";
 import { libraryUntrustedReason } from "../trust.js";
@@ -282,10 +283,47 @@ export function splitUnitCount(size: number, pieces: number, cores: number, load
 function unitCount(source: string, parallel?: number): number {
   if (process.platform === "win32" || !existsSync("/bin/sh")) return 1;
   const first = source.indexOf(UNIT_BREAK);
-  if (first < 0) return 1;
+  if (first < 0 || source.length - first < SPLIT_MIN_SOURCE) return 1;
   const pieces = source.split(UNIT_BREAK).length - 1;
   const cores = parallel ?? availableParallelism();
-  return splitUnitCount(source.length - first, pieces, cores, parallel === undefined ? loadavg()[0]! : 0);
+  return splitUnitCount(source.length - first, pieces, cores, parallel === undefined ? busyCores() : 0);
+}
+
+/**
+ * How many cores other work keeps busy now: measured over 20 ms from /proc/stat (the load
+ * average lags by a minute: right after a benchmark or a test file it still says "busy" for an
+ * idle machine, and the next compile ran as one unit), else the 1-minute load average. Once per
+ * build batch (cache.ts): the batch's own compilers, started one after another, are not other
+ * work, and the largest module usually comes last.
+ */
+function busyCores(): number {
+  const batch = buildBatchId();
+  if (batch !== 0 && busyMemo.batch === batch) return busyMemo.busy;
+  const busy = measureBusy() ?? loadavg()[0]!;
+  busyMemo = { batch, busy };
+  return busy;
+}
+let busyMemo = { batch: 0, busy: 0 };
+
+/** /proc/stat's busy cores over a short window, or null where it cannot be read. */
+function measureBusy(): number | null {
+  const sample = (): [number, number] | null => {
+    try {
+      const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+      const v = line.trim().split(/\s+/).slice(1).map(Number);
+      if (v.length < 4 || v.some((x) => !Number.isFinite(x))) return null;
+      const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+      return [total, v[3]! + (v[4] ?? 0)];
+    } catch {
+      return null;
+    }
+  };
+  const a = sample();
+  if (!a) return null;
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  const b = sample();
+  if (!b || b[0] <= a[0]) return null;
+  return (1 - (b[1] - a[1]) / (b[0] - a[0])) * availableParallelism();
 }
 
 /** The units' sources: the prelude, then the pieces spread by size (longest first, onto the shortest unit). */

@@ -42,7 +42,21 @@ import { wasmApi } from "../wasm/emitter.js";
 import { wasmLinker } from "../wasm/linker.js";
 import type { LinkOptions, Linker, Thunk } from "../types.js";
 import { createHash } from "node:crypto";
-import { type CodegenOptions, type CProgram, ERR_LEN, type Segment, generateC, isPacked, metaLayout, partErrorNode, runtimeSource, segmentPrototype } from "./codegen.js";
+import {
+  type CodegenOptions,
+  type CProgram,
+  ERR_LEN,
+  type Segment,
+  generateC,
+  isPacked,
+  metaLayout,
+  partErrorNode,
+  runtimeLibrariesDigest,
+  runtimeLibrariesUsed,
+  runtimeLibrarySource,
+  runtimeSource,
+  segmentPrototype,
+} from "./codegen.js";
 import { cCompilerStatus, compileFlags, findBlas } from "./compiler.js";
 import { type LoopSegment, loopPrototype, makeStepLoop, stepLoopSource } from "./step_loop.js";
 import { UNIT_BREAK } from "./support.js";
@@ -157,6 +171,8 @@ interface SharedRuntime {
   loaded: boolean;
   /** Waits for the library's build started in this batch (see loadRuntime). */
   pending?: () => LoadedModule;
+  /** The op families' runtime libraries (codegen.ts registerRuntimeLibrary) of these flags, by name. */
+  readonly libraries: Map<string, { loaded: boolean; pending?: () => LoadedModule }>;
 }
 const runtimes = new Map<string, SharedRuntime>();
 
@@ -165,8 +181,8 @@ function sharedRuntime(blas: boolean, ldflags: readonly string[]): SharedRuntime
   const memoKey = JSON.stringify([blas, compileFlags(), ldflags]);
   let rt = runtimes.get(memoKey);
   if (!rt) {
-    const tag = `r${createHash("sha256").update(`${memoKey}\0${runtimeSource(blas, "")}`).digest("hex").slice(0, 12)}`;
-    runtimes.set(memoKey, (rt = { tag, blas, ldflags, loaded: false }));
+    const tag = `r${createHash("sha256").update(`${memoKey}\0${runtimeSource(blas, "")}\0${runtimeLibrariesDigest()}`).digest("hex").slice(0, 12)}`;
+    runtimes.set(memoKey, (rt = { tag, blas, ldflags, loaded: false, libraries: new Map() }));
   }
   return rt;
 }
@@ -177,15 +193,26 @@ function sharedRuntime(blas: boolean, ldflags: readonly string[]): SharedRuntime
  * (its undefined symbols resolve against the library). Inside a build batch the library's build
  * overlaps the modules'. Never closed: every module of this process may call it.
  */
-function loadRuntime(rt: SharedRuntime): () => void {
-  if (!rt.loaded && !rt.pending) rt.pending = startModule(runtimeSource(rt.blas, rt.tag), { ldflags: rt.ldflags, global: true, graph: "the shared runtime library (GEMM, softmax, strided copies)" });
+function loadRuntime(rt: SharedRuntime, source: string): () => void {
+  const parts = [
+    { state: rt as { loaded: boolean; pending?: () => LoadedModule }, text: () => runtimeSource(rt.blas, rt.tag), graph: "the shared runtime library (GEMM, softmax, strided copies)", ldflags: rt.ldflags },
+    ...runtimeLibrariesUsed(source).map((lib) => {
+      let state = rt.libraries.get(lib.name);
+      if (!state) rt.libraries.set(lib.name, (state = { loaded: false }));
+      return { state, text: () => runtimeLibrarySource(lib, rt.tag), graph: `the ${lib.name} runtime library`, ldflags: [] as readonly string[] };
+    }),
+  ];
+  const start = (p: (typeof parts)[number]): (() => LoadedModule) => startModule(p.text(), { ldflags: p.ldflags, global: true, graph: p.graph });
+  for (const p of parts) if (!p.state.loaded && !p.state.pending) p.state.pending = start(p);
   return () => {
-    if (rt.loaded) return;
-    const wait = rt.pending ?? startModule(runtimeSource(rt.blas, rt.tag), { ldflags: rt.ldflags, global: true, graph: "the shared runtime library (GEMM, softmax, strided copies)" });
-    rt.pending = wait;
-    wait();
-    rt.loaded = true;
-    rt.pending = undefined;
+    for (const p of parts) {
+      if (p.state.loaded) continue;
+      const wait = p.state.pending ?? start(p);
+      p.state.pending = wait;
+      wait();
+      p.state.loaded = true;
+      p.state.pending = undefined;
+    }
   };
 }
 
@@ -395,7 +422,7 @@ function makeC(fgraph: FunctionGraph, auto: boolean, opts?: LinkOptions): Thunk 
   let pendingModule: (() => LoadedModule) | null = null;
   const buildStart = performance.now();
   if (program.segments.length > 0) {
-    const runtimeReady = cgOpts.runtime ? loadRuntime(cgOpts.runtime) : null;
+    const runtimeReady = cgOpts.runtime ? loadRuntime(cgOpts.runtime, source) : null;
     const moduleReady = buildModule(source, useBlas ? blas!.ldflags : [], `${opts?.name ?? "theano_function"} (${fgraph.nodes.size} nodes)`);
     pendingModule = () => {
       runtimeReady?.();

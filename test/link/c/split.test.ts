@@ -133,4 +133,52 @@ describe.skipIf(!hasC)("split compilation of pieced modules", () => {
     const want = evaluate(out, new Map([[x as never, xv], [w as never, wv]]));
     got.forEach((g, i) => expectClose(g, want[i]!));
   });
+
+  it("a convolution's module: the conv and pooling helpers in each unit that calls them, or only declared where the runtime library has them", () => {
+    const x = T.ftensor4("x");
+    const w = T.ftensor4("w");
+    const b = T.fvector("b");
+    const h = T.tanh(T.maxPool2d(T.conv2d(x, w), 2).add(b.dimshuffle("x", 0, "x", "x")));
+    const cost = h.sum();
+    const out = [cost, ...(theano.grad(cost, [x, w]) as theano.TensorVariable[])];
+    const f = theano.function([x, w, b], out, { mode: new theano.Mode("c", "fast_run") });
+    const prog = generateC(f.fgraph, { blas: false, ompMinSize: 1 << 30 });
+    expect(prog.source).toMatch(/^TH_CONV_FN void th_im2col_f32\(/m);
+    expect(prog.source).toMatch(/^TH_POOL_FN void th_pool_max_f32\(/m);
+    const single = compileSharedObject(prog.source.split(UNIT_BREAK).join("\n"), { dir: scratch() });
+    const split = compileSharedObject(prog.source, { dir: scratch(), parallel: 3 });
+    for (const so of [single, split]) openLibrary(so).close();
+    if (process.platform === "linux") {
+      const shared = cSource(f.fgraph).source;
+      expect(shared).not.toMatch(/TH_(CONV|POOL)_FN void/);
+      expect(shared).toMatch(/^extern void th_im2col_f32\(const th_conv_geom \*g/m);
+      expect(shared).toMatch(/^#define th_pool_maxgrad_f32 th_pool_maxgrad_f32_r[0-9a-f]{12}$/m);
+    }
+    const xv = theano.array([...Array(2 * 2 * 6 * 6).keys()].map((i) => Math.sin(i) * 0.7), "float32").reshape([2, 2, 6, 6]);
+    const wv = theano.array([...Array(3 * 2 * 3 * 3).keys()].map((i) => Math.cos(i) * 0.3), "float32").reshape([3, 2, 3, 3]);
+    const bv = theano.array([0.1, -0.2, 0.3], "float32");
+    const got = f(xv, wv, bv) as theano.NDArray[];
+    const want = evaluate(out, new Map([[x as never, xv], [w as never, wv], [b as never, bv]]));
+    got.forEach((g, i) => expectClose(g, want[i]!));
+  });
+
+  it("nodes that do the same elementwise work on the same types share one kernel function", () => {
+    const a = T.fmatrix("a");
+    const b = T.fmatrix("b");
+    const out = [T.tanh(a.mul(2)), T.tanh(b.mul(2)), T.exp(a)];
+    const f = theano.function([a, b], out, { mode: new theano.Mode("c", "fast_run") });
+    const src = generateC(f.fgraph, { blas: false, ompMinSize: 1 << 30 }).source;
+    // each node's call: "{ /* node k: <node> */", its size test, the region, the kernel
+    const kernelOf = new Map([...src.matchAll(/\{ \/\* node \d+: (Elemwise[^\n]*) \*\/\n {2}if \(th_size[^\n]*\n#pragma omp parallel\n {4}(th_ew_[0-9a-f]{16})\(/g)].map((m) => [m[1]!, m[2]!]));
+    const of = (pattern: RegExp): string => [...kernelOf].find(([node]) => pattern.test(node))![1];
+    expect(of(/tanh.*\(a, 2\)/)).toMatch(/^th_ew_/);
+    expect(of(/tanh.*\(b, 2\)/)).toBe(of(/tanh.*\(a, 2\)/)); // tanh(2·a) and tanh(2·b): one function
+    expect(of(/exp/)).not.toBe(of(/tanh.*\(a, 2\)/));
+    for (const so of [compileSharedObject(src, { dir: scratch(), parallel: 2 }), compileSharedObject(src.split(UNIT_BREAK).join("\n"), { dir: scratch() })]) openLibrary(so).close();
+    const av = theano.array([...Array(12).keys()].map((i) => Math.sin(i)), "float32").reshape([3, 4]);
+    const bv = theano.array([...Array(12).keys()].map((i) => Math.cos(i)), "float32").reshape([3, 4]);
+    const got = f(av, bv) as theano.NDArray[];
+    const want = evaluate(out, new Map([[a as never, av], [b as never, bv]]));
+    got.forEach((g, i) => expectClose(g, want[i]!));
+  });
 });

@@ -31,7 +31,7 @@ import type { Apply, Variable } from "../../../graph/basic.js";
 import type { DType } from "../../../ndarray/dtype.js";
 import { AveragePoolGrad, Conv2d, Conv2dGradInputs, Conv2dGradWeights, MaxPoolGrad, MaxPoolGradGrad, Pool } from "../../../tensor/conv.js";
 import { TensorType } from "../../../tensor/type.js";
-import { ERR_LEN, type SegmentWriter, contiguousStrides, ctype, errReturn, registerCGenerator, sq } from "../codegen.js";
+import { ERR_LEN, type SegmentWriter, contiguousStrides, ctype, errReturn, registerCGenerator, registerRuntimeLibrary, sq } from "../codegen.js";
 import { shapeComputable, shapePhaseValue } from "./shape.js";
 
 type ConvOp = Conv2d | Conv2dGradInputs | Conv2dGradWeights;
@@ -159,16 +159,11 @@ function convRuntime(s: string, T: string): string {
       ${inside}
     }
   }`;
-  return `#ifndef TH_CONV_GEOM
-#define TH_CONV_GEOM
-/* one convolution's sizes, strides, dilations, paddings and flip */
-typedef struct { int64_t C, H, W, KH, KW, OH, OW, sh, sw, dh, dw, ph, pw, flip; } th_conv_geom;
-#endif
-#ifndef TH_IM2COL3_${s}
+  return `#ifndef TH_IM2COL3_${s}
 #define TH_IM2COL3_${s}
 /* the patches of one image (strides xs1..xs3) as a (C*KH*KW) x (OH*OW) matrix of row stride ld
    (ld > OH*OW: the image's columns in a group of images' matrix) */
-static __attribute__((noinline, unused)) void th_im2col_${s}(const th_conv_geom *g, const ${T} *xb, int64_t xs1, int64_t xs2, int64_t xs3, ${T} *restrict col, int64_t ld) {
+TH_CONV_FN void th_im2col_${s}(const th_conv_geom *g, const ${T} *xb, int64_t xs1, int64_t xs2, int64_t xs3, ${T} *restrict col, int64_t ld) {
 ${taps(`const ${T} *xr = xb + c * xs1 + iy * xs2;
       for (int64_t ox = 0; ox < ox0; ox++) r[ox] = 0;
       if (sw == 1 && xs3 == 1) for (int64_t ox = ox0; ox < ox1; ox++) r[ox] = xr[ox + jo];
@@ -176,12 +171,12 @@ ${taps(`const ${T} *xr = xb + c * xs1 + iy * xs2;
       for (int64_t ox = ox1; ox < OW; ox++) r[ox] = 0;`, `for (int64_t ox = 0; ox < OW; ox++) r[ox] = 0;`)}
 }
 /* the adjoint: the col matrix (row stride ld) added into one contiguous image gradient */
-static __attribute__((noinline, unused)) void th_col2im_${s}(const th_conv_geom *g, ${T} *col, int64_t ld, ${T} *restrict gb) {
+TH_CONV_FN void th_col2im_${s}(const th_conv_geom *g, ${T} *col, int64_t ld, ${T} *restrict gb) {
 ${taps(`${T} *gr = gb + (c * H + iy) * W; for (int64_t ox = ox0; ox < ox1; ox++) gr[ox * sw + jo] += r[ox];`, "")}
 }
 /* the transposed patches of one image, (OH*OW) x (C*KH*KW): row p is output pixel p's patch in the
    filters' memory order (the weights' gradient reads it as a row-major operand, in place) */
-static __attribute__((noinline, unused)) void th_im2row_${s}(const th_conv_geom *g, const ${T} *xb, int64_t xs1, int64_t xs2, int64_t xs3, ${T} *restrict out) {
+TH_CONV_FN void th_im2row_${s}(const th_conv_geom *g, const ${T} *xb, int64_t xs1, int64_t xs2, int64_t xs3, ${T} *restrict out) {
   const int64_t C = g->C, H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW, CK = C * KH * KW;
   const int64_t sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, ph = g->ph, pw = g->pw;
   for (int64_t c = 0; c < C; c++) for (int64_t i = 0; i < KH; i++) for (int64_t j = 0; j < KW; j++) {
@@ -371,7 +366,7 @@ function genConv(w: SegmentWriter, node: Apply, k: number): boolean {
   }
   r.push(`  }`, `  free(colbuf); free(wp_c); free(gzp_c); free(parts);`, `  if (fail) goto oom;`, `}`);
   const entry = r.join("\n");
-  w.helpers.set(entry, [convRuntime(s, T), ...h].join("\n"));
+  w.helpers.set(entry, [...(w.opts.runtime ? [] : [convRuntime(s, T)]), ...h].join("\n"));
   w.run.push(entry);
   return true;
 }
@@ -456,7 +451,7 @@ function genPool(w: SegmentWriter, node: Apply, k: number): boolean {
   const strided = op instanceof AveragePoolGrad ? [0] : [0, 1, 2].slice(0, node.inputs.length);
   const inShape = op instanceof AveragePoolGrad ? `${o}_n` : `${ins[0]}_n`;
   const pooledShape = op instanceof Pool || op instanceof MaxPoolGradGrad ? `${o}_n` : `${ins[op instanceof AveragePoolGrad ? 0 : 1]}_n`;
-  const h: string[] = [poolRuntime(kind, s, T), `static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S) { /* node ${k}: pooling windows, planes on threads */`];
+  const h: string[] = [...(w.opts.runtime ? [] : [poolRuntime(kind, s, T)]), `static __attribute__((noinline)) void ${fn}(struct ${w.fn}_st *S) { /* node ${k}: pooling windows, planes on threads */`];
   const [wr, wc] = op.ws;
   const [sr, sc] = op.stride;
   const [pr, pc] = op.pad;
@@ -527,28 +522,7 @@ ${loops(`const ${T} gv = (${T})((double)gz[r * gr + c * gc] / ${div});
   }[kind];
   const guard = `TH_POOL_${kind.toUpperCase()}_${s}`;
   const full = kind === "max" ? poolFullMax(s, T) : kind === "maxgrad" ? poolFullMaxGrad(s, T) : "";
-  return `#ifndef TH_POOL_GEOM
-#define TH_POOL_GEOM
-/* a pooling's plane size, pooled size, window, stride and padding (rows, cols) */
-typedef struct { int64_t H, W, PR, PC, wr, wc, sr, sc, pr, pc; } th_pool_geom;
-/* gcc vectorises the loops over one window's few columns with masked AVX-512 code whose set-up
-   costs far more than the window (MaxPoolGrad 2x2 on 64x20x24x24: 3.0 ms vectorised, 0.45 ms not) */
-#if defined(__GNUC__) && !defined(__clang__)
-#define TH_POOL_FN static __attribute__((noinline, unused, optimize("no-tree-vectorize")))
-#else
-#define TH_POOL_FN static __attribute__((noinline, unused))
-#endif
-/* window i along one axis of an input of size: real elements [s, e), span n in padded
-   coordinates (a macro: the loops below are compiled with options of their own, and gcc does not
-   inline a function compiled with others into them) */
-#define TH_POOL_WIN(i, size, ws, st, pad, s, e, n) do { \
-    const int64_t p0_ = (i) * (st), p1_ = p0_ + (ws) < (size) + 2 * (pad) ? p0_ + (ws) : (size) + 2 * (pad); \
-    s = (p0_ > (pad) ? p0_ : (pad)) - (pad); e = (p1_ < (size) + (pad) ? p1_ : (size) + (pad)) - (pad); n = p1_ - p0_; \
-  } while (0)
-/* every window whole (no padding, none past the input's edge): the branch-free loops below */
-#define TH_POOL_FULL(g) ((g)->pr == 0 && (g)->pc == 0 && (g)->PR > 0 && (g)->PC > 0 && ((g)->PR - 1) * (g)->sr + (g)->wr <= (g)->H && ((g)->PC - 1) * (g)->sc + (g)->wc <= (g)->W)
-#endif
-#ifndef ${guard}
+  return `#ifndef ${guard}
 #define ${guard}
 ${full}
 TH_POOL_FN void th_pool_${kind}_${s}${fn}
@@ -633,6 +607,24 @@ function oneFloat(node: Apply, tensors: readonly Variable[]): boolean {
   const d = dtypeOf(node.outputs[0]!);
   return isF(d) && tensors.every((v) => v.type instanceof TensorType && dtypeOf(v) === d);
 }
+
+/**
+ * The convolution and pooling helpers as a runtime library of their own (codegen.ts
+ * registerRuntimeLibrary): built once per machine and flags, not in every translation unit of every
+ * module that convolves (they were a fifth of a LeNet training step's module, 0.7 s of gcc at -O3,
+ * and that module compiles as two units). One piece per dtype; prototypes read from the definitions.
+ */
+const CONV_LIBRARY_DTYPES: ReadonlyArray<readonly [string, string]> = [
+  ["f32", "float"],
+  ["f64", "double"],
+];
+const POOL_KINDS: readonly PoolKind[] = ["max", "avg", "maxgrad", "maxgradgrad", "avggrad"];
+const convLibraryPieces = (): string[] => CONV_LIBRARY_DTYPES.map(([s, T]) => [convRuntime(s, T), ...POOL_KINDS.map((k) => poolRuntime(k, s, T))].join("\n"));
+registerRuntimeLibrary({
+  name: "convolution and pooling",
+  pieces: convLibraryPieces,
+  entries: convLibraryPieces().flatMap((text) => [...text.matchAll(/^TH_(?:CONV|POOL)_FN void (th_\w+)(\([^{]*\)) \{/gm)].map((m) => [m[1]!, `void ${m[1]!}${m[2]!}`] as const)),
+});
 
 registerCGenerator({
   matches(node: Apply): boolean {
