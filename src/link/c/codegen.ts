@@ -1612,7 +1612,9 @@ function segmentSource(
   const chunks: string[] = [];
   const protos: string[] = [];
   // (Not `cold` on the shape phase's chunks, though it cut a W6 module's gcc time by a quarter:
-  // gcc 12 then computed an AdvancedSubtensor's output shape wrong at -O3, ops_subtensor.test.ts.)
+  // with it, an AdvancedSubtensor's output shape came out wrong at -O3 (ops_subtensor.test.ts under
+  // THEANO_TS_TEST_O3=1); whether gcc 12 or undefined behaviour in the shape code is at fault is
+  // not known yet.)
   const calls = (entries: readonly string[]): string[] => {
     const out: string[] = [];
     let cur: string[] = [];
